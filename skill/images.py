@@ -1,0 +1,148 @@
+"""Writing generated images to disk: decode, check the real type, pick a safe unique name.
+
+Three guarantees, each tested in tests/test_images.py:
+- only bytes that really are PNG, JPEG or WebP (by their signature, not by what the API
+  claims) are written, with the matching extension;
+- a file is never overwritten: names are claimed with O_CREAT|O_EXCL, so two concurrent
+  saves of the same stem get `<stem>.png` and `<stem>-2.png`, never one clobbering the other;
+- a name never leaves the output folder: the stem is reduced to `[A-Za-z0-9._-]` (no
+  separators, no leading dot), and the final path is checked to sit directly in the folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import UnexpectedResponseError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+RIFF_TAG = b"RIFF"
+WEBP_TAG = b"WEBP"
+WEBP_TAG_OFFSET = 8  # "RIFF" + 4-byte little-endian size, then "WEBP"
+
+# (extension, MIME type) per detected format.
+PNG = ("png", "image/png")
+JPEG = ("jpg", "image/jpeg")
+WEBP = ("webp", "image/webp")
+
+DEFAULT_STEM = "image"
+# Room for "-NNNNN.webp" while staying far below the 255-byte file-name limit.
+MAX_STEM_LENGTH = 100
+MAX_NAME_ATTEMPTS = 10_000
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+_DASH_RUN = re.compile(r"-{2,}")
+
+__all__ = ["save_image", "decode_b64_image", "default_stem", "detect_image_type", "sanitize_stem"]
+
+
+def detect_image_type(data: bytes) -> tuple[str, str] | None:
+    """Return (extension, MIME type) from the file signature, or None if it is not an image we write."""
+    if data.startswith(PNG_SIGNATURE):
+        return PNG
+    if data.startswith(JPEG_SIGNATURE):
+        return JPEG
+    if data.startswith(RIFF_TAG) and data[WEBP_TAG_OFFSET:WEBP_TAG_OFFSET + len(WEBP_TAG)] == WEBP_TAG:
+        return WEBP
+    return None
+
+
+def sanitize_stem(stem: str) -> str:
+    """Reduce `stem` to a plain file-name stem: ASCII letters, digits, '.', '_' and '-' only.
+
+    Accents are folded (`café` -> `cafe`), every other run of characters (separators, spaces,
+    other scripts) becomes one '-', leading dots and dashes go (no hidden files, nothing that
+    reads as a command-line option), and the result is capped at MAX_STEM_LENGTH.
+    Falls back to DEFAULT_STEM when nothing usable is left.
+    """
+    folded = unicodedata.normalize("NFKD", str(stem)).encode("ascii", "ignore").decode("ascii")
+    cleaned = _DASH_RUN.sub("-", _UNSAFE_RUN.sub("-", folded))
+    cleaned = cleaned.lstrip(".-")[:MAX_STEM_LENGTH].rstrip(".-")
+    return cleaned or DEFAULT_STEM
+
+
+def default_stem(created: int, index: int) -> str:
+    """`image-<YYYYmmdd-HHMMSS UTC>-<index>` from the response's `created` time."""
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise UnexpectedResponseError(f"the image response has no valid 'created' time: {created!r}")
+    try:
+        moment = datetime.fromtimestamp(created, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise UnexpectedResponseError(
+            f"the image response has no valid 'created' time: {created!r}") from None
+    return f"{DEFAULT_STEM}-{moment:%Y%m%d-%H%M%S}-{int(index)}"
+
+
+def decode_b64_image(b64: str) -> bytes:
+    """Strictly decode an image's `b64_json`: any character outside the base64 alphabet,
+    bad padding or an empty value is an UnexpectedResponseError."""
+    if not isinstance(b64, str) or not b64:
+        raise UnexpectedResponseError("the image response carries no base64 data (b64_json is empty or not a string)")
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UnexpectedResponseError(f"the image response's b64_json is not valid base64 ({exc})") from None
+    if not data:
+        raise UnexpectedResponseError("the image response's b64_json decodes to nothing")
+    return data
+
+
+def save_image(data: bytes, out_dir: Path, stem: str) -> dict:
+    """Write `data` into `out_dir` as `<stem>.<ext>` (or `<stem>-2.<ext>`, … if taken).
+
+    The type comes from the bytes themselves; anything that is not PNG, JPEG or WebP is
+    refused with UnexpectedResponseError and nothing is written. `out_dir` is created if
+    missing. Returns {"path": absolute path, "bytes": size, "mime_type": ...}.
+    """
+    kind = detect_image_type(data)
+    if kind is None:
+        head = bytes(data[:8]).hex(" ") if data else "nothing"
+        raise UnexpectedResponseError(
+            f"the image data is not PNG, JPEG or WebP ({len(data)} bytes starting with {head}); "
+            "nothing was written")
+    ext, mime_type = kind
+    folder = Path(out_dir).expanduser()
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    folder = folder.resolve()
+    base = sanitize_stem(stem)
+    for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+        name = f"{base}.{ext}" if attempt == 1 else f"{base}-{attempt}.{ext}"
+        path = folder / name
+        # Defense in depth: sanitize_stem already removed every separator.
+        if path.parent.resolve() != folder or path.name != name:
+            raise ValueError(f"refusing to write outside {folder}: {name!r}")
+        try:
+            fd = os.open(path, _EXCLUSIVE_CREATE, FILE_MODE)
+        except FileExistsError:
+            continue
+        _write_all(fd, path, data)
+        return {"path": str(path), "bytes": len(data), "mime_type": mime_type}
+    raise FileExistsError(f"no free file name for {base!r} in {folder} after {MAX_NAME_ATTEMPTS} attempts")
+
+
+# O_EXCL makes the name claim atomic; O_NOFOLLOW (where it exists) refuses a planted
+# symlink even though O_EXCL already fails on any existing entry, symlinks included.
+_EXCLUSIVE_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _write_all(fd: int, path: Path, data: bytes) -> None:
+    """Write every byte to the freshly claimed file; on failure remove the partial file."""
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
