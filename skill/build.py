@@ -1,0 +1,67 @@
+"""Building the HTTP request for an action: a pure function of the action, its checked
+parameters and the settings. The key is not part of it; the client adds it when sending,
+so a built request can be printed (`--dry-run`) as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from . import __version__
+from .errors import InsecureTransportError
+
+USER_AGENT = f"openai-skill/{__version__}"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    url: str
+    headers: dict = field(default_factory=dict)
+    body: dict | None = None
+    stream: bool = False
+
+    def describe(self) -> dict:
+        """The request as `--dry-run` prints it, with the Authorization header masked."""
+        headers = {"Authorization": "Bearer [REDACTED]", **self.headers}
+        out = {"method": self.method, "url": self.url, "headers": headers}
+        if self.body is not None:
+            out["body"] = self.body
+        return out
+
+
+def check_transport(url: str) -> None:
+    """Refuse to send a key over plain http anywhere but loopback."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
+        return
+    raise InsecureTransportError(
+        f"refusing to send the API key to {parts.scheme}://{parts.hostname or ''}: only https is "
+        "allowed (plain http only to loopback). Fix OPENAI_BASE_URL to an https:// URL."
+    )
+
+
+def build_request(action, params: dict, settings, stream_extras: dict | None = None) -> ApiRequest:
+    """The HTTP request for `action` with checked, rule-applied `params`."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if settings.organization:
+        headers["OpenAI-Organization"] = settings.organization
+    if settings.project:
+        headers["OpenAI-Project"] = settings.project
+    url = settings.base_url + action.path
+    if action.method == "GET":
+        return ApiRequest("GET", url, headers)
+    body = dict(params)
+    stream = bool(body.get("stream"))
+    if stream:
+        body.update(stream_extras or {})
+        headers["Accept"] = "text/event-stream"
+    elif body.get("stream") is False:
+        del body["stream"]  # the API's own default; keeps the body minimal
+    headers["Content-Type"] = "application/json"
+    return ApiRequest(action.method, url, headers, body, stream)

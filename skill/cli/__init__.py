@@ -1,0 +1,55 @@
+"""The `openai-skill` command line.
+
+Each command group lives in its own module with a `register(subparsers)` function; a
+command is a short function whose docstring is its help. Modules import heavy libraries
+inside the commands that need them, because agents start this program once per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import EXIT_USAGE, SkillError
+from . import actions, vault
+from .output import fail
+
+GROUPS = (actions, vault)
+DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line on stderr, exit 2, as every other input error
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"openai-skill: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="openai-skill", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"openai-skill {__version__}")
+    parser.add_argument("--json", action="store_true",
+                        help="on failure, print the error object as JSON on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args) or 0
+    except SkillError as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        return fail(exc, as_json=args.json)
+    except KeyboardInterrupt:
+        sys.stderr.write("openai-skill: interrupted\n")
+        return 130

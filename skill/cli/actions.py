@@ -1,0 +1,189 @@
+"""Commands that run the four actions: `run` (any action, JSON in and out), the friendly
+shortcuts `chat`, `image`, `models`, `embed`, and the introspection commands `actions`
+and `schema`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import InputError
+from .output import emit
+
+
+def cmd_run(args) -> int:
+    """Run an action with a JSON input (--input JSON, --input @file.json, or stdin)."""
+    data = _read_input(args.input)
+    stream = isinstance(data, dict) and data.get("stream") is True
+    return _invoke(args, args.action, data, on_text=_to(sys.stderr) if stream else None)
+
+
+def cmd_chat(args) -> int:
+    """Ask a chat model; prints the reply text (--full for the whole JSON result)."""
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    messages.append({"role": "user", "content": args.prompt})
+    data = {"messages": messages}
+    _put(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
+    if args.stream:
+        data["stream"] = True
+    if args.dry_run or args.full:
+        return _invoke(args, "chat-completion", data, on_text=_to(sys.stderr) if args.stream else None)
+    result = _call(args, "chat-completion", data, on_text=_to(sys.stdout) if args.stream else None)
+    if args.stream:
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write((result["content"] or "") + "\n")
+        if result.get("tool_calls"):
+            emit({"tool_calls": result["tool_calls"]})
+    return 0
+
+
+def cmd_image(args) -> int:
+    """Generate image(s) from a prompt; saves base64 images as files and prints the result."""
+    data = {"prompt": args.prompt}
+    _put(data, model=args.model, size=args.size, quality=args.quality, style=args.style, n=args.n,
+         response_format=args.response_format)
+    return _invoke(args, "generate-image", data)
+
+
+def cmd_models(args) -> int:
+    """List the models your API key can use."""
+    return _invoke(args, "list-models", {})
+
+
+def cmd_embed(args) -> int:
+    """Embed one or more texts; prints the vector(s)."""
+    data = {"input": args.texts[0] if len(args.texts) == 1 else args.texts}
+    _put(data, model=args.model, dimensions=args.dimensions)
+    return _invoke(args, "create-embedding", data)
+
+
+def cmd_actions(args) -> int:
+    """List the actions with their HTTP route, MCP tool name and summary."""
+    from ..manifest import load_manifest
+
+    for action in load_manifest().actions.values():
+        sys.stdout.write(f"{action.id:<17} {action.method:<4} {action.path:<20} {action.mcp_tool}\n"
+                         f"    {action.summary}\n")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    """Print an action's input JSON Schema (--output for the result's schema)."""
+    from ..manifest import load_manifest
+
+    action = load_manifest().action(args.action)
+    emit(action.output_schema if args.output else action.input_schema)
+    return 0
+
+
+def register(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dry-run", action="store_true",
+                        help="validate and print the request that would be sent; send nothing")
+    common.add_argument("--timeout", type=float, metavar="SECONDS", help="read timeout (default 600)")
+    common.add_argument("--max-retries", type=int, metavar="N", help="retries on 429/5xx/network errors (default 2)")
+    image_opts = argparse.ArgumentParser(add_help=False)
+    image_opts.add_argument("-o", "--output-dir", metavar="DIR",
+                            help="folder for image files (default ./openai-images or $OPENAI_SKILL_OUTPUT_DIR)")
+    image_opts.add_argument("--inline", action="store_true", help="keep base64 images inline instead of saving files")
+    image_opts.add_argument("--download", action="store_true", help="also download URL images to files")
+
+    p = _add(sub, "run", cmd_run, [common, image_opts])
+    p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
+    p.add_argument("--input", "-i", metavar="JSON|@FILE", help="the input; default: stdin if piped, else {}")
+
+    p = _add(sub, "chat", cmd_chat, [common])
+    p.add_argument("prompt")
+    p.add_argument("-m", "--model")
+    p.add_argument("--system", metavar="TEXT", help="a system message")
+    p.add_argument("--max-tokens", type=int, metavar="N")
+    p.add_argument("--temperature", type=float, metavar="T")
+    p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
+    p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
+
+    p = _add(sub, "image", cmd_image, [common, image_opts])
+    p.add_argument("prompt")
+    p.add_argument("-m", "--model")
+    p.add_argument("--size")
+    p.add_argument("--quality")
+    p.add_argument("--style")
+    p.add_argument("-n", type=int, metavar="N", help="number of images")
+    p.add_argument("--response-format", choices=["url", "b64_json"])
+
+    _add(sub, "models", cmd_models, [common])
+
+    p = _add(sub, "embed", cmd_embed, [common])
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("-m", "--model")
+    p.add_argument("--dimensions", type=int, metavar="N")
+
+    _add(sub, "actions", cmd_actions, [])
+    p = _add(sub, "schema", cmd_schema, [])
+    p.add_argument("action")
+    p.add_argument("--output", action="store_true", help="the result's schema instead of the input's")
+
+
+def _add(sub, name, func, parents):
+    doc = func.__doc__.strip()
+    parser = sub.add_parser(name, help=doc, description=doc, parents=parents)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _put(data: dict, **values) -> None:
+    data.update({k: v for k, v in values.items() if v is not None})
+
+
+def _options(args) -> dict:
+    return {
+        "dry_run": getattr(args, "dry_run", False),
+        "timeout": getattr(args, "timeout", None),
+        "max_retries": getattr(args, "max_retries", None),
+        "output_dir": getattr(args, "output_dir", None),
+        "inline_images": getattr(args, "inline", False),
+        "download_images": getattr(args, "download", False),
+    }
+
+
+def _call(args, action: str, data, on_text=None) -> dict:
+    from ..handler import invoke
+
+    return invoke(action, data, on_text=on_text, **_options(args))
+
+
+def _invoke(args, action: str, data, on_text=None) -> int:
+    result = _call(args, action, data, on_text)
+    if on_text and not args.dry_run:
+        on_text("\n")
+    emit(result)
+    return 0
+
+
+def _to(stream):
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+    return write
+
+
+def _read_input(raw: str | None):
+    if raw is None:
+        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+        source = "stdin"
+    elif raw.startswith("@"):
+        try:
+            with open(raw[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise InputError(f"--input {raw}: cannot read the file ({exc.strerror})") from None
+        source = raw
+    else:
+        text, source = raw, "--input"
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None

@@ -1,0 +1,89 @@
+"""Run-time settings: named defaults, overridden by environment, overridden by the caller.
+
+Like requests' adapters, every layer is explicit: DEFAULT_* constants here, then the
+environment (`Settings.from_env`), then keyword options passed to `invoke`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import InputError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_CONNECT_TIMEOUT = 5.0     # seconds, as the official SDK
+DEFAULT_READ_TIMEOUT = 600.0      # seconds, as the official SDK
+DEFAULT_MAX_RETRIES = 2           # 3 attempts in all, as the official SDK
+DEFAULT_OUTPUT_DIR = "openai-images"  # relative to the working directory
+
+ENV_BASE_URL = "OPENAI_BASE_URL"
+ENV_ORG = "OPENAI_ORG_ID"
+ENV_PROJECT = "OPENAI_PROJECT_ID"
+ENV_MAX_RETRIES = "OPENAI_SKILL_MAX_RETRIES"
+ENV_TIMEOUT = "OPENAI_SKILL_TIMEOUT"
+ENV_DEADLINE = "OPENAI_SKILL_DEADLINE"
+ENV_OUTPUT_DIR = "OPENAI_SKILL_OUTPUT_DIR"
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str = DEFAULT_BASE_URL
+    organization: str | None = None
+    project: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    deadline: float | None = None   # total seconds for a call, retries and waits included
+    max_retries: int = DEFAULT_MAX_RETRIES
+    output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Defaults, then the environment, then non-None `overrides`."""
+        env = os.environ if env is None else env
+        values: dict = {}
+        if env.get(ENV_BASE_URL):
+            values["base_url"] = env[ENV_BASE_URL]
+        if env.get(ENV_ORG):
+            values["organization"] = env[ENV_ORG]
+        if env.get(ENV_PROJECT):
+            values["project"] = env[ENV_PROJECT]
+        if env.get(ENV_MAX_RETRIES):
+            values["max_retries"] = _number(ENV_MAX_RETRIES, env[ENV_MAX_RETRIES], int)
+        if env.get(ENV_TIMEOUT):
+            values["read_timeout"] = _number(ENV_TIMEOUT, env[ENV_TIMEOUT], float)
+        if env.get(ENV_DEADLINE):
+            values["deadline"] = _number(ENV_DEADLINE, env[ENV_DEADLINE], float)
+        if env.get(ENV_OUTPUT_DIR):
+            values["output_dir"] = env[ENV_OUTPUT_DIR]
+        names = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in names:
+                raise InputError(f"unknown option {key!r}; expected one of: {', '.join(sorted(names))}")
+            if value is not None:
+                values[key] = value
+        return cls().with_values(**values)
+
+    def with_values(self, **values) -> "Settings":
+        """A copy with `values` applied and checked."""
+        if "output_dir" in values:
+            values["output_dir"] = Path(values["output_dir"]).expanduser()
+        if "base_url" in values:
+            values["base_url"] = str(values["base_url"]).rstrip("/")
+        new = replace(self, **values)
+        if new.max_retries < 0:
+            raise InputError(f"max_retries: expected an integer >= 0, got {new.max_retries!r}")
+        for name in ("connect_timeout", "read_timeout", "deadline"):
+            value = getattr(new, name)
+            if value is not None and value <= 0:
+                raise InputError(f"{name}: expected a number of seconds > 0, got {value!r}")
+        return new
+
+
+def _number(name: str, raw: str, kind: type):
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise InputError(f"{name}: expected {expected}, got {raw!r}") from None

@@ -1,0 +1,109 @@
+"""Loading skill.yaml and the JSON Schemas it names: the one source of truth for action
+names, HTTP routes, MCP tool names, schemas, defaults and model rules.
+
+An installed wheel carries `_bundle.json` (skill.yaml and the schemas as one JSON document,
+made at build time) so the CLI starts without a YAML parser; a source checkout reads
+skill.yaml itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import InputError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MANIFEST_NAME = "skill.yaml"
+BUNDLE_NAME = "_bundle.json"
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    method: str
+    path: str
+    mcp_tool: str
+    summary: str
+    input_schema: dict
+    output_schema: dict
+    annotations: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    description: str
+    credential: dict
+    actions: dict  # id -> Action, in skill.yaml's order
+    model_rules: dict  # action id -> list of rule dicts
+    raw: dict
+
+    def action(self, name: str) -> Action:
+        """Look an action up by id (`chat-completion`) or MCP tool name (`openai_chat_completion`)."""
+        if name in self.actions:
+            return self.actions[name]
+        for action in self.actions.values():
+            if action.mcp_tool == name:
+                return action
+        raise InputError(
+            f"unknown action {name!r}; expected one of: {', '.join(self.actions)}",
+            field="action", expected=list(self.actions), given=name,
+        )
+
+
+def source_root() -> Path:
+    """Where skill.yaml and schemas/ are: inside the installed package, or the checkout."""
+    if (PACKAGE_DIR / MANIFEST_NAME).is_file():
+        return PACKAGE_DIR
+    return PACKAGE_DIR.parent
+
+
+def bundle_from_sources(root: Path) -> dict:
+    """Read skill.yaml and every schema it names under `root` into one JSON-able document."""
+    import yaml  # only on the slow path: source checkouts and the wheel build
+
+    manifest = yaml.safe_load((root / MANIFEST_NAME).read_text(encoding="utf-8"))
+    schemas = {}
+    for spec in manifest["actions"].values():
+        for key in ("input", "output"):
+            rel = spec[key]
+            schemas[rel] = json.loads((root / rel).read_text(encoding="utf-8"))
+    return {"manifest": manifest, "schemas": schemas}
+
+
+def _from_bundle(bundle: dict) -> Manifest:
+    data, schemas = bundle["manifest"], bundle["schemas"]
+    actions = {
+        action_id: Action(
+            id=action_id,
+            method=spec["method"],
+            path=spec["path"],
+            mcp_tool=spec["mcp_tool"],
+            summary=spec["summary"],
+            input_schema=schemas[spec["input"]],
+            output_schema=schemas[spec["output"]],
+            annotations=spec.get("annotations", {}),
+        )
+        for action_id, spec in data["actions"].items()
+    }
+    return Manifest(
+        name=data["name"],
+        version=str(data["version"]),
+        description=data["description"],
+        credential=data["credential"],
+        actions=actions,
+        model_rules=data.get("model_rules", {}),
+        raw=data,
+    )
+
+
+@lru_cache(maxsize=None)
+def load_manifest() -> Manifest:
+    bundled = PACKAGE_DIR / BUNDLE_NAME
+    if bundled.is_file():
+        return _from_bundle(json.loads(bundled.read_text(encoding="utf-8")))
+    return _from_bundle(bundle_from_sources(source_root()))

@@ -1,0 +1,144 @@
+"""Checking an action's input against its JSON Schema, before anything is sent.
+
+Every problem is reported at once, each with its JSON path, what was expected and what was
+given; schema defaults are then filled in, and the caller learns which fields were given
+explicitly (model rules treat an explicit value and a default differently).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+
+from .errors import InputError
+
+_FRIENDLY_PATTERNS = {"\\S": "text that is not blank"}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+               float: "number", type(None): "null"}
+
+
+def validate_input(action, data) -> tuple[dict, frozenset]:
+    """Return (`data` with defaults filled in, the set of top-level fields given explicitly)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"input: expected a JSON object, got {_json_type(data)} {_show(data)}",
+            problems=[{"path": "$", "expected": "object", "given": _show(data),
+                       "message": f"input: expected a JSON object, got {_json_type(data)}"}],
+        )
+    problems = [_describe(error) for error in _validator(action.id, action.input_schema).iter_errors(data)]
+    if problems:
+        problems.sort(key=lambda p: p["path"])
+        head = problems[0]["message"] if len(problems) == 1 else f"{len(problems)} problems in the input"
+        raise InputError(f"{action.id}: {head}", problems=problems)
+    filled = copy.deepcopy(data)
+    for name, prop in action.input_schema.get("properties", {}).items():
+        if name not in filled and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled, frozenset(data)
+
+
+def _make_validator(schema: dict):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema)
+
+
+_cache: dict = {}  # action id -> compiled validator
+
+
+def _validator(action_id: str, schema: dict):
+    validator = _cache.get(action_id)
+    if validator is None or validator.schema is not schema:
+        validator = _cache[action_id] = _make_validator(schema)
+    return validator
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "$"
+
+
+def _describe(error) -> dict:
+    """One problem: JSON path, expectation and given value, as one readable message."""
+    path = _path(error.absolute_path)
+    kind, schema, value = error.validator, error.validator_value, error.instance
+    given = f"{_json_type(value)} {_show(value)}"
+    if kind == "required":
+        missing = [name for name in schema if not isinstance(value, dict) or name not in value]
+        field = missing[0] if missing else "?"
+        path = f"{path}.{field}" if path != "$" else field
+        return _problem(path, "a value (required)", "nothing", f"{path}: required field is missing")
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in value if k not in allowed]
+        name = extra[0] if extra else "?"
+        where = f"{path}.{name}" if path != "$" else name
+        hint = difflib.get_close_matches(name, allowed, n=1)
+        expected = "one of: " + ", ".join(allowed) if allowed else "no fields"
+        msg = f"{where}: unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else f"; expected {expected}")
+        return _problem(where, expected, repr(name), msg)
+    expected = _expected(kind, schema, error)
+    return _problem(path, expected, given, f"{path}: expected {expected}, got {given}")
+
+
+def _expected(kind, schema, error) -> str:
+    if kind == "type":
+        return " or ".join(schema) if isinstance(schema, list) else str(schema)
+    if kind == "enum":
+        return "one of " + ", ".join(json.dumps(v) for v in schema)
+    if kind == "const":
+        return json.dumps(schema)
+    if kind == "minimum":
+        return f"a number >= {schema}"
+    if kind == "maximum":
+        return f"a number <= {schema}"
+    if kind == "minItems":
+        return f"at least {schema} item" + ("s" if schema != 1 else "")
+    if kind == "maxItems":
+        return f"at most {schema} items"
+    if kind == "minLength":
+        return "a non-empty string" if schema == 1 else f"a string of at least {schema} characters"
+    if kind == "maxLength":
+        return f"a string of at most {schema} characters"
+    if kind == "pattern":
+        return _FRIENDLY_PATTERNS.get(schema, f"a string matching /{schema}/")
+    if kind in ("anyOf", "oneOf"):
+        branches = []
+        for sub in schema:
+            if "type" in sub:
+                kind_ = sub["type"]
+                label = " or ".join(kind_) if isinstance(kind_, list) else kind_
+                if "minimum" in sub and "maximum" in sub:
+                    label += f" {sub['minimum']}-{sub['maximum']}"
+                elif "pattern" in sub and label == "string":
+                    label = "a numeric string" if "[0-9]" in sub["pattern"] else "text that is not blank"
+                branches.append(label)
+            elif "enum" in sub:
+                branches.append("one of " + ", ".join(json.dumps(v) for v in sub["enum"]))
+            else:
+                branches.append("an object of the documented shape")
+        deeper = [e for e in (error.context or []) if e.validator not in ("type", "enum")]
+        if len(deeper) == 1:  # the value had the right type for one branch: say what is wrong in it
+            return _expected(deeper[0].validator, deeper[0].validator_value, deeper[0])
+        return " or ".join(dict.fromkeys(branches))
+    if kind == "not":
+        return "not this value"
+    return f"a value valid under {kind!r} {json.dumps(schema)[:80]}"
+
+
+def _problem(path, expected, given, message) -> dict:
+    return {"path": path, "expected": expected, "given": given, "message": message}
+
+
+def _json_type(value) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _show(value, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

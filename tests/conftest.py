@@ -1,0 +1,92 @@
+"""Shared fixtures: every test runs with a clean environment, a private config folder and
+working directory, and (where it asks) a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# A key that must never be seen anywhere the skill writes. Shaped like a real key on
+# purpose, so redaction by shape and by value are both exercised.
+CANARY_KEY = "sk-proj-CANARY0123456789abcdefghijklmnopqrstuvwxyzCANARY"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No OPENAI_* from the developer's shell, no real config folder, a scratch cwd."""
+    for name in list(os.environ):
+        if name.startswith("OPENAI_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return tmp_path
+
+
+@pytest.fixture
+def api(httpserver, monkeypatch):
+    """A loopback HTTP server speaking for api.openai.com, with OPENAI_BASE_URL pointed at it."""
+    monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
+    return httpserver
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
+    return CANARY_KEY
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run `openai-skill ARGS` in-process: cli("models", "--json", stdin="...")."""
+    from skill.cli import main
+
+    def run(*args, stdin: str | None = None) -> Result:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def installed_cli():
+    """Run the installed `openai-skill` command in a subprocess (as agents do)."""
+    exe = shutil.which("openai-skill")
+    if exe is None:
+        pytest.fail("openai-skill is not installed on PATH; run `pip install .` first")
+
+    def run(*args, stdin: str | None = None, env: dict | None = None, cwd=None) -> Result:
+        full_env = {k: v for k, v in os.environ.items()}
+        full_env.update(env or {})
+        proc = subprocess.run([exe, *map(str, args)], input=stdin or "", capture_output=True,
+                              text=True, env=full_env, cwd=cwd, timeout=60)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
