@@ -28,7 +28,8 @@ def validate_input(action, data) -> tuple[dict, frozenset]:
             problems=[{"path": "$", "expected": "object", "given": _show(data),
                        "message": f"input: expected a JSON object, got {_json_type(data)}"}],
         )
-    problems = [_describe(error) for error in _validator(action.id, action.input_schema).iter_errors(data)]
+    problems = [p for error in _validator(action.id, action.input_schema).iter_errors(data)
+                for p in _describe(error)]
     if problems:
         problems.sort(key=lambda p: p["path"])
         head = problems[0]["message"] if len(problems) == 1 else f"{len(problems)} problems in the input"
@@ -63,8 +64,21 @@ def _path(parts) -> str:
     return out or "$"
 
 
-def _describe(error) -> dict:
-    """One problem: JSON path, expectation and given value, as one readable message."""
+def _describe(error) -> list[dict]:
+    """The problems behind one schema error: JSON path, expectation and given value, as a
+    readable message. For anyOf/oneOf, when the value has the type of exactly one branch,
+    the problems are that branch's (`input[1]: expected a non-empty string`)."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        by_branch: dict = {}
+        for sub in error.context:
+            by_branch.setdefault(sub.schema_path[0], []).append(sub)
+        typed = [subs for subs in by_branch.values() if not any(s.validator == "type" for s in subs)]
+        if len(typed) == 1:
+            return [p for sub in typed[0] for p in _describe(sub)]
+    return [_describe_one(error)]
+
+
+def _describe_one(error) -> dict:
     path = _path(error.absolute_path)
     kind, schema, value = error.validator, error.validator_value, error.instance
     given = f"{_json_type(value)} {_show(value)}"
@@ -106,7 +120,8 @@ def _expected(kind, schema, error) -> str:
     if kind == "maxLength":
         return f"a string of at most {schema} characters"
     if kind == "pattern":
-        return _FRIENDLY_PATTERNS.get(schema, f"a string matching /{schema}/")
+        title = error.schema.get("title")
+        return title or _FRIENDLY_PATTERNS.get(schema, f"a string matching /{schema}/")
     if kind in ("anyOf", "oneOf"):
         branches = []
         for sub in schema:
@@ -115,16 +130,11 @@ def _expected(kind, schema, error) -> str:
                 label = " or ".join(kind_) if isinstance(kind_, list) else kind_
                 if "minimum" in sub and "maximum" in sub:
                     label += f" {sub['minimum']}-{sub['maximum']}"
-                elif "pattern" in sub and label == "string":
-                    label = "a numeric string" if "[0-9]" in sub["pattern"] else "text that is not blank"
-                branches.append(label)
+                branches.append(sub.get("title", label))
             elif "enum" in sub:
                 branches.append("one of " + ", ".join(json.dumps(v) for v in sub["enum"]))
             else:
                 branches.append("an object of the documented shape")
-        deeper = [e for e in (error.context or []) if e.validator not in ("type", "enum")]
-        if len(deeper) == 1:  # the value had the right type for one branch: say what is wrong in it
-            return _expected(deeper[0].validator, deeper[0].validator_value, deeper[0])
         return " or ".join(dict.fromkeys(branches))
     if kind == "not":
         return "not this value"
