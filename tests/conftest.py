@@ -90,3 +90,48 @@ def installed_cli():
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+class FakeOpenAI:
+    """Answers as api.openai.com does, from a real HTTP server on 127.0.0.1. Every success
+    answer it is given, and every request body it receives, is checked against the
+    official OpenAI spec (tests/contract)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def reply(self, method: str, path: str, data, status: int = 200, headers: dict | None = None,
+              once: bool = False):
+        from contract.spec import validate_response
+
+        if status == 200:
+            validate_response(method, path, data)
+        expect = self.server.expect_oneshot_request if once else self.server.expect_request
+        expect("/v1" + path, method=method).respond_with_json(
+            data, status=status, headers={"x-request-id": f"req_{status}_{path.strip('/')}", **(headers or {})})
+
+    def reply_raw(self, method: str, path: str, body, status: int = 200, content_type: str = "text/html",
+                  once: bool = False):
+        expect = self.server.expect_oneshot_request if once else self.server.expect_request
+        expect("/v1" + path, method=method).respond_with_data(body, status=status, content_type=content_type)
+
+    @property
+    def requests(self):
+        return [request for request, _response in self.server.log]
+
+    def bodies(self) -> list:
+        return [json.loads(request.get_data()) for request in self.requests if request.get_data()]
+
+    def check_sent_bodies(self) -> None:
+        from contract.spec import validate_request
+
+        for request in self.requests:
+            if request.get_data():
+                validate_request(request.method, request.path, json.loads(request.get_data()))
+
+
+@pytest.fixture
+def openai(api):
+    fake = FakeOpenAI(api)
+    yield fake
+    fake.check_sent_bodies()
