@@ -1,0 +1,118 @@
+"""skill.yaml and schemas/ are the one source of truth: these tests fail when the code,
+the seed page's field tables, or the installed copy drift from them."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import skill
+from skill.manifest import bundle_from_sources, load_manifest
+from skill.results import SHAPERS
+from skill.rules import STEPS
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO.parent / "shared" / "seed" / "openai-integration-page.txt"
+MANIFEST = load_manifest()
+
+
+def test_four_actions_with_the_seeds_mcp_names():
+    assert {a.id: a.mcp_tool for a in MANIFEST.actions.values()} == {
+        "chat-completion": "openai_chat_completion", "generate-image": "openai_generate_image",
+        "list-models": "openai_list_models", "create-embedding": "openai_create_embedding"}
+
+
+def test_installed_copy_matches_the_sources():
+    """The manifest and schemas the package reads are the repo's, not a stale copy."""
+    assert bundle_from_sources(REPO) == {"manifest": MANIFEST.raw, "schemas": {
+        spec[k]: (MANIFEST.actions[a].input_schema if k == "input" else MANIFEST.actions[a].output_schema)
+        for a, spec in MANIFEST.raw["actions"].items() for k in ("input", "output")}}
+
+
+def test_version_is_one():
+    from importlib.metadata import version
+
+    assert MANIFEST.version == skill.__version__ == version("openai-skill")
+
+
+def test_every_action_has_a_result_shape():
+    assert set(SHAPERS) == set(MANIFEST.actions)
+
+
+@pytest.mark.parametrize("action", list(MANIFEST.actions))
+def test_schemas_are_valid_and_documented(action):
+    spec = MANIFEST.actions[action]
+    for kind, schema in (("input", spec.input_schema), ("output", spec.output_schema)):
+        Draft202012Validator.check_schema(schema)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert schema["$id"] == f"urn:openai-skill:schemas:{action}.{kind}"
+        assert schema["title"] and schema["description"]
+    assert spec.input_schema["additionalProperties"] is False
+    for name, prop in spec.input_schema["properties"].items():
+        assert prop.get("description"), f"{action}.{name} has no description"
+        if "default" in prop:  # every default must itself be valid input
+            Draft202012Validator(prop).validate(prop["default"])
+
+
+@pytest.mark.parametrize("action", list(MANIFEST.model_rules))
+def test_rules_name_real_fields_and_values(action):
+    props = MANIFEST.actions[action].input_schema["properties"]
+    for rule in MANIFEST.model_rules[action]:
+        assert set(rule) <= {"name", "why", "models", *STEPS}, rule["name"]
+        fields = [*rule.get("coerce", {}), *rule.get("rename", {}), *rule.get("omit_defaults", []),
+                  *rule.get("unsupported", []), *rule.get("only", {}), *sum(rule.get("exclusive", []), [])]
+        for field in fields:
+            assert field in props, f"rule {rule['name']!r} names unknown field {field!r}"
+        for field, allowed in rule.get("only", {}).items():
+            if "enum" in props[field]:
+                assert set(allowed) <= set(props[field]["enum"]), (rule["name"], field)
+
+
+def seed_tables() -> dict:
+    """The seed page's field tables: {action: {field: (type, required, description)}}."""
+    text = SEED.read_text(encoding="utf-8")
+    tables, current = {}, None
+    for line in text.splitlines():
+        head = re.match(r"^(POST|GET) ([a-z-]+)$", line.strip())
+        if head:
+            current = tables.setdefault(head.group(2), {})
+            continue
+        row = re.match(r"^(\w+) (string|array|integer|number) (✓ Yes|No) (.*)$", line.strip())
+        if row and current is not None:
+            current[row.group(1)] = (row.group(2), row.group(3) != "No", row.group(4))
+    return tables
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed page lives in ../shared, beside the repo")
+def test_schemas_cover_the_seeds_field_tables():
+    tables = seed_tables()
+    assert set(tables) == set(MANIFEST.actions)
+    for action, fields in tables.items():
+        schema = MANIFEST.actions[action].input_schema
+        for field, (_type, required, description) in fields.items():
+            assert field in schema["properties"], f"{action}.{field} from the seed is missing"
+            assert (field in schema.get("required", [])) == required, f"{action}.{field} required"
+            seed_default = re.search(r'[Dd]efault: "?([\w-]+(?:\.\d+)?)"?|"([\w.-]+)" \(default', description)
+            if seed_default:
+                expected = seed_default.group(1) or seed_default.group(2)
+                assert str(schema["properties"][field]["default"]) == expected, f"{action}.{field} default"
+
+
+def test_seed_defaults_without_default_keyword():
+    # Defaults the seed states in prose rather than as `Default: x`.
+    props = MANIFEST.actions["chat-completion"].input_schema["properties"]
+    assert props["max_tokens"]["default"] == 1024
+    assert MANIFEST.actions["generate-image"].input_schema["properties"]["n"]["default"] == 1
+
+
+def test_the_actions_are_listed_nowhere_else_in_the_code():
+    """Only skill.yaml lists the actions. A CLI shortcut binds one action by name; a line
+    naming two or more would be a second list (results.SHAPERS is checked above)."""
+    for path in (REPO / "skill").rglob("*.py"):
+        if path.name == "results.py":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            named = [a for a in MANIFEST.actions if f'"{a}"' in line or f"'{a}'" in line]
+            assert len(named) <= 1, f"{path.name}:{number} lists actions {named}"
