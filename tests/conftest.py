@@ -78,7 +78,8 @@ def cli(capsys, monkeypatch):
 @pytest.fixture
 def installed_cli():
     """Run the installed `openai-skill` command in a subprocess (as agents do)."""
-    exe = shutil.which("openai-skill")
+    beside = Path(sys.executable).parent / "openai-skill"  # the venv's, even when not activated
+    exe = str(beside) if beside.exists() else shutil.which("openai-skill")
     if exe is None:
         pytest.fail("openai-skill is not installed on PATH; run `pip install .` first")
 
