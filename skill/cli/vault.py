@@ -1,0 +1,187 @@
+"""Commands for the encrypted vault: `setup` (store a key once), `vault list|remove|rotate|
+path|verify`, and `secret-provider` (OpenClaw's exec SecretRef protocol on stdin/stdout).
+
+Secrets are read from a hidden prompt or stdin, never from argv (other processes and shell
+history can read argv). The vault modules load inside the commands, keeping startup light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from ..errors import InputError
+from .output import emit
+
+DEFAULT_ENTRY = "openai_api_key"
+# sk-, sk-proj-, sk-svcacct-, sk-admin- keys: a prefix then a long run of key characters.
+OPENAI_KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_-]{20,}")
+MAX_SECRET_CHARS = 64 * 1024
+
+
+def cmd_setup(args) -> int:
+    """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
+    from ..redact import remember
+    from ..vault import check_name
+    from ..vault_store import VaultStore
+
+    if args.argv_secret:  # caught here so argparse never echoes it in "unrecognized arguments"
+        raise InputError("setup never takes the secret as an argument (other processes and shell history "
+                         "can read it): type it at the prompt or pipe it on stdin. Nothing was stored; if "
+                         "that was a real key, treat it as exposed")
+    check_name(args.name)
+    secret = _read_secret(args.name)
+    remember(secret)
+    if args.name == DEFAULT_ENTRY and not OPENAI_KEY_SHAPE.fullmatch(secret):
+        raise InputError("that does not look like an OpenAI API key (expected sk-... with no spaces); "
+                         "nothing was stored")
+    result = {"stored": args.name}
+    if args.verify:  # before storing: a rejected key is not kept
+        import skill
+
+        models = skill.invoke("list-models", {}, api_key=secret)
+        result["verified"] = {"models_seen": len(models.get("models") or [])}
+    store = VaultStore()
+    vault = store.put(args.name, secret, passphrase=args.passphrase)
+    result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
+                  master_key=store.mode(vault))
+    emit(result)
+    return 0
+
+
+def cmd_list(args) -> int:
+    """List the vault's entries: name, created, updated and a short fingerprint (never the value)."""
+    store, vault = _open()
+    entries = [] if vault is None else [
+        {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name)}
+        for e in vault.entries.values()]
+    emit({"vault": str(store.paths.vault), "entries": entries})
+    return 0
+
+
+def cmd_remove(args) -> int:
+    """Remove one entry from the vault."""
+    from ..vault import check_name
+    from ..vault_store import VaultStore
+
+    check_name(args.name)
+    store = VaultStore()
+    if not store.remove(args.name):
+        raise InputError(f"the vault has no entry named {args.name!r}")
+    emit({"removed": args.name, "vault": str(store.paths.vault)})
+    return 0
+
+
+def cmd_rotate(args) -> int:
+    """Re-encrypt every entry under a new data key; optionally change how the vault is unlocked."""
+    from ..vault_store import VaultStore
+
+    store = VaultStore()
+    vault = store.rotate(args.to)
+    emit({"rotated": True, "vault": str(store.paths.vault), "entries": len(vault.entries),
+          "master_key": store.mode(vault) if args.to != "env-key" else "env-key"})
+    return 0
+
+
+def cmd_path(args) -> int:
+    """Print the vault file's path, then its key file and lock file."""
+    from ..vault_store import VaultStore
+
+    paths = VaultStore().paths
+    sys.stdout.write(f"{paths.vault}\n{paths.key}\n{paths.lock}\n")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """Check that the whole vault authenticates and every entry decrypts."""
+    store, vault = _open()
+    if vault is None:
+        from ..errors import VaultError
+
+        raise VaultError(f"there is no vault at {store.paths.vault}; create one with `openai-skill setup`")
+    for name in vault.entries:
+        vault.get(name)
+    emit({"ok": True, "vault": str(store.paths.vault), "entries": len(vault.entries),
+          "generation": vault.generation, "master_key": store.mode(vault)})
+    return 0
+
+
+def cmd_secret_provider(args) -> int:
+    """OpenClaw exec SecretRef provider: answer {"protocolVersion":1,"ids":[...]} on stdin from the vault."""
+    from ..secret_provider import MAX_REQUEST_BYTES, answer, parse_request
+
+    ids = parse_request(sys.stdin.read(MAX_REQUEST_BYTES + 1))
+    vault = _open()[1] if ids else None
+    response = answer(ids, lambda name: vault.get(name) if vault else None)
+    import json
+
+    # Not through emit(): the values are the point here, and emit() masks known secrets.
+    sys.stdout.write(json.dumps(response, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _open():
+    from ..vault_store import VaultStore
+
+    store = VaultStore()
+    return store, store.open()
+
+
+def _read_secret(name: str) -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        secret = getpass.getpass(f"Value for {name} (input hidden): ")
+    else:
+        secret = sys.stdin.read(MAX_SECRET_CHARS + 1) if sys.stdin else ""
+    secret = secret.strip() if name == DEFAULT_ENTRY else secret.rstrip("\r\n")
+    if not secret:
+        raise InputError("no secret given: type it at the prompt, or pipe it on stdin "
+                         "(it is never read from the command line)")
+    if len(secret) > MAX_SECRET_CHARS:
+        raise InputError(f"the secret is longer than {MAX_SECRET_CHARS} characters")
+    return secret
+
+
+def _vault_help(parser):
+    def show(args) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+    return show
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("setup", help=cmd_setup.__doc__, description=cmd_setup.__doc__)
+    p.add_argument("--name", default=DEFAULT_ENTRY, help=f"entry name (default: {DEFAULT_ENTRY})")
+    p.add_argument("--verify", action="store_true", help="first prove the key works with one list-models call")
+    p.add_argument("--passphrase", action="store_true",
+                   help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
+                        "instead of a key file")
+    p.add_argument("argv_secret", nargs="*", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_setup)
+
+    v = subparsers.add_parser("vault", help="manage the encrypted credential vault",
+                              description="Manage the encrypted credential vault.")
+    v.set_defaults(func=_vault_help(v))
+    vsub = v.add_subparsers(dest="vault_command", metavar="SUBCOMMAND")
+    for name, func in (("list", cmd_list), ("remove", cmd_remove), ("rotate", cmd_rotate),
+                       ("path", cmd_path), ("verify", cmd_verify)):
+        sp = vsub.add_parser(name, help=func.__doc__, description=func.__doc__)
+        sp.set_defaults(func=func)
+        if name == "remove":
+            sp.add_argument("name", metavar="NAME", help="entry to remove")
+        if name == "rotate":
+            to = sp.add_mutually_exclusive_group()
+            to.add_argument("--new-passphrase", dest="to", action="store_const", const="passphrase",
+                            help="unlock with a new passphrase (prompt, or OPENAI_SKILL_VAULT_NEW_PASSPHRASE)")
+            to.add_argument("--to-keyfile", dest="to", action="store_const", const="key-file",
+                            help="unlock with a new random key file beside the vault")
+            to.add_argument("--to-env-key", dest="to", action="store_const", const="env-key",
+                            help="unlock with the key in OPENAI_SKILL_VAULT_NEW_KEY (base64 of 32 bytes); "
+                                 "set it as OPENAI_SKILL_VAULT_KEY afterwards")
+
+    sp = subparsers.add_parser("secret-provider", help=cmd_secret_provider.__doc__,
+                               description=cmd_secret_provider.__doc__)
+    sp.set_defaults(func=cmd_secret_provider)
