@@ -30,8 +30,7 @@ import hmac
 import os
 import re
 import time
-from dataclasses import dataclass, replace
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 from .errors import InputError, VaultError
 from .redact import remember
@@ -119,8 +118,7 @@ def _format_error(reason: str) -> VaultFormatError:
     return VaultFormatError(reason, messages[reason])
 
 
-@dataclass(frozen=True)
-class ScryptParams:
+class ScryptParams(NamedTuple):
     log_n: int
     r: int
     p: int
@@ -209,8 +207,7 @@ def _b64d(text: bytes, length: int | None = None) -> bytes:
     return raw
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     name: str
     created: str
     updated: str
@@ -221,8 +218,7 @@ class Entry:
                                        _b64e(self.sealed))
 
 
-@dataclass(frozen=True)
-class VaultFile:
+class VaultFile(NamedTuple):
     """A parsed, not yet authenticated vault: what can be read without any key."""
 
     vault_id: bytes
@@ -303,17 +299,18 @@ def _now(now: float | None) -> str:
     return time.strftime(TIME_FORMAT, time.gmtime(time.time() if now is None else now))
 
 
-@dataclass
 class Vault:
     """An authenticated vault in memory; entries stay sealed until `get`."""
 
-    vault_id: bytes
-    kdf: ScryptParams | None
-    master_key: bytes
-    data_key: bytes
-    wrapped_key: bytes
-    generation: int
-    entries: dict[str, Entry]
+    def __init__(self, vault_id: bytes, kdf: ScryptParams | None, master_key: bytes, data_key: bytes,
+                 wrapped_key: bytes, generation: int, entries: dict[str, Entry]):
+        self.vault_id = vault_id
+        self.kdf = kdf
+        self.master_key = master_key
+        self.data_key = data_key
+        self.wrapped_key = wrapped_key
+        self.generation = generation
+        self.entries = entries
 
     @classmethod
     def create(cls, master_key: bytes, kdf: ScryptParams | None = None, *,
@@ -376,8 +373,8 @@ class Vault:
         entries = {}
         for name in sorted(self.entries):
             plain = self.get(name).encode("utf-8")
-            entries[name] = replace(self.entries[name],
-                                    sealed=seal(new_key, plain, entry_aad(self.vault_id, name), rand))
+            entries[name] = self.entries[name]._replace(
+                sealed=seal(new_key, plain, entry_aad(self.vault_id, name), rand))
         return Vault(self.vault_id, kdf, master_key, new_key, wrapped, self.generation, entries)
 
     def to_bytes(self) -> bytes:
