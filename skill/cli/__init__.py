@@ -27,8 +27,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+DESCRIPTION = ("OpenAI for agents: chat-completion, generate-image, list-models and create-embedding, "
+               "each input checked against its JSON Schema before anything is sent.")
+EPILOG = """key: OPENAI_API_KEY, or store it once, encrypted, with `openai-skill setup`.
+exit codes: 0 ok, 2 invalid input or usage, 3 missing or rejected credentials,
+            4 API error (quota, permission, unexpected answer), 5 network or timeout."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="openai-skill", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="openai-skill", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"openai-skill {__version__}")
     parser.add_argument("--json", action="store_true",
                         help="on failure, print the error object as JSON on stdout")

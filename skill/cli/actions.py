@@ -80,6 +80,8 @@ def cmd_schema(args) -> int:
 
 def register(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="on failure, print the error object as JSON on stdout")
     common.add_argument("--dry-run", action="store_true",
                         help="validate and print the request that would be sent; send nothing")
     common.add_argument("--timeout", type=float, metavar="SECONDS", help="read timeout (default 600)")
@@ -92,23 +94,23 @@ def register(sub) -> None:
 
     p = _add(sub, "run", cmd_run, [common, image_opts])
     p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
-    p.add_argument("--input", "-i", metavar="JSON|@FILE", help="the input; default: stdin if piped, else {}")
+    p.add_argument("--input", "-i", metavar="JSON|@FILE|-", help="the input; default: stdin if piped, else {}")
 
     p = _add(sub, "chat", cmd_chat, [common])
     p.add_argument("prompt")
-    p.add_argument("-m", "--model")
+    p.add_argument("-m", "--model", help="default gpt-4o-mini")
     p.add_argument("--system", metavar="TEXT", help="a system message")
-    p.add_argument("--max-tokens", type=int, metavar="N")
-    p.add_argument("--temperature", type=float, metavar="T")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="default 1024")
+    p.add_argument("--temperature", type=float, metavar="T", help="0-2, default 1.0")
     p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
 
     p = _add(sub, "image", cmd_image, [common, image_opts])
     p.add_argument("prompt")
-    p.add_argument("-m", "--model")
-    p.add_argument("--size")
-    p.add_argument("--quality")
-    p.add_argument("--style")
+    p.add_argument("-m", "--model", help="default dall-e-3; e.g. gpt-image-1")
+    p.add_argument("--size", help="e.g. 1024x1024, 1792x1024 (dall-e-3), 1536x1024 (gpt-image)")
+    p.add_argument("--quality", help="standard|hd (dall-e-3), low|medium|high|auto (gpt-image)")
+    p.add_argument("--style", help="vivid|natural (dall-e-3 only)")
     p.add_argument("-n", type=int, metavar="N", help="number of images")
     p.add_argument("--response-format", choices=["url", "b64_json"])
 
@@ -116,7 +118,7 @@ def register(sub) -> None:
 
     p = _add(sub, "embed", cmd_embed, [common])
     p.add_argument("texts", nargs="+", metavar="TEXT")
-    p.add_argument("-m", "--model")
+    p.add_argument("-m", "--model", help="default text-embedding-3-small")
     p.add_argument("--dimensions", type=int, metavar="N")
 
     _add(sub, "actions", cmd_actions, [])
@@ -169,8 +171,8 @@ def _to(stream):
 
 
 def _read_input(raw: str | None):
-    if raw is None:
-        text = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    if raw is None or raw == "-":
+        text = "" if sys.stdin is None or (raw is None and sys.stdin.isatty()) else sys.stdin.read()
         source = "stdin"
     elif raw.startswith("@"):
         try:
