@@ -132,6 +132,23 @@ def test_setup_verify_against_a_loopback_server(cli, api):
     assert result.json()["verified"] == {"models_seen": 1}
 
 
+def test_a_real_run_uses_the_vault_key_and_never_prints_it(cli, api, isolated):
+    pytest.importorskip("skill.client")
+    run(cli, "setup", stdin=CANARY_KEY)
+    api.expect_request("/v1/models", headers={"Authorization": f"Bearer {CANARY_KEY}"}).respond_with_json(
+        {"object": "list", "data": [{"id": "gpt-test", "object": "model", "created": 1, "owned_by": "x"}]},
+        headers={"x-request-id": "req_vault"})
+    result = run(cli, "run", "list-models", "--input", "{}")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["models"][0]["id"] == "gpt-test"
+    api.clear()
+    api.expect_request("/v1/models").respond_with_json(
+        {"error": {"message": f"Incorrect API key provided: {CANARY_KEY}", "type": "invalid_request_error",
+                   "param": None, "code": "invalid_api_key"}}, status=401)
+    assert run(cli, "run", "list-models", "--input", "{}").code == 3
+    assert_no_canary_anywhere(isolated)
+
+
 def test_setup_with_a_passphrase(cli, monkeypatch, vault_dir):
     monkeypatch.setattr(v, "SCRYPT_LOG_N", 10)  # injected: cheap scrypt for this test only
     monkeypatch.setenv("OPENAI_SKILL_VAULT_PASSPHRASE", "fake-canary-passphrase")

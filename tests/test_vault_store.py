@@ -132,6 +132,10 @@ def test_passphrase_mode_from_env_and_wrong_passphrase(home):
     assert not (home / "vault.key").exists()
     assert b"master scrypt 10 8 1 " in (home / "vault").read_bytes()
     assert VaultStore(env).lookup("a") == FAKE
+    salt = v.parse((home / "vault").read_bytes()).kdf.salt
+    VaultStore(env, kdf_log_n=10).rotate()  # same passphrase, new salt and data key
+    assert v.parse((home / "vault").read_bytes()).kdf.salt != salt
+    assert VaultStore(env).lookup("a") == FAKE
     with pytest.raises(VaultAuthError, match="passphrase: wrong key/passphrase"):
         VaultStore({**env, "OPENAI_SKILL_VAULT_PASSPHRASE": "fake-wrong-passphrase"}).lookup("a")
     with pytest.raises(VaultError, match="OPENAI_SKILL_VAULT_PASSPHRASE"):
