@@ -172,6 +172,7 @@ def test_embed_shortcut(openai, key, cli):
     result = cli("embed", "one", "two", "--dimensions", "1")
     assert result.code == 0
     assert result.json()["embeddings"] == [[0.5], [0.25]]
+    assert "[0.5]," in result.out  # a vector stays on one line
     assert openai.bodies() == [{"input": ["one", "two"], "model": "text-embedding-3-small", "dimensions": 1}]
 
 

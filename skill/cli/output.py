@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from ..errors import SkillError
 from ..redact import redact
 
 
+# An indented array of plain numbers (an embedding): one line instead of one per number.
+_NUMBER_ARRAY = re.compile(r"\[\s*\n\s*(-?[0-9][-+0-9.eE]*(?:,\s*\n\s*-?[0-9][-+0-9.eE]*)*)\s*\n\s*\]")
+
+
 def emit(result) -> None:
-    """Print a result as JSON on stdout."""
-    sys.stdout.write(redact(json.dumps(result, indent=2, ensure_ascii=False)) + "\n")
+    """Print a result as indented JSON on stdout, number arrays kept on one line."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    text = _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
+    sys.stdout.write(redact(text) + "\n")
     sys.stdout.flush()
 
 
