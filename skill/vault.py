@@ -1,4 +1,4 @@
-"""The vault file format, version 1: named secrets sealed with AES-256-GCM (docs/VAULT-FORMAT.md).
+"""The vault file format, version 1: named secrets sealed with AES-256-GCM (skill/VAULT-FORMAT.md).
 
 A vault is a short ASCII text file, one field per line, so `cat` shows its structure (ids,
 names, times, generation) and nothing secret:

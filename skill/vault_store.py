@@ -9,7 +9,7 @@ Writers hold an exclusive flock on a separate lock file, write a 0600 temp file 
 folder, fsync it, os.replace it over the vault and fsync the folder, so readers (who take no
 lock) see the old or the new vault, never half of one. A vault that fails to open is never
 written over. A generation counter kept outside the vault (vault.generation) catches a whole
-file rolled back to an older copy while that counter survives; docs/VAULT-FORMAT.md says
+file rolled back to an older copy while that counter survives; skill/VAULT-FORMAT.md says
 what it cannot catch.
 """
 

@@ -121,3 +121,11 @@ def test_usage_errors_exit_2(cli):
     assert cli("run").code == 2
     assert cli("chat").code == 2
     assert cli("nonsense-command").code == 2
+
+
+def test_a_key_pasted_as_a_stray_argument_is_not_echoed(cli):
+    from conftest import CANARY_KEY
+
+    result = cli("models", CANARY_KEY)
+    assert result.code == 2 and "unrecognized arguments" in result.err
+    assert CANARY_KEY not in result.out + result.err

@@ -22,8 +22,10 @@ DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line on stderr, exit 2, as every other input error
+        from ..redact import redact  # argparse echoes stray arguments, which may be a pasted key
+
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"openai-skill: error: {message}\n")
+        sys.stderr.write(f"openai-skill: error: {redact(message)}\n")
         raise SystemExit(EXIT_USAGE)
 
 

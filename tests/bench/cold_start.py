@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines between results
     server = HTTPServer(host="127.0.0.1", port=0)
     server.expect_request("/v1/models", method="GET").respond_with_json(MODELS, headers={"x-request-id": "req_b"})
     server.start()

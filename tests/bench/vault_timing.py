@@ -1,6 +1,6 @@
 """Measure what the vault costs a CLI call: open + read one entry, and the import cost.
 
-    python docs/vault_timing.py
+    python tests/bench/vault_timing.py
 
 Works in a temporary folder (never the real config). Each measurement runs in a fresh
 interpreter, so imports are cold as they are for an agent calling `openai-skill` once; byte
