@@ -46,7 +46,7 @@ def check_transport(url: str) -> None:
     )
 
 
-def build_request(action, params: dict, settings, stream_extras: dict | None = None) -> ApiRequest:
+def build_request(action, params: dict, settings) -> ApiRequest:
     """The HTTP request for `action` with checked, rule-applied `params`."""
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if settings.organization:
@@ -59,7 +59,7 @@ def build_request(action, params: dict, settings, stream_extras: dict | None = N
     body = dict(params)
     stream = bool(body.get("stream"))
     if stream:
-        body.update(stream_extras or {})
+        body.update(action.stream_extras)
         headers["Accept"] = "text/event-stream"
     elif body.get("stream") is False:
         del body["stream"]  # the API's own default; keeps the body minimal

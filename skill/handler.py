@@ -21,8 +21,7 @@ def prepare(action_name: str, data: dict | None, settings: Settings) -> tuple:
     action = manifest.action(action_name)
     params, explicit = validate_input(action, data)
     params = apply_model_rules(action.id, params, explicit, manifest.model_rules.get(action.id, []))
-    spec = manifest.raw["actions"][action.id]
-    request = build_request(action, params, settings, spec.get("stream_extras"))
+    request = build_request(action, params, settings)
     return action, params, request
 
 

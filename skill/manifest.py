@@ -30,6 +30,7 @@ class Action:
     input_schema: dict
     output_schema: dict
     annotations: dict = field(default_factory=dict)
+    stream_extras: dict = field(default_factory=dict)  # added to the body of a streamed request
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def _from_bundle(bundle: dict) -> Manifest:
             input_schema=schemas[spec["input"]],
             output_schema=schemas[spec["output"]],
             annotations=spec.get("annotations", {}),
+            stream_extras=spec.get("stream_extras", {}),
         )
         for action_id, spec in data["actions"].items()
     }

@@ -51,19 +51,16 @@ def _quick_yes(schema: dict, data) -> bool:
         return False
 
 
-def _make_validator(schema: dict):
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(schema)
-
-
-_cache: dict = {}  # action id -> compiled validator
+_validators: dict = {}  # action id -> compiled jsonschema validator
 
 
 def _validator(action_id: str, schema: dict):
-    validator = _cache.get(action_id)
+    """jsonschema's validator for this action, made once (imported only when input is invalid)."""
+    validator = _validators.get(action_id)
     if validator is None or validator.schema is not schema:
-        validator = _cache[action_id] = _make_validator(schema)
+        from jsonschema import Draft202012Validator
+
+        validator = _validators[action_id] = Draft202012Validator(schema)
     return validator
 
 
