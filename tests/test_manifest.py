@@ -116,3 +116,18 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             named = [a for a in MANIFEST.actions if f'"{a}"' in line or f"'{a}'" in line]
             assert len(named) <= 1, f"{path.name}:{number} lists actions {named}"
+
+
+def test_public_api_is_pinned():
+    assert sorted(skill.__all__) == sorted([
+        "__version__", "invoke", "actions",
+        "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError", "APIError",
+        "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError", "ConflictError",
+        "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError", "TransportError",
+        "APIConnectionError", "APITimeoutError"])
+    assert skill.actions() == list(MANIFEST.actions)
+
+
+def test_unknown_invoke_option_is_an_input_error():
+    with pytest.raises(skill.InputError, match="unknown option 'retries'"):
+        skill.invoke("list-models", {}, dry_run=True, retries=3)
