@@ -13,13 +13,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from . import retry
 from .build import USER_AGENT, ApiRequest, check_transport
 from .config import Settings
+from .credentials import is_malformed
 from .errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
                      BadRequestError, ConflictError, CredentialsError, InsecureTransportError,
                      NotFoundError, PermissionDeniedError, QuotaExceededError, RateLimitError,
@@ -508,7 +509,7 @@ def _no_auth(prepared):
 
 
 def _api_headers(request: ApiRequest, api_key: str, *, accept: str) -> dict:
-    if not api_key or not api_key.isprintable() or any(c.isspace() for c in api_key):
+    if is_malformed(api_key):
         raise CredentialsError("the API key is empty or contains spaces or control characters; "
                                "set it again (OPENAI_API_KEY or `openai-skill setup`)")
     remember(api_key)

@@ -1,7 +1,6 @@
 """skill.yaml and schemas/ are the one source of truth: these tests fail when the code,
 the seed page's field tables, or the installed copy drift from them."""
 
-import json
 import re
 from pathlib import Path
 

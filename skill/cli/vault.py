@@ -8,20 +8,17 @@ history can read argv). The vault modules load inside the commands, keeping star
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from ..errors import InputError
 from .output import emit
 
-DEFAULT_ENTRY = "openai_api_key"
-# sk-, sk-proj-, sk-svcacct-, sk-admin- keys: a prefix then a long run of key characters.
-OPENAI_KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_-]{20,}")
 MAX_SECRET_CHARS = 64 * 1024
 
 
 def cmd_setup(args) -> int:
     """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
+    from ..credentials import credential, looks_like_api_key
     from ..redact import remember
     from ..vault import check_name
     from ..vault_store import VaultStore
@@ -33,7 +30,7 @@ def cmd_setup(args) -> int:
     check_name(args.name)
     secret = _read_secret(args.name)
     remember(secret)
-    if args.name == DEFAULT_ENTRY and not OPENAI_KEY_SHAPE.fullmatch(secret):
+    if args.name == credential()["name"] and not looks_like_api_key(secret):
         raise InputError("that does not look like an OpenAI API key (expected sk-... with no spaces); "
                          "nothing was stored")
     result = {"stored": args.name}
@@ -136,7 +133,9 @@ def _read_secret(name: str) -> str:
         secret = getpass.getpass(f"Value for {name} (input hidden): ")
     else:
         secret = sys.stdin.read(MAX_SECRET_CHARS + 1) if sys.stdin else ""
-    secret = secret.strip() if name == DEFAULT_ENTRY else secret.rstrip("\r\n")
+    from ..credentials import credential
+
+    secret = secret.strip() if name == credential()["name"] else secret.rstrip("\r\n")
     if not secret:
         raise InputError("no secret given: type it at the prompt, or pipe it on stdin "
                          "(it is never read from the command line)")
@@ -154,7 +153,10 @@ def _vault_help(parser):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("setup", help=cmd_setup.__doc__, description=cmd_setup.__doc__)
-    p.add_argument("--name", default=DEFAULT_ENTRY, help=f"entry name (default: {DEFAULT_ENTRY})")
+    from ..credentials import credential
+
+    entry = credential()["name"]
+    p.add_argument("--name", default=entry, help=f"entry name (default: {entry})")
     p.add_argument("--verify", action="store_true", help="first prove the key works with one list-models call")
     p.add_argument("--passphrase", action="store_true",
                    help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
