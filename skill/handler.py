@@ -10,11 +10,6 @@ from .results import normalize
 from .rules import apply_model_rules
 from .validate import validate_input
 
-# invoke() options that are settings (config.Settings fields) rather than pipeline switches.
-_SETTINGS = ("base_url", "organization", "project", "connect_timeout", "read_timeout", "deadline",
-             "max_retries", "output_dir")
-
-
 def prepare(action_name: str, data: dict | None, settings: Settings) -> tuple:
     """Validate and shape the input; return (action, params, request). Never touches the network."""
     manifest = load_manifest()
@@ -40,14 +35,13 @@ def invoke(action: str, data: dict | None = None, *, api_key: str | None = None,
         options.setdefault("read_timeout", timeout)
     settings = Settings.from_env(**options)
     action_, params, request = prepare(action, data, settings)
+    check_transport(request.url)  # before the key is looked up: a refused URL needs no vault prompt
     if dry_run:
-        check_transport(request.url)
         return {"dry_run": True, "action": action_.id, "request": request.describe()}
 
     from .credentials import resolve_api_key
 
     key = resolve_api_key(api_key)
-    check_transport(request.url)
     response_data, request_id = _send(request, key, settings, on_text)
     result = normalize(action_.id, response_data, request_id, params)
     if action_.id == "generate-image" and not inline_images:
