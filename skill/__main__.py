@@ -1,7 +1,7 @@
-"""`python -m skill` runs the openai-skill CLI."""
+"""`python -m openai_skill` runs the openai-skill CLI."""
 
 import sys
 
-from .cli import main
+from .surfaces.cli import main
 
 sys.exit(main())

@@ -22,4 +22,4 @@ class BundleHook(BuildHookInterface):
         out = root / "build" / "_bundle.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(bundle_from_sources(root), separators=(",", ":")))
-        build_data["force_include"][str(out)] = "skill/_bundle.json"
+        build_data["force_include"][str(out)] = "openai_skill/_bundle.json"

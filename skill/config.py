@@ -39,7 +39,7 @@ class Settings:
     output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
 
     @classmethod
-    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict | None = None, /, **overrides) -> "Settings":
         """Defaults, then the environment, then non-None `overrides`."""
         env = os.environ if env is None else env
         values: dict = {}
@@ -87,3 +87,8 @@ def _number(name: str, raw: str, kind: type):
     except ValueError:
         expected = "an integer" if kind is int else "a number"
         raise InputError(f"{name}: expected {expected}, got {raw!r}") from None
+
+
+def is_malformed_key(key: str | None) -> bool:
+    """A key with spaces or control characters would corrupt the Authorization header."""
+    return not key or not key.isprintable() or any(ch.isspace() for ch in key)

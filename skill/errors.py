@@ -7,7 +7,7 @@ repr'd without leaking a key that an upstream error echoed back.
 
 from __future__ import annotations
 
-from .redact import redact
+from .redaction import redact
 
 # Exit codes are part of the CLI's documented contract (README "Exit codes").
 EXIT_OK = 0

@@ -61,7 +61,7 @@ class Result:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run `openai-skill ARGS` in-process: cli("models", "--json", stdin="...")."""
-    from skill.cli import main
+    from openai_skill.surfaces.cli import main
 
     def run(*args, stdin: str | None = None) -> Result:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))

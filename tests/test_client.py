@@ -16,14 +16,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from skill import client
-from skill.build import ApiRequest
-from skill.config import Settings
-from skill.errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
+from openai_skill.transport import http as client
+from openai_skill.transport.request import ApiRequest
+from openai_skill.config import Settings
+from openai_skill.errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
                           BadRequestError, CredentialsError, InsecureTransportError,
                           NotFoundError, QuotaExceededError, RateLimitError, ServerError,
                           UnexpectedResponseError)
-from skill.streaming import accumulate
+from openai_skill.actions.chat import accumulate
+from openai_skill.transport.download import download
 
 from conftest import CANARY_KEY
 
@@ -129,7 +130,7 @@ def test_one_session_is_reused_across_calls(api):
 
 
 def test_importing_the_client_does_not_import_requests():
-    code = "import sys, skill.client; sys.exit('requests' in sys.modules)"
+    code = "import sys, openai_skill.transport.http; sys.exit('requests' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
 
@@ -430,7 +431,7 @@ def test_plain_http_off_loopback_is_refused_before_any_connection(monkeypatch):
     with pytest.raises(InsecureTransportError):
         client.stream(request, CANARY_KEY, settings())
     with pytest.raises(InsecureTransportError):
-        client.download("http://images.example.com/a.png", settings())
+        download("http://images.example.com/a.png", settings())
 
 
 # --- streaming ----------------------------------------------------------------------------
@@ -582,7 +583,7 @@ def test_download_returns_bytes_and_media_type_without_authorization(api, isolat
     netrc.write_text("machine localhost login a password b\nmachine 127.0.0.1 login a password b\n")
     netrc.chmod(0o600)
     api.expect_request("/img.png").respond_with_data(PNG, content_type="image/png")
-    body, media_type = client.download(api.url_for("/img.png?sig=secret"), settings())
+    body, media_type = download(api.url_for("/img.png?sig=secret"), settings())
     assert (body, media_type) == (PNG, "image/png")
     sent = api.log[0][0]
     assert "Authorization" not in sent.headers
@@ -592,14 +593,14 @@ def test_download_returns_bytes_and_media_type_without_authorization(api, isolat
 def test_download_follows_a_redirect_on_loopback(api):
     api.expect_request("/old").respond_with_data("", status=302, headers={"Location": "/new"})
     api.expect_request("/new").respond_with_data(PNG, content_type="image/png")
-    assert client.download(api.url_for("/old"), settings())[0] == PNG
+    assert download(api.url_for("/old"), settings())[0] == PNG
 
 
 def test_download_refuses_a_redirect_to_plain_http_elsewhere(api):
     api.expect_request("/old").respond_with_data(
         "", status=302, headers={"Location": "http://images.example.com/a.png"})
     with pytest.raises(InsecureTransportError, match="refusing to download"):
-        client.download(api.url_for("/old"), settings())
+        download(api.url_for("/old"), settings())
     assert len(api.log) == 1
 
 
@@ -612,8 +613,8 @@ def test_download_cap(api, chunked):
     else:
         api.expect_request("/big").respond_with_data(body)
     with pytest.raises(UnexpectedResponseError, match="larger than"):
-        client.download(api.url_for("/big"), settings(), max_bytes=4096)
-    assert client.download(api.url_for("/big"), settings(), max_bytes=5000)[0] == body
+        download(api.url_for("/big"), settings(), max_bytes=4096)
+    assert download(api.url_for("/big"), settings(), max_bytes=5000)[0] == body
     assert client.MAX_DOWNLOAD_BYTES == 64 * 1024 * 1024
 
 
@@ -622,12 +623,11 @@ def test_download_of_an_expired_url_says_so(api, slept):
         "<?xml version='1.0'?><Error><Code>AuthenticationFailed</Code></Error>",
         status=403, content_type="application/xml")
     with pytest.raises(APIError) as caught:
-        client.download(api.url_for("/gone.png?sig=secret"), settings())
+        download(api.url_for("/gone.png?sig=secret"), settings())
     assert "expire 60 minutes" in caught.value.message
     assert "AuthenticationFailed" in caught.value.message
     assert "secret" not in caught.value.message
 
 
 def test_public_api_is_pinned():
-    assert sorted(client.__all__) == ["ApiResponse", "MAX_DOWNLOAD_BYTES", "StreamResponse",
-                                      "download", "send", "stream"]
+    assert sorted(client.__all__) == ["ApiResponse", "StreamResponse", "send", "stream"]

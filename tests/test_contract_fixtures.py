@@ -205,7 +205,7 @@ def test_base64_embeddings_match_the_spec_once_decoded(name):
 
 
 def test_gpt_image_fixture_carries_a_real_png():
-    from skill.images import decode_b64_image, detect_image_type
+    from openai_skill.actions.image_files import decode_b64_image, detect_image_type
 
     data = load_fixture("images-gpt-image-1-b64.json")
     png = decode_b64_image(data["data"][0]["b64_json"])

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-import skill
+import openai_skill as skill
 from conftest import CANARY_KEY
-from skill.credentials import resolve_api_key
+from openai_skill.secrets.keys import resolve_api_key
 
 MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "system"}]}
 

@@ -4,9 +4,9 @@ command, an environment variable or an exit code is added without being document
 import re
 from pathlib import Path
 
-from skill import errors
-from skill.cli import build_parser
-from skill.manifest import load_manifest
+from openai_skill import errors
+from openai_skill.surfaces.cli import build_parser
+from openai_skill.manifest import load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")

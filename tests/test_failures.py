@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-import skill
+import openai_skill as skill
 from conftest import CANARY_KEY
 
 HI = json.dumps({"messages": [{"role": "user", "content": "hi"}]})

@@ -1,4 +1,4 @@
-"""skill.images: real-type detection, no overwrite, no escape from the output folder."""
+"""openai_skill.actions.image_files: real-type detection, no overwrite, no escape from the output folder."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from skill.errors import UnexpectedResponseError
-from skill.images import (MAX_STEM_LENGTH, decode_b64_image, default_stem, detect_image_type,
+from openai_skill.errors import UnexpectedResponseError
+from openai_skill.actions.image_files import (MAX_STEM_LENGTH, decode_b64_image, default_stem, detect_image_type,
                           sanitize_stem, save_image)
 
 

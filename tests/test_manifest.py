@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-import skill
-from skill.manifest import bundle_from_sources, load_manifest
-from skill.results import SHAPERS
-from skill.rules import STEPS
+import openai_skill as skill
+from openai_skill.manifest import bundle_from_sources, load_manifest
+from openai_skill import actions as registry
+from openai_skill.input.model_rules import STEPS
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seed" / "openai-integration-page.txt"
@@ -36,8 +36,10 @@ def test_version_is_one():
     assert MANIFEST.version == skill.__version__ == version("openai-skill")
 
 
-def test_every_action_has_a_result_shape():
-    assert set(SHAPERS) == set(MANIFEST.actions)
+def test_every_action_has_a_module_with_a_result_shape():
+    assert list(registry.MODULES) == list(MANIFEST.actions)
+    for action in MANIFEST.actions:
+        assert callable(registry.module(action).shape), action
 
 
 @pytest.mark.parametrize("action", list(MANIFEST.actions))
@@ -108,9 +110,9 @@ def test_seed_defaults_without_default_keyword():
 
 def test_the_actions_are_listed_nowhere_else_in_the_code():
     """Only skill.yaml lists the actions. A CLI shortcut binds one action by name; a line
-    naming two or more would be a second list (results.SHAPERS is checked above)."""
+    naming two or more would be a second list (the registry, actions/__init__.py, is checked above)."""
     for path in (REPO / "skill").rglob("*.py"):
-        if path.name == "results.py":
+        if path.relative_to(REPO).as_posix() == "skill/actions/__init__.py":
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             named = [a for a in MANIFEST.actions if f'"{a}"' in line or f"'{a}'" in line]
@@ -119,12 +121,12 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
 
 def test_public_api_is_pinned():
     assert sorted(skill.__all__) == sorted([
-        "__version__", "invoke", "actions",
+        "__version__", "invoke", "action_names",
         "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError", "APIError",
         "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError", "ConflictError",
         "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError", "TransportError",
         "APIConnectionError", "APITimeoutError"])
-    assert skill.actions() == list(MANIFEST.actions)
+    assert skill.action_names() == list(MANIFEST.actions)
 
 
 def test_unknown_invoke_option_is_an_input_error():

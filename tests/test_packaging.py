@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import skill
+import openai_skill as skill
 from conftest import CANARY_KEY
-from skill.manifest import bundle_from_sources
+from openai_skill.manifest import bundle_from_sources
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "system"}]}
@@ -37,14 +37,16 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_manifest_schemas_and_bundle(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        bundle = json.loads(zf.read("skill/_bundle.json"))
+        bundle = json.loads(zf.read("openai_skill/_bundle.json"))
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "skill/skill.yaml" in names
-    assert {f"skill/schemas/{p.name}" for p in (REPO / "schemas").glob("*.json")} <= names
-    assert "skill/_build_hook.py" not in names
+    assert "openai_skill/skill.yaml" in names
+    assert {f"openai_skill/schemas/{p.name}" for p in (REPO / "schemas").glob("*.json")} <= names
+    assert "openai_skill/_build_hook.py" not in names
+    # The import name is openai_skill only: no top-level `skill` package to collide with PyPI's `skill`.
+    assert {n.split("/")[0] for n in names if not n.startswith("openai_skill-")} == {"openai_skill"}
     assert not any(n.startswith(("tests/", "schemas/")) or n == "skill.yaml" for n in names)
     assert bundle == bundle_from_sources(REPO)
-    assert "openai-skill = skill.cli:main" in entry_points
+    assert "openai-skill = openai_skill.surfaces.cli:main" in entry_points
 
 
 def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
@@ -60,9 +62,13 @@ def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
 
 
 def test_python_dash_m_and_version(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "skill", "--version"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "openai_skill", "--version"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == f"openai-skill {skill.__version__}"
+    # and no `skill` package is importable from outside the checkout
+    proc = subprocess.run([sys.executable, "-c", "import skill"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=60)
+    assert proc.returncode == 1 and "No module named 'skill'" in proc.stderr
 
 
 def test_installed_dry_run_needs_no_key_and_no_network(installed_cli, tmp_path):

@@ -2,8 +2,8 @@
 
 import pytest
 
-import skill
-from skill import InputError
+import openai_skill as skill
+from openai_skill import InputError
 
 HI = [{"role": "user", "content": "hi"}]
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 from jsonschema import Draft202012Validator
 
-from skill.manifest import load_manifest
-from skill.schema_check import Unsupported, conforms
+from openai_skill.manifest import load_manifest
+from openai_skill.input.fast_check import Unsupported, conforms
 
 MANIFEST = load_manifest()
 HI = [{"role": "user", "content": "hi"}]

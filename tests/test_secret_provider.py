@@ -7,9 +7,9 @@ import json
 import pytest
 
 from conftest import CANARY_KEY
-from skill.errors import InputError
-from skill.secret_provider import answer, parse_request, respond
-from skill.vault_store import VaultStore
+from openai_skill.errors import InputError
+from openai_skill.secrets.provider import answer, parse_request, respond
+from openai_skill.secrets.store import VaultStore
 
 STORE = {"openai_api_key": CANARY_KEY, "team/slack:bot#1": "fake-canary-slack"}
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from skill.streaming import accumulate, iter_events, iter_lines
+from openai_skill.actions.chat import accumulate
+from openai_skill.transport.sse import iter_events, iter_lines
 
 
 def events(text_or_pieces):

@@ -6,8 +6,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-import skill
-from skill.manifest import load_manifest
+import openai_skill as skill
+from openai_skill.manifest import load_manifest
 
 HI = [{"role": "user", "content": "Count to three"}]
 

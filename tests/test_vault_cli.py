@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import skill
-import skill.vault as v
+import openai_skill as skill
+import openai_skill.secrets.vault_format as v
 from conftest import CANARY_KEY
-from skill.vault_store import VaultStore
+from openai_skill.secrets.store import VaultStore, lookup_secret
 
 SEEN: list[str] = []  # every stdout/stderr the tests produced, for the final leak scan
 
@@ -72,7 +72,7 @@ def test_setup_reads_a_hidden_prompt_on_a_terminal(cli, monkeypatch):
 
     monkeypatch.setattr(getpass, "getpass", lambda prompt: prompts.append(prompt) or CANARY_KEY)
     monkeypatch.setattr("sys.stdin", Tty(""))
-    from skill.cli import main
+    from openai_skill.surfaces.cli import main
 
     assert main(["setup"]) == 0
     assert prompts == ["Value for openai_api_key (input hidden): "]
@@ -113,7 +113,7 @@ def test_setup_verify_calls_list_models_with_the_new_key(cli, monkeypatch):
 
 
 def test_setup_verify_rejected_key_is_not_stored(cli, monkeypatch, vault_dir):
-    from skill.errors import AuthenticationError
+    from openai_skill.errors import AuthenticationError
 
     def rejected(action, data, **options):
         raise AuthenticationError(f"Incorrect API key provided: {options['api_key']}", status=401)
@@ -124,7 +124,7 @@ def test_setup_verify_rejected_key_is_not_stored(cli, monkeypatch, vault_dir):
 
 
 def test_setup_verify_against_a_loopback_server(cli, api):
-    pytest.importorskip("skill.client")
+    pytest.importorskip("openai_skill.transport.http")
     api.expect_request("/v1/models", headers={"Authorization": f"Bearer {CANARY_KEY}"}).respond_with_json(
         {"object": "list", "data": [{"id": "gpt-test", "object": "model", "created": 1, "owned_by": "x"}]})
     result = run(cli, "setup", "--verify", stdin=CANARY_KEY)
@@ -133,7 +133,7 @@ def test_setup_verify_against_a_loopback_server(cli, api):
 
 
 def test_a_real_run_uses_the_vault_key_and_never_prints_it(cli, api, isolated):
-    pytest.importorskip("skill.client")
+    pytest.importorskip("openai_skill.transport.http")
     run(cli, "setup", stdin=CANARY_KEY)
     api.expect_request("/v1/models", headers={"Authorization": f"Bearer {CANARY_KEY}"}).respond_with_json(
         {"object": "list", "data": [{"id": "gpt-test", "object": "model", "created": 1, "owned_by": "x"}]},
@@ -216,7 +216,7 @@ def test_error_paths_are_one_clean_line_without_the_key(cli, vault_dir, isolated
     assert run(cli, "setup", stdin=CANARY_KEY).code == 3  # never writes over it
     assert (vault_dir / "vault").read_bytes() == before
     with pytest.raises(skill.VaultError) as info:
-        v.lookup_secret("openai_api_key")
+        lookup_secret("openai_api_key")
     assert CANARY_KEY not in str(info.value) + repr(info.value) + json.dumps(info.value.to_dict())
     assert_no_canary_anywhere(isolated)
 

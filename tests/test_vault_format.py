@@ -1,4 +1,4 @@
-"""The vault format (skill.vault): known answers, the frozen fixtures, and the negative kit.
+"""The vault format (openai_skill.secrets.vault_format): known answers, the frozen fixtures, and the negative kit.
 
 NEGATIVE_CASES counts every malformed or tampered input tried here (reported by the last test).
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import skill.vault as v
-from skill.errors import VaultError
-from skill.vault import Vault, VaultAuthError, VaultFormatError, parse
+import openai_skill.secrets.vault_format as v
+from openai_skill.errors import VaultError
+from openai_skill.secrets.vault_format import Vault, VaultAuthError, VaultFormatError, parse
 from vault_fixture import CONTENTS, FIXTURES, build, counter_rand
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -240,7 +240,7 @@ def test_kdf_caps_are_checked_before_any_work(monkeypatch):
 
 
 def test_caller_mistakes_get_specific_errors():
-    from skill.errors import InputError
+    from openai_skill.errors import InputError
 
     with pytest.raises(ValueError):
         Vault.open(KEYFILE_VAULT, b"short")

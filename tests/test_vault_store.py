@@ -1,4 +1,4 @@
-"""The vault on disk (skill.vault_store): locations, permissions, master-key sources, rollback,
+"""The vault on disk (openai_skill.secrets.store): locations, permissions, master-key sources, rollback,
 atomic and serialized writes, crash safety, and `lookup_secret`."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-import skill
-import skill.vault as v
-from skill.errors import InputError, VaultError
-from skill.redact import redact
-from skill.vault import VaultAuthError, VaultFormatError, lookup_secret
-from skill.vault_store import Paths, VaultStore
+import openai_skill as skill
+import openai_skill.secrets.vault_format as v
+from openai_skill.errors import InputError, VaultError
+from openai_skill.redaction import redact
+from openai_skill.secrets.vault_format import VaultAuthError, VaultFormatError
+from openai_skill.secrets.store import lookup_secret
+from openai_skill.secrets.store import Paths, VaultStore
 from vault_fixture import CONTENTS, FIXTURES
 
 FAKE = "fake-canary-secret-value"
@@ -306,7 +307,7 @@ def _python(code: str, home: Path, **popen) -> subprocess.Popen:
 def test_concurrent_writers_lose_no_entry(home):
     VaultStore().put("seed", FAKE)
     writers = 6
-    code = ("from skill.vault_store import VaultStore\n"
+    code = ("from openai_skill.secrets.store import VaultStore\n"
             "for i in range(3):\n    VaultStore().put(f'wN-{i}', f'fake-canary-N-{i}')\n")
     procs = [_python(code.replace("N", str(n)), home) for n in range(writers)]
     assert [p.wait(timeout=60) for p in procs] == [0] * writers
@@ -318,7 +319,7 @@ def test_concurrent_writers_lose_no_entry(home):
 
 WRITER = """
 import itertools
-from skill.vault_store import VaultStore
+from openai_skill.secrets.store import VaultStore
 print("ready", flush=True)
 for i in itertools.count():
     store = VaultStore()

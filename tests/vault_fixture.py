@@ -31,7 +31,7 @@ def counter_rand(seed: str):
 
 def build(kind: str) -> bytes:
     """Rebuild fixtures/vault/<kind>/vault ("keyfile" or "passphrase") from the recipe."""
-    from skill.vault import ScryptParams, Vault, derive_passphrase_key
+    from openai_skill.secrets.vault_format import ScryptParams, Vault, derive_passphrase_key
 
     rand = counter_rand(CONTENTS["seed"] + "|" + kind)
     if kind == "keyfile":

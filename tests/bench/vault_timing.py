@@ -18,11 +18,11 @@ import tempfile
 RUNS = 7
 PROBE = r"""
 import time, sys
-import skill.credentials  # the caller: its cost is not the vault's
+import openai_skill.secrets.keys  # the caller: its cost is not the vault's
 t0 = time.perf_counter()
-import skill.vault
+import openai_skill.secrets.vault_format
 t1 = time.perf_counter()
-value = skill.vault.lookup_secret("openai_api_key")
+value = openai_skill.secrets.store.lookup_secret("openai_api_key")
 t2 = time.perf_counter()
 assert value == "fake-timing-value-0123456789", value
 print(f"{(t1 - t0) * 1000:.2f} {(t2 - t1) * 1000:.2f}")
@@ -40,16 +40,16 @@ def _median(samples):
 
 def measure(label: str, env: dict) -> None:
     rows = [tuple(map(float, _run(PROBE, env).split())) for _ in range(RUNS)]
-    print(f"{label:<11} import skill.vault {_median([r[0] for r in rows]):6.2f} ms | open + read one entry "
+    print(f"{label:<11} import openai_skill.secrets.vault_format {_median([r[0] for r in rows]):6.2f} ms | open + read one entry "
           f"(first call: lazy imports + scrypt if any) {_median([r[1] for r in rows]):7.2f} ms | "
           f"together {_median([r[0] + r[1] for r in rows]):7.2f} ms")
 
 
 def import_cost(env: dict) -> None:
-    code = ("import time, skill.credentials; t=time.perf_counter(); import skill.vault, skill.vault_store; "
+    code = ("import time, openai_skill.secrets.keys; t=time.perf_counter(); import openai_skill.secrets.vault_format, openai_skill.secrets.store; "
             "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; print((time.perf_counter()-t)*1000)")
     cost = _median([float(_run(code, env)) for _ in range(RUNS)])
-    print(f"imports the vault adds in key-file mode (skill.vault, skill.vault_store, hashlib, AESGCM): {cost:.1f} ms")
+    print(f"imports the vault adds in key-file mode (openai_skill.secrets.vault_format, openai_skill.secrets.store, hashlib, AESGCM): {cost:.1f} ms")
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def main() -> None:
                              ("env-key", {"OPENAI_SKILL_VAULT_KEY": "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="}),
                              ("passphrase", {"OPENAI_SKILL_VAULT_PASSPHRASE": "fake-timing-passphrase"})):
             env = {**base, **extra, "OPENAI_SKILL_HOME": os.path.join(tmp, label)}
-            _run("from skill.vault_store import VaultStore; "
+            _run("from openai_skill.secrets.store import VaultStore; "
                  "VaultStore().put('openai_api_key', 'fake-timing-value-0123456789')", env)
             _run(PROBE, env)  # warm-up: writes the byte code
             measure(label, env)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 
-from .errors import CredentialsError
-from .manifest import load_manifest
-from .redact import remember
+from ..config import is_malformed_key as is_malformed
+from ..errors import CredentialsError
+from ..manifest import load_manifest
+from ..redaction import remember
 
 
 def credential() -> dict:
@@ -27,7 +28,7 @@ def resolve_api_key(explicit: str | None = None, env=None) -> str:
     for source, key in (("the api_key argument", explicit), (spec["env"], env.get(spec["env"]))):
         if key:
             return _checked(key, source)
-    from .vault import lookup_secret  # on use only: the vault costs nothing when the env has a key
+    from .store import lookup_secret  # on use only: the vault costs nothing when the env has a key
 
     key = lookup_secret(spec["name"], env=env)
     if key:
@@ -36,11 +37,6 @@ def resolve_api_key(explicit: str | None = None, env=None) -> str:
         f"no OpenAI API key found: set {spec['env']}={spec['prefix']}... in the environment, "
         f"or store one once with `openai-skill setup` (kept encrypted in the vault)"
     )
-
-
-def is_malformed(key: str | None) -> bool:
-    """A key with spaces or control characters would corrupt the Authorization header."""
-    return not key or not key.isprintable() or any(ch.isspace() for ch in key)
 
 
 def looks_like_api_key(secret: str) -> bool:

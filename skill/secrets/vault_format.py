@@ -1,4 +1,4 @@
-"""The vault file format, version 1: named secrets sealed with AES-256-GCM (skill/VAULT-FORMAT.md).
+"""The vault file format, version 1: named secrets sealed with AES-256-GCM (skill/secrets/VAULT-FORMAT.md).
 
 A vault is a short ASCII text file, one field per line, so `cat` shows its structure (ids,
 names, times, generation) and nothing secret:
@@ -18,7 +18,7 @@ anything is decrypted. `Vault.create`, `set` and `rekey` take `rand`, `now` and 
 seams so known-answer tests can fix every random byte (see tests/vectors/vault_v1.json).
 
 This module only parses, checks and builds bytes; files, locks and key sources live in
-`skill.vault_store`. `lookup_secret` is the handler's one entry point.
+`secrets/store.py`, which also has `lookup_secret`, the pipeline's one entry point.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import hmac
 import os
 import re
 import time
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, NamedTuple
 
-from .errors import InputError, VaultError
-from .redact import remember
+from ..errors import InputError, VaultError
+from ..redaction import remember
 
 MAGIC = b"openai-skill-vault"
 VERSION = 1
@@ -390,17 +390,3 @@ class Vault:
 def _check_key(key: bytes) -> None:
     if not isinstance(key, bytes) or len(key) != KEY_LEN:
         raise ValueError(f"a master key is {KEY_LEN} bytes")
-
-
-def lookup_secret(name: str, env: Mapping | None = None) -> str | None:
-    """The handler's entry point: the entry's value, or None if there is no vault or no such entry.
-
-    Raises VaultError when a vault exists but cannot be opened (never returns None then).
-    """
-    from .vault_store import VaultStore
-
-    check_name(name)
-    value = VaultStore(env).lookup(name)
-    if value is not None:
-        remember(value)
-    return value

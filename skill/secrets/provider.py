@@ -14,7 +14,7 @@ import json
 import re
 from typing import Callable
 
-from .errors import InputError
+from ..errors import InputError
 
 PROTOCOL_VERSION = 1
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}")

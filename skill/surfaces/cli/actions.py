@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from ..errors import InputError
+from ...errors import InputError
 from .output import emit
 
 
@@ -61,7 +61,7 @@ def cmd_embed(args) -> int:
 
 def cmd_actions(args) -> int:
     """List the actions with their HTTP route, MCP tool name and summary."""
-    from ..manifest import load_manifest
+    from ...manifest import load_manifest
 
     for action in load_manifest().actions.values():
         sys.stdout.write(f"{action.id:<17} {action.method:<4} {action.path:<20} {action.mcp_tool}\n"
@@ -71,7 +71,7 @@ def cmd_actions(args) -> int:
 
 def cmd_schema(args) -> int:
     """Print an action's input JSON Schema (--output for the result's schema)."""
-    from ..manifest import load_manifest
+    from ...manifest import load_manifest
 
     action = load_manifest().action(args.action)
     emit(action.output_schema if args.output else action.input_schema)
@@ -141,7 +141,7 @@ def _put(data: dict, **values) -> None:
 def _options(args) -> dict:
     return {
         "dry_run": getattr(args, "dry_run", False),
-        "timeout": getattr(args, "timeout", None),
+        "read_timeout": getattr(args, "timeout", None),
         "max_retries": getattr(args, "max_retries", None),
         "output_dir": getattr(args, "output_dir", None),
         "inline_images": getattr(args, "inline", False),
@@ -150,7 +150,7 @@ def _options(args) -> dict:
 
 
 def _call(args, action: str, data, on_text=None) -> dict:
-    from ..handler import invoke
+    from ...pipeline import invoke
 
     return invoke(action, data, on_text=on_text, **_options(args))
 

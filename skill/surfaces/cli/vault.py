@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InputError
+from ...errors import InputError
 from .output import emit
 
 MAX_SECRET_CHARS = 64 * 1024
@@ -18,10 +18,10 @@ MAX_SECRET_CHARS = 64 * 1024
 
 def cmd_setup(args) -> int:
     """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
-    from ..credentials import credential, looks_like_api_key
-    from ..redact import remember
-    from ..vault import check_name
-    from ..vault_store import VaultStore
+    from ...secrets.keys import credential, looks_like_api_key
+    from ...redaction import remember
+    from ...secrets.vault_format import check_name
+    from ...secrets.store import VaultStore
 
     if args.argv_secret:  # caught here so argparse never echoes it in "unrecognized arguments"
         raise InputError("setup never takes the secret as an argument (other processes and shell history "
@@ -35,9 +35,9 @@ def cmd_setup(args) -> int:
                          "nothing was stored")
     result = {"stored": args.name}
     if args.verify:  # before storing: a rejected key is not kept
-        import skill
+        from ... import invoke  # the public facade (tests replace it)
 
-        models = skill.invoke("list-models", {}, api_key=secret)
+        models = invoke("list-models", {}, api_key=secret)
         result["verified"] = {"models_seen": len(models.get("models") or [])}
     store = VaultStore()
     vault = store.put(args.name, secret, passphrase=args.passphrase)
@@ -59,8 +59,8 @@ def cmd_list(args) -> int:
 
 def cmd_remove(args) -> int:
     """Remove one entry from the vault."""
-    from ..vault import check_name
-    from ..vault_store import VaultStore
+    from ...secrets.vault_format import check_name
+    from ...secrets.store import VaultStore
 
     check_name(args.name)
     store = VaultStore()
@@ -72,7 +72,7 @@ def cmd_remove(args) -> int:
 
 def cmd_rotate(args) -> int:
     """Re-encrypt every entry under a new data key; optionally change how the vault is unlocked."""
-    from ..vault_store import VaultStore
+    from ...secrets.store import VaultStore
 
     store = VaultStore()
     vault = store.rotate(args.to)
@@ -83,7 +83,7 @@ def cmd_rotate(args) -> int:
 
 def cmd_path(args) -> int:
     """Print the vault file's path, then its key file and lock file."""
-    from ..vault_store import VaultStore
+    from ...secrets.store import VaultStore
 
     paths = VaultStore().paths
     sys.stdout.write(f"{paths.vault}\n{paths.key}\n{paths.lock}\n")
@@ -94,7 +94,7 @@ def cmd_verify(args) -> int:
     """Check that the whole vault authenticates and every entry decrypts."""
     store, vault = _open()
     if vault is None:
-        from ..errors import VaultError
+        from ...errors import VaultError
 
         raise VaultError(f"there is no vault at {store.paths.vault}; create one with `openai-skill setup`")
     for name in vault.entries:
@@ -106,7 +106,7 @@ def cmd_verify(args) -> int:
 
 def cmd_secret_provider(args) -> int:
     """OpenClaw exec SecretRef provider: answer {"protocolVersion":1,"ids":[...]} on stdin from the vault."""
-    from ..secret_provider import MAX_REQUEST_BYTES, answer, parse_request
+    from ...secrets.provider import MAX_REQUEST_BYTES, answer, parse_request
 
     ids = parse_request(sys.stdin.read(MAX_REQUEST_BYTES + 1))
     vault = _open()[1] if ids else None
@@ -120,7 +120,7 @@ def cmd_secret_provider(args) -> int:
 
 
 def _open():
-    from ..vault_store import VaultStore
+    from ...secrets.store import VaultStore
 
     store = VaultStore()
     return store, store.open()
@@ -133,7 +133,7 @@ def _read_secret(name: str) -> str:
         secret = getpass.getpass(f"Value for {name} (input hidden): ")
     else:
         secret = sys.stdin.read(MAX_SECRET_CHARS + 1) if sys.stdin else ""
-    from ..credentials import credential
+    from ...secrets.keys import credential
 
     secret = secret.strip() if name == credential()["name"] else secret.rstrip("\r\n")
     if not secret:
@@ -153,7 +153,7 @@ def _vault_help(parser):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("setup", help=cmd_setup.__doc__, description=cmd_setup.__doc__)
-    from ..credentials import credential
+    from ...secrets.keys import credential
 
     entry = credential()["name"]
     p.add_argument("--name", default=entry, help=f"entry name (default: {entry})")

@@ -6,8 +6,8 @@ import json
 import re
 import sys
 
-from ..errors import SkillError
-from ..redact import redact
+from ...errors import SkillError
+from ...redaction import redact
 
 
 # An indented array of plain numbers (an embedding): one line instead of one per number.

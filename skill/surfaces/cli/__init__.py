@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from .. import __version__
-from ..errors import EXIT_USAGE, SkillError
+from ..._version import __version__
+from ...errors import EXIT_USAGE, SkillError
 from . import actions, vault
 from .output import fail
 
@@ -22,7 +22,7 @@ DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line on stderr, exit 2, as every other input error
-        from ..redact import redact  # argparse echoes stray arguments, which may be a pasted key
+        from ...redaction import redact  # argparse echoes stray arguments, which may be a pasted key
 
         self.print_usage(sys.stderr)
         sys.stderr.write(f"openai-skill: error: {redact(message)}\n")

@@ -9,7 +9,7 @@ Writers hold an exclusive flock on a separate lock file, write a 0600 temp file 
 folder, fsync it, os.replace it over the vault and fsync the folder, so readers (who take no
 lock) see the old or the new vault, never half of one. A vault that fails to open is never
 written over. A generation counter kept outside the vault (vault.generation) catches a whole
-file rolled back to an older copy while that counter survives; skill/VAULT-FORMAT.md says
+file rolled back to an older copy while that counter survives; skill/secrets/VAULT-FORMAT.md says
 what it cannot catch.
 """
 
@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .errors import InputError, VaultError
-from .redact import remember
-from .vault import KEY_LEN, Vault, VaultAuthError, VaultFile, new_scrypt_params, parse
+from ..errors import InputError, VaultError
+from ..redaction import remember
+from .vault_format import KEY_LEN, Vault, VaultAuthError, VaultFile, check_name, new_scrypt_params, parse
 
 ENV_HOME = "OPENAI_SKILL_HOME"
 ENV_KEY = "OPENAI_SKILL_VAULT_KEY"
@@ -193,7 +193,7 @@ class VaultStore:
         return decode_key(_read(path) or b"", f"the key file {path}")
 
     def _passphrase_key(self, vf: VaultFile) -> bytes:
-        from .vault import derive_passphrase_key
+        from .vault_format import derive_passphrase_key
 
         return derive_passphrase_key(self._passphrase(), vf.kdf)
 
@@ -301,7 +301,7 @@ class VaultStore:
 
     def _new_master(self, passphrase: bool) -> tuple[bytes, object]:
         """Master key and KDF for a new vault: env key, then passphrase, then key file."""
-        from .vault import derive_passphrase_key
+        from .vault_format import derive_passphrase_key
 
         if passphrase or (not self.env.get(ENV_KEY) and self.env.get(ENV_PASSPHRASE)):
             kdf = self._new_kdf()
@@ -344,7 +344,7 @@ class VaultStore:
     def rotate(self, to: str | None = None) -> Vault:
         """New data key, every entry re-sealed; `to` also changes the master key:
         "passphrase" (new passphrase), "key-file" (new random key file), "env-key" (OPENAI_SKILL_VAULT_NEW_KEY)."""
-        from .vault import derive_passphrase_key
+        from .vault_format import derive_passphrase_key
 
         with self._locked():
             vault, _ = self._load_for_write()
@@ -377,3 +377,15 @@ class VaultStore:
             elif to in (MODE_PASSPHRASE, MODE_ENV) and self.paths.key.exists():
                 self.paths.key.unlink()  # the old key file opens nothing current any more
             return new
+
+
+def lookup_secret(name: str, env: Mapping | None = None) -> str | None:
+    """The handler's entry point: the entry's value, or None if there is no vault or no such entry.
+
+    Raises VaultError when a vault exists but cannot be opened (never returns None then).
+    """
+    check_name(name)
+    value = VaultStore(env).lookup(name)
+    if value is not None:
+        remember(value)
+    return value

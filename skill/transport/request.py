@@ -6,13 +6,10 @@ so a built request can be printed (`--dry-run`) as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from . import __version__
-from .errors import InsecureTransportError
+from .._version import __version__
 
 USER_AGENT = f"openai-skill/{__version__}"
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass(frozen=True)
@@ -30,20 +27,6 @@ class ApiRequest:
         if self.body is not None:
             out["body"] = self.body
         return out
-
-
-def check_transport(url: str) -> None:
-    """Refuse to send a key over plain http anywhere but loopback."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "http" and (host in LOOPBACK_HOSTS or host.startswith("127.")):
-        return
-    raise InsecureTransportError(
-        f"refusing to send the API key to {parts.scheme}://{parts.hostname or ''}: only https is "
-        "allowed (plain http only to loopback). Fix OPENAI_BASE_URL to an https:// URL."
-    )
 
 
 def build_request(action, params: dict, settings) -> ApiRequest:

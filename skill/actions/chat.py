@@ -1,78 +1,57 @@
-"""Server-sent events and chat-completion chunks: pure parsing, no I/O.
+"""chat-completion: the result shape, and how a streamed answer is read and folded.
 
-`iter_lines` splits raw body pieces into lines, `iter_events` turns lines into event data
-(the SSE rules: `data:` fields joined by newlines, `:` comments skipped, a blank line ends an
-event), and `accumulate` folds `chat.completion.chunk` objects into the response a
-non-streamed call would have returned.
+Pure functions: `shape` turns a `chat.completion` into the action's result; `stream_text`
+picks the text out of one streamed chunk; `accumulate` folds the chunks into the
+`chat.completion` a non-streamed call would have returned.
 """
 
 from __future__ import annotations
 
-import codecs
-import re
-from collections.abc import Iterable, Iterator
-
-DONE = "[DONE]"
-_EOL = re.compile(r"\r\n|\r|\n")
-_BOM = "\ufeff"
+from collections.abc import Iterable
 
 
-def iter_lines(pieces: Iterable[bytes | str]) -> Iterator[str]:
-    """Yield the lines of a body that arrives in `pieces` of any size, without line endings.
-
-    Lines end at CRLF, LF or CR only (not at the other characters `str.splitlines` knows,
-    such as U+2028, which may sit unescaped inside JSON), also when a CRLF or a multi-byte
-    UTF-8 character is split across two pieces. A last line without an ending is yielded.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    buffer = ""
-    skip_lf = False  # the previous piece ended in CR: a LF starting this one belongs to it
-    for piece in pieces:
-        text = decoder.decode(piece) if isinstance(piece, bytes) else piece
-        if not text:
-            continue
-        if skip_lf:
-            text = text.removeprefix("\n")
-        buffer += text
-        start = 0
-        for match in _EOL.finditer(buffer):
-            yield buffer[start:match.start()]
-            start = match.end()
-        skip_lf = start > 0 and start == len(buffer) and buffer.endswith("\r")
-        buffer = buffer[start:]
-    buffer += decoder.decode(b"", final=True)
-    if buffer:
-        yield buffer
+def stream_text(chunk: dict) -> str:
+    """The text a streamed chunk adds (all choices), or "" when it adds none."""
+    pieces = []
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(piece, str):
+            pieces.append(piece)
+    return "".join(pieces)
 
 
-def iter_events(lines: Iterable[bytes | str]) -> Iterator[str]:
-    """Yield the data of each server-sent event in `lines` (str or bytes, endings optional).
+def shape(data: dict, request_id, params) -> dict:
+    choice = data["choices"][0]
+    message = choice["message"]
+    result = {
+        "content": message.get("content"),
+        "role": "assistant",
+        "finish_reason": choice.get("finish_reason"),
+        "model": data["model"],
+        "id": data["id"],
+        "usage": _chat_usage(data.get("usage")),
+        "request_id": request_id,
+    }
+    if message.get("tool_calls"):
+        result["tool_calls"] = [
+            {"id": call["id"], "type": call.get("type", "function"),
+             "function": {"name": call["function"]["name"], "arguments": call["function"].get("arguments", "")}}
+            for call in message["tool_calls"]
+        ]
+    if message.get("refusal"):
+        result["refusal"] = message["refusal"]
+    return result
 
-    `data:` with or without the space after the colon; several `data:` lines in one event are
-    joined with newlines; lines starting with `:` are comments; other fields (`event`, `id`,
-    `retry`) are ignored. An event still open when the lines run out is yielded as well
-    (lenient: some servers omit the blank line after `data: [DONE]`).
-    """
-    data: list[str] = []
-    first = True
-    for raw in lines:
-        line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        line = _strip_ending(line)
-        if first:
-            line = line.removeprefix(_BOM)
-            first = False
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if name == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    if data:
-        yield "\n".join(data)
+
+def _chat_usage(usage: dict | None) -> dict | None:
+    if not usage:
+        return None
+    out = {name: int(usage[name]) for name in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning is not None:
+        out["reasoning_tokens"] = int(reasoning)
+    return out
 
 
 def accumulate(chunks: Iterable[dict]) -> dict:
@@ -161,9 +140,3 @@ def _finish_choice(choice: dict) -> dict:
             "finish_reason": choice["finish_reason"], "logprobs": choice["logprobs"]}
 
 
-def _strip_ending(line: str) -> str:
-    if line.endswith("\r\n"):
-        return line[:-2]
-    if line.endswith(("\n", "\r")):
-        return line[:-1]
-    return line

@@ -11,7 +11,7 @@ import copy
 import difflib
 import json
 
-from .errors import InputError
+from ..errors import InputError
 
 _FRIENDLY_PATTERNS = {"\\S": "text that is not blank"}
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
@@ -43,7 +43,7 @@ def validate_input(action, data) -> tuple[dict, frozenset]:
 
 def _quick_yes(schema: dict, data) -> bool:
     """Valid input is accepted without importing jsonschema (see schema_check)."""
-    from .schema_check import Unsupported, conforms
+    from .fast_check import Unsupported, conforms
 
     try:
         return conforms(schema, data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from fnmatch import fnmatchcase
 
-from .errors import InputError
+from ..errors import InputError
 
 STEPS = ("coerce", "exclusive", "rename", "omit_defaults", "unsupported", "only")
 

@@ -1,0 +1,50 @@
+"""The action registry: one module per action, named in skill.yaml.
+
+Each module has `shape(data, request_id, params) -> result`, a pure function from OpenAI's
+answer to the action's output schema. Optional hooks, looked up here so that the pipeline
+never branches on an action's name:
+- `accumulate(chunks) -> answer` and `stream_text(chunk) -> str` for actions that stream;
+- `finish(result, settings, **options) -> result` for work after shaping (image files).
+"""
+
+from __future__ import annotations
+
+import importlib
+import struct
+
+from ..errors import UnexpectedResponseError
+
+# action id -> module name in this package. A test checks these against skill.yaml.
+MODULES = {
+    "chat-completion": "chat",
+    "generate-image": "image",
+    "list-models": "models",
+    "create-embedding": "embedding",
+}
+
+
+def module(action_id: str):
+    """The module that handles `action_id`."""
+    try:
+        name = MODULES[action_id]
+    except KeyError:
+        raise UnexpectedResponseError(f"no handler for action {action_id!r}") from None
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def shape(action_id: str, data: dict, request_id: str | None, params: dict) -> dict:
+    """OpenAI's answer as the action's result; an answer missing what we rely on becomes
+    UnexpectedResponseError instead of a KeyError deep in a caller."""
+    try:
+        return module(action_id).shape(data, request_id, params)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, struct.error) as exc:
+        raise UnexpectedResponseError(
+            f"{action_id}: OpenAI's answer is missing what we expect ({type(exc).__name__}: {exc})",
+            request_id=request_id,
+        ) from None
+
+
+def finish(action_id: str, result: dict, settings, **options) -> dict:
+    """Run the action's after-shaping step, if it has one."""
+    hook = getattr(module(action_id), "finish", None)
+    return hook(result, settings, **options) if hook else result

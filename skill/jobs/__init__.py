@@ -1,0 +1,1 @@
+"""Work bigger than one call: bulk embeddings and the Batch API."""
