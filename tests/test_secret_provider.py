@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -78,16 +79,33 @@ def test_cli_answers_from_the_vault_and_writes_nothing_else(cli):
     VaultStore().put("openai_api_key", CANARY_KEY)
     request = {"protocolVersion": 1, "provider": "openai-skill", "ids": ["openai_api_key", "nope"]}
     result = cli("secret-provider", stdin=json.dumps(request))
-    assert result.code == 0 and result.err == ""
+    assert result.code == 0
     assert result.out.endswith("\n") and result.out.count("\n") == 1
     assert json.loads(result.out) == {"protocolVersion": 1, "values": {"openai_api_key": CANARY_KEY},
                                       "errors": {"nope": {"code": "NOT_FOUND"}}}
+    # OpenClaw shows only "NOT_FOUND": stderr says where the provider looked, and never the value
+    assert result.err == (f"openai-skill secret-provider: NOT_FOUND nope: looked in {VaultStore().paths.vault} "
+                          f"(XDG_CONFIG_HOME={os.environ['XDG_CONFIG_HOME']}, HOME={os.environ['HOME']}); "
+                          "it has no entry 'nope'.\n")
+    assert CANARY_KEY not in result.err
 
 
-def test_cli_without_a_vault_answers_not_found(cli):
+def test_cli_without_a_vault_answers_not_found_and_says_where_it_looked(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_SKILL_HOME", str(tmp_path / "elsewhere"))
     result = cli("secret-provider", stdin='{"protocolVersion": 1, "provider": "p", "ids": ["openai_api_key"]}')
     assert result.code == 0
     assert json.loads(result.out)["errors"] == {"openai_api_key": {"code": "NOT_FOUND"}}
+    assert f"looked in {tmp_path / 'elsewhere' / 'vault'} (OPENAI_SKILL_HOME={tmp_path / 'elsewhere'}" in result.err
+    assert result.err.rstrip().endswith("there is no vault file there.")
+
+
+def test_not_found_under_an_empty_environment_names_pass_env():
+    """OpenClaw starts the provider with no HOME at all: the line says what passEnv must carry."""
+    from openai_skill.surfaces.cli.vault import _where_looked
+
+    line = _where_looked(VaultStore(env={}), None, ["openai_api_key"])
+    assert "no OPENAI_SKILL_HOME, XDG_CONFIG_HOME or HOME set" in line
+    assert "passEnv" in line and "OPENAI_SKILL_VAULT_PASSPHRASE" in line
 
 
 def test_cli_broken_vault_is_an_error_not_a_not_found(cli):

@@ -109,14 +109,33 @@ def cmd_secret_provider(args) -> int:
     from ...secrets.provider import MAX_REQUEST_BYTES, answer, parse_request
 
     ids = parse_request(sys.stdin.read(MAX_REQUEST_BYTES + 1))
-    vault = _open()[1] if ids else None
+    store, vault = _open() if ids else (None, None)
     response = answer(ids, lambda name: vault.get(name) if vault else None)
+    if response["errors"]:  # OpenClaw shows only "NOT_FOUND": say where we looked, for its log
+        sys.stderr.write(_where_looked(store, vault, sorted(response["errors"])) + "\n")
     import json
 
     # Not through emit(): the values are the point here, and emit() masks known secrets.
     sys.stdout.write(json.dumps(response, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _where_looked(store, vault, missing: list[str]) -> str:
+    """One line for a NOT_FOUND: the vault file we read, which variables chose it, and the usual cause."""
+    from ...secrets import store as vault_store
+
+    env = store.env
+    chosen_by = [f"{name}={env[name]}" for name in (vault_store.ENV_HOME, "XDG_CONFIG_HOME", "HOME") if env.get(name)]
+    found = (f"it has no entry {', '.join(map(repr, missing))}" if vault is not None
+             else "there is no vault file there")
+    line = (f"openai-skill secret-provider: NOT_FOUND {', '.join(missing)}: looked in {store.paths.vault} "
+            f"({', '.join(chosen_by) or 'no OPENAI_SKILL_HOME, XDG_CONFIG_HOME or HOME set'}); {found}.")
+    if not chosen_by:
+        line += (" OpenClaw starts exec providers with an empty environment: name the variables the vault needs "
+                 "(HOME or OPENAI_SKILL_HOME, and OPENAI_SKILL_VAULT_PASSPHRASE for a passphrase vault) in the "
+                 "provider's passEnv.")
+    return line
 
 
 def _open():
