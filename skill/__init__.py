@@ -19,6 +19,13 @@ def invoke(action: str, input: dict | None = None, **options) -> dict:
     return _invoke(action, input, **options)
 
 
+def tool_definitions(format: str = "json") -> list[dict]:
+    """The four actions as tool definitions for a registry: format "openai", "anthropic", "mcp" or "json"."""
+    from .surfaces.exports.tools import tool_definitions as _definitions  # on use: keeps the import cheap
+
+    return _definitions(format)
+
+
 def action_names() -> list[str]:
     """The action ids declared in skill.yaml."""
     from .manifest import load_manifest
@@ -26,4 +33,4 @@ def action_names() -> list[str]:
     return list(load_manifest().actions)
 
 
-__all__ = ["__version__", "invoke", "action_names", *_error_names]
+__all__ = ["__version__", "invoke", "tool_definitions", "action_names", *_error_names]

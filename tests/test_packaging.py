@@ -39,7 +39,7 @@ def test_wheel_carries_manifest_schemas_and_bundle(wheel):
         names = set(zf.namelist())
         bundle = json.loads(zf.read("openai_skill/_bundle.json"))
         entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "openai_skill/skill.yaml" in names
+    assert "openai_skill/skill.yaml" in names and "openai_skill/SKILL.md" in names
     assert {f"openai_skill/schemas/{p.name}" for p in (REPO / "schemas").glob("*.json")} <= names
     assert "openai_skill/_build_hook.py" not in names
     # The import name is openai_skill only: no top-level `skill` package to collide with PyPI's `skill`.
