@@ -16,6 +16,7 @@ TESTS_DIR = str(Path(__file__).resolve().parent)
 if TESTS_DIR not in sys.path:  # `contract` lives beside this file; tests/ is not a package
     sys.path.insert(0, TESTS_DIR)
 
+from conftest import need_beside_repo  # noqa: E402
 from contract import extract_spec  # noqa: E402
 from contract.spec import (FIXTURES_DIR, SUBSET_FILE, load_fixture, operation,  # noqa: E402
                            schema_errors, sse_data, subset, validate_error, validate_request,
@@ -37,9 +38,7 @@ def split_operation(entry: dict) -> tuple[str, str]:
 # --- the subset file -------------------------------------------------------------------
 
 def test_subset_is_up_to_date_with_the_spec():
-    if not extract_spec.DEFAULT_SPEC.is_file():
-        pytest.skip(f"the official spec is not at {extract_spec.DEFAULT_SPEC} "
-                    "(../shared/openai/openapi.yaml beside the repository); cannot re-extract")
+    need_beside_repo(extract_spec.DEFAULT_SPEC, "the official OpenAI spec (needed to re-extract the subset)")
     expected = extract_spec.generate(extract_spec.DEFAULT_SPEC)
     assert SUBSET_FILE.read_text(encoding="utf-8") == expected, (
         f"{SUBSET_FILE.name} is stale: run `{extract_spec.REGENERATE}` and commit the result")

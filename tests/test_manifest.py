@@ -8,6 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import openai_skill as skill
+from conftest import need_beside_repo
 from openai_skill.manifest import bundle_from_sources, load_manifest
 from openai_skill import actions as registry
 from openai_skill.input.model_rules import STEPS
@@ -86,8 +87,8 @@ def seed_tables() -> dict:
     return tables
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed page lives in ../shared, beside the repo")
 def test_schemas_cover_the_seeds_field_tables():
+    need_beside_repo(SEED, "the seed page")
     tables = seed_tables()
     assert set(tables) == set(MANIFEST.actions)
     for action, fields in tables.items():

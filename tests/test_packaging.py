@@ -4,10 +4,16 @@ the schemas, and the installed `openai-skill` works from a folder that is not th
 import json
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
+    import tomli as tomllib
 
 import openai_skill as skill
 from conftest import CANARY_KEY
@@ -75,3 +81,65 @@ def test_installed_dry_run_needs_no_key_and_no_network(installed_cli, tmp_path):
     result = installed_cli("run", "list-models", "--dry-run", cwd=tmp_path)
     assert result.code == 0
     assert json.loads(result.out)["request"]["url"] == "https://api.openai.com/v1/models"
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sdist")
+    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(REPO)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (built,) = out.glob("openai_skill-*.tar.gz")
+    return built
+
+
+def _sdist_names(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as tf:
+        # Every member sits under openai_skill-VERSION/; compare repository-relative paths.
+        return {name.split("/", 1)[1] for name in tf.getnames() if "/" in name}
+
+
+def test_sdist_include_lists_only_paths_that_exist():
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["sdist"][
+        "include"]
+    assert [path for path in include if not (REPO / path).exists()] == []
+
+
+def test_sdist_carries_what_users_need(sdist):
+    names = _sdist_names(sdist)
+    tracked = subprocess.run(["git", "ls-files", "skill", "schemas", "tests"], cwd=REPO, capture_output=True,
+                             text=True).stdout.split()
+    # Outside a git checkout (an unpacked sdist), compare with the tree instead.
+    tracked = tracked or [str(p.relative_to(REPO)) for root in ("skill", "schemas", "tests")
+                          for p in (REPO / root).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    expected = {"pyproject.toml", "README.md", "LICENSE", "skill.yaml", *tracked}
+    if (REPO / "SKILL.md").exists():
+        expected.add("SKILL.md")
+    assert sorted(expected - names) == []
+    assert "skill/secrets/VAULT-FORMAT.md" in names and "tests/contract/openai-spec-subset.json" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith((".venv/", "build/", ".pytest_cache/"))]
+    with tarfile.open(sdist) as tf:
+        license_text = tf.extractfile(next(m for m in tf.getmembers() if m.name.endswith("/LICENSE"))).read()
+    assert license_text.startswith(b"MIT License\n\nCopyright (c) 2026 openai-skill contributors\n")
+
+
+def test_a_wheel_built_from_the_sdist_matches_the_one_built_from_the_repo(sdist, wheel, tmp_path):
+    with tarfile.open(sdist) as tf:
+        tf.extractall(tmp_path, filter="data")
+    (unpacked,) = tmp_path.glob("openai_skill-*")
+    out = tmp_path / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(unpacked)],
+                   check=True, capture_output=True, timeout=300)
+    (from_sdist,) = out.glob("openai_skill-*.whl")
+    with zipfile.ZipFile(from_sdist) as a, zipfile.ZipFile(wheel) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        assert a.read("openai_skill/_bundle.json") == b.read("openai_skill/_bundle.json")
+
+
+def test_metadata_declares_the_license_and_urls(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+        names = zf.namelist()
+    assert "License-Expression: MIT" in metadata
+    assert "Project-URL: OpenAI API reference, https://platform.openai.com/docs/api-reference" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
