@@ -26,6 +26,17 @@ def tool_definitions(format: str = "json") -> list[dict]:
     return _definitions(format)
 
 
+def embed_many(texts, **options):
+    """Embed many texts (any iterable, read lazily); yield one vector per text, in order.
+
+    Packs up to 2048 texts a request, keeps `concurrency` requests in flight within the
+    account's rate limit, and answers repeated texts from the local cache (see `jobs.bulk`).
+    """
+    from .jobs.bulk import embed_many as _embed_many
+
+    return _embed_many(texts, **options)
+
+
 def action_names() -> list[str]:
     """The action ids declared in skill.yaml."""
     from .manifest import load_manifest
@@ -33,4 +44,4 @@ def action_names() -> list[str]:
     return list(load_manifest().actions)
 
 
-__all__ = ["__version__", "invoke", "tool_definitions", "action_names", *_error_names]
+__all__ = ["__version__", "invoke", "tool_definitions", "embed_many", "action_names", *_error_names]

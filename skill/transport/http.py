@@ -48,17 +48,19 @@ class ApiResponse:
     request_id: str | None = None
 
 
-def send(request: ApiRequest, api_key: str, settings: Settings) -> ApiResponse:
+def send(request: ApiRequest, api_key: str, settings: Settings, *, observe=None) -> ApiResponse:
     """Send `request` with the key, retrying per `transport.retry`; return the parsed JSON object.
 
     Raises InsecureTransportError (before any connection) for plain http off loopback, the
     APIError subclass for the status, UnexpectedResponseError for a 2xx that is not a JSON
     object, APITimeoutError / APIConnectionError for transport failures and the deadline.
+    `observe(status, headers)`, if given, sees every attempt's answer (a 429 included), with
+    lower-case header names: the bulk engine's rate limiter learns from it.
     """
     check_transport(request.url)
     headers = _api_headers(request, api_key, accept=JSON_TYPE)
     call = _Call(request.method, request.url, headers, _encode(request.body),
-                 _BearerAuth(api_key), settings)
+                 _BearerAuth(api_key), settings, observe=observe)
     response, body = call.run(read_body=True)
     data = error_map.parse_object(body, response)
     return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,
@@ -146,11 +148,13 @@ class StreamResponse:
 class _Call:
     """One logical call: its attempts share the deadline and the retry count."""
 
-    def __init__(self, method: str, url: str, headers: dict, data: bytes | None, auth,
+    def __init__(self, method: str, url: str, headers: dict, data, auth,
                  settings: Settings, *, max_bytes: int | None = None, hint: str = "",
-                 deadline_at: float | None = None):
+                 deadline_at: float | None = None, observe=None):
+        # `data`: bytes, or an open binary file (an upload), rewound before every attempt.
         self.method, self.url, self.headers, self.data, self.auth = method, url, headers, data, auth
         self.settings = settings
+        self.observe = observe
         self.max_bytes = max_bytes
         self.hint = hint
         if deadline_at is None and settings.deadline is not None:
@@ -163,11 +167,15 @@ class _Call:
 
         attempt = 0
         while True:
+            if hasattr(self.data, "seek"):
+                self.data.seek(0)
             try:
                 response = _get_session().request(
                     self.method, self.url, headers=self.headers, data=self.data,
                     auth=self.auth, timeout=self._timeouts(), stream=True,
                     allow_redirects=False)
+                if self.observe is not None:
+                    self.observe(response.status_code, error_map.lower_keys(response.headers))
                 redirect = accept_redirects and 300 <= response.status_code < 400
                 if 200 <= response.status_code < 300 or redirect:
                     log.debug("%s %s -> %s (request id %s)", self.method, error_map.safe_url(self.url),

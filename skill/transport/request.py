@@ -29,13 +29,33 @@ class ApiRequest:
         return out
 
 
-def build_request(action, params: dict, settings) -> ApiRequest:
-    """The HTTP request for `action` with checked, rule-applied `params`."""
+def base_headers(settings) -> dict:
+    """The headers every API request carries (the key is added when sending)."""
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     if settings.organization:
         headers["OpenAI-Organization"] = settings.organization
     if settings.project:
         headers["OpenAI-Project"] = settings.project
+    return headers
+
+
+def endpoint_request(method: str, path: str, settings, body: dict | None = None,
+                     query: dict | None = None) -> ApiRequest:
+    """A request to an API path that is not one of the actions (files, batches)."""
+    from urllib.parse import urlencode
+
+    headers = base_headers(settings)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    url = settings.base_url + path
+    if query:
+        url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+    return ApiRequest(method, url, headers, body)
+
+
+def build_request(action, params: dict, settings) -> ApiRequest:
+    """The HTTP request for `action` with checked, rule-applied `params`."""
+    headers = base_headers(settings)
     url = settings.base_url + action.path
     if action.method == "GET":
         return ApiRequest("GET", url, headers)

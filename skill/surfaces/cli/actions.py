@@ -53,7 +53,13 @@ def cmd_models(args) -> int:
 
 
 def cmd_embed(args) -> int:
-    """Embed one or more texts; prints the vector(s)."""
+    """Embed one or more texts, or a whole file with --file (bulk: resumable, cached); prints the vector(s)."""
+    if args.file is not None:
+        from .jobs import cmd_bulk_embed
+
+        return cmd_bulk_embed(args)
+    if not args.texts:
+        raise InputError("embed: give one or more TEXT arguments, or --file PATH")
     data = {"input": args.texts[0] if len(args.texts) == 1 else args.texts}
     _put(data, model=args.model, dimensions=args.dimensions)
     return _invoke(args, "create-embedding", data)
@@ -117,9 +123,12 @@ def register(sub) -> None:
     _add(sub, "models", cmd_models, [common])
 
     p = _add(sub, "embed", cmd_embed, [common])
-    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("-m", "--model", help="default text-embedding-3-small")
     p.add_argument("--dimensions", type=int, metavar="N")
+    from .jobs import add_bulk_options
+
+    add_bulk_options(p)
 
     _add(sub, "actions", cmd_actions, [])
     p = _add(sub, "schema", cmd_schema, [])

@@ -1,0 +1,282 @@
+"""Bulk embeddings: a file (or stdin, or any iterable) of texts to vectors, within the rate limit.
+
+    embed_file("docs.jsonl", "vectors.jsonl")           # resumable, cached, atomic output
+    for vector in embed_many(texts, dimensions=256):   # the Python API: vectors in input order
+        ...
+
+Order of work: options are checked with the action's schema and model rules, the whole input
+file is checked line by line (nothing is sent if a line is bad), the key is resolved, then
+`engine.run` sends the chunks that the checkpoint and the cache do not already hold. The
+output is assembled in input order and replaces OUT in one rename.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import InputError
+from . import engine, packing, texts as texts_
+from .checkpoint import Checkpoint, folder_for
+from .embedding_api import DEFAULT_MODEL, EmbeddingSender, check_options
+from .ratelimit import RateLimiter
+from .vectors import FLOAT32_BYTES, jsonl_line, npy_header, to_floats
+
+OUTPUT_FORMATS = ("jsonl", "npy")
+STDIN = "-"
+log = logging.getLogger(__name__)
+
+# The options embed_file and embed_many take besides the Settings fields.
+JOB_OPTIONS = ("model", "dimensions", "concurrency", "cache", "api_key", "max_inputs", "token_budget")
+
+
+def output_format_for(out: Path | None, given: str | None = None) -> str:
+    if given:
+        if given not in OUTPUT_FORMATS:
+            raise InputError(f"--output-format: expected one of {', '.join(OUTPUT_FORMATS)}, got {given!r}")
+        return given
+    return "npy" if out is not None and out.suffix.lower() == ".npy" else "jsonl"
+
+
+class _Job:
+    """What both entry points share: settings, sender, limiter, cache."""
+
+    def __init__(self, *, model: str = DEFAULT_MODEL, dimensions: int | None = None,
+                 concurrency: int = engine.DEFAULT_CONCURRENCY, cache: bool = True,
+                 api_key: str | None = None, max_inputs: int = packing.MAX_INPUTS_PER_REQUEST,
+                 token_budget: int = packing.DEFAULT_TOKEN_BUDGET, **settings):
+        self.settings = Settings.from_env(**settings)
+        self.model, self.dimensions = model, dimensions
+        self.concurrency, self.use_cache = concurrency, cache
+        self.max_inputs, self.token_budget = max_inputs, token_budget
+        self.explicit_key = api_key
+        packing.check_limits(max_inputs, token_budget)
+        if not 1 <= concurrency <= engine.MAX_CONCURRENCY:
+            raise InputError(f"concurrency: expected 1..{engine.MAX_CONCURRENCY}, got {concurrency}")
+        self.request = check_options(model, dimensions, self.settings)  # schema + model rules
+        from ..transport.urls import check_transport
+
+        check_transport(self.request.url)
+        self.limiter = RateLimiter()
+        self.stats = engine.Stats()
+        self._cache = None
+
+    def start(self) -> tuple:
+        from ..secrets.keys import resolve_api_key
+
+        key = resolve_api_key(self.explicit_key)
+        sender = EmbeddingSender(self.model, self.dimensions, self.settings, key,
+                                 observe=self._observe)
+        cached = None
+        if self.use_cache:
+            from .cache import EmbeddingCache, default_path
+
+            self._cache = EmbeddingCache(default_path())
+            cached = engine.Cached(self._cache, self.model, self.dimensions)
+        return sender, cached
+
+    def _observe(self, status: int, headers) -> None:
+        self.limiter.observe(headers)
+        if status == 429:
+            from ..transport.retry import server_wait
+
+            wait = server_wait(headers)
+            if wait is not None and wait > 0:
+                self.limiter.pause(wait)  # the core waits this long; the other workers too
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+
+def embed_file(source: str | Path, out: str | Path | None = None, *, input_format: str | None = None,
+               field: str = texts_.DEFAULT_FIELD, output_format: str | None = None,
+               restart: bool = False, progress: Callable[[int, int | None], None] | None = None,
+               stdout=None, stdin=None, **options) -> dict:
+    """Embed every text of `source` (a path, or "-" for stdin) into `out` (None: JSONL on stdout).
+
+    Returns a summary: counts of texts, chunks, requests, texts sent, answered from the
+    cache and resumed from the checkpoint, 429 rounds, and the output's path and format.
+    """
+    started = time.monotonic()
+    job = _Job(**options)
+    source = str(source)
+    fmt = texts_.format_for(None if source == STDIN else source, input_format)
+    out = Path(out) if out is not None else None
+    out_format = output_format_for(out, output_format)
+    if out is None and out_format == "npy":
+        raise InputError("--output-format npy needs --out PATH (a .npy file is not streamed)")
+    total = None
+    if source != STDIN:
+        path = Path(source)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                total = texts_.scan(handle, fmt, field, check=packing.check_length)
+        except OSError as exc:
+            raise InputError(f"{source}: cannot read the input ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    sender, cached = job.start()
+    try:
+        with _open_input(source, stdin) as handle:
+            chunks = packing.pack(texts_.read_texts(handle, fmt, field),
+                                  max_inputs=job.max_inputs, token_budget=job.token_budget)
+            if out is None:
+                _to_stream(job, chunks, sender, cached, stdout or sys.stdout, progress, total)
+            else:
+                header = _header(job, source, fmt, field, out_format)
+                _to_file(job, chunks, sender, cached, out, header, out_format, restart,
+                         source == STDIN, progress, total)
+    finally:
+        job.close()
+    summary = {k: v for k, v in asdict(job.stats).items() if k != "extra"}
+    summary.update({"out": str(out) if out else None, "output_format": out_format, "model": job.model,
+                    "rate_limit_waits": job.limiter.waits,
+                    "seconds": round(time.monotonic() - started, 3)})
+    return summary
+
+
+def _open_input(source: str, stdin):
+    if source == STDIN:
+        stream = stdin or sys.stdin
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8")
+        return _NoClose(stream)
+    return open(source, encoding="utf-8")
+
+
+class _NoClose:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        return self.stream
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _header(job: _Job, source: str, fmt: str, field: str, out_format: str) -> dict:
+    if source == STDIN:
+        identity = {"stdin": True}
+    else:
+        stat = Path(source).stat()
+        identity = {"path": str(Path(source).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"input": identity, "input_format": fmt, "field": field if fmt == "jsonl" else None,
+            "model": job.model, "dimensions": job.dimensions, "output_format": out_format,
+            "max_inputs": job.max_inputs, "token_budget": job.token_budget}
+
+
+def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: str, restart: bool,
+             from_stdin: bool, progress, total) -> None:
+    folder = folder_for(out)
+    if folder.exists() and (restart or from_stdin):
+        if from_stdin and not restart:
+            raise InputError(f"{folder} holds an unfinished run; a run from stdin cannot resume "
+                             "(its input cannot be checked): pass --restart, or use --file PATH")
+        shutil.rmtree(folder)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(out, header)
+    done = sum(record["count"] for record in checkpoint.records.values())
+    if done:
+        log.info("resuming: %d texts already embedded in %s", done, folder)
+    if progress:
+        progress(done, total)
+
+    def skip(chunk) -> bool:
+        return checkpoint.done(chunk.number, chunk.first, len(chunk.texts))
+
+    try:
+        width = None
+        for chunk, vectors in engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
+                                         cached=cached, skip=skip, stats=job.stats):
+            width = _check_width(vectors, width)
+            if out_format == "npy":
+                payload = b"".join(vectors)
+            else:
+                payload = "".join(jsonl_line(chunk.first + i, text.id, vector)
+                                  for i, (text, vector) in enumerate(zip(chunk.texts, vectors))).encode("utf-8")
+            checkpoint.record(chunk.number, chunk.first, len(chunk.texts), payload, width)
+            done += len(chunk.texts)
+            if progress:
+                progress(done, total)
+        rows = sum(record["count"] for record in checkpoint.records.values())
+        width = width or (_width_from(checkpoint.records) if checkpoint.records else None)
+        job.stats.dimensions = width // FLOAT32_BYTES if width else None
+        prefix = npy_header(rows, job.stats.dimensions or 0) if out_format == "npy" else b""
+        checkpoint.assemble(job.stats.chunks, prefix)
+    finally:
+        checkpoint.close()
+
+
+def _check_width(vectors: list, width: int | None) -> int:
+    for vector in vectors:
+        if width is None:
+            width = len(vector)
+        elif len(vector) != width:
+            from ..errors import UnexpectedResponseError
+
+            raise UnexpectedResponseError(f"embeddings of {len(vector) // 4} and {width // 4} dimensions in one run")
+    return width
+
+
+def _width_from(records: dict) -> int:
+    """Bytes per vector, from a finished chunk of an earlier run (npy: raw rows)."""
+    record = records[min(records)]
+    return record.get("width") or 0
+
+
+def _to_stream(job, chunks, sender, cached, stdout, progress, total) -> None:
+    done = 0
+    results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
+                         cached=cached, stats=job.stats)
+    for chunk, vectors in engine.in_order(results):
+        stdout.write("".join(jsonl_line(chunk.first + i, text.id, vector)
+                             for i, (text, vector) in enumerate(zip(chunk.texts, vectors))))
+        stdout.flush()
+        done += len(chunk.texts)
+        if progress:
+            progress(done, total)
+
+
+def embed_many(texts: Iterable[str], **options) -> Iterator[list[float]]:
+    """Yield one vector (a list of floats) per text of `texts`, in order.
+
+    Options: model, dimensions, concurrency (requests in flight, default 4), cache (default
+    True), api_key, max_inputs, token_budget, and the Settings fields (base_url, timeouts,
+    max_retries, ...). Texts are read lazily, so `texts` may be a generator of any length.
+    Options are checked when this is called; the texts as they are read (a bad one raises
+    InputError naming it: "text N", 1-based).
+    """
+    job = _Job(**options)
+    return _embed_many(job, texts)
+
+
+def _embed_many(job: _Job, texts: Iterable[str]) -> Iterator[list[float]]:
+    sender, cached = job.start()
+    try:
+        items = (_api_text(number, text) for number, text in enumerate(texts, start=1))
+        chunks = packing.pack(items, max_inputs=job.max_inputs, token_budget=job.token_budget, label="text")
+        results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
+                             cached=cached, stats=job.stats, label="text")
+        for _chunk, vectors in engine.in_order(results):
+            for vector in vectors:
+                yield to_floats(vector)
+    finally:
+        job.close()
+
+
+def _api_text(number: int, text) -> texts_.Text:
+    if not isinstance(text, str) or not text.strip():
+        given = type(text).__name__ if not isinstance(text, str) else repr(text)
+        message = f"text {number}: expected a non-empty string, got {given}"
+        raise InputError(message, problems=[{"path": f"text {number}", "expected": "a non-empty string",
+                                             "given": given, "message": message}])
+    return texts_.Text(number, text)

@@ -1,0 +1,173 @@
+"""The checkpoint of a bulk run: finished chunks survive a kill, so a rerun pays only for the rest.
+
+Beside the output file `OUT` lives the folder `OUT.partial/` with two files:
+
+    spool     the finished chunks' output bytes, appended in the order they finished
+    journal   line 1: the run's header (JSON); then one JSON line per finished chunk:
+              {"chunk": n, "first": ordinal, "count": texts, "offset": o, "length": l, "width": w}
+
+A chunk is finished when its journal line is on disk: the spool bytes are written and
+fsync'ed first, then the journal line (and fsync'ed). A kill between the two leaves spool
+bytes that no line points to: they are cut off when the checkpoint is opened again, as is a
+journal line without its newline. The header pins what makes chunk numbers mean the same
+texts (the input file's identity, the model, dimensions, packing limits, output format);
+a rerun with a different header is refused rather than mixing two runs' vectors.
+When every chunk is in, `assemble` writes OUT atomically (temp file, fsync, rename) in
+chunk order and removes the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from ..errors import InputError
+
+FORMAT = "openai-skill-embed-checkpoint"
+VERSION = 1
+SUFFIX = ".partial"
+JOURNAL = "journal"
+SPOOL = "spool"
+COPY_BYTES = 1024 * 1024
+
+
+def folder_for(out: Path) -> Path:
+    return out.with_name(out.name + SUFFIX)
+
+
+class Checkpoint:
+    """Open (or resume) the checkpoint for `out`; `header` is a JSON-able dict."""
+
+    def __init__(self, out: Path, header: dict):
+        self.out = Path(out)
+        self.folder = folder_for(self.out)
+        self.header = {"format": FORMAT, "version": VERSION, **header}
+        self.records: dict[int, dict] = {}
+        self._lock = threading.Lock()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        journal, spool = self.folder / JOURNAL, self.folder / SPOOL
+        if journal.exists() and journal.stat().st_size:
+            self._load(journal, spool)
+        else:
+            _write_synced(journal, (json.dumps(self.header, sort_keys=True) + "\n").encode(), "wb")
+            spool.write_bytes(b"")
+        self._journal = open(journal, "ab")
+        self._spool = open(spool, "r+b")
+        self._spool.seek(0, os.SEEK_END)
+
+    def _load(self, journal: Path, spool: Path) -> None:
+        raw = journal.read_bytes()
+        complete = raw[: raw.rfind(b"\n") + 1]  # a line without its newline was torn by a kill
+        lines = complete.decode("utf-8").splitlines()
+        try:
+            found = json.loads(lines[0])
+        except (ValueError, IndexError):
+            found = None
+        if found != json.loads(json.dumps(self.header, sort_keys=True)):
+            raise InputError(
+                f"{self.folder} holds the checkpoint of a different run (other input, model, "
+                f"dimensions or format): delete it, or pass --restart, to start over",
+                problems=[{"path": "checkpoint", "expected": "the same input and options",
+                           "given": _diff(found, self.header), "message": "checkpoint mismatch"}])
+        end = 0
+        for line in lines[1:]:
+            record = json.loads(line)
+            self.records[record["chunk"]] = record
+            end = max(end, record["offset"] + record["length"])
+        if len(complete) != len(raw):
+            _write_synced(journal, complete, "wb")
+        with open(spool, "r+b") as handle:  # bytes no journal line points to belong to no chunk
+            handle.truncate(end)
+            os.fsync(handle.fileno())
+
+    def done(self, chunk: int, first: int, count: int) -> bool:
+        """Whether `chunk` finished in an earlier run (and covers the same texts)."""
+        record = self.records.get(chunk)
+        if record is None:
+            return False
+        if (record["first"], record["count"]) != (first, count):
+            raise InputError(f"{self.folder}: chunk {chunk} covered other texts in the earlier run; "
+                             "delete the checkpoint, or pass --restart, to start over")
+        return True
+
+    def record(self, chunk: int, first: int, count: int, payload: bytes, width: int | None = None) -> None:
+        """Persist one finished chunk (safe to call from several threads); `width` (bytes per
+        vector) is kept so a fully resumed run still knows its dimensions."""
+        with self._lock:
+            offset = self._spool.tell()
+            self._spool.write(payload)
+            self._spool.flush()
+            os.fsync(self._spool.fileno())
+            entry = {"chunk": chunk, "first": first, "count": count, "offset": offset, "length": len(payload)}
+            if width is not None:
+                entry["width"] = width
+            self._journal.write((json.dumps(entry) + "\n").encode())
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+            self.records[chunk] = entry
+
+    def assemble(self, chunks: int, prefix: bytes = b"") -> None:
+        """Write `out` from chunks 0..chunks-1 in order, atomically; remove the checkpoint."""
+        missing = [n for n in range(chunks) if n not in self.records]
+        if missing:
+            raise InputError(f"cannot assemble {self.out}: chunks {missing[:5]} are not finished")
+        self.close()
+        folder = self.out.parent
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{self.out.name}.", suffix=".tmp", delete=False)
+        try:
+            with handle, open(self.folder / SPOOL, "rb") as spool:
+                handle.write(prefix)
+                for number in range(chunks):
+                    record = self.records[number]
+                    spool.seek(record["offset"])
+                    left = record["length"]
+                    while left:
+                        piece = spool.read(min(left, COPY_BYTES))
+                        if not piece:
+                            raise InputError(f"{self.folder}: the spool is shorter than its journal")
+                        handle.write(piece)
+                        left -= len(piece)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(handle.name, self.out)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(folder)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        for handle in (self._journal, self._spool):
+            if not handle.closed:
+                handle.close()
+
+
+def _write_synced(path: Path, data: bytes, mode: str) -> None:
+    with open(path, mode) as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _diff(found, wanted: dict) -> str:
+    if not isinstance(found, dict):
+        return "an unreadable checkpoint"
+    changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+    return "a run with other " + ", ".join(changed)

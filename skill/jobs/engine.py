@@ -1,0 +1,185 @@
+"""The bulk embedding engine: chunks in, vectors out, K requests in flight.
+
+The calling thread reads and packs the input, answers what it can from the cache, and hands
+the rest to a pool of `concurrency` workers over the core's shared session; it also takes the
+answers back (so the SQLite cache is only ever touched from one thread). A worker waits for
+the rate limiter before each request; a 429 that outlasts the core's own retries pauses every
+worker for the retry policy's backoff and the chunk is tried again, up to `rate_rounds` times.
+
+`run` yields (chunk, vectors) as chunks finish, in any order; `in_order` restores input order
+with a buffer bounded by the dispatch window (at most `window` chunks past the oldest
+unfinished one are ever started), so memory stays flat whatever the input size.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from ..errors import BadRequestError, InputError, QuotaExceededError, RateLimitError
+from .packing import MAX_TOKENS_PER_INPUT, Chunk, token_bound
+from .ratelimit import RateLimiter
+
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+DEFAULT_RATE_ROUNDS = 8      # rounds of backoff after the core's retries, for a 429 storm
+WINDOW_PER_WORKER = 2        # chunks started ahead per worker: keeps workers fed, memory bounded
+
+log = logging.getLogger(__name__)
+
+# send(texts) -> (vectors as float32 bytes in input order, the answer's headers)
+Sender = Callable[[list], tuple[list, Mapping]]
+
+
+@dataclass
+class Stats:
+    texts: int = 0
+    chunks: int = 0
+    requests: int = 0
+    sent_texts: int = 0
+    cached_texts: int = 0
+    resumed_texts: int = 0
+    rate_limited: int = 0
+    dimensions: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Cached:
+    """The engine's view of the cache: lookups and stores keyed by text."""
+
+    def __init__(self, cache, model: str, dimensions: int | None):
+        from .cache import text_key
+
+        self.cache, self.model, self.dimensions, self.key = cache, model, dimensions, text_key
+
+    def lookup(self, texts: list[str]) -> dict[str, bytes]:
+        keys = {self.key(text): text for text in texts}
+        found = self.cache.get_many(self.model, self.dimensions, keys)
+        return {keys[key]: vector for key, vector in found.items()}
+
+    def store(self, pairs: Iterable[tuple[str, bytes]]) -> None:
+        self.cache.put_many(self.model, self.dimensions, [(self.key(text), vector) for text, vector in pairs])
+
+
+def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CONCURRENCY,
+        limiter: RateLimiter | None = None, cached: Cached | None = None,
+        skip: Callable[[Chunk], bool] | None = None, stats: Stats | None = None,
+        rate_rounds: int = DEFAULT_RATE_ROUNDS, backoff=None,
+        label: str = "line") -> Iterator[tuple[Chunk, list]]:
+    """Yield (chunk, [float32 bytes per text]) for every chunk not skipped, as each finishes."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"concurrency: expected 1..{MAX_CONCURRENCY}, got {concurrency}")
+    limiter = limiter or RateLimiter()
+    stats = stats if stats is not None else Stats()
+    if backoff is None:
+        from ..transport.retry import retry_delay as backoff
+    window = concurrency * WINDOW_PER_WORKER
+    pending: dict[Future, tuple[Chunk, dict]] = {}
+    unfinished: set[int] = set()   # numbers of chunks started and not yet finished
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="embed")
+    stop = threading.Event()
+
+    def finish(future: Future) -> tuple[Chunk, list]:
+        chunk, known = pending.pop(future)
+        fresh = future.result()  # raises the worker's error
+        if cached is not None and fresh:
+            cached.store(fresh.items())
+        known.update(fresh)
+        vectors = [known[text.text] for text in chunk.texts]
+        unfinished.discard(chunk.number)
+        return chunk, vectors
+
+    try:
+        for chunk in chunks:
+            stats.chunks += 1
+            stats.texts += len(chunk.texts)
+            if skip is not None and skip(chunk):
+                stats.resumed_texts += len(chunk.texts)
+                continue
+            texts = [text.text for text in chunk.texts]
+            known = cached.lookup(texts) if cached is not None else {}
+            missing = list(dict.fromkeys(text for text in texts if text not in known))
+            stats.cached_texts += len(texts) - sum(1 for text in texts if text not in known)
+            if not missing:
+                yield chunk, [known[text] for text in texts]
+                continue
+            unfinished.add(chunk.number)
+            # Never start a chunk more than `window` past the oldest unfinished one.
+            while pending and (len(pending) >= window or chunk.number - min(unfinished) >= window):
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield finish(future)
+            future = pool.submit(_work, chunk, missing, send, limiter, stats, rate_rounds, backoff, stop, label)
+            pending[future] = (chunk, known)
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                yield finish(future)
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: Stats,
+          rate_rounds: int, backoff, stop: threading.Event, label: str) -> dict:
+    tokens = sum(map(token_bound, texts))
+    for round_ in range(rate_rounds + 1):
+        if stop.is_set():
+            raise InterruptedError("stopped")
+        reserved = limiter.acquire(tokens)
+        headers = None
+        try:
+            vectors, headers = send(texts)
+        except QuotaExceededError:
+            raise
+        except RateLimitError as exc:
+            stats.rate_limited += 1
+            if round_ >= rate_rounds:
+                raise
+            delay = backoff(round_)
+            log.info("429 after the core's retries (%s); every worker pauses %.2fs", exc.message, delay)
+            limiter.pause(delay)
+            continue
+        except BadRequestError as exc:
+            raise _name_lines(chunk, exc, label) from None
+        finally:
+            limiter.release(reserved, headers)
+        if len(vectors) != len(texts):
+            from ..errors import UnexpectedResponseError
+
+            raise UnexpectedResponseError(f"asked for {len(texts)} embeddings, got {len(vectors)}")
+        stats.requests += 1
+        stats.sent_texts += len(texts)
+        return dict(zip(texts, vectors))
+    raise AssertionError("unreachable")
+
+
+def _name_lines(chunk: Chunk, error: BadRequestError, label: str) -> InputError | BadRequestError:
+    """A 400 for a whole chunk: name the lines it covers, and the likely culprits (long texts)."""
+    long_lines = [text.line for text in chunk.texts if token_bound(text.text) > MAX_TOKENS_PER_INPUT]
+    lines = f"{label}s {chunk.texts[0].line}-{chunk.texts[-1].line}"
+    if long_lines:
+        named = ", ".join(f"{label} {n}" for n in long_lines[:10])
+        message = f"OpenAI refused the request for {lines}: {error.message} (over the token limit, probably: {named})"
+        return InputError(message, problems=[
+            {"path": f"{label} {n}", "expected": f"at most {MAX_TOKENS_PER_INPUT} tokens",
+             "given": "a longer text", "message": f"{label} {n}: probably over the token limit"}
+            for n in long_lines[:20]])
+    return BadRequestError(f"{lines}: {error.message}", status=error.status, request_id=error.request_id,
+                           type=error.type, code=error.code, param=error.param)
+
+
+def in_order(results: Iterable[tuple[Chunk, list]], start: int = 0) -> Iterator[tuple[Chunk, list]]:
+    """Re-sequence (chunk, vectors) by chunk number, starting at chunk `start`."""
+    held: dict[int, tuple[Chunk, list]] = {}
+    expected = start
+    for chunk, vectors in results:
+        held[chunk.number] = (chunk, vectors)
+        while expected in held:
+            yield held.pop(expected)
+            expected += 1
+    if held:
+        raise AssertionError(f"chunks {sorted(held)[:5]} finished but chunk {expected} never did")

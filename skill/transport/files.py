@@ -1,0 +1,91 @@
+"""Files on the API (`/files`): a multipart upload from disk and a capped download to disk.
+
+Both go through the same call loop as every other request (key, retries, deadline, error
+mapping); neither keeps a whole file in memory. The multipart body is written to a temporary
+file first, so a retry can send it again from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from ..config import Settings
+from . import error_map
+from .error_map import JSON_TYPE
+from .http import READ_CHUNK_BYTES, ApiResponse, _api_headers, _BearerAuth, _Call
+from .request import ApiRequest, endpoint_request
+from .urls import check_transport
+
+MAX_FILE_DOWNLOAD_BYTES = 1024 * 1024 * 1024   # a batch output beyond 1 GiB is refused
+COPY_BYTES = 1024 * 1024
+
+
+def multipart_parts(fields: dict, filename: str, boundary: str) -> tuple[bytes, bytes]:
+    """The bytes before and after the file's content in a multipart/form-data body."""
+    head = b""
+    for name, value in fields.items():
+        head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                 f"{value}\r\n").encode("utf-8")
+    safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+    head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\n"
+             f"Content-Type: application/jsonl\r\n\r\n").encode("utf-8")
+    return head, f"\r\n--{boundary}--\r\n".encode("ascii")
+
+
+def upload(path: Path, purpose: str, api_key: str, settings: Settings) -> ApiResponse:
+    """POST /files with `path` as the file and `purpose`; return the File object."""
+    request = endpoint_request("POST", "/files", settings)
+    check_transport(request.url)
+    boundary = "openai-skill-" + uuid.uuid4().hex
+    head, tail = multipart_parts({"purpose": purpose}, Path(path).name, boundary)
+    headers = {**request.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    headers = _api_headers(ApiRequest("POST", request.url, headers), api_key, accept=JSON_TYPE)
+    with tempfile.TemporaryFile() as body:
+        body.write(head)
+        with open(path, "rb") as source:
+            shutil.copyfileobj(source, body, COPY_BYTES)
+        body.write(tail)
+        body.flush()
+        call = _Call("POST", request.url, headers, body, _BearerAuth(api_key), settings)
+        response, raw = call.run(read_body=True)
+    data = error_map.parse_object(raw, response)
+    return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,
+                       response.headers.get(error_map.HEADER_REQUEST_ID))
+
+
+def download_content(file_id: str, dest: Path, api_key: str, settings: Settings, *,
+                     max_bytes: int = MAX_FILE_DOWNLOAD_BYTES) -> int:
+    """GET /files/{id}/content into `dest` (written whole or not at all); return its size."""
+    request = endpoint_request("GET", f"/files/{file_id}/content", settings)
+    check_transport(request.url)
+    headers = _api_headers(request, api_key, accept="*/*")
+    call = _Call("GET", request.url, headers, None, _BearerAuth(api_key), settings, max_bytes=max_bytes)
+    response, _ = call.run(read_body=False)
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise call._too_large(response)
+    dest = Path(dest)
+    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False)
+    size = 0
+    try:
+        with handle:
+            for piece in call.pieces(response, chunk_size=READ_CHUNK_BYTES):
+                size += len(piece)
+                if size > max_bytes:
+                    raise call._too_large(response)
+                handle.write(piece)
+        os.replace(handle.name, dest)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    finally:
+        response.close()
+    return size
+
+
+__all__ = ["upload", "download_content", "multipart_parts"]

@@ -1,0 +1,41 @@
+"""Shared by the bulk and batch tests: a loopback FakeOpenAI that checks every body it gets
+(and every answer it gives) against the official spec, with OPENAI_BASE_URL pointed at it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fake_openai import FakeOpenAI
+
+# Concrete paths -> the spec's templated operation paths.
+_TEMPLATES = [
+    (re.compile(r"^/files/[^/]+/content$"), "/files/{file_id}/content"),
+    (re.compile(r"^/files/[^/]+$"), "/files/{file_id}"),
+    (re.compile(r"^/batches/[^/]+/cancel$"), "/batches/{batch_id}/cancel"),
+    (re.compile(r"^/batches/[^/]+$"), "/batches/{batch_id}"),
+]
+
+
+def spec_path(path: str) -> str:
+    path = path.removeprefix("/v1")
+    for pattern, template in _TEMPLATES:
+        if pattern.match(path):
+            return template
+    return path
+
+
+def check_request(method: str, path: str, body) -> None:
+    from contract.spec import validate_request
+
+    validate_request(method, spec_path(path), body)
+
+
+@pytest.fixture
+def fake(monkeypatch, key):
+    server = FakeOpenAI(validate=check_request)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.start())
+    yield server
+    server.stop()
+    assert server.invalid == [], server.invalid
