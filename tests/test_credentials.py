@@ -83,3 +83,22 @@ def test_canary_never_leaks(openai, key, cli, caplog, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert CANARY_KEY.encode() not in path.read_bytes(), path
+
+
+def test_which_key_source_wins_explicit_then_environment_then_vault(openai, monkeypatch):
+    """Issue 7: one request per combination, judged by the Authorization header that arrived."""
+    from openai_skill.secrets.store import VaultStore
+
+    vault_key, env_key, explicit_key = ("sk-from-vault-" + "v" * 24, "sk-from-env-" + "e" * 24,
+                                        "sk-explicit-" + "x" * 24)
+    VaultStore().put("openai_api_key", vault_key)
+    openai.reply("GET", "/models", MODELS)
+    sent = []
+    for env, explicit in ((None, None), (env_key, None), (env_key, explicit_key), (None, explicit_key)):
+        if env:
+            monkeypatch.setenv("OPENAI_API_KEY", env)
+        else:
+            monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        skill.invoke("list-models", api_key=explicit)
+        sent.append(openai.requests[-1].headers["Authorization"])
+    assert sent == [f"Bearer {vault_key}", f"Bearer {env_key}", f"Bearer {explicit_key}", f"Bearer {explicit_key}"]

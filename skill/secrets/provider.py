@@ -11,13 +11,12 @@ malformed one raises InputError and gets no answer at all.
 from __future__ import annotations
 
 import json
-import re
 from typing import Callable
 
 from ..errors import InputError
+from .names import NAME_PATTERN, is_name
 
 PROTOCOL_VERSION = 1
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}")
 MAX_REQUEST_BYTES = 1024 * 1024   # OpenClaw caps the answer at 1 MiB; a request is far smaller
 MAX_IDS = 1000
 NOT_FOUND = "NOT_FOUND"
@@ -44,10 +43,9 @@ def parse_request(text: str) -> list[str]:
     if len(ids) > MAX_IDS:
         raise InputError(f"secret-provider: at most {MAX_IDS} ids per request")
     for item in ids:
-        if not isinstance(item, str) or not ID_PATTERN.fullmatch(item):
+        if not is_name(item):
             shown = item if isinstance(item, str) and len(item) <= 64 else type(item).__name__
-            raise InputError(f"secret-provider: invalid id {shown!r}: ids match "
-                             f"^[A-Za-z0-9][A-Za-z0-9._:/#-]{{0,255}}$")
+            raise InputError(f"secret-provider: invalid id {shown!r}: ids match ^{NAME_PATTERN}$")
     return list(dict.fromkeys(ids))
 
 

@@ -18,7 +18,8 @@ anything is decrypted. `Vault.create`, `set` and `rekey` take `rand`, `now` and 
 seams so known-answer tests can fix every random byte (see tests/vectors/vault_v1.json).
 
 This module only parses, checks and builds bytes; files, locks and key sources live in
-`secrets/store.py`, which also has `lookup_secret`, the pipeline's one entry point.
+`secrets/store.py` (and the modules it names), which also has `lookup_secret`, the pipeline's
+one entry point.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Callable, NamedTuple
 
 from ..errors import InputError, VaultError
 from ..redaction import remember
+from .names import NAME_PATTERN, check_name
 
 MAGIC = b"openai-skill-vault"
 VERSION = 1
@@ -69,7 +71,6 @@ WRAP_AAD_PREFIX = b"openai-skill-vault v1 wrap\n"     # + vault id + master line
 ENTRY_AAD_PREFIX = b"openai-skill-vault v1 entry\n"   # + vault id + entry name
 FINGERPRINT_HEX_LEN = 8
 
-ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}")  # = OpenClaw SecretRef ids
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIMESTAMP = re.compile(rb"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z")
 
@@ -80,7 +81,7 @@ _LINES = {
     b"master": re.compile(rb"master (raw|scrypt " + _INT + rb" " + _INT + rb" " + _INT + rb" (" + _B64 + rb"))"),
     b"wrap": re.compile(rb"wrap (" + _B64 + rb")"),
     b"generation": re.compile(rb"generation " + _INT),
-    b"entry": re.compile(rb"entry ([A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}) ([0-9TZ:-]{20}) ([0-9TZ:-]{20}) ("
+    b"entry": re.compile(rb"entry (" + NAME_PATTERN.encode() + rb") ([0-9TZ:-]{20}) ([0-9TZ:-]{20}) ("
                          + _B64 + rb")"),
     b"mac": re.compile(rb"mac (" + _B64 + rb")"),
 }
@@ -184,13 +185,6 @@ def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
 
 def entry_aad(vault_id: bytes, name: str) -> bytes:
     return ENTRY_AAD_PREFIX + vault_id + name.encode("ascii")
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not ENTRY_NAME.fullmatch(name):
-        raise InputError(f"invalid entry name {name!r}: use letters, digits and . _ : / # - "
-                         "(starting with a letter or digit, at most 256 characters)")
-    return name
 
 
 def _b64e(raw: bytes) -> bytes:

@@ -20,7 +20,7 @@ PROBE = r"""
 import time, sys
 import openai_skill.secrets.keys  # the caller: its cost is not the vault's
 t0 = time.perf_counter()
-import openai_skill.secrets.vault_format
+import openai_skill.secrets.store
 t1 = time.perf_counter()
 value = openai_skill.secrets.store.lookup_secret("openai_api_key")
 t2 = time.perf_counter()
@@ -40,7 +40,7 @@ def _median(samples):
 
 def measure(label: str, env: dict) -> None:
     rows = [tuple(map(float, _run(PROBE, env).split())) for _ in range(RUNS)]
-    print(f"{label:<11} import openai_skill.secrets.vault_format {_median([r[0] for r in rows]):6.2f} ms | open + read one entry "
+    print(f"{label:<11} import openai_skill.secrets.store {_median([r[0] for r in rows]):6.2f} ms | open + read one entry "
           f"(first call: lazy imports + scrypt if any) {_median([r[1] for r in rows]):7.2f} ms | "
           f"together {_median([r[0] + r[1] for r in rows]):7.2f} ms")
 

@@ -20,7 +20,7 @@ def cmd_setup(args) -> int:
     """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
     from ...secrets.keys import credential, looks_like_api_key
     from ...redaction import remember
-    from ...secrets.vault_format import check_name
+    from ...secrets.names import check_name
     from ...secrets.store import VaultStore
 
     if args.argv_secret:  # caught here so argparse never echoes it in "unrecognized arguments"
@@ -59,7 +59,7 @@ def cmd_list(args) -> int:
 
 def cmd_remove(args) -> int:
     """Remove one entry from the vault."""
-    from ...secrets.vault_format import check_name
+    from ...secrets.names import check_name
     from ...secrets.store import VaultStore
 
     check_name(args.name)

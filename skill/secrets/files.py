@@ -1,0 +1,159 @@
+"""The vault folder's files: where they are, reading them defensively, replacing them atomically.
+
+Every read opens without blocking and checks, on the opened descriptor, that it got a regular
+file of sane size: a vault, key or counter that is a FIFO, a device (a symlink to /dev/zero)
+or a folder is refused instead of hanging or filling memory. Every write is a 0600 temp file
+in the same folder, flushed and fsynced, then os.replace'd over the target, then the folder
+fsynced, so a reader sees the old file or the new one, never half of one. Any OS failure
+(read-only folder, full disk, quota) becomes a VaultError and leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+from typing import Mapping
+
+from ..errors import VaultError
+
+ENV_HOME = "OPENAI_SKILL_HOME"
+APP_FOLDER = "openai-skill"
+
+VAULT_NAME = "vault"
+KEY_NAME = "vault.key"
+PENDING_KEY_NAME = "vault.key.new"   # a key-file rotation in flight (see master_key.MasterKeys)
+LOCK_NAME = "vault.lock"
+GENERATION_NAME = "vault.generation"
+TEMP_PREFIX = ".vault-tmp-"
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+MAX_SMALL_FILE = 4096   # a key file or the counter: one short line
+
+
+class Paths:
+    """The vault folder and the files in it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.vault = folder / VAULT_NAME
+        self.key = folder / KEY_NAME
+        self.pending_key = folder / PENDING_KEY_NAME
+        self.lock = folder / LOCK_NAME
+        self.generation = folder / GENERATION_NAME
+
+    @classmethod
+    def from_env(cls, env: Mapping) -> "Paths":
+        return cls(folder_from_env(env)[0])
+
+
+def folder_from_env(env: Mapping) -> tuple[Path, str]:
+    """(vault folder, how it was chosen): OPENAI_SKILL_HOME, else XDG_CONFIG_HOME, else HOME."""
+    if env.get(ENV_HOME):
+        return Path(env[ENV_HOME]).expanduser(), f"from {ENV_HOME}"
+    if env.get("XDG_CONFIG_HOME"):
+        return Path(env["XDG_CONFIG_HOME"]) / APP_FOLDER, "from XDG_CONFIG_HOME"
+    if env.get("HOME"):
+        return Path(env["HOME"]) / ".config" / APP_FOLDER, "from HOME"
+    home = os.path.expanduser("~")  # no HOME at all (OpenClaw's exec providers): the passwd entry
+    return Path(home) / ".config" / APP_FOLDER, f"{ENV_HOME}, XDG_CONFIG_HOME and HOME are unset"
+
+
+def read_file(path: Path, max_size: int, what: str) -> bytes | None:
+    """The bytes of a regular file of at most `max_size` bytes, or None if it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise VaultError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise VaultError(f"{what} {path} is not a regular file ({_kind(st.st_mode)}); refusing to read it")
+        if st.st_size > max_size:
+            raise VaultError(f"{what} {path} is larger than {max_size} bytes; refusing to read it")
+        chunks, size = [], 0
+        while size <= max_size:  # the file may grow while we read: never more than the cap
+            chunk = os.read(fd, max_size + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_size:
+            raise VaultError(f"{what} {path} is larger than {max_size} bytes; refusing to read it")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise VaultError(f"cannot read {what} {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Temp file 0600 in the same folder, flush + fsync, os.replace, fsync the folder.
+
+    Raises VaultError (the target unchanged, the temp file removed) on any OS failure.
+    """
+    temp = path.parent / f"{TEMP_PREFIX}{os.urandom(6).hex()}"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        fsync_folder(path.parent)
+    except OSError as exc:
+        raise VaultError(f"cannot write {path}: {exc.strerror}; it was left as it was") from None
+
+
+def replace(source: Path, target: Path) -> None:
+    """os.replace + fsync of the folder, as a VaultError on failure."""
+    try:
+        os.replace(source, target)
+        fsync_folder(target.parent)
+    except OSError as exc:
+        raise VaultError(f"cannot rename {source} to {target}: {exc.strerror}") from None
+
+
+def remove(path: Path) -> None:
+    """Delete `path` if it exists, as a VaultError on failure."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise VaultError(f"cannot delete {path}: {exc.strerror}") from None
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the folder 0700 (or tighten it to 0700)."""
+    try:
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        if stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
+            os.chmod(folder, FOLDER_MODE)
+    except OSError as exc:
+        raise VaultError(f"cannot create the vault folder {folder}: {exc.strerror}") from None
