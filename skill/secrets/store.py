@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 from ..errors import InputError, VaultError
 from ..redaction import remember
 from . import files, locking, rollback, rotation
-from .files import Paths  # noqa: F401  (re-exported: the vault folder's layout)
+from .files import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
 from .master_key import ENV_KEY, MasterKeys
 from .names import check_name
 from .vault_format import MAX_FILE_SIZE, Vault, VaultAuthError, VaultFile, parse
@@ -170,4 +170,4 @@ def lookup_secret(name: str, env: Mapping | None = None) -> str | None:
     return value
 
 
-__all__ = ["ENV_KEY", "Paths", "VaultStore", "lookup_secret"]
+__all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "lookup_secret"]
