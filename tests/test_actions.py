@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from openai_skill.manifest import load_manifest
+from openai_data import HI, MODELS
 
-HI = [{"role": "user", "content": "Say hi"}]
 
 CHAT = {
     "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1764000000, "model": "gpt-4o-mini-2024-07-18",
@@ -31,11 +31,6 @@ CHAT_TOOLS = {
                              "tool_calls": [{"id": "call_1", "type": "function",
                                              "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]}}],
 }
-MODELS = {"object": "list", "data": [
-    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
-    {"id": "dall-e-3", "object": "model", "created": 1698785189, "owned_by": "system"},
-    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
-]}
 
 
 def embedding_response(vectors):
@@ -86,7 +81,7 @@ def test_chat_through_cli(openai, key, cli):
 
 def test_chat_shortcut_prints_the_text(openai, key, cli):
     openai.reply("POST", "/chat/completions", CHAT)
-    result = cli("chat", "Say hi", "--system", "Be brief", "-m", "gpt-4o", "--max-tokens", "20", "--temperature", "0")
+    result = cli("chat", HI[0]["content"], "--system", "Be brief", "-m", "gpt-4o", "--max-tokens", "20", "--temperature", "0")
     assert (result.code, result.out) == (0, "Hi there!\n")
     assert openai.bodies() == [{"messages": [{"role": "system", "content": "Be brief"}, HI[0]], "model": "gpt-4o",
                                 "max_tokens": 20, "temperature": 0.0}]

@@ -27,9 +27,8 @@ from openai_skill.actions.chat import accumulate
 from openai_skill.transport.download import download
 
 from conftest import CANARY_KEY
+from openai_data import MODELS, sse
 
-MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model",
-                                      "created": 1721172741, "owned_by": "system"}]}
 CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 QUOTA = {"error": {"message": "You exceeded your current quota, please check your plan and "
                               "billing details.", "type": "insufficient_quota", "param": None,
@@ -57,11 +56,6 @@ def get(path="/models", **kw) -> ApiRequest:
 
 def post(path="/chat/completions", body=None, **kw) -> ApiRequest:
     return ApiRequest("POST", settings().base_url + path, body=body or CHAT_BODY, **kw)
-
-
-def sse(*events, done=True) -> str:
-    text = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
-    return text + ("data: [DONE]\n\n" if done else "")
 
 
 def closed_port() -> int:

@@ -8,9 +8,8 @@ import pytest
 
 import openai_skill as skill
 from conftest import CANARY_KEY
+from openai_data import MODELS
 from openai_skill.secrets.keys import resolve_api_key
-
-MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "system"}]}
 
 
 def sent_key(openai):

@@ -43,3 +43,121 @@ def test_exit_code_table_matches_the_code():
     used |= {cls.exit_code for cls in vars(errors).values()
              if isinstance(cls, type) and issubclass(cls, errors.SkillError) and cls is not errors.SkillError}
     assert documented == used
+
+
+# --- every CLI option has help and is documented; documented defaults are the code's ---------
+
+HELP_FLAGS = {"-h", "--help", "--version"}
+COMMAND_ACTIONS = {"chat": "chat-completion", "image": "generate-image", "embed": "create-embedding"}
+
+
+def _walk(parser, path=()):
+    """(command path, argparse action) for every argument in the tree."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, path + (name,))
+        else:
+            yield path, action
+
+
+def _arguments():
+    import argparse
+
+    return [(path, a) for path, a in _walk(build_parser())
+            if not HELP_FLAGS & set(a.option_strings) and a.help != argparse.SUPPRESS]
+
+
+def test_the_walk_sees_the_whole_tree():
+    seen = {(" ".join(path), max(a.option_strings, key=len) if a.option_strings else a.dest) for path, a in _arguments()}
+    assert {("run", "--input"), ("chat", "--max-tokens"), ("image", "--response-format"),
+            ("embed", "--dimensions"), ("vault rotate", "--to-keyfile"), ("chat", "prompt")} <= seen
+
+
+def test_every_argument_has_help():
+    missing = [(" ".join(path), a.option_strings or a.dest) for path, a in _arguments() if not (a.help or "").strip()]
+    assert missing == []
+
+
+def test_every_option_is_in_the_readme():
+    missing = set()
+    for path, action in _arguments():
+        # One spelling is enough (`-m MODEL` documents `--model`).
+        if action.option_strings and not any(re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", README)
+                                             for option in action.option_strings):
+            missing.add((" ".join(path), max(action.option_strings, key=len)))
+    assert sorted(missing) == []
+
+
+def test_defaults_in_option_help_are_the_schemas_and_the_codes():
+    from openai_skill.config import Settings
+
+    defaults = Settings()
+    code = {"timeout": defaults.read_timeout, "max_retries": defaults.max_retries}
+    checked = 0
+    for path, action in _arguments():
+        match = re.search(r"default (?:\$\w+, else )?\.?/?([\w.-]+)", action.help or "")
+        if not match or not path:
+            continue
+        shown = match.group(1)
+        schema = load_manifest().action(COMMAND_ACTIONS[path[0]]).input_schema if path[0] in COMMAND_ACTIONS else {}
+        if action.dest in schema.get("properties", {}):
+            assert shown == str(schema["properties"][action.dest]["default"]), (path, action.dest)
+        elif action.dest in code:
+            assert float(shown) == code[action.dest], (path, action.dest)
+        elif action.dest == "output_dir":
+            assert Path(shown) == defaults.output_dir
+        else:
+            continue
+        checked += 1
+    assert checked >= 8  # chat model/max-tokens/temperature, image model/response-format, embed model, ...
+
+
+def _settings_table() -> dict[str, tuple[str, str]]:
+    section = README.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (`OPENAI_[^|]+) \| ([^|]+) \| ([^|]+) \|$", section, re.MULTILINE)
+    table = {}
+    for names, default, what in rows:
+        for name in re.findall(r"`(OPENAI_\w+)`", names):
+            table[name] = (default.strip(), what.strip())
+    return table
+
+
+def _documented(default: str):
+    """`600` -> 600.0, `none`/`—` -> None, `` `text` `` -> 'text'."""
+    word = default.strip("`").split()[0].strip("`")
+    if word in ("none", "—"):
+        return None
+    try:
+        return float(word)
+    except ValueError:
+        return word
+
+
+def test_settings_table_defaults_are_the_codes():
+    from openai_skill.config import Settings
+    from openai_skill.secrets.store import Paths
+
+    table = _settings_table()
+    code = Settings()
+    expected = {
+        "OPENAI_BASE_URL": code.base_url,
+        "OPENAI_SKILL_TIMEOUT": code.read_timeout,
+        "OPENAI_SKILL_DEADLINE": code.deadline,
+        "OPENAI_SKILL_MAX_RETRIES": code.max_retries,
+        "OPENAI_SKILL_OUTPUT_DIR": code.output_dir,
+    }
+    for name, value in expected.items():
+        documented = _documented(table[name][0])
+        if isinstance(value, Path):
+            documented = Path(documented)
+        assert documented == value, f"README Settings: {name} says {table[name][0]}, the code uses {value!r}"
+    connect = re.search(r"connect timeout is ([\d.]+) s", table["OPENAI_SKILL_TIMEOUT"][1])
+    assert connect and float(connect.group(1)) == code.connect_timeout
+    home = _documented(table["OPENAI_SKILL_HOME"][0])
+    assert Paths.from_env({"XDG_CONFIG_HOME": "/x"}).folder == Path(home.replace("$XDG_CONFIG_HOME", "/x"))
+    # A row that states a default must be checked here (a new one fails until it is).
+    stated = {name for name, (default, _what) in table.items() if default != "—"}
+    assert stated <= set(expected) | {"OPENAI_SKILL_HOME"}

@@ -8,8 +8,9 @@ import pytest
 
 import openai_skill as skill
 from conftest import CANARY_KEY
+import openai_data
 
-HI = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+HI = json.dumps({"messages": openai_data.HI})
 
 
 def error_body(message, type_, code=None, param=None):

@@ -17,10 +17,10 @@ except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
 
 import openai_skill as skill
 from conftest import CANARY_KEY
+from openai_data import MODELS
 from openai_skill.manifest import bundle_from_sources
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 1, "owned_by": "system"}]}
 
 
 def test_tests_run_against_the_installed_package_not_the_checkout():
@@ -62,7 +62,7 @@ def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.server.url_for("/v1")}
     result = installed_cli("models", env=env, cwd=elsewhere)
     assert result.code == 0, result.err
-    assert json.loads(result.out)["models"][0]["id"] == "gpt-4o-mini"
+    assert [m["id"] for m in json.loads(result.out)["models"]] == ["dall-e-3", "gpt-4o-mini", "text-embedding-3-small"]
     assert CANARY_KEY not in result.out + result.err
     assert openai.requests[0].headers["Authorization"] == f"Bearer {CANARY_KEY}"
 

@@ -4,8 +4,7 @@ import pytest
 
 import openai_skill as skill
 from openai_skill import InputError
-
-HI = [{"role": "user", "content": "hi"}]
+from openai_data import HI
 
 
 def body(action, data):

@@ -9,9 +9,9 @@ from jsonschema import Draft202012Validator
 
 from openai_skill.manifest import load_manifest
 from openai_skill.input.fast_check import Unsupported, conforms
+from openai_data import HI
 
 MANIFEST = load_manifest()
-HI = [{"role": "user", "content": "hi"}]
 
 VALID = {
     "chat-completion": [

@@ -8,12 +8,7 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from openai_skill.manifest import load_manifest
-
-HI = [{"role": "user", "content": "Count to three"}]
-
-
-def sse(*events) -> str:
-    return "".join(f"data: {json.dumps(e) if not isinstance(e, str) else e}\n\n" for e in events)
+from openai_data import HI, sse
 
 
 def chunk(delta, finish=None, **extra):
@@ -27,7 +22,7 @@ USAGE = {"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 1764
          "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}}
 
 STREAM = sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "One, "}), chunk({"content": "two, "}),
-             chunk({"content": "three."}), chunk({}, "stop"), USAGE, "[DONE]")
+             chunk({"content": "three."}), chunk({}, "stop"), USAGE)
 
 
 @pytest.fixture
@@ -73,7 +68,7 @@ def test_run_streams_text_to_stderr_and_json_to_stdout(streaming, key, cli):
 def test_mid_stream_error_is_raised(openai, key, cli):
     broken = sse(chunk({"role": "assistant", "content": "One"}),
                  {"error": {"message": "The server had an error while processing your request.",
-                            "type": "server_error", "param": None, "code": None}})
+                            "type": "server_error", "param": None, "code": None}}, done=False)
     openai.server.expect_request("/v1/chat/completions").respond_with_data(broken, content_type="text/event-stream")
     result = cli("--json", "run", "chat-completion", "--input", json.dumps({"messages": HI, "stream": True}))
     assert result.code == 4

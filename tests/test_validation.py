@@ -6,8 +6,8 @@ import pytest
 
 import openai_skill as skill
 from openai_skill import InputError
+from openai_data import HI
 
-HI = [{"role": "user", "content": "hi"}]
 
 BAD_INPUTS = [
     ("chat-completion", {"messages": []}, "messages", "at least 1 item"),

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from ...config import DEFAULT_MAX_RETRIES, DEFAULT_OUTPUT_DIR, DEFAULT_READ_TIMEOUT
 from ...errors import InputError
 from .output import emit
 
@@ -90,11 +91,11 @@ def register(sub) -> None:
                         help="on failure, print the error object as JSON on stdout")
     common.add_argument("--dry-run", action="store_true",
                         help="validate and print the request that would be sent; send nothing")
-    common.add_argument("--timeout", type=float, metavar="SECONDS", help="read timeout (default 600)")
-    common.add_argument("--max-retries", type=int, metavar="N", help="retries on 429/5xx/network errors (default 2)")
+    common.add_argument("--timeout", type=float, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
+    common.add_argument("--max-retries", type=int, metavar="N", help=f"retries on 408/409/429/5xx and network errors (default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
     image_opts = argparse.ArgumentParser(add_help=False)
     image_opts.add_argument("-o", "--output-dir", metavar="DIR",
-                            help="folder for image files (default ./openai-images or $OPENAI_SKILL_OUTPUT_DIR)")
+                            help=f"folder for image files (default $OPENAI_SKILL_OUTPUT_DIR, else ./{DEFAULT_OUTPUT_DIR})")
     image_opts.add_argument("--inline", action="store_true", help="keep base64 images inline instead of saving files")
     image_opts.add_argument("--download", action="store_true", help="also download URL images to files")
 
@@ -103,7 +104,7 @@ def register(sub) -> None:
     p.add_argument("--input", "-i", metavar="JSON|@FILE|-", help="the input; default: stdin if piped, else {}")
 
     p = _add(sub, "chat", cmd_chat, [common])
-    p.add_argument("prompt")
+    p.add_argument("prompt", help="the user message")
     p.add_argument("-m", "--model", help="default gpt-4o-mini")
     p.add_argument("--system", metavar="TEXT", help="a system message")
     p.add_argument("--max-tokens", type=int, metavar="N", help="default 1024")
@@ -112,27 +113,28 @@ def register(sub) -> None:
     p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
 
     p = _add(sub, "image", cmd_image, [common, image_opts])
-    p.add_argument("prompt")
+    p.add_argument("prompt", help="what the image should show")
     p.add_argument("-m", "--model", help="default dall-e-3; e.g. gpt-image-1")
     p.add_argument("--size", help="e.g. 1024x1024, 1792x1024 (dall-e-3), 1536x1024 (gpt-image)")
     p.add_argument("--quality", help="standard|hd (dall-e-3), low|medium|high|auto (gpt-image)")
     p.add_argument("--style", help="vivid|natural (dall-e-3 only)")
     p.add_argument("-n", type=int, metavar="N", help="number of images")
-    p.add_argument("--response-format", choices=["url", "b64_json"])
+    p.add_argument("--response-format", choices=["url", "b64_json"],
+                   help="DALL-E only, default url; GPT image models always return base64")
 
     _add(sub, "models", cmd_models, [common])
 
     p = _add(sub, "embed", cmd_embed, [common])
-    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts, embedded in order (or --file)")
     p.add_argument("-m", "--model", help="default text-embedding-3-small")
-    p.add_argument("--dimensions", type=int, metavar="N")
+    p.add_argument("--dimensions", type=int, metavar="N", help="vector length (text-embedding-3 and later)")
     from .jobs import add_bulk_options
 
     add_bulk_options(p)
 
     _add(sub, "actions", cmd_actions, [])
     p = _add(sub, "schema", cmd_schema, [])
-    p.add_argument("action")
+    p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
     p.add_argument("--output", action="store_true", help="the result's schema instead of the input's")
 
 

@@ -1,0 +1,23 @@
+"""Data the tests serve or send again and again, shaped as OpenAI's own (every success
+answer served through the `openai` fixture is checked against the official spec)."""
+
+from __future__ import annotations
+
+import json
+
+# One short user turn, the smallest valid chat input.
+HI = [{"role": "user", "content": "hi"}]
+
+# GET /models as OpenAI answers it (unsorted; results list it sorted by id).
+MODELS = {"object": "list", "data": [
+    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+    {"id": "dall-e-3", "object": "model", "created": 1698785189, "owned_by": "system"},
+    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
+]}
+
+
+def sse(*events, done: bool = True) -> str:
+    """A server-sent event stream: each event a JSON object (or a raw `data:` string), then
+    `data: [DONE]` unless done=False (a stream cut short)."""
+    text = "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
+    return text + ("data: [DONE]\n\n" if done else "")
