@@ -13,10 +13,10 @@ import sys
 
 from ..._version import __version__
 from ...errors import EXIT_USAGE, SkillError
-from . import actions, exports, jobs, vault
+from . import actions, exports, jobs, mcp, vault
 from .output import fail
 
-GROUPS = (actions, vault, exports, jobs)
+GROUPS = (actions, vault, exports, jobs, mcp)
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 
 

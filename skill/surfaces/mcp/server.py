@@ -1,0 +1,137 @@
+"""The MCP server behind `openai-skill mcp`: the official SDK's low-level `Server`, with the
+tools' schemas taken from skill.yaml (`exports.tools`), never inferred from Python types.
+
+Why the low-level server: it publishes our exact input and output schemas and hands us the
+raw arguments, which our own pipeline validates (the SDK does not); every failure becomes an
+`isError` result, because an exception in a handler would become a protocol error.
+Only what `initialize` needs is imported at start (OpenClaw gives a server 5 s to answer it):
+the pipeline, `requests` and the vault load on the first tool call.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+
+from ..._version import __version__
+from ...errors import InputError, SkillError
+from ...redaction import redact
+from ..exports.tools import tool_definitions
+from .keys import ServerKey
+from .results import error_result, internal_error_result, success_result
+
+SERVER_NAME = "openai-skill"
+DEFAULT_PROGRESS_INTERVAL = 5.0  # seconds between keep-alive progress notifications
+POLL_SECONDS = 0.1               # how often a running call is looked at for progress to report
+STREAM_REPORT_GAP = 0.5          # at most two "characters received" notifications a second
+
+
+def _progress_token(meta):
+    """The client's progress token from the request's `_meta` (a dict in SDK 2.3, keys snake_case)."""
+    if meta is None:
+        return None
+    if isinstance(meta, dict):
+        return meta.get("progress_token", meta.get("progressToken"))
+    return getattr(meta, "progress_token", None)
+
+
+async def _run_with_progress(ctx, work, interval: float):
+    """Run `work(on_text)` in a worker thread; while it runs, and only if the client asked for
+    progress, send a notification when streamed text arrives or every `interval` seconds, so a
+    client with a 60 s tool timeout can keep a minute-long image generation alive."""
+    received = [0]
+
+    def on_text(piece: str) -> None:  # called from the worker thread; an int add is atomic enough
+        received[0] += len(piece)
+
+    if _progress_token(ctx.meta) is None:
+        return await anyio.to_thread.run_sync(work, on_text)
+
+    async def report() -> None:
+        start = last = time.monotonic()
+        reported, tick = 0, 0
+        while True:
+            await anyio.sleep(POLL_SECONDS)
+            now = time.monotonic()
+            streamed = received[0] != reported and now - last >= STREAM_REPORT_GAP
+            if streamed or now - last >= interval:
+                tick += 1
+                reported, last = received[0], now
+                message = (f"{reported} characters received" if reported
+                           else f"working for {int(now - start)} s")
+                await ctx.session.report_progress(tick, None, message)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(report)
+        try:
+            return await anyio.to_thread.run_sync(work, on_text)
+        finally:
+            group.cancel_scope.cancel()
+
+
+class ToolRunner:
+    """Runs one tool call through the pipeline: validate, then the (cached) key, then send."""
+
+    def __init__(self, key: ServerKey | None = None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL):
+        self.key = key or ServerKey()
+        self.progress_interval = progress_interval
+        self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json")}
+
+    def work(self, action: str, arguments: dict):
+        def run(on_text):
+            from ...config import Settings
+            from ...pipeline import invoke, prepare
+
+            prepare(action, arguments, Settings.from_env())  # bad input is refused before any key lookup
+            return invoke(action, arguments, api_key=self.key.get(), on_text=on_text)
+        return run
+
+    async def call(self, ctx, name: str, arguments: dict | None) -> dict:
+        action = self.actions.get(name)
+        try:
+            if action is None:
+                raise InputError(f"unknown tool {name!r}; expected one of: {', '.join(self.actions)}",
+                                 field="name", expected=list(self.actions), given=name)
+            if arguments is not None and not isinstance(arguments, dict):
+                raise InputError("the arguments must be a JSON object", field="arguments")
+            result = await _run_with_progress(ctx, self.work(action, arguments or {}), self.progress_interval)
+            return success_result(action, result)
+        except SkillError as exc:
+            return error_result(exc)
+        except Exception as exc:  # a bug of ours: a clear isError, and only the type on stderr
+            sys.stderr.write(f"openai-skill mcp: internal error in {name}: {type(exc).__name__}: "
+                             f"{redact(str(exc))[:300]}\n")
+            return internal_error_result(name)
+
+
+def instructions() -> str:
+    from ..exports.skill_md import description
+
+    return (f"{description()} Tool results carry the action's JSON as structuredContent. Generated images "
+            "are saved as files (their paths are in the result); the API key never passes through this server's "
+            "tools: the user stores it once with `openai-skill setup`.")
+
+
+def build_server(runner: ToolRunner | None = None) -> Server:
+    runner = runner or ToolRunner()
+    tools = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in tool_definitions("mcp")])
+
+    async def on_list_tools(ctx, params) -> types.ListToolsResult:
+        return tools
+
+    async def on_call_tool(ctx, params) -> types.CallToolResult:
+        return types.CallToolResult.model_validate(await runner.call(ctx, params.name, params.arguments))
+
+    return Server(SERVER_NAME, version=__version__, instructions=instructions(),
+                  on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+async def serve_stdio(server: Server) -> None:
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
