@@ -42,7 +42,7 @@ class ServerKey:
 
         if self.env.get(credential()["env"]):
             return resolve_api_key(None, env=self.env)  # the environment wins, as in the CLI
-        from ...secrets.store import Paths
+        from ...secrets.files import Paths
 
         stamp = _stamp(Paths.from_env(self.env))
         with self._lock:
