@@ -1,0 +1,252 @@
+"""The README's shell examples, run again and compared with what the README shows.
+
+Every ```console block in README.md carries a marker comment on the line before it:
+
+    <!-- example -->                       run it and compare
+    <!-- example: with docs.jsonl -->      run it after creating a named input file (SETUP_FILES)
+    <!-- example: not run: REASON -->      shown but not run (REASON says why, and what tests it)
+
+Each `$ command` runs through bash with the INSTALLED `openai-skill` first on PATH, from a
+fresh working folder, against a loopback server answering as OpenAI does (`ReadmeFake`,
+which serves the ids and request ids the README shows). Its stderr then stdout must equal the
+lines shown under it, after the explicit normalizations in `normalize` (the fake's URL, the
+working folder, timestamps in image file names, timings) and nothing else. `$ echo $?` shows
+the exit code of the command before it; any other command must exit 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug import Response
+
+from conftest import CANARY_KEY
+from test_images import PNG_BYTES
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+SHOWN_HOME = "/home/me"            # the working folder the README's outputs show
+SHOWN_BASE_URL = "https://api.openai.com/v1"
+
+BLOCK = re.compile(r"^(?P<marker><!--[^\n]*-->\n)?```console\n(?P<body>.*?)^```$", re.S | re.M)
+MARKER = re.compile(r"<!-- example(?:: (?P<how>with (?P<file>[\w.-]+)|not run: (?P<reason>.+?)))? -->\n")
+
+
+@dataclass
+class Example:
+    line: int                       # where the block starts in README.md
+    steps: list[tuple[str, str]]    # (command, shown output)
+    setup_file: str | None = None
+    skip_reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"README.md:{self.line}:{self.steps[0][0][:50]}"
+
+
+def parse_examples(text: str) -> list[Example]:
+    examples = []
+    for match in BLOCK.finditer(text):
+        line = text.count("\n", 0, match.start("body"))
+        marker = MARKER.fullmatch(match.group("marker") or "")
+        if not marker:
+            raise AssertionError(
+                f"README.md:{line}: a ```console block needs a marker comment on the line before it: "
+                "<!-- example --> (run and compared by tests/test_readme_examples.py), "
+                "<!-- example: with FILE -->, or <!-- example: not run: REASON -->")
+        steps: list[tuple[str, list[str]]] = []
+        for row in match.group("body").splitlines():
+            if row.startswith("$ "):
+                steps.append((row[2:], []))
+            elif steps:
+                steps[-1][1].append(row)
+            else:
+                raise AssertionError(f"README.md:{line}: output before the first `$ ` command")
+        examples.append(Example(line, [(cmd, "\n".join(out)) for cmd, out in steps],
+                                marker.group("file"), marker.group("reason")))
+    return examples
+
+
+EXAMPLES = parse_examples(README.read_text(encoding="utf-8"))
+
+
+# --- the loopback OpenAI ------------------------------------------------------------------
+
+CHAT = {
+    "id": "chatcmpl-BQhLr2cTzHq7vX0b4mN1aYkP9sR3d", "object": "chat.completion", "created": 1745841811,
+    "model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_b376dfbbd5",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?",
+                                         "refusal": None, "annotations": []},
+                 "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29,
+              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+    "service_tier": "default"}
+IMAGE = {"created": 1745841812, "data": [{"b64_json": base64.b64encode(PNG_BYTES).decode()}],
+         "usage": {"input_tokens": 9, "input_tokens_details": {"image_tokens": 0, "text_tokens": 9},
+                   "output_tokens": 272, "total_tokens": 281}}
+MODELS = {"object": "list", "data": [
+    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+    {"id": "dall-e-3", "object": "model", "created": 1698785189, "owned_by": "system"},
+    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"}]}
+REQUEST_IDS = {"/v1/chat/completions": "req_1b2c", "/v1/images/generations": "req_5e6f",
+               "/v1/models": "req_7f3a", "/v1/embeddings": "req_9d8e"}
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    """A fixed pseudo-embedding: float32 values in about ±0.03, a function of the text."""
+    out = []
+    for i in range(dimensions):
+        word = int.from_bytes(hashlib.sha256(f"{i}:{text}".encode()).digest()[:4], "big")
+        out.append(struct.unpack("<f", struct.pack("<f", (word / 2**32 - 0.5) / 16))[0])
+    return out
+
+
+def _embeddings(body: dict) -> dict:
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    dimensions = body.get("dimensions", 1536)
+    data = []
+    for index, text in enumerate(texts):
+        vector = fake_vector(text, dimensions)
+        if body.get("encoding_format") == "base64":
+            vector = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = sum(max(1, len(t.encode()) // 4) for t in texts)  # about one token per 4 bytes
+    return {"object": "list", "data": data, "model": "text-embedding-3-small",
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _answer(request) -> Response:
+    body = json.loads(request.get_data() or b"null")
+    if request.path == "/v1/chat/completions":
+        data = CHAT
+    elif request.path == "/v1/images/generations":
+        data = IMAGE
+    elif request.path == "/v1/models":
+        data = MODELS
+    else:
+        data = _embeddings(body)
+    return Response(json.dumps(data), content_type="application/json",
+                    headers={"x-request-id": REQUEST_IDS[request.path]})
+
+
+@pytest.fixture
+def readme_fake(httpserver):
+    for path in REQUEST_IDS:
+        httpserver.expect_request(path).respond_with_handler(_answer)
+    return httpserver
+
+
+SETUP_FILES = {
+    # 5,000 short documents, one JSON object a line, for the bulk-embedding example.
+    "docs.jsonl": lambda: "".join(json.dumps({"id": f"doc-{i}", "text": f"Document number {i} is about topic {i % 17}."})
+                                  + "\n" for i in range(5000)),
+}
+
+
+# --- running and comparing ----------------------------------------------------------------
+
+def normalize(text: str, *, base_url: str = "", workdir: str = "") -> str:
+    """The differences a rerun may show, each named: nothing else is forgiven."""
+    if base_url:
+        text = text.replace(base_url, SHOWN_BASE_URL)                 # the fake stands in for OpenAI
+    if workdir:
+        text = text.replace(workdir, SHOWN_HOME)                      # the user's working folder
+    text = re.sub(r"image-\d{8}-\d{6}-", "image-YYYYMMDD-HHMMSS-", text)  # file names carry the time
+    text = re.sub(r'"seconds": [0-9.]+', '"seconds": S', text)          # wall-clock timings
+    return text
+
+
+def run_example(example: Example, fake, workdir: Path) -> list[tuple[str, str, str]]:
+    """(command, shown, got) for each step, normalized."""
+    bin_dir = str(Path(sys.executable).parent)                        # the venv's installed command
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), OPENAI_API_KEY=CANARY_KEY,
+               OPENAI_BASE_URL=fake.url_for("/v1"))
+    base_url = fake.url_for("/v1")
+    results, last_code = [], None
+    for index, (command, shown) in enumerate(example.steps):
+        if command == "echo $?":
+            got = str(last_code)
+        else:
+            proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env,
+                                  cwd=workdir, timeout=120)
+            last_code = proc.returncode
+            nxt = example.steps[index + 1][0] if index + 1 < len(example.steps) else None
+            assert proc.returncode == 0 or nxt == "echo $?", (
+                f"{example.id}: `{command}` exited {proc.returncode} (show it with `$ echo $?`):\n{proc.stderr}")
+            got = (proc.stderr + proc.stdout).rstrip("\n")
+            assert CANARY_KEY not in got
+        results.append((command, normalize(shown), normalize(got, base_url=base_url, workdir=str(workdir))))
+    return results
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
+def test_readme_example(example, readme_fake, tmp_path):
+    if example.skip_reason:
+        pytest.skip(f"marked not run in the README: {example.skip_reason}")
+    workdir = tmp_path / "me"
+    workdir.mkdir()
+    if example.setup_file:
+        (workdir / example.setup_file).write_text(SETUP_FILES[example.setup_file](), encoding="utf-8")
+    for command, shown, got in run_example(example, readme_fake, workdir):
+        assert got == shown, f"{example.id}: `{command}` prints something else than README.md shows"
+
+
+def test_the_readme_has_examples_that_call_the_api_and_one_dry_run():
+    commands = [cmd for e in EXAMPLES if not e.skip_reason for cmd, _ in e.steps]
+    assert len(commands) >= 8
+    assert any("--dry-run" in cmd for cmd in commands)
+    assert {"models", "chat", "image", "embed", "run"} <= {cmd.split()[1] for cmd in commands if cmd.startswith("openai-skill ")}
+
+
+def test_every_console_block_is_marked_and_a_stale_output_is_caught():
+    # The parser refuses an unmarked block...
+    with pytest.raises(AssertionError, match="marker comment"):
+        parse_examples("text\n```console\n$ openai-skill actions\n```\n")
+    # ...and normalization forgives only what it names: a changed dry-run body still differs.
+    (dry,) = [e for e in EXAMPLES if any("--dry-run" in cmd for cmd, _ in e.steps)][:1]
+    shown = dry.steps[0][1]
+    stale = shown.replace('"max_completion_tokens": 200', '"max_tokens": 200')
+    assert stale != shown and normalize(stale) != normalize(shown)
+
+
+def main(argv: list[str]) -> int:
+    """`python tests/test_readme_examples.py --print` reruns every example against the fake and
+    prints the outputs, to paste into the README after a deliberate change."""
+    from pytest_httpserver import HTTPServer
+    import tempfile
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        for path in REQUEST_IDS:
+            server.expect_request(path).respond_with_handler(_answer)
+        for example in EXAMPLES:
+            if example.skip_reason:
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                workdir = Path(tmp)
+                if example.setup_file:
+                    (workdir / example.setup_file).write_text(SETUP_FILES[example.setup_file]())
+                print(f"--- {example.id}")
+                for command, _shown, got in run_example(example, server, workdir):
+                    print(f"$ {command}\n{got}")
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
