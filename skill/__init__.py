@@ -37,6 +37,16 @@ def embed_many(texts, **options):
     return _embed_many(texts, **options)
 
 
+def __getattr__(name: str):
+    # `openai_skill.batch` (the Batch API: create, status, wait, results, cancel, list),
+    # imported on first use like everything else here.
+    if name == "batch":
+        import importlib
+
+        return importlib.import_module(".jobs.batch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def action_names() -> list[str]:
     """The action ids declared in skill.yaml."""
     from .manifest import load_manifest
@@ -44,4 +54,4 @@ def action_names() -> list[str]:
     return list(load_manifest().actions)
 
 
-__all__ = ["__version__", "invoke", "tool_definitions", "embed_many", "action_names", *_error_names]
+__all__ = ["__version__", "invoke", "tool_definitions", "embed_many", "batch", "action_names", *_error_names]

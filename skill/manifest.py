@@ -31,6 +31,7 @@ class Action:
     output_schema: dict
     annotations: dict = field(default_factory=dict)
     stream_extras: dict = field(default_factory=dict)  # added to the body of a streamed request
+    batch: bool = False       # OpenAI's Batch API runs it (`openai-skill batch create`)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def _from_bundle(bundle: dict) -> Manifest:
             output_schema=schemas[spec["output"]],
             annotations=spec.get("annotations", {}),
             stream_extras=spec.get("stream_extras", {}),
+            batch=bool(spec.get("batch", False)),
         )
         for action_id, spec in data["actions"].items()
     }

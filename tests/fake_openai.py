@@ -89,6 +89,7 @@ def _duration(seconds: float) -> str:
 @dataclass
 class FakeOpenAI:
     validate: object = None                 # callable(method, path, body) raising AssertionError
+    validate_answer: object = None          # callable(method, path, data) for every 200 JSON answer
     limits: RateLimits | None = None
     storm: int = 0
     storm_wait_ms: int = 20
@@ -236,6 +237,12 @@ class FakeOpenAI:
                 upload = (part.get_filename(), part.get_payload(decode=True))
             else:
                 fields[name] = part.get_payload(decode=True).decode()
+        if self.validate and upload is not None:
+            try:
+                self.validate("POST", "/v1/files", {**fields, "file": upload[0]})
+            except AssertionError as exc:
+                self.invalid.append(f"POST /files: {exc}")
+                return 400, _error(f"spec: {exc}", "invalid_request_error", None), {}
         if upload is None or fields.get("purpose") not in ("batch", "user_data"):
             return 400, _error("file and purpose are required", "invalid_request_error", None), {}
         if fields["purpose"] == "batch":
@@ -277,11 +284,12 @@ class FakeOpenAI:
             return 404, _error("No such File object", "invalid_request_error", None), {}
         batch_id = self._next_id("batch")
         lines = self.files[body["input_file_id"]][1].decode().splitlines()
-        batch = {"id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+        batch = {"id": batch_id, "object": "batch", "endpoint": body["endpoint"],
                  "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
                  "status": "validating", "created_at": int(time.time()),
-                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-                 "metadata": body.get("metadata")}
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
+        if body.get("metadata"):
+            batch["metadata"] = body["metadata"]
         self.batches[batch_id] = batch
         return 200, batch, {}
 
@@ -414,8 +422,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             status, body, content_type, headers = owner.route(
                 self.command, split.path, parse_qs(split.query), self.headers.get("content-type", ""), raw)
+            if owner.validate_answer and status == 200 and content_type == "application/json":
+                try:
+                    owner.validate_answer(self.command, split.path, json.loads(body))
+                except AssertionError as exc:
+                    owner.invalid.append(f"answer to {self.command} {split.path}: {exc}")
         except Exception as exc:  # a bug in the fake must show up as a failing test, not a hang
             status, body, content_type, headers = _json(500, _error(f"fake: {exc!r}", "server_error", None))
+            owner.invalid.append(f"fake failed on {self.command} {split.path}: {exc!r}")
         finally:
             with owner.lock:
                 owner.in_flight -= 1

@@ -70,6 +70,22 @@ def test_subset_operations_name_the_spec_schemas():
         "POST /embeddings": {
             "operationId": "createEmbedding", "request": "CreateEmbeddingRequest",
             "response": "CreateEmbeddingResponse", "errors": {"429": "ErrorResponse"}},
+        # The Files and Batch operations the bulk jobs use (issue 11).
+        "POST /files": {
+            "operationId": "createFile", "request": "CreateFileRequest",
+            "request_media_type": "multipart/form-data", "response": "OpenAIFile", "errors": {}},
+        "GET /files/{file_id}": {
+            "operationId": "retrieveFile", "request": None, "response": "OpenAIFile", "errors": {}},
+        "GET /files/{file_id}/content": {
+            "operationId": "downloadFile", "request": None, "response": None, "errors": {}},
+        "POST /batches": {
+            "operationId": "createBatch", "request": "CreateBatchRequest", "response": "Batch", "errors": {}},
+        "GET /batches": {
+            "operationId": "listBatches", "request": None, "response": "ListBatchesResponse", "errors": {}},
+        "GET /batches/{batch_id}": {
+            "operationId": "retrieveBatch", "request": None, "response": "Batch", "errors": {}},
+        "POST /batches/{batch_id}/cancel": {
+            "operationId": "cancelBatch", "request": None, "response": "Batch", "errors": {}},
     }
 
 

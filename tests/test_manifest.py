@@ -122,7 +122,7 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
 
 def test_public_api_is_pinned():
     assert sorted(skill.__all__) == sorted([
-        "__version__", "invoke", "tool_definitions", "embed_many", "action_names",
+        "__version__", "invoke", "tool_definitions", "embed_many", "batch", "action_names",
         "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError", "APIError",
         "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError", "ConflictError",
         "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError", "TransportError",

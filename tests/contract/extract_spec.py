@@ -34,7 +34,16 @@ OPERATIONS = [
     ("POST", "/images/generations", False),
     ("GET", "/models", False),
     ("POST", "/embeddings", False),
+    # The Batch API (bulk jobs): upload the request file, create and follow the batch.
+    ("POST", "/files", False),
+    ("GET", "/files/{file_id}", False),
+    ("GET", "/files/{file_id}/content", False),
+    ("POST", "/batches", False),
+    ("GET", "/batches", False),
+    ("GET", "/batches/{batch_id}", False),
+    ("POST", "/batches/{batch_id}/cancel", False),
 ]
+MULTIPART = "multipart/form-data"
 
 # Keywords dropped everywhere: prose and examples (annotations only), vendor extensions
 # (any key starting with "x-"), and OpenAPI-only keywords a JSON Schema validator ignores.
@@ -54,9 +63,11 @@ KNOWN = SCHEMA_VALUED | SCHEMA_LISTS | SCHEMA_MAPS | DATA_VALUED | {"nullable"}
 
 NOTE = (
     "Subset of the official OpenAI OpenAPI spec: only the component schemas that "
-    "POST /chat/completions, POST /images/generations, GET /models and POST /embeddings "
-    "reference (request body, 200 response, the chat SSE chunk, and the declared error "
-    "response), transitively. Changes made to the spec's schemas: prose removed "
+    "POST /chat/completions, POST /images/generations, GET /models, POST /embeddings and "
+    "the Files and Batch operations the bulk jobs use (POST /files, GET /files/{file_id}, "
+    "GET /files/{file_id}/content, POST and GET /batches, GET /batches/{batch_id}, "
+    "POST /batches/{batch_id}/cancel) reference (request body, 200 response, the chat SSE "
+    "chunk, and the declared error response), transitively. Changes made to the spec's schemas: prose removed "
     "(description, title, example(s)), vendor extensions (x-*) and the OpenAPI-only "
     "`discriminator` removed; OpenAPI 3.0-style `nullable: true` converted to JSON Schema "
     "2020-12 (a schema with a `type` gets \"null\" added to its type, and null added to its "
@@ -125,7 +136,8 @@ def _content_schema(spec: dict, response_or_body: dict, media_type: str) -> str 
             raise ValueError(f"unsupported $ref {ref!r}")
         response_or_body = spec["components"]["responses"][ref[len(RESPONSE_REF_PREFIX):]]
     schema = response_or_body.get("content", {}).get(media_type, {}).get("schema")
-    return _schema_name(schema["$ref"]) if schema else None
+    # An inline schema (GET /files/{id}/content answers raw bytes, typed `string`) names none.
+    return _schema_name(schema["$ref"]) if schema and "$ref" in schema else None
 
 
 def _refs(node) -> set[str]:
@@ -150,6 +162,10 @@ def build_subset(spec: dict, spec_sha256: str) -> dict:
         entry = {"operationId": op["operationId"]}
         body = op.get("requestBody")
         entry["request"] = _content_schema(spec, body, JSON) if body else None
+        if body and entry["request"] is None and MULTIPART in body.get("content", {}):
+            # An upload: its form fields are checked as an object (the file part as its name).
+            entry["request"] = _content_schema(spec, body, MULTIPART)
+            entry["request_media_type"] = MULTIPART
         entry["response"] = _content_schema(spec, op["responses"]["200"], JSON)
         if with_stream:
             entry["stream_chunk"] = _content_schema(spec, op["responses"]["200"], SSE)

@@ -7,6 +7,8 @@ otherwise."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 
@@ -130,6 +132,116 @@ def cmd_cache_clear(args) -> int:
     return 0
 
 
+# --- batch ----------------------------------------------------------------------------------
+
+def cmd_batch_create(args) -> int:
+    """Check every line of --file (one input of ACTION per line), upload it and create the batch(es)."""
+    from ...jobs import batch
+    from ...jobs.batch_files import Limits
+
+    limits = Limits(requests=args.max_requests) if args.max_requests else Limits()
+    created = batch.create(args.action, args.file, limits=limits, **_settings(args))
+    emit({"batches": [{"id": b["id"], "status": b["status"], "lines": (b.get("metadata") or {}).get("lines"),
+                       "input_file_id": b["input_file_id"]} for b in created]})
+    return 0
+
+
+def cmd_batch_status(args) -> int:
+    """Show a batch: status, request counts, file ids."""
+    from ...jobs import batch
+
+    emit(batch.status(args.id, **_settings(args)))
+    return 0
+
+
+def cmd_batch_wait(args) -> int:
+    """Wait until each batch ends, polling with backoff; progress on stderr."""
+    from ...errors import APIError
+    from ...jobs import batch
+
+    def report(found: dict) -> None:
+        sys.stderr.write(f"openai-skill: {found.get('id')} {batch.progress_text(found)}\n")
+
+    ended = [batch.wait(batch_id, timeout=args.timeout, on_progress=report, **_settings(args))
+             for batch_id in args.ids]
+    emit({"batches": ended})
+    failed = [b["id"] for b in ended if b.get("status") != "completed"]
+    if failed:
+        raise APIError(f"batch {', '.join(failed)} ended without completing "
+                       f"({', '.join(b['status'] for b in ended if b['id'] in failed)})")
+    return 0
+
+
+def cmd_batch_results(args) -> int:
+    """Download the batches' output and error files, joined to the inputs by line, in line order."""
+    from ...jobs import batch
+
+    found = batch.results(args.ids, args.out, inputs=args.input, **_settings(args))
+    if args.out:
+        emit(found)
+    else:
+        for entry in found:
+            sys.stdout.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_batch_cancel(args) -> int:
+    """Cancel a batch (lines already run keep their results)."""
+    from ...jobs import batch
+
+    emit(batch.cancel(args.id, **_settings(args)))
+    return 0
+
+
+def cmd_batch_list(args) -> int:
+    """List your batches, newest first."""
+    from ...jobs import batch
+
+    emit(batch.list_batches(args.limit, args.after, **_settings(args)))
+    return 0
+
+
+def _settings(args) -> dict:
+    return {k: v for k, v in {"read_timeout": args.request_timeout, "max_retries": args.max_retries}.items()
+            if v is not None}
+
+
+def _register_batch(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="on failure, print the error object as JSON on stdout")
+    common.add_argument("--request-timeout", type=float, metavar="SECONDS", help="read timeout per request (default 600)")
+    common.add_argument("--max-retries", type=int, metavar="N", help="retries on 429/5xx/network errors (default 2)")
+    group = sub.add_parser("batch", help="OpenAI's Batch API: create, status, wait, results, cancel, list",
+                           description="OpenAI's Batch API (24-hour window, half the price): "
+                                       "chat-completion or create-embedding inputs, one per line.")
+    batch_sub = group.add_subparsers(dest="batch_command", metavar="COMMAND", parser_class=type(group))
+    batch_sub.required = True
+
+    def add(name, func):
+        doc = func.__doc__.strip()
+        parser = batch_sub.add_parser(name, help=doc, description=doc, parents=[common])
+        parser.set_defaults(func=func)
+        return parser
+
+    p = add("create", cmd_batch_create)
+    p.add_argument("action", help="an action that skill.yaml marks `batch: true` (see `openai-skill actions`)")
+    p.add_argument("--file", "-f", required=True, metavar="PATH", help="inputs, one JSON object per line")
+    p.add_argument("--max-requests", type=int, metavar="N", help=argparse.SUPPRESS)  # tests: a smaller split
+    add("status", cmd_batch_status).add_argument("id")
+    p = add("wait", cmd_batch_wait)
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (default: never)")
+    p = add("results", cmd_batch_results)
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--out", "-o", metavar="PATH", help="write the joined JSONL here (default: stdout)")
+    p.add_argument("--input", "-i", metavar="PATH", help="the inputs file, to include each input in its line")
+    add("cancel", cmd_batch_cancel).add_argument("id")
+    p = add("list", cmd_batch_list)
+    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--after", metavar="ID", help="the last id of the previous page")
+
+
 def register(sub) -> None:
     cache = sub.add_parser("cache", help="the local embedding cache (stats, clear)",
                            description="The local embedding cache (SQLite in the config folder).")
@@ -138,3 +250,4 @@ def register(sub) -> None:
     for name, func in (("stats", cmd_cache_stats), ("clear", cmd_cache_clear)):
         doc = func.__doc__.strip()
         cache_sub.add_parser(name, help=doc, description=doc).set_defaults(func=func)
+    _register_batch(sub)
