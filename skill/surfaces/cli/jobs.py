@@ -228,17 +228,17 @@ def _register_batch(sub) -> None:
     p.add_argument("action", help="an action that skill.yaml marks `batch: true` (see `openai-skill actions`)")
     p.add_argument("--file", "-f", required=True, metavar="PATH", help="inputs, one JSON object per line")
     p.add_argument("--max-requests", type=int, metavar="N", help=argparse.SUPPRESS)  # tests: a smaller split
-    add("status", cmd_batch_status).add_argument("id")
+    add("status", cmd_batch_status).add_argument("id", help="a batch id (from `batch create` or `batch list`)")
     p = add("wait", cmd_batch_wait)
-    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("ids", nargs="+", metavar="ID", help="one or more batch ids")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (default: never)")
     p = add("results", cmd_batch_results)
-    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("ids", nargs="+", metavar="ID", help="the batch ids of one input file (all its parts)")
     p.add_argument("--out", "-o", metavar="PATH", help="write the joined JSONL here (default: stdout)")
     p.add_argument("--input", "-i", metavar="PATH", help="the inputs file, to include each input in its line")
-    add("cancel", cmd_batch_cancel).add_argument("id")
+    add("cancel", cmd_batch_cancel).add_argument("id", help="the batch id")
     p = add("list", cmd_batch_list)
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="batches per page, 1-100 (default 20)")
     p.add_argument("--after", metavar="ID", help="the last id of the previous page")
 
 
