@@ -15,6 +15,8 @@ from .errors import InputError
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_CONNECT_TIMEOUT = 5.0     # seconds, as the official SDK
 DEFAULT_READ_TIMEOUT = 600.0      # seconds, as the official SDK
+DEFAULT_DEADLINE = 900.0          # seconds for a whole call, retries and waits included; 0: none
+DEFAULT_STREAM_IDLE_TIMEOUT = 600.0  # seconds a stream may go without an event
 DEFAULT_MAX_RETRIES = 2           # 3 attempts in all, as the official SDK
 DEFAULT_OUTPUT_DIR = "openai-images"  # relative to the working directory
 
@@ -24,6 +26,7 @@ ENV_PROJECT = "OPENAI_PROJECT_ID"
 ENV_MAX_RETRIES = "OPENAI_SKILL_MAX_RETRIES"
 ENV_TIMEOUT = "OPENAI_SKILL_TIMEOUT"
 ENV_DEADLINE = "OPENAI_SKILL_DEADLINE"
+ENV_STREAM_IDLE_TIMEOUT = "OPENAI_SKILL_STREAM_IDLE_TIMEOUT"
 ENV_OUTPUT_DIR = "OPENAI_SKILL_OUTPUT_DIR"
 
 
@@ -34,7 +37,8 @@ class Settings:
     project: str | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
-    deadline: float | None = None   # total seconds for a call, retries and waits included
+    deadline: float | None = DEFAULT_DEADLINE  # total seconds for a call; 0 or None: no deadline
+    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
 
@@ -55,6 +59,9 @@ class Settings:
             values["read_timeout"] = _number(ENV_TIMEOUT, env[ENV_TIMEOUT], float)
         if env.get(ENV_DEADLINE):
             values["deadline"] = _number(ENV_DEADLINE, env[ENV_DEADLINE], float)
+        if env.get(ENV_STREAM_IDLE_TIMEOUT):
+            values["stream_idle_timeout"] = _number(ENV_STREAM_IDLE_TIMEOUT,
+                                                    env[ENV_STREAM_IDLE_TIMEOUT], float)
         if env.get(ENV_OUTPUT_DIR):
             values["output_dir"] = env[ENV_OUTPUT_DIR]
         names = {f.name for f in fields(cls)}
@@ -71,10 +78,12 @@ class Settings:
             values["output_dir"] = Path(values["output_dir"]).expanduser()
         if "base_url" in values:
             values["base_url"] = str(values["base_url"]).rstrip("/")
+        if values.get("deadline") == 0:
+            values["deadline"] = None  # 0 disables the deadline, as documented
         new = replace(self, **values)
         if new.max_retries < 0:
             raise InputError(f"max_retries: expected an integer >= 0, got {new.max_retries!r}")
-        for name in ("connect_timeout", "read_timeout", "deadline"):
+        for name in ("connect_timeout", "read_timeout", "deadline", "stream_idle_timeout"):
             value = getattr(new, name)
             if value is not None and value <= 0:
                 raise InputError(f"{name}: expected a number of seconds > 0, got {value!r}")

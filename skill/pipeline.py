@@ -10,7 +10,6 @@ from .input.model_rules import apply_model_rules
 from .input.validation import validate_input
 from .manifest import load_manifest
 from .transport.request import ApiRequest, build_request
-from .transport.urls import check_transport
 
 # The options `invoke` takes besides the Settings fields; anything else is refused by name.
 CALL_OPTIONS = ("api_key", "dry_run", "on_text", "inline_images", "download_images")
@@ -37,8 +36,9 @@ def invoke(action: str, data: dict | None = None, *, api_key: str | None = None,
     (see `config.Settings`), which override the environment for this call.
     """
     settings_ = Settings.from_env(**settings)
+    # Building the request judges its URL (transport.urls), so a URL the key must not go to
+    # is refused here, before the key is looked up (no vault prompt for a refused URL).
     action_, params, request = prepare(action, data, settings_)
-    check_transport(request.url)  # before the key is looked up: a refused URL needs no vault prompt
     if dry_run:
         return {"dry_run": True, "action": action_.id, "request": request.describe()}
 

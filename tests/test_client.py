@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from openai_skill.transport import http as client
+from openai_skill.transport import call as call_module, deadline, http as client, session
 from openai_skill.transport.request import ApiRequest
 from openai_skill.config import Settings
 from openai_skill.errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
@@ -25,6 +25,7 @@ from openai_skill.errors import (APIConnectionError, APIError, APITimeoutError, 
                           UnexpectedResponseError)
 from openai_skill.actions.chat import accumulate
 from openai_skill.transport.download import download
+from openai_skill.transport import body as body_module
 
 from conftest import CANARY_KEY
 from openai_data import MODELS, sse
@@ -42,7 +43,7 @@ HTML_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n
 def slept(monkeypatch):
     """Record the waits instead of sleeping."""
     waits: list[float] = []
-    monkeypatch.setattr(client, "_sleep", waits.append)
+    monkeypatch.setattr(call_module, "_sleep", waits.append)
     return waits
 
 
@@ -117,9 +118,9 @@ def test_a_netrc_entry_does_not_replace_the_bearer_key(api, isolated):
 def test_one_session_is_reused_across_calls(api):
     api.expect_request("/v1/models").respond_with_json(MODELS)
     client.send(get(), CANARY_KEY, settings())
-    first = client._get_session()
+    first = session.session_for(api.url_for("/"))
     client.send(get(), CANARY_KEY, settings())
-    assert client._get_session() is first
+    assert session.session_for(api.url_for("/")) is first
     assert len(api.log) == 2
 
 
@@ -330,8 +331,8 @@ def test_deadline_bounds_a_slow_answer_below_the_read_timeout(slow_api, slept):
 
 def test_deadline_counts_the_waits_between_attempts(api, monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(client, "_clock", lambda: now[0])
-    monkeypatch.setattr(client, "_sleep", lambda s: now.__setitem__(0, now[0] + s))
+    monkeypatch.setattr(deadline, "_clock", lambda: now[0])
+    monkeypatch.setattr(call_module, "_sleep", lambda s: now.__setitem__(0, now[0] + s))
     api.expect_request("/v1/models").respond_with_data(
         "busy", status=503, headers={"Retry-After": "2"})
     with pytest.raises(APITimeoutError):
@@ -421,12 +422,9 @@ def test_a_key_with_a_newline_is_refused_before_sending(api):
 def test_plain_http_off_loopback_is_refused_before_any_connection(monkeypatch):
     def no_network():
         raise AssertionError("a connection was attempted")
-    monkeypatch.setattr(client, "_get_session", no_network)
-    request = ApiRequest("GET", "http://api.example.com/v1/models")
+    monkeypatch.setattr(call_module, "session_for", no_network)
     with pytest.raises(InsecureTransportError):
-        client.send(request, CANARY_KEY, settings())
-    with pytest.raises(InsecureTransportError):
-        client.stream(request, CANARY_KEY, settings())
+        ApiRequest("GET", "http://api.example.com/v1/models")
     with pytest.raises(InsecureTransportError):
         download("http://images.example.com/a.png", settings())
 
@@ -614,7 +612,7 @@ def test_download_cap(api, chunked):
     with pytest.raises(UnexpectedResponseError, match="larger than"):
         download(api.url_for("/big"), settings(), max_bytes=4096)
     assert download(api.url_for("/big"), settings(), max_bytes=5000)[0] == body
-    assert client.MAX_DOWNLOAD_BYTES == 64 * 1024 * 1024
+    assert body_module.MAX_DOWNLOAD_BYTES == 64 * 1024 * 1024
 
 
 def test_download_of_an_expired_url_says_so(api, slept):

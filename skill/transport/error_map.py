@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
@@ -15,13 +14,13 @@ from ..errors import (APIConnectionError, APIError, APITimeoutError, Authenticat
                       QuotaExceededError, RateLimitError, ServerError, UnexpectedResponseError)
 from ..redaction import redact
 from . import retry
+from .body import MAX_ERROR_BODY_BYTES
+from .request import EVENT_STREAM_TYPE, JSON_TYPE
+from .urls import host_of, safe_url
 
-MAX_ERROR_BODY_BYTES = 1024 * 1024       # enough for any error message; a gateway page is cut
 MAX_SNIPPET_CHARS = 200                  # how much of an unexpected body a message quotes
 MAX_MESSAGE_CHARS = 2000
 HEADER_REQUEST_ID = "x-request-id"
-JSON_TYPE = "application/json"
-EVENT_STREAM_TYPE = "text/event-stream"
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {
     400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError,
@@ -66,6 +65,9 @@ def api_error(response, body: bytes, url: str, *, hint: str = "") -> APIError:
     text = f"HTTP {status} from {host_of(url)}: {truncate(message)}"
     if hint and status in (403, 404):
         text += hint
+    if status == 404 and "Invalid URL" in message and "/v1/" not in safe_url(url) + "/":
+        text += (" (the base URL has no /v1: set OPENAI_BASE_URL to the API root, "
+                 "e.g. https://api.openai.com/v1)")
     return cls(text, status=status, request_id=request_id, type=kind, code=code, param=param)
 
 
@@ -128,57 +130,61 @@ def parse_event(data: str, response) -> dict:
 
 
 def transport_error(exc, url: str, settings: Settings) -> APIConnectionError | APITimeoutError:
-    """A requests (or urllib3) exception as APITimeoutError or APIConnectionError."""
+    """A requests or urllib3 exception as APITimeoutError or APIConnectionError."""
+    import ssl
+
     import requests
-    from urllib3.exceptions import ProtocolError
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
     from urllib3.exceptions import SSLError as Urllib3SSLError
 
     host = host_of(url)
-    reason = _reason(exc)
+    chain = _causes(exc)
+    reason = _reason(chain)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return APITimeoutError(f"could not connect to {host} within "
                                f"{settings.connect_timeout:g} s ({reason})")
-    if isinstance(exc, requests.Timeout) or _caused_by_read_timeout(exc):
+    if any(isinstance(e, (requests.exceptions.SSLError, Urllib3SSLError, ssl.SSLError))
+           for e in chain):
+        return APIConnectionError(f"TLS failed with {host}: {reason}")
+    if any(isinstance(e, (requests.Timeout, ReadTimeoutError, TimeoutError)) for e in chain):
         return APITimeoutError(f"no answer from {host} within the {settings.read_timeout:g} s "
                                "read timeout (OPENAI_SKILL_TIMEOUT / timeout option)")
-    if isinstance(exc, (requests.exceptions.SSLError, Urllib3SSLError)):
-        return APIConnectionError(f"TLS failed with {host}: {reason}")
-    if isinstance(exc, requests.ConnectionError):
-        return APIConnectionError(f"could not connect to {host}: {reason}")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
         return APIConnectionError(f"the connection to {host} broke mid-response: {reason}")
+    if isinstance(exc, requests.ConnectionError):
+        return APIConnectionError(f"could not connect to {host}: {reason}")
     return APIConnectionError(f"the request to {host} failed: {reason}")
-
-
-def _caused_by_read_timeout(exc: BaseException) -> bool:
-    from urllib3.exceptions import ReadTimeoutError
-
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, ReadTimeoutError):
-            return True
-        exc = getattr(exc, "reason", None) or (exc.args[0] if exc.args and
-                                               isinstance(exc.args[0], BaseException) else None)
-        seen += 1
-    return False
 
 
 _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*")
 _POOL_PREFIX = re.compile(r"^\w*Connection(?:Pool)?\([^)]*\):\s*")
+MAX_CAUSES = 8
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests/urllib3 exception, without object reprs."""
-    inner = exc
-    for _ in range(8):
-        nxt = getattr(inner, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None
-        if nxt is None or nxt is inner:
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it wraps, outermost first. requests and urllib3 nest them in
+    `.reason` or `args[0]`; only exceptions are followed (ssl.SSLError's `.reason` is a str)."""
+    chain = [exc]
+    while len(chain) < MAX_CAUSES:
+        inner = getattr(chain[-1], "reason", None)
+        if not isinstance(inner, BaseException):
+            args = getattr(chain[-1], "args", ())
+            inner = args[0] if args and isinstance(args[0], BaseException) else None
+        if inner is None or any(inner is seen for seen in chain):
             break
-        inner = nxt
+        chain.append(inner)
+    return chain
+
+
+def _reason(chain: list[BaseException]) -> str:
+    """The innermost cause, without object reprs or URLs' queries."""
+    inner = chain[-1]
     text = _POOL_PREFIX.sub("", _OBJECT_REPR.sub("", str(inner))).strip()
+    text = _QUERY.sub("", text)
     return truncate(redact(text) or type(inner).__name__, MAX_SNIPPET_CHARS)
+
+
+_QUERY = re.compile(r"\?[^\s'\")]*")
 
 
 def media_type(response) -> str:
@@ -187,18 +193,6 @@ def media_type(response) -> str:
 
 def lower_keys(headers: Mapping) -> dict:
     return {k.lower(): v for k, v in headers.items()}
-
-
-def host_of(url: str) -> str:
-    parts = urlsplit(url or "")
-    host = parts.hostname or "?"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def safe_url(url: str) -> str:
-    """scheme://host/path: no credentials, no query (signed image URLs carry tokens there)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{host_of(url)}{parts.path}" if parts.scheme else parts.path
 
 
 def _loads(body: bytes):
@@ -212,16 +206,42 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
+MAX_SNIPPET_SOURCE = 64 * 1024   # how much of a body a snippet is taken from
+_HIDDEN_ELEMENTS = ("script", "style")
 
 
 def snippet(body: bytes, content_type: str) -> str:
     """A short, one-line, redacted quote of a body (tags dropped from HTML)."""
-    text = body[:MAX_ERROR_BODY_BYTES].decode("utf-8", errors="replace")
+    text = body[:MAX_SNIPPET_SOURCE].decode("utf-8", errors="replace")
     if "html" in content_type or text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", text)
+        text = strip_tags(text)
     text = " ".join(text.split())
     return redact(truncate(text, MAX_SNIPPET_CHARS)) if text else "(empty body)"
+
+
+def strip_tags(text: str) -> str:
+    """`text` without tags, script and style elements. One pass, linear in the length: every
+    search starts where the previous one ended, and a search that finds nothing ends the
+    scan (a regex with `.*?</script>` rescans the rest for every unclosed `<script`)."""
+    lower = text.lower()
+    out, i, end = [], 0, len(text)
+    while i < end:
+        lt = text.find("<", i)
+        if lt < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:lt])
+        name = next((n for n in _HIDDEN_ELEMENTS if lower.startswith(n, lt + 1)
+                     and not lower[lt + 1 + len(n): lt + 2 + len(n)].isalnum()), None)
+        close_at = lower.find(f"</{name}", lt) if name else lt
+        gt = text.find(">", close_at) if close_at >= 0 else -1
+        if gt < 0:
+            if not name:
+                out.append(text[lt:])  # a lone "<" with no ">" after it is text
+            break
+        out.append(" ")
+        i = gt + 1
+    return "".join(out)
 
 
 def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:

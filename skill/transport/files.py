@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import UnexpectedResponseError
 from . import error_map
-from .error_map import JSON_TYPE
-from .http import READ_CHUNK_BYTES, ApiResponse, _api_headers, _BearerAuth, _Call
+from .call import BearerAuth, Call
+from .http import ApiResponse
 from .request import ApiRequest, endpoint_request
-from .urls import check_transport
 
 MAX_FILE_DOWNLOAD_BYTES = 1024 * 1024 * 1024   # a batch output beyond 1 GiB is refused
 COPY_BYTES = 1024 * 1024
@@ -39,19 +39,18 @@ def multipart_parts(fields: dict, filename: str, boundary: str) -> tuple[bytes, 
 def upload(path: Path, purpose: str, api_key: str, settings: Settings) -> ApiResponse:
     """POST /files with `path` as the file and `purpose`; return the File object."""
     request = endpoint_request("POST", "/files", settings)
-    check_transport(request.url)
     boundary = "openai-skill-" + uuid.uuid4().hex
     head, tail = multipart_parts({"purpose": purpose}, Path(path).name, boundary)
     headers = {**request.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
-    headers = _api_headers(ApiRequest("POST", request.url, headers), api_key, accept=JSON_TYPE)
+    request = ApiRequest("POST", request.url, headers)
     with tempfile.TemporaryFile() as body:
         body.write(head)
         with open(path, "rb") as source:
             shutil.copyfileobj(source, body, COPY_BYTES)
         body.write(tail)
         body.flush()
-        call = _Call("POST", request.url, headers, body, _BearerAuth(api_key), settings)
-        response, raw = call.run(read_body=True)
+        with Call(request, BearerAuth(api_key), settings, data=body) as call:
+            response, raw = call.run(read_body=True)
     data = error_map.parse_object(raw, response)
     return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,
                        response.headers.get(error_map.HEADER_REQUEST_ID))
@@ -61,23 +60,26 @@ def download_content(file_id: str, dest: Path, api_key: str, settings: Settings,
                      max_bytes: int = MAX_FILE_DOWNLOAD_BYTES) -> int:
     """GET /files/{id}/content into `dest` (written whole or not at all); return its size."""
     request = endpoint_request("GET", f"/files/{file_id}/content", settings)
-    check_transport(request.url)
-    headers = _api_headers(request, api_key, accept="*/*")
-    call = _Call("GET", request.url, headers, None, _BearerAuth(api_key), settings, max_bytes=max_bytes)
-    response, _ = call.run(read_body=False)
+    request = ApiRequest("GET", request.url, {**request.headers, "Accept": "*/*"})
+    with Call(request, BearerAuth(api_key), settings, max_bytes=max_bytes,
+              what="the file") as call:
+        response, _ = call.run(read_body=False)
+        return _save(call, response, Path(dest), max_bytes)
+
+
+def _save(call: Call, response, dest: Path, max_bytes: int) -> int:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         response.close()
-        raise call._too_large(response)
-    dest = Path(dest)
+        raise _too_large(call, max_bytes)
     handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False)
     size = 0
     try:
         with handle:
-            for piece in call.pieces(response, chunk_size=READ_CHUNK_BYTES):
+            for piece in call.pieces(response):
                 size += len(piece)
                 if size > max_bytes:
-                    raise call._too_large(response)
+                    raise _too_large(call, max_bytes)
                 handle.write(piece)
         os.replace(handle.name, dest)
     except BaseException:
@@ -86,6 +88,12 @@ def download_content(file_id: str, dest: Path, api_key: str, settings: Settings,
     finally:
         response.close()
     return size
+
+
+def _too_large(call: Call, limit: int) -> UnexpectedResponseError:
+    return UnexpectedResponseError(
+        f"the file from {error_map.host_of(call.url)} is larger than the "
+        f"{limit / 1024 / 1024:g} MiB cap")
 
 
 __all__ = ["upload", "download_content", "multipart_parts"]

@@ -1,15 +1,23 @@
 """Building the HTTP request for an action: a pure function of the action, its checked
 parameters and the settings. The key is not part of it; the client adds it when sending,
 so a built request can be printed (`--dry-run`) as it is.
+
+`ApiRequest` is the one place where headers get their defaults and where the URL is judged
+(`urls.check_transport`): every request, download hops included, is an ApiRequest, so a URL
+the key must not go to cannot even be built, let alone sent.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from .._version import __version__
+from . import urls
 
 USER_AGENT = f"openai-skill/{__version__}"
+JSON_TYPE = "application/json"
+EVENT_STREAM_TYPE = "text/event-stream"
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,22 @@ class ApiRequest:
     body: dict | None = None
     stream: bool = False
 
+    def __post_init__(self):
+        urls.check_transport(self.url)
+        headers = {"User-Agent": USER_AGENT, "Accept": JSON_TYPE}
+        for name, value in self.headers.items():
+            if value is None or name.lower() == "authorization":  # the key is added when sending
+                continue
+            for existing in [k for k in headers if k.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+        if self.stream:
+            headers = {k: v for k, v in headers.items() if k.lower() != "accept" or k == "Accept"}
+            headers["Accept"] = EVENT_STREAM_TYPE
+        if self.body is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = JSON_TYPE
+        object.__setattr__(self, "headers", headers)
+
     def describe(self) -> dict:
         """The request as `--dry-run` prints it, with the Authorization header masked."""
         headers = {"Authorization": "Bearer [REDACTED]", **self.headers}
@@ -28,10 +52,14 @@ class ApiRequest:
             out["body"] = self.body
         return out
 
+    def encoded_body(self) -> bytes | None:
+        return None if self.body is None else json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
 
 def base_headers(settings) -> dict:
-    """The headers every API request carries (the key is added when sending)."""
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    """The headers from the settings (organization, project); ApiRequest adds the defaults
+    and the key is added when sending."""
+    headers = {}
     if settings.organization:
         headers["OpenAI-Organization"] = settings.organization
     if settings.project:
@@ -45,8 +73,6 @@ def endpoint_request(method: str, path: str, settings, body: dict | None = None,
     from urllib.parse import urlencode
 
     headers = base_headers(settings)
-    if body is not None:
-        headers["Content-Type"] = "application/json"
     url = settings.base_url + path
     if query:
         url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -63,8 +89,6 @@ def build_request(action, params: dict, settings) -> ApiRequest:
     stream = bool(body.get("stream"))
     if stream:
         body.update(action.stream_extras)
-        headers["Accept"] = "text/event-stream"
     elif body.get("stream") is False:
         del body["stream"]  # the API's own default; keeps the body minimal
-    headers["Content-Type"] = "application/json"
     return ApiRequest(action.method, url, headers, body, stream)

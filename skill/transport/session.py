@@ -1,0 +1,128 @@
+"""The HTTP sessions: created on first use (so `--dry-run` never imports `requests`), bounded
+(a few pooled connections per host) and closable (`close()`, for long-lived servers).
+
+Two sessions, because of where the key may travel:
+- https URLs use a session that honours the environment (HTTPS_PROXY, NO_PROXY, CA bundles):
+  through a proxy, TLS still runs end to end, so the proxy never sees the key;
+- plain http (only ever loopback, see `urls.check_transport`) uses a session that ignores
+  the environment: an HTTP_PROXY would otherwise receive the request, Authorization
+  header included, in clear.
+Both hand every socket to the call's deadline watchdog (`deadline.hand_over`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import deadline
+from .urls import uses_plain_http
+
+POOL_HOSTS = 4            # hosts whose connections are kept
+POOL_CONNECTIONS = 8      # kept-alive connections per host
+
+PROXIED = "proxied"       # may use the environment's proxy settings
+DIRECT = "direct"         # never uses a proxy
+
+
+class Sessions:
+    """The sessions of one process (or of one server that wants its own)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sessions: dict = {}
+
+    def for_url(self, url: str):
+        kind = DIRECT if uses_plain_http(url) else PROXIED
+        session = self._sessions.get(kind)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(kind)
+                if session is None:
+                    session = self._sessions[kind] = _new_session(trust_env=kind == PROXIED)
+        return session
+
+    def close(self) -> None:
+        """Close every pooled connection; the next call opens new ones."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            session.close()
+
+
+_default = Sessions()
+
+
+def session_for(url: str):
+    """The process's session for `url`."""
+    return _default.for_url(url)
+
+
+def close() -> None:
+    _default.close()
+
+
+def _new_session(*, trust_env: bool):
+    import requests
+
+    session = requests.Session()
+    session.trust_env = trust_env
+    # requests' adapter does not retry (max_retries=0 by default): retries are ours.
+    adapter = _watched_adapter_class()(pool_connections=POOL_HOSTS, pool_maxsize=POOL_CONNECTIONS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+_adapter_class = None
+
+
+def _watched_adapter_class():
+    """An HTTPAdapter whose connections hand their sockets to the current watchdog.
+    Built on first use, so that importing this module does not import requests."""
+    global _adapter_class
+    if _adapter_class is not None:
+        return _adapter_class
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class WatchedHTTPConnection(HTTPConnection):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            deadline.hand_over(sock)
+            return sock
+
+        def getresponse(self, *args, **kwargs):
+            deadline.hand_over(self.sock)  # also a kept-alive connection's socket
+            return super().getresponse(*args, **kwargs)
+
+    class WatchedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            deadline.hand_over(sock)
+            return sock
+
+        def getresponse(self, *args, **kwargs):
+            deadline.hand_over(self.sock)
+            return super().getresponse(*args, **kwargs)
+
+    class WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = WatchedHTTPConnection
+
+    class WatchedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = WatchedHTTPSConnection
+
+    pools = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
+
+    class WatchedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy, **kwargs):
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
+    _adapter_class = WatchedAdapter
+    return _adapter_class
