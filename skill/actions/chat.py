@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..errors import UnexpectedResponseError
+
 
 def stream_text(chunk: dict) -> str:
     """The text a streamed chunk adds (all choices), or "" when it adds none."""
     pieces = []
-    for choice in chunk.get("choices") or ():
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    for choice in choices if isinstance(choices, list) else ():  # malformed: `accumulate` says so
         delta = choice.get("delta") if isinstance(choice, dict) else None
         piece = delta.get("content") if isinstance(delta, dict) else None
         if isinstance(piece, str):
@@ -67,20 +70,26 @@ def accumulate(chunks: Iterable[dict]) -> dict:
     response: dict = {"id": None, "object": "chat.completion", "created": None, "model": None}
     choices: dict[int, dict] = {}
     usage = None
-    for chunk in chunks:
+    for number, chunk in enumerate(chunks):
+        where = f"chunk {number}"
+        _expect(chunk, dict, where)
         for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
             if chunk.get(key) is not None and response.get(key) is None:
                 response[key] = chunk[key]
         if chunk.get("usage"):
-            usage = chunk["usage"]
-        for part in chunk.get("choices") or ():
-            index = part.get("index", 0)
+            usage = _expect(chunk["usage"], dict, f"{where}.usage")
+        for i, part in enumerate(_expect(chunk.get("choices"), list, f"{where}.choices") or ()):
+            path = f"{where}.choices[{i}]"
+            _expect(part, dict, path)
+            index = _expect(part.get("index", 0), int, f"{path}.index")
+            _expect(part.get("finish_reason"), str, f"{path}.finish_reason")
+            _expect(part.get("logprobs"), dict, f"{path}.logprobs")
             choice = choices.get(index)
             if choice is None:
                 choice = choices[index] = {"index": index, "_parts": [], "_refusal": [],
                                            "_tools": {}, "_function": None, "role": None,
                                            "finish_reason": None, "logprobs": None}
-            _apply_delta(choice, part.get("delta") or {})
+            _apply_delta(choice, _expect(part.get("delta"), dict, f"{path}.delta") or {}, path)
             if part.get("finish_reason") is not None:
                 choice["finish_reason"] = part["finish_reason"]
             _extend_logprobs(choice, part.get("logprobs"))
@@ -91,7 +100,32 @@ def accumulate(chunks: Iterable[dict]) -> dict:
             if v is not None or k in ("id", "created", "model")}
 
 
-def _apply_delta(choice: dict, delta: dict) -> None:
+def _expect(value, kind: type, path: str):
+    """`value` if it is None or a `kind` (bool is not an int here); else the answer is
+    malformed: UnexpectedResponseError naming the field, never a TypeError later."""
+    if value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+        return value
+    raise UnexpectedResponseError(
+        f"a streamed chat chunk is malformed: {path} is {type(value).__name__}, "
+        f"expected {'object' if kind is dict else 'array' if kind is list else kind.__name__}")
+
+
+def _apply_delta(choice: dict, delta: dict, path: str) -> None:
+    path += ".delta"
+    for key in ("role", "content", "refusal"):
+        _expect(delta.get(key), str, f"{path}.{key}")
+    _expect(delta.get("function_call"), dict, f"{path}.function_call")
+    for i, call in enumerate(_expect(delta.get("tool_calls"), list, f"{path}.tool_calls") or ()):
+        where = f"{path}.tool_calls[{i}]"
+        _expect(call, dict, where)
+        _expect(call.get("index", 0), int, f"{where}.index")
+        for key in ("id", "type"):
+            _expect(call.get(key), str, f"{where}.{key}")
+        for key in ("name", "arguments"):
+            _expect((_expect(call.get("function"), dict, f"{where}.function") or {}).get(key),
+                    str, f"{where}.function.{key}")
+    for key in ("name", "arguments"):
+        _expect((delta.get("function_call") or {}).get(key), str, f"{path}.function_call.{key}")
     if delta.get("role"):
         choice["role"] = delta["role"]
     if delta.get("content") is not None:
@@ -123,6 +157,7 @@ def _extend_logprobs(choice: dict, logprobs: dict | None) -> None:
         choice["logprobs"] = {"content": None, "refusal": None}
     for key in ("content", "refusal"):
         if logprobs.get(key):
+            _expect(logprobs[key], list, f"logprobs.{key}")
             choice["logprobs"][key] = (choice["logprobs"][key] or []) + list(logprobs[key])
 
 

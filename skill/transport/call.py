@@ -43,7 +43,7 @@ class Call:
     use it as a context manager) when done reading, so the watchdog lets the socket go."""
 
     def __init__(self, request: ApiRequest, auth, settings: Settings, *,
-                 max_bytes: int = body.MAX_BODY_BYTES, hint: str = "",
+                 max_bytes: int | None = None, hint: str = "",
                  deadline_at: float | None = None, what: str = "the answer", data=None,
                  observe=None):
         # `data`: a body other than the request's JSON: an open binary file (an upload),
@@ -55,7 +55,7 @@ class Call:
         self.url = request.url
         self.auth = auth
         self.settings = settings
-        self.max_bytes = max_bytes
+        self.max_bytes = body.MAX_BODY_BYTES if max_bytes is None else max_bytes
         self.hint = hint
         self.what = what
         if deadline_at is None and settings.deadline:

@@ -39,6 +39,6 @@ def download(url: str, settings: Settings, *,
         if 300 <= response.status_code < 400 and response.headers.get("location"):
             url = urljoin(url, response.headers["location"])
             continue
-        return body, media_type(response) or "application/octet-stream"
+        return bytes(body), media_type(response) or "application/octet-stream"
     raise UnexpectedResponseError(
         f"more than {MAX_DOWNLOAD_REDIRECTS} redirects while downloading from {host_of(url)}")

@@ -96,7 +96,7 @@ def parse_object(body: bytes, response) -> dict:
     request_id = response.headers.get(HEADER_REQUEST_ID)
     content_type = media_type(response) or "no content type"
     try:
-        data = json.loads(body) if body.strip() else None
+        data = None if not body or body.isspace() else json.loads(body)  # no copy of a big body
     except (ValueError, RecursionError) as exc:
         what = ("truncated or invalid JSON" if content_type == JSON_TYPE
                 else f"a non-JSON body ({content_type})")
