@@ -122,6 +122,7 @@ class Call:
             yield from body.iter_pieces(response, self._check_deadline)
         except _transport_errors() as exc:
             raise self.map_error(exc) from None
+        self._raise_if_cut()  # a body without a length "ends" when the watchdog shuts it
 
     def read(self, response) -> bytes:
         """The whole body within the deadline and the size cap; failures as our errors."""
@@ -135,13 +136,20 @@ class Call:
     def map_error(self, exc: BaseException) -> APIConnectionError | APITimeoutError:
         """A transport exception as our error; the deadline or idle timeout when the watchdog
         (or a read timeout cut to the time left) is what ended it."""
+        return self._cut_error() or error_map.transport_error(exc, self.url, self.settings)
+
+    def _raise_if_cut(self) -> None:
+        if self.watch.fired:
+            raise self._cut_error()
+
+    def _cut_error(self) -> APITimeoutError | None:
         if self.watch.fired == deadline.IDLE:
             return APITimeoutError(
                 f"no event from {host_of(self.url)} for {self.settings.stream_idle_timeout:g} s "
                 "(OPENAI_SKILL_STREAM_IDLE_TIMEOUT / stream_idle_timeout option)")
         if self.watch.fired == deadline.DEADLINE or self._deadline_passed():
             return self.deadline_error(f"while waiting for {self.what}")
-        return error_map.transport_error(exc, self.url, self.settings)
+        return None
 
     def deadline_error(self, when: str) -> APITimeoutError:
         return APITimeoutError(
@@ -152,6 +160,7 @@ class Call:
     def _read(self, response) -> bytes:
         try:
             data = body.read_capped(response, self.max_bytes, check=self._check_deadline)
+            self._raise_if_cut()
         except BaseException:
             self.watch.detach()
             response.close()
