@@ -132,15 +132,6 @@ def test_a_deadline_is_on_by_default_and_0_disables_it(monkeypatch):
     assert Settings.from_env().stream_idle_timeout == 7
 
 
-def test_the_readme_documents_the_deadline_and_idle_defaults():
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert f"| `OPENAI_SKILL_DEADLINE` | {DEFAULT_DEADLINE:g} |" in readme
-    idle = Settings().stream_idle_timeout
-    assert f"| `OPENAI_SKILL_STREAM_IDLE_TIMEOUT` | {idle:g} |" in readme
-
-
 @pytest.mark.timeout(30)
 def test_a_normal_call_after_a_cut_one_reuses_nothing_broken(server_with):
     """The watchdog lets go of a socket when its call ends: the next call on the same

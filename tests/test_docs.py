@@ -146,6 +146,7 @@ def test_settings_table_defaults_are_the_codes():
         "OPENAI_BASE_URL": code.base_url,
         "OPENAI_SKILL_TIMEOUT": code.read_timeout,
         "OPENAI_SKILL_DEADLINE": code.deadline,
+        "OPENAI_SKILL_STREAM_IDLE_TIMEOUT": code.stream_idle_timeout,
         "OPENAI_SKILL_MAX_RETRIES": code.max_retries,
         "OPENAI_SKILL_OUTPUT_DIR": code.output_dir,
     }
