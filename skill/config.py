@@ -6,6 +6,7 @@ environment (`Settings.from_env`), then keyword options passed to `invoke`.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -81,23 +82,34 @@ class Settings:
         if values.get("deadline") == 0:
             values["deadline"] = None  # 0 disables the deadline, as documented
         new = replace(self, **values)
-        if new.max_retries < 0:
+        if isinstance(new.max_retries, bool) or not isinstance(new.max_retries, int) or new.max_retries < 0:
             raise InputError(f"max_retries: expected an integer >= 0, got {new.max_retries!r}")
         for name in ("connect_timeout", "read_timeout", "deadline", "stream_idle_timeout"):
             value = getattr(new, name)
-            if value is not None and value <= 0:
-                raise InputError(f"{name}: expected a number of seconds > 0, got {value!r}")
+            # NaN compares false with everything: `nan <= 0` would let it through and disable
+            # the timeout it stands for. Infinity is no timeout at all.
+            if value is not None and (not _is_finite(value) or value <= 0):
+                raise InputError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
         return new
 
 
+def _is_finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _number(name: str, raw: str, kind: type):
+    expected = "an integer" if kind is int else "a finite number"
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
-        expected = "an integer" if kind is int else "a number"
         raise InputError(f"{name}: expected {expected}, got {raw!r}") from None
+    if not _is_finite(value):  # "nan", "inf": float() accepts them, no setting means them
+        raise InputError(f"{name}: expected {expected}, got {raw!r}")
+    return value
 
 
 def is_malformed_key(key: str | None) -> bool:
-    """A key with spaces or control characters would corrupt the Authorization header."""
-    return not key or not key.isprintable() or any(ch.isspace() for ch in key)
+    """A key that cannot go in an Authorization header as is: empty, with spaces or control
+    characters (they would corrupt the header), or with non-ASCII characters (HTTP headers
+    are Latin-1 at best; OpenAI keys are ASCII, so such a key is a paste error)."""
+    return not key or not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key)

@@ -7,7 +7,7 @@ repr'd without leaking a key that an upstream error echoed back.
 
 from __future__ import annotations
 
-from .redaction import redact
+from .redaction import redact, redact_untrusted
 
 # Exit codes are part of the CLI's documented contract (README "Exit codes").
 EXIT_OK = 0
@@ -15,6 +15,7 @@ EXIT_USAGE = 2
 EXIT_CREDENTIALS = 3
 EXIT_API = 4
 EXIT_NETWORK = 5
+EXIT_NOT_SAVED = 6   # images were generated (and paid for) but not all could be saved
 
 
 class SkillError(Exception):
@@ -22,10 +23,13 @@ class SkillError(Exception):
 
     exit_code = 1
     kind = "error"
+    # Our own messages mask only the secrets we hold; APIError also masks key-shaped tokens,
+    # because its text quotes the API's error bodies (see redaction.py).
+    _redact = staticmethod(redact)
 
     def __init__(self, message: str, **details):
-        self.message = redact(str(message))
-        self.details = {k: (redact(v) if isinstance(v, str) else v) for k, v in details.items()}
+        self.message = self._redact(str(message))
+        self.details = {k: (self._redact(v) if isinstance(v, str) else v) for k, v in details.items()}
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -79,16 +83,17 @@ class APIError(SkillError):
 
     exit_code = EXIT_API
     kind = "api_error"
+    _redact = staticmethod(redact_untrusted)
 
     def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None,
-                 type: str | None = None, code: str | None = None, param: str | None = None):
+                 api_type: str | None = None, code: str | None = None, param: str | None = None):
         super().__init__(message, status=status, request_id=request_id,
-                         api_type=type, code=code, param=param)
+                         api_type=api_type, code=code, param=param)
         self.status = status
         self.request_id = request_id
-        self.type = type
+        self.api_type = self.details["api_type"]   # OpenAI's error `type`, e.g. "server_error"
         self.code = self.details["code"]
-        self.param = param
+        self.param = self.details["param"]
 
 
 class AuthenticationError(APIError, CredentialsError):
@@ -165,5 +170,9 @@ class APITimeoutError(TransportError):
     kind = "timeout"
 
 
-__all__ = [name for name, obj in list(globals().items())
-           if isinstance(obj, type) and issubclass(obj, SkillError)]
+__all__ = [
+    "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError",
+    "APIError", "AuthenticationError", "BadRequestError", "PermissionDeniedError",
+    "NotFoundError", "ConflictError", "RateLimitError", "QuotaExceededError", "ServerError",
+    "UnexpectedResponseError", "TransportError", "APIConnectionError", "APITimeoutError",
+]

@@ -39,6 +39,9 @@ def invoke(action: str, data: dict | None = None, *, api_key: str | None = None,
     # Building the request judges its URL (transport.urls), so a URL the key must not go to
     # is refused here, before the key is looked up (no vault prompt for a refused URL).
     action_, params, request = prepare(action, data, settings_)
+    # The local side too (an output folder that cannot be written), before a paid call.
+    actions.check(action_.id, params, settings_, inline_images=inline_images,
+                  download_images=download_images)
     if dry_run:
         return {"dry_run": True, "action": action_.id, "request": request.describe()}
 

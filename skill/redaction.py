@@ -1,36 +1,255 @@
-"""Masking secrets in any text the skill emits (messages, logs, dry-run headers).
+"""Masking secrets in the text the skill emits (messages, results, streamed text, dry runs).
 
-Two layers: every value registered with `remember` (the key actually in use) is masked
-wherever it appears, and anything shaped like an OpenAI key is masked too, including the
-partly-masked echo a 401 carries (`Incorrect API key provided: sk-abc***wxyz`).
+Two rules, each applied where it belongs:
+- `redact`: the secrets we hold (the key in use, vault values; registered with `remember`)
+  are masked wherever they appear, in any of the encodings an echo would use: as is,
+  without a prefix (any long run of it), base64 (standard or URL-safe, padded or not, at
+  any byte alignment), percent-encoded, HTML- or JSON-escaped, and OpenAI's masked echo
+  (`sk-abc***wxyz`). Nothing else is touched: model output, paths and user text that merely
+  look like a key (`sk-learn`, `risk-free`, `disk-images`) come out byte for byte.
+- `redact_untrusted`: text that comes from the API's error bodies may also echo keys we do
+  not hold (another key of the user's, a gateway's token), so key-shaped tokens and bearer
+  tokens are masked there too (`APIError` applies it; the CLI also applies it to argparse's
+  echo of stray arguments and to unforeseen exceptions). Never apply it to results.
+
+The registry is bounded (MAX_REMEMBERED, least recently remembered out first) so a
+long-lived MCP server or dashboard stays small, and every secret's encodings are computed
+once, when it is remembered, not on each call.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import re
+import threading
+from collections import OrderedDict
+from urllib.parse import quote
 
 MASK = "[REDACTED]"
+MIN_SECRET_CHARS = 8        # shorter values are too likely to occur by chance to be masked
+MAX_REMEMBERED = 32         # a process holds a handful of keys; the oldest goes first
+MIN_FRAGMENT_CHARS = 16     # a run this long shared with a secret (or an encoding) is masked
+ANCHOR_CHARS = 8            # any run of >= 2*ANCHOR_CHARS-1 chars contains a whole anchor
+MAX_ECHO_SIDE_CHARS = 64    # how far around a `***` run the masked echo's ends are looked for
+MIN_ECHO_PREFIX = 3         # `sk-` at least before the stars
+MIN_ECHO_CHARS = 6          # and more than a bare `sk-***` around them
 
-# sk-, sk-proj-, sk-svcacct-, sk-admin- keys, and their masked echoes (`sk-abc***wxyz`).
-_KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_\-*]{3,}")
+# A key-shaped token in API text: `sk-` at a word start, then either a run long enough to be
+# a key or any run with `*` in it (a masked echo). "risk-free" and "sk-learn" do not match.
+_KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9_])sk-[A-Za-z0-9_*-]+")
+MIN_KEY_SHAPE_CHARS = 20
 # Long opaque tokens after "Bearer" (another gateway's key shape).
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]{8,}")
+_STARS = re.compile(r"\*{3,}")
+_ECHO_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 
-_known: set[str] = set()
+
+class _Secret:
+    """One held secret and the strings its echoes would contain, precomputed."""
+
+    __slots__ = ("value", "exact", "anchors", "alphabet", "longest")
+
+    def __init__(self, value: str):
+        self.value = value
+        forms = _encodings(value)
+        # Short forms are masked only whole; long ones by any run of MIN_FRAGMENT_CHARS.
+        self.exact = tuple(f for f in forms if len(f) < MIN_FRAGMENT_CHARS)
+        self.anchors = tuple((form[i:i + ANCHOR_CHARS], form, i)
+                             for form in forms if len(form) >= MIN_FRAGMENT_CHARS
+                             for i in range(0, len(form) - ANCHOR_CHARS + 1, ANCHOR_CHARS))
+        self.alphabet = frozenset("".join(forms))
+        self.longest = max(len(f) for f in forms)
+
+
+def _encodings(value: str) -> list[str]:
+    raw = value.encode("utf-8", "surrogatepass")
+    forms = [value, quote(value, safe=""), html.escape(value),
+             json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
+    for shift in range(3):
+        # The key's bytes at each alignment inside a longer base64 text: the leading group
+        # mixes in the bytes before it, so it is dropped.
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+        core = encoded[4:] if shift else encoded
+        forms += [core, core.replace("+", "-").replace("/", "_"), quote(core, safe="")]
+    return list(dict.fromkeys(f for f in forms if len(f) >= MIN_SECRET_CHARS))
+
+
+_lock = threading.Lock()
+_registry: OrderedDict[str, _Secret] = OrderedDict()
+_held: tuple[_Secret, ...] = ()    # a snapshot redact() reads without locking
 
 
 def remember(secret: str | None) -> None:
-    """Mask this exact value (and its fragments long enough to identify it) from now on."""
-    if secret and len(secret) >= 8:
-        _known.add(secret)
+    """Mask this value (and its encodings and long fragments) from now on."""
+    global _held
+    if not isinstance(secret, str) or len(secret) < MIN_SECRET_CHARS:
+        return
+    with _lock:
+        if secret in _registry:
+            _registry.move_to_end(secret)
+            return
+        _registry[secret] = _Secret(secret)
+        while len(_registry) > MAX_REMEMBERED:
+            _registry.popitem(last=False)
+        _held = tuple(_registry.values())
+
+
+def forget(secret: str | None = None) -> None:
+    """Stop masking `secret` (or every secret): for a server done with a caller's key, and tests."""
+    global _held
+    with _lock:
+        if secret is None:
+            _registry.clear()
+        else:
+            _registry.pop(secret, None)
+        _held = tuple(_registry.values())
+
+
+def remembered_count() -> int:
+    return len(_held)
 
 
 def redact(text: str) -> str:
-    """Return `text` with every known secret and key-shaped token masked."""
-    if not text:
+    """`text` with every held secret, in any of its encodings, masked; nothing else changed."""
+    if not text or not _held or not isinstance(text, str):
         return text
-    for secret in sorted(_known, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    text = _KEY_SHAPE.sub(MASK, text)
-    return _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    return _apply(text, _spans(text, _held))
+
+
+def redact_untrusted(text: str) -> str:
+    """For text that may quote keys we do not hold (API error bodies): held secrets,
+    key-shaped tokens (`sk-` and 17+ more characters, or with `*`) and bearer tokens masked."""
+    if not text or not isinstance(text, str):
+        return text
+    # Shapes first: a held secret masked inside a token would hide the token's shape.
+    text = _BEARER.sub(lambda m: m.group(1) + MASK, _KEY_SHAPE.sub(_mask_key_shape, text))
+    return redact(text)
+
+
+def redact_value(value):
+    """A JSON-like value with `redact` applied to every string (keys included); numbers,
+    booleans and None as they are. Used on results before they are printed."""
+    if isinstance(value, str):
+        return redact(value)
+    if not _held:
+        return value
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v) for v in value]
+    return value
+
+
+class StreamRedactor:
+    """`redact` for text that arrives in pieces: a secret split across pieces is still masked.
+
+    Text is held back only while it could still be part of a secret (a trailing run of
+    characters that occur in some held encoding, at most the longest encoding), so ordinary
+    prose flows through at once.
+    """
+
+    def __init__(self):
+        self._buffer = ""
+
+    def feed(self, piece: str) -> str:
+        held = _held
+        text = self._buffer + piece
+        if not held:
+            self._buffer = ""
+            return text
+        alphabet = frozenset().union(*(s.alphabet for s in held))
+        cut = len(text)
+        while cut > 0 and text[cut - 1] in alphabet:
+            cut -= 1
+        cut = max(cut, len(text) - max(s.longest for s in held) + 1)
+        spans = _spans(text, held)
+        for start, end in spans:
+            if start < cut < end:
+                cut = end
+        self._buffer = text[cut:]
+        return _apply(text[:cut], [(s, min(e, cut)) for s, e in spans if s < cut])
+
+    def flush(self) -> str:
+        text, self._buffer = self._buffer, ""
+        return redact(text)
+
+
+def _spans(text: str, held) -> list[tuple[int, int]]:
+    """Merged (start, end) ranges of `text` that belong to a held secret."""
+    found = []
+    for secret in held:
+        for form in secret.exact:
+            start = text.find(form)
+            while start != -1:
+                found.append((start, start + len(form)))
+                start = text.find(form, start + 1)
+        for anchor, form, offset in secret.anchors:
+            start = text.find(anchor)
+            while start != -1:
+                span = _extend(text, start, form, offset)
+                if span[1] - span[0] >= MIN_FRAGMENT_CHARS:
+                    found.append(span)
+                start = text.find(anchor, start + 1)
+    if "***" in text:
+        found += _masked_echoes(text, held)
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _extend(text: str, start: int, form: str, offset: int) -> tuple[int, int]:
+    """The longest run around text[start:] that matches `form` around `offset`."""
+    left = 0
+    while start - left > 0 and offset - left > 0 and text[start - left - 1] == form[offset - left - 1]:
+        left += 1
+    right = ANCHOR_CHARS
+    while (start + right < len(text) and offset + right < len(form)
+           and text[start + right] == form[offset + right]):
+        right += 1
+    return start - left, start + right
+
+
+def _masked_echoes(text: str, held) -> list[tuple[int, int]]:
+    """OpenAI's 401 echo of a held key: its first characters, stars, its last ones."""
+    found = []
+    for stars in _STARS.finditer(text):
+        head = _trailing_run(text[max(0, stars.start() - MAX_ECHO_SIDE_CHARS):stars.start()])
+        tail = _ECHO_CHARS.match(text, stars.end(), stars.end() + MAX_ECHO_SIDE_CHARS).group()
+        if len(head) < MIN_ECHO_PREFIX or len(head) + len(tail) < MIN_ECHO_CHARS:
+            continue
+        for secret in held:
+            if secret.value.startswith(head) and secret.value.endswith(tail):
+                found.append((stars.start() - len(head), stars.end() + len(tail)))
+                break
+    return found
+
+
+def _trailing_run(text: str) -> str:
+    i = len(text)
+    while i > 0 and _ECHO_CHARS.fullmatch(text[i - 1]):
+        i -= 1
+    return text[i:]
+
+
+def _apply(text: str, spans) -> str:
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(MASK)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _mask_key_shape(match: re.Match) -> str:
+    token = match.group()
+    return MASK if "*" in token or len(token) >= MIN_KEY_SHAPE_CHARS else token

@@ -48,6 +48,9 @@ def isolated(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
+    from openai_skill.redaction import forget
+
+    forget()  # no secret remembered by an earlier test masks this one's output
     return tmp_path
 
 

@@ -164,7 +164,7 @@ def test_429_insufficient_quota_is_not_retried(api, slept):
     error = caught.value
     assert len(api.log) == 1 and slept == []
     assert isinstance(error, RateLimitError)
-    assert (error.status, error.request_id, error.code, error.type) == (
+    assert (error.status, error.request_id, error.code, error.api_type) == (
         429, "req_quota", "insufficient_quota", "insufficient_quota")
     assert "You exceeded your current quota" in error.message
     assert "HTTP 429" in error.message
@@ -224,7 +224,7 @@ def test_other_4xx_are_not_retried_and_carry_type_code_param(api, slept, status,
         client.send(post(), CANARY_KEY, settings())
     assert len(api.log) == 1 and slept == []
     error = caught.value
-    assert (error.status, error.type, error.param, error.code) == (
+    assert (error.status, error.api_type, error.param, error.code) == (
         status, "invalid_request_error", "max_tokens", "unsupported_parameter")
     assert "Use 'max_completion_tokens' instead." in error.message
 
@@ -510,7 +510,7 @@ def test_mid_stream_error_is_raised_after_the_chunks_before_it(api):
             received.append(chunk)
     assert received == [delta("par")]
     assert caught.value.request_id == "req_mid"
-    assert caught.value.type == "server_error"
+    assert caught.value.api_type == "server_error"
     assert "The server had an error" in caught.value.message
 
 

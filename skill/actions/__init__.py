@@ -4,6 +4,8 @@ Each module has `shape(data, request_id, params) -> result`, a pure function fro
 answer to the action's output schema. Optional hooks, looked up here so that the pipeline
 never branches on an action's name:
 - `accumulate(chunks) -> answer` and `stream_text(chunk) -> str` for actions that stream;
+- `check(params, settings, **options)` for checks of the local side before anything is
+  sent (dry runs included): the image output folder;
 - `finish(result, settings, **options) -> result` for work after shaping (image files).
 """
 
@@ -42,6 +44,13 @@ def shape(action_id: str, data: dict, request_id: str | None, params: dict) -> d
             f"{action_id}: OpenAI's answer is missing what we expect ({type(exc).__name__}: {exc})",
             request_id=request_id,
         ) from None
+
+
+def check(action_id: str, params: dict, settings, **options) -> None:
+    """Run the action's before-sending check, if it has one (raises InputError)."""
+    hook = getattr(module(action_id), "check", None)
+    if hook:
+        hook(params, settings, **options)
 
 
 def finish(action_id: str, result: dict, settings, **options) -> dict:

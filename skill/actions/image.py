@@ -31,8 +31,21 @@ def shape(data: dict, request_id, params) -> dict:
 
 
 
+def check(params: dict, settings, *, inline_images: bool = False, download_images: bool = False) -> None:
+    """Before anything is sent: the output folder must be writable if files will be written."""
+    if inline_images or (params.get("response_format") == "url" and not download_images):
+        return
+    from .image_files import check_output_dir
+
+    check_output_dir(settings.output_dir)
+
+
 def finish(result: dict, settings, *, inline_images: bool = False, download_images: bool = False) -> dict:
-    """Write base64 images (and, if asked, downloaded URL images) to files in output_dir."""
+    """Write base64 images (and, if asked, downloaded URL images) to files in output_dir.
+
+    The images are paid for: an image that cannot be written (disk full, folder gone
+    read-only since the check) keeps its base64 (or URL) in the result, with `save_error`
+    saying why, instead of being lost with an exception."""
     if inline_images:
         return result
     from .image_files import decode_b64_image, default_stem, save_image
@@ -42,12 +55,20 @@ def finish(result: dict, settings, *, inline_images: bool = False, download_imag
         image = dict(image)
         data = None
         if "b64_json" in image:
-            data = decode_b64_image(image.pop("b64_json"))
+            data = decode_b64_image(image["b64_json"])
         elif download_images and "url" in image:
             from ..transport.download import download
 
             data, _content_type = download(image["url"], settings)
         if data is not None:
-            image.update(save_image(data, settings.output_dir, default_stem(result["created"], index)))
+            try:
+                saved = save_image(data, settings.output_dir, default_stem(result["created"], index))
+            except OSError as exc:
+                # b64_json (or url) stays in the image: what was paid for is not lost
+                image["save_error"] = (f"cannot write to {settings.output_dir}: "
+                                       f"{exc.strerror or type(exc).__name__}")
+            else:
+                image.pop("b64_json", None)
+                image.update(saved)
         images.append(image)
     return {**result, "images": images}

@@ -42,7 +42,8 @@ FILE_MODE = 0o644
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _DASH_RUN = re.compile(r"-{2,}")
 
-__all__ = ["save_image", "decode_b64_image", "default_stem", "detect_image_type", "sanitize_stem"]
+__all__ = ["save_image", "decode_b64_image", "default_stem", "detect_image_type", "sanitize_stem",
+           "check_output_dir"]
 
 
 def detect_image_type(data: bytes) -> tuple[str, str] | None:
@@ -146,3 +147,72 @@ def _write_all(fd: int, path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+# -- before a paid call: can the output folder take the files? --------------------------------
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+PROBE_BYTES = 4096             # written, synced and removed: proves the disk takes data
+MIN_FREE_BYTES = 4 * 1024 * 1024   # below this, even one image may not fit
+PROBE_PREFIX = ".openai-skill-probe-"
+
+
+def check_output_dir(out_dir) -> None:
+    """Raise InputError unless image files can be written into `out_dir` (or the folder
+    that will be created there). Run before anything is sent, dry runs included.
+
+    A name that looks like an image file (`-o out.png`) is refused unless that folder
+    already exists: `-o` takes a folder, and silently creating one named out.png is a surprise.
+    """
+    from ..errors import InputError
+
+    folder = Path(out_dir).expanduser()
+    shown = str(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"output folder {shown}: it exists and is not a folder; "
+                         "give a folder with -o / output_dir")
+    if not folder.exists() and folder.suffix.lower() in IMAGE_SUFFIXES:
+        raise InputError(f"output folder {shown}: looks like a file name; -o / output_dir takes a "
+                         "folder, the file names are chosen for you (create the folder first to "
+                         "use that name)")
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"output folder {shown}: {existing} is not a folder, so it cannot be created")
+    problem = _write_probe(existing)
+    if problem:
+        raise InputError(f"output folder {shown}: cannot write there ({problem}); nothing was sent")
+
+
+def _write_probe(folder: Path) -> str | None:
+    """Why files cannot be written into `folder`, or None. Root ignores permission bits,
+    so only a real write (synced, then removed) tells a read-only or full disk."""
+    try:
+        usage = os.statvfs(folder)
+        if usage.f_bavail * usage.f_frsize < MIN_FREE_BYTES:
+            return f"only {usage.f_bavail * usage.f_frsize} bytes free"
+    except (OSError, AttributeError):  # no statvfs (Windows): the probe decides
+        pass
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=folder)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    try:
+        written = 0
+        while written < PROBE_BYTES:  # a short write is how a file-size limit shows first
+            written += os.write(fd, b"\0" * (PROBE_BYTES - written))
+        os.fsync(fd)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+    return None

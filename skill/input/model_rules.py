@@ -1,81 +1,117 @@
 """Applying the model rules declared in skill.yaml (`model_rules`) to checked parameters.
 
-The rules are data; this module only knows the six steps they may use, applied in a fixed
-order (see skill.yaml). Problems are collected, not raised one by one, so a caller sees
+The rules are data; this module only knows the six steps they may use, applied in the fixed
+order STEPS (see skill.yaml). Problems are collected, not raised one by one, so a caller sees
 every field a model objects to in one error.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from ..errors import InputError
-
-STEPS = ("coerce", "exclusive", "rename", "omit_defaults", "unsupported", "only")
+from .problems import problem, raise_problems
 
 
 def matching_rules(rules: list[dict], model: str | None) -> list[dict]:
     """The rules whose `models` globs match this model id, in declared order."""
-    if not model:
+    if not model or not isinstance(model, str):
         return []
     return [rule for rule in rules if any(fnmatchcase(model, glob) for glob in rule["models"])]
 
 
+@dataclass
+class _State:
+    """What the steps read and change: the parameters, which were given explicitly, problems."""
+
+    params: dict
+    explicit: set
+    model: str
+    problems: list = field(default_factory=list)
+
+    def drop_default(self, name: str) -> None:
+        if name in self.params and name not in self.explicit:
+            del self.params[name]
+
+    def refuse(self, name: str, expected: str, detail: str) -> None:
+        given = json.dumps(self.params[name], ensure_ascii=False)
+        self.problems.append(problem(name, expected, given, f"{name}: {detail} (got {given})"))
+
+
+def _coerce(state: _State, kinds: dict) -> None:
+    for name, kind in kinds.items():
+        if kind == "number" and isinstance(state.params.get(name), str):
+            number = _to_number(state.params[name])
+            if number is None:
+                state.refuse(name, "a number", "expected a number")
+            else:
+                state.params[name] = number
+
+
+def _exclusive(state: _State, pairs: list) -> None:
+    for first, second in pairs:
+        if first in state.explicit and second in state.explicit:
+            state.refuse(second, f"either {first} or {second}, not both", f"give {first} or {second}, not both")
+        elif first in state.explicit:
+            state.drop_default(second)
+        elif second in state.explicit:
+            state.drop_default(first)
+
+
+def _rename(state: _State, names: dict) -> None:
+    for old, new in names.items():
+        if old in state.params and new not in state.params:
+            state.params[new] = state.params.pop(old)
+            if old in state.explicit:
+                state.explicit.discard(old)
+                state.explicit.add(new)
+        elif old in state.params:
+            state.params.pop(old)
+
+
+def _omit_defaults(state: _State, names: list) -> None:
+    for name in names:
+        state.drop_default(name)
+
+
+def _unsupported(state: _State, names: list) -> None:
+    for name in names:
+        if name in state.params:
+            state.refuse(name, f"no {name} with model {state.model!r}",
+                        f"{state.model} does not accept {name}; leave it out")
+
+
+def _only(state: _State, allowed_by_name: dict) -> None:
+    for name, allowed in allowed_by_name.items():
+        if name in state.params and state.params[name] not in allowed:
+            shown = ", ".join(json.dumps(v) for v in allowed)
+            state.refuse(name, f"one of {shown} for model {state.model!r}", f"{state.model} takes {name} {shown}")
+
+
+# The one place the order lives: a rule's steps run in this order, whatever order skill.yaml
+# writes its keys in.
+STEPS = {"coerce": _coerce, "exclusive": _exclusive, "rename": _rename,
+         "omit_defaults": _omit_defaults, "unsupported": _unsupported, "only": _only}
+
+
 def apply_model_rules(action_id: str, params: dict, explicit: frozenset, rules: list[dict]) -> dict:
     """Return the parameters as the model accepts them, or raise InputError naming each field."""
-    params = dict(params)
-    explicit = set(explicit)
-    model = params.get("model")
-    problems: list[dict] = []
-    for rule in matching_rules(rules, model):
-        for field, kind in rule.get("coerce", {}).items():
-            if kind == "number" and isinstance(params.get(field), str):
-                params[field] = _to_number(params[field])
-        for first, second in rule.get("exclusive", []):
-            if first in explicit and second in explicit:
-                problems.append(_problem(second, f"either {first} or {second}, not both",
-                                         params[second], f"give {first} or {second}, not both"))
-            elif first in explicit:
-                _drop_default(params, explicit, second)
-            elif second in explicit:
-                _drop_default(params, explicit, first)
-        for old, new in rule.get("rename", {}).items():
-            if old in params and new not in params:
-                params[new] = params.pop(old)
-                if old in explicit:
-                    explicit.discard(old)
-                    explicit.add(new)
-            elif old in params:
-                params.pop(old)
-        for field in rule.get("omit_defaults", []):
-            _drop_default(params, explicit, field)
-        for field in rule.get("unsupported", []):
-            if field in params:
-                problems.append(_problem(field, f"no {field} with model {model!r}", params[field],
-                                         f"{model} does not accept {field}; leave it out"))
-        for field, allowed in rule.get("only", {}).items():
-            if field in params and params[field] not in allowed:
-                shown = ", ".join(json.dumps(v) for v in allowed)
-                problems.append(_problem(field, f"one of {shown} for model {model!r}", params[field],
-                                         f"{model} takes {field} {shown}"))
-    if problems:
-        head = problems[0]["message"] if len(problems) == 1 else f"{len(problems)} problems with model {model!r}"
-        raise InputError(f"{action_id}: {head}", problems=problems)
-    return params
-
-
-def _drop_default(params: dict, explicit: set, field: str) -> None:
-    if field in params and field not in explicit:
-        del params[field]
+    state = _State(dict(params), set(explicit), params.get("model"))
+    for rule in matching_rules(rules, state.model):
+        for step, apply in STEPS.items():
+            if step in rule:
+                apply(state, rule[step])
+    raise_problems(action_id, state.problems, what=f"with model {state.model!r}")
+    return state.params
 
 
 def _to_number(text: str):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
     return int(value) if value.is_integer() else value
-
-
-def _problem(field: str, expected: str, given, detail: str) -> dict:
-    given_text = json.dumps(given, ensure_ascii=False)
-    return {"path": field, "expected": expected, "given": given_text,
-            "message": f"{field}: {detail} (got {given_text})"}

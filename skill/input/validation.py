@@ -10,8 +10,11 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+from itertools import islice
 
 from ..errors import InputError
+from .json_values import json_problems
+from .problems import MAX_PROBLEMS, problem as _problem, raise_problems
 
 _FRIENDLY_PATTERNS = {"\\S": "text that is not blank"}
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
@@ -22,18 +25,19 @@ def validate_input(action, data) -> tuple[dict, frozenset]:
     """Return (`data` with defaults filled in, the set of top-level fields given explicitly)."""
     if data is None:
         data = {}
+    problems, more = json_problems(data)  # NaN, lone surrogates, deep nesting: before any schema
+    raise_problems(action.id, problems, more=more)
     if not isinstance(data, dict):
         raise InputError(
             f"input: expected a JSON object, got {_json_type(data)} {_show(data)}",
-            problems=[{"path": "$", "expected": "object", "given": _show(data),
-                       "message": f"input: expected a JSON object, got {_json_type(data)}"}],
+            problems=[_problem("$", "object", _show(data), f"input: expected a JSON object, got {_json_type(data)}")],
         )
-    problems = [] if _quick_yes(action.input_schema, data) else [
-        p for error in _validator(action.id, action.input_schema).iter_errors(data) for p in _describe(error)]
-    if problems:
+    if not _quick_yes(action.input_schema, data):
+        # Lazily: input with 200,000 bad items stops after MAX_PROBLEMS + 1 errors.
+        errors = _validator(action.id, action.input_schema).iter_errors(data)
+        problems = [p for error in islice(errors, MAX_PROBLEMS + 1) for p in _describe(error)]
         problems.sort(key=lambda p: p["path"])
-        head = problems[0]["message"] if len(problems) == 1 else f"{len(problems)} problems in the input"
-        raise InputError(f"{action.id}: {head}", problems=problems)
+        raise_problems(action.id, problems, more=len(problems) > MAX_PROBLEMS)
     filled = copy.deepcopy(data)
     for name, prop in action.input_schema.get("properties", {}).items():
         if name not in filled and "default" in prop:
@@ -146,10 +150,6 @@ def _expected(kind, schema, error) -> str:
     if kind == "not":
         return "not this value"
     return f"a value valid under {kind!r} {json.dumps(schema)[:80]}"
-
-
-def _problem(path, expected, given, message) -> dict:
-    return {"path": path, "expected": expected, "given": given, "message": message}
 
 
 def _json_type(value) -> str:

@@ -97,7 +97,7 @@ class Call:
                         return response, (self._read(response) if read_body else None)
                     error = self._status_error(response)
                 retryable = retry.should_retry(status, response.headers,
-                                               error={"code": error.code, "type": error.type})
+                                               error={"code": error.code, "type": error.api_type})
                 delay = retry.retry_delay(attempt, response.headers)
             except body.TooLarge as exc:
                 raise self._too_large(exc.limit) from None

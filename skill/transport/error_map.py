@@ -68,7 +68,7 @@ def api_error(response, body: bytes, url: str, *, hint: str = "") -> APIError:
     if status == 404 and "Invalid URL" in message and "/v1/" not in safe_url(url) + "/":
         text += (" (the base URL has no /v1: set OPENAI_BASE_URL to the API root, "
                  "e.g. https://api.openai.com/v1)")
-    return cls(text, status=status, request_id=request_id, type=kind, code=code, param=param)
+    return cls(text, status=status, request_id=request_id, api_type=kind, code=code, param=param)
 
 
 def stream_error(error, request_id: str | None) -> APIError:
@@ -87,7 +87,7 @@ def stream_error(error, request_id: str | None) -> APIError:
         cls = _TYPE_ERRORS.get(kind or "", APIError)
     message = _text(error.get("message")) or "no message"
     return cls(f"the API reported an error mid-response: {truncate(message)}",
-               request_id=request_id, type=kind, code=code, param=param)
+               request_id=request_id, api_type=kind, code=code, param=param)
 
 
 def parse_object(body: bytes, response) -> dict:

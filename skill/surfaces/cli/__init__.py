@@ -1,8 +1,13 @@
 """The `openai-skill` command line.
 
 Each command group lives in its own module with a `register(subparsers)` function; a
-command is a short function whose docstring is its help. Modules import heavy libraries
-inside the commands that need them, because agents start this program once per call.
+command is a short function whose docstring is its help (`commands.add_command`). Modules
+import heavy libraries inside the commands that need them, because agents start this
+program once per call.
+
+No Python traceback reaches a user: expected failures are SkillErrors with their own exit
+codes; anything else is caught last, reported as one redacted line with EXIT_INTERNAL
+(`OPENAI_SKILL_DEBUG=1` re-raises it with the traceback).
 """
 
 from __future__ import annotations
@@ -12,28 +17,32 @@ import os
 import sys
 
 from ..._version import __version__
-from ...errors import EXIT_USAGE, SkillError
+from ...errors import EXIT_USAGE, InputError, SkillError
 from . import actions, exports, jobs, mcp, vault
-from .output import fail
+from .output import emit, fail, write_text
 
 GROUPS = (actions, vault, exports, jobs, mcp)
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
+EXIT_INTERNAL = 1        # a failure we did not foresee: a bug to report
+EXIT_INTERRUPTED = 130   # Ctrl-C, as shells report SIGINT
+EXIT_BROKEN_PIPE = 141   # the reader went away (`| head`), as shells report SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line on stderr, exit 2, as every other input error
-        from ...redaction import redact  # argparse echoes stray arguments, which may be a pasted key
+    def error(self, message):  # an InputError like any other: one line on stderr, exit 2, --json
+        from ...redaction import redact_untrusted  # argparse echoes stray arguments: maybe a pasted key
 
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"openai-skill: error: {redact(message)}\n")
-        raise SystemExit(EXIT_USAGE)
+        raise InputError(redact_untrusted(message))
 
 
 DESCRIPTION = ("OpenAI for agents: chat-completion, generate-image, list-models and create-embedding, "
                "each input checked against its JSON Schema before anything is sent.")
 EPILOG = """key: OPENAI_API_KEY, or store it once, encrypted, with `openai-skill setup`.
 exit codes: 0 ok, 2 invalid input or usage, 3 missing or rejected credentials,
-            4 API error (quota, permission, unexpected answer), 5 network or timeout."""
+            4 API error (quota, permission, unexpected answer), 5 network or timeout,
+            6 images generated but not all saved (the result keeps the rest),
+            1 internal error (a bug; OPENAI_SKILL_DEBUG=1 shows the traceback)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,17 +58,62 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv  # known before parsing, so a usage error honours it too
+    debug = os.environ.get(DEBUG_ENV) == "1"
+    try:
+        return _dispatch(argv)
+    except SkillError as exc:
+        if debug:
+            raise
+        return _report(lambda: fail(exc, as_json=as_json))
+    except KeyboardInterrupt:
+        return _report(lambda: write_text(sys.stderr, "openai-skill: interrupted\n") or EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        return _reader_gone()
+    except Exception as exc:  # the last resort: whatever was not foreseen, still one line
+        if debug:
+            raise
+        return _report(lambda: _internal_error(exc, as_json))
+
+
+def _dispatch(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    return args.func(args) or 0
+
+
+def _internal_error(exc: BaseException, as_json: bool) -> int:
+    from ...redaction import redact_untrusted  # the exception's text may quote anything
+
+    text = " ".join(redact_untrusted(str(exc)).split())[:500] or "(no message)"
+    message = f"unexpected {type(exc).__name__}: {text}"
+    write_text(sys.stderr, f"openai-skill: {message} (a bug: please report it; "
+                           f"{DEBUG_ENV}=1 shows the traceback)\n")
+    if as_json:
+        emit({"error": {"type": "internal_error", "error": type(exc).__name__, "message": message}})
+    return EXIT_INTERNAL
+
+
+def _report(report) -> int:
+    """Run a reporter; a reader that is gone by then is no reason for a traceback."""
     try:
-        return args.func(args) or 0
-    except SkillError as exc:
-        if os.environ.get(DEBUG_ENV) == "1":
-            raise
-        return fail(exc, as_json=args.json)
-    except KeyboardInterrupt:
-        sys.stderr.write("openai-skill: interrupted\n")
-        return 130
+        return report()
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed the pipe (`openai-skill models | head -1`): stop quietly.
+
+    Python would otherwise report the failed flush at exit; pointing stdout at /dev/null
+    first is the fix the Python docs give (library/signal, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (tests, embedding): nothing will flush at exit
+    return EXIT_BROKEN_PIPE

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from ...config import DEFAULT_MAX_RETRIES, DEFAULT_OUTPUT_DIR, DEFAULT_READ_TIMEOUT
-from ...errors import InputError
-from .output import emit
+from ...errors import EXIT_NOT_SAVED, InputError
+from .commands import add_command
+from .output import emit, text_writer, write_text
+
+MAX_INPUT_BYTES = 256 * 1024 * 1024   # far above the largest legitimate input (2048 long texts)
 
 
 def cmd_run(args) -> int:
     """Run an action with a JSON input (--input JSON, --input @file.json, or stdin)."""
     data = _read_input(args.input)
     stream = isinstance(data, dict) and data.get("stream") is True
-    return _invoke(args, args.action, data, on_text=_to(sys.stderr) if stream else None)
+    return run_and_print(args, args.action, data, on_text=text_writer(sys.stderr) if stream else None)
 
 
 def cmd_chat(args) -> int:
@@ -25,16 +29,20 @@ def cmd_chat(args) -> int:
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.prompt})
     data = {"messages": messages}
-    _put(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
+    add_given(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
     if args.stream:
         data["stream"] = True
     if args.dry_run or args.full:
-        return _invoke(args, "chat-completion", data, on_text=_to(sys.stderr) if args.stream else None)
-    result = _call(args, "chat-completion", data, on_text=_to(sys.stdout) if args.stream else None)
-    if args.stream:
-        sys.stdout.write("\n")
+        return run_and_print(args, "chat-completion", data,
+                             on_text=text_writer(sys.stderr) if args.stream else None)
+    on_text = text_writer(sys.stdout) if args.stream else None
+    result = run_action(args, "chat-completion", data, on_text=on_text)
+    if on_text:
+        on_text.finish()
+        write_text(sys.stdout, "\n")
     else:
-        sys.stdout.write((result["content"] or "") + "\n")
+        # The same masking as `--full` (held secrets only): the reply's text as it came.
+        write_text(sys.stdout, (result["content"] or "") + "\n")
         if result.get("tool_calls"):
             emit({"tool_calls": result["tool_calls"]})
     return 0
@@ -43,14 +51,14 @@ def cmd_chat(args) -> int:
 def cmd_image(args) -> int:
     """Generate image(s) from a prompt; saves base64 images as files and prints the result."""
     data = {"prompt": args.prompt}
-    _put(data, model=args.model, size=args.size, quality=args.quality, style=args.style, n=args.n,
-         response_format=args.response_format)
-    return _invoke(args, "generate-image", data)
+    add_given(data, model=args.model, size=args.size, quality=args.quality, style=args.style, n=args.n,
+              response_format=args.response_format)
+    return run_and_print(args, "generate-image", data)
 
 
 def cmd_models(args) -> int:
     """List the models your API key can use."""
-    return _invoke(args, "list-models", {})
+    return run_and_print(args, "list-models", {})
 
 
 def cmd_embed(args) -> int:
@@ -62,8 +70,8 @@ def cmd_embed(args) -> int:
     if not args.texts:
         raise InputError("embed: give one or more TEXT arguments, or --file PATH")
     data = {"input": args.texts[0] if len(args.texts) == 1 else args.texts}
-    _put(data, model=args.model, dimensions=args.dimensions)
-    return _invoke(args, "create-embedding", data)
+    add_given(data, model=args.model, dimensions=args.dimensions)
+    return run_and_print(args, "create-embedding", data)
 
 
 def cmd_actions(args) -> int:
@@ -91,7 +99,7 @@ def register(sub) -> None:
                         help="on failure, print the error object as JSON on stdout")
     common.add_argument("--dry-run", action="store_true",
                         help="validate and print the request that would be sent; send nothing")
-    common.add_argument("--timeout", type=float, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
+    common.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
     common.add_argument("--max-retries", type=int, metavar="N", help=f"retries on 408/409/429/5xx and network errors (default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
     image_opts = argparse.ArgumentParser(add_help=False)
     image_opts.add_argument("-o", "--output-dir", metavar="DIR",
@@ -99,11 +107,11 @@ def register(sub) -> None:
     image_opts.add_argument("--inline", action="store_true", help="keep base64 images inline instead of saving files")
     image_opts.add_argument("--download", action="store_true", help="also download URL images to files")
 
-    p = _add(sub, "run", cmd_run, [common, image_opts])
+    p = add_command(sub, cmd_run, parents=[common, image_opts])
     p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
     p.add_argument("--input", "-i", metavar="JSON|@FILE|-", help="the input; default: stdin if piped, else {}")
 
-    p = _add(sub, "chat", cmd_chat, [common])
+    p = add_command(sub, cmd_chat, parents=[common])
     p.add_argument("prompt", help="the user message")
     p.add_argument("-m", "--model", help="default gpt-4o-mini")
     p.add_argument("--system", metavar="TEXT", help="a system message")
@@ -112,7 +120,7 @@ def register(sub) -> None:
     p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
 
-    p = _add(sub, "image", cmd_image, [common, image_opts])
+    p = add_command(sub, cmd_image, parents=[common, image_opts])
     p.add_argument("prompt", help="what the image should show")
     p.add_argument("-m", "--model", help="default dall-e-3; e.g. gpt-image-1")
     p.add_argument("--size", help="e.g. 1024x1024, 1792x1024 (dall-e-3), 1536x1024 (gpt-image)")
@@ -122,9 +130,9 @@ def register(sub) -> None:
     p.add_argument("--response-format", choices=["url", "b64_json"],
                    help="DALL-E only, default url; GPT image models always return base64")
 
-    _add(sub, "models", cmd_models, [common])
+    add_command(sub, cmd_models, parents=[common])
 
-    p = _add(sub, "embed", cmd_embed, [common])
+    p = add_command(sub, cmd_embed, parents=[common])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts, embedded in order (or --file)")
     p.add_argument("-m", "--model", help="default text-embedding-3-small")
     p.add_argument("--dimensions", type=int, metavar="N", help="vector length (text-embedding-3 and later)")
@@ -132,20 +140,14 @@ def register(sub) -> None:
 
     add_bulk_options(p)
 
-    _add(sub, "actions", cmd_actions, [])
-    p = _add(sub, "schema", cmd_schema, [])
+    add_command(sub, cmd_actions)
+    p = add_command(sub, cmd_schema)
     p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
     p.add_argument("--output", action="store_true", help="the result's schema instead of the input's")
 
 
-def _add(sub, name, func, parents):
-    doc = func.__doc__.strip()
-    parser = sub.add_parser(name, help=doc, description=doc, parents=parents)
-    parser.set_defaults(func=func)
-    return parser
-
-
-def _put(data: dict, **values) -> None:
+def add_given(data: dict, **values) -> None:
+    """Put the options the user gave (not None) into the action's input."""
     data.update({k: v for k, v in values.items() if v is not None})
 
 
@@ -160,43 +162,85 @@ def _options(args) -> dict:
     }
 
 
-def _call(args, action: str, data, on_text=None) -> dict:
+def run_action(args, action: str, data, on_text=None) -> dict:
+    """Invoke `action` with `data` and the command line's options; return the result."""
     from ...pipeline import invoke
 
     return invoke(action, data, on_text=on_text, **_options(args))
 
 
-def _invoke(args, action: str, data, on_text=None) -> int:
-    result = _call(args, action, data, on_text)
+def run_and_print(args, action: str, data, on_text=None) -> int:
+    """Invoke `action`, print its JSON result; the exit code says if images were not saved."""
+    result = run_action(args, action, data, on_text)
     if on_text and not args.dry_run:
+        on_text.finish()
         on_text("\n")
     emit(result)
+    unsaved = [image for image in result.get("images") or () if image.get("save_error")]
+    if unsaved:
+        write_text(sys.stderr, f"openai-skill: {len(unsaved)} of {len(result['images'])} image(s) could not be "
+                               f"saved ({unsaved[0]['save_error']}); the result above keeps their data\n")
+        return EXIT_NOT_SAVED
     return 0
 
 
-def _to(stream):
-    def write(text: str) -> None:
-        stream.write(text)
-        stream.flush()
-    return write
+def _seconds(text: str) -> float:
+    """argparse type for a timeout: a finite number of seconds above 0 (not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
 
 
 def _read_input(raw: str | None):
+    """The JSON input from --input, @file or stdin: bytes capped, decoded as UTF-8 strictly,
+    parsed as standard JSON (no NaN/Infinity), every failure an InputError."""
     if raw is None or raw == "-":
-        text = "" if sys.stdin is None or (raw is None and sys.stdin.isatty()) else sys.stdin.read()
+        if sys.stdin is None or (raw is None and sys.stdin.isatty()):
+            return {}
         source = "stdin"
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        data = stream.read(MAX_INPUT_BYTES + 1)
     elif raw.startswith("@"):
+        source = raw
         try:
-            with open(raw[1:], encoding="utf-8") as handle:
-                text = handle.read()
+            with open(raw[1:], "rb") as handle:
+                data = handle.read(MAX_INPUT_BYTES + 1)
         except OSError as exc:
             raise InputError(f"--input {raw}: cannot read the file ({exc.strerror})") from None
-        source = raw
     else:
-        text, source = raw, "--input"
+        data, source = raw, "--input"
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{source}: the input is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+    text = _decoded(data, source)
     if not text.strip():
         return {}
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{source}: the JSON is nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity (below), an integer with thousands of digits
+        raise InputError(f"{source}: not valid JSON ({exc})") from None
+
+
+def _decoded(data, source: str) -> str:
+    if isinstance(data, str):
+        # argv and text streams: undecodable bytes arrive as lone surrogates
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(f"{source}: the text is not valid UTF-8 (character {exc.start})") from None
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number; give a finite number")

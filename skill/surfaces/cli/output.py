@@ -1,4 +1,8 @@
-"""Printing results and errors: JSON on stdout, one readable line on stderr."""
+"""Printing results and errors: JSON on stdout, a short readable message on stderr.
+
+Results are masked value by value (`redact_value`): only the secrets we hold are masked, so
+model output, paths and ids print exactly as they came.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,62 @@ import re
 import sys
 
 from ...errors import SkillError
-from ...redaction import redact
-
+from ...redaction import StreamRedactor, redact, redact_value
 
 # An indented array of plain numbers (an embedding): one line instead of one per number.
 _NUMBER_ARRAY = re.compile(r"\[\s*\n\s*(-?[0-9][-+0-9.eE]*(?:,\s*\n\s*-?[0-9][-+0-9.eE]*)*)\s*\n\s*\]")
+# Input with thousands of problems must not print thousands of lines: the first few go to
+# stderr, all that were collected go in the `--json` error object.
+MAX_PROBLEM_LINES = 10
 
 
 def emit(result) -> None:
     """Print a result as indented JSON on stdout, number arrays kept on one line."""
-    text = json.dumps(result, indent=2, ensure_ascii=False)
+    text = json.dumps(redact_value(result), indent=2, ensure_ascii=False, allow_nan=False)
     text = _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
-    sys.stdout.write(redact(text) + "\n")
-    sys.stdout.flush()
+    write_text(sys.stdout, text + "\n", redacted=True)
+
+
+def write_text(stream, text: str, *, redacted: bool = False) -> None:
+    """Write `text` (held secrets masked, nothing else changed) and flush, so an agent reading
+    a pipe sees it at once. Lone surrogates (which a terminal cannot encode) are replaced."""
+    if not redacted:
+        text = redact(text)
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+    stream.flush()
+
+
+def text_writer(stream):
+    """A callback for streamed text: held secrets masked even when split across pieces.
+    Call `.finish()` at the end to print what was held back."""
+    redactor = StreamRedactor()
+
+    def write(piece: str) -> None:
+        write_text(stream, redactor.feed(piece), redacted=True)
+
+    write.finish = lambda: write_text(stream, redactor.flush(), redacted=True)
+    return write
+
+
+def error_message(exc: SkillError) -> str:
+    """The message, then (for input with several problems) one indented line per problem,
+    at most MAX_PROBLEM_LINES of them."""
+    lines = [f"openai-skill: {exc.message}"]
+    problems = getattr(exc, "problems", None) or []
+    if len(problems) > 1:
+        lines += [f"  - {p['message']}" for p in problems[:MAX_PROBLEM_LINES]]
+        if len(problems) > MAX_PROBLEM_LINES:
+            lines.append(f"  ... {len(problems) - MAX_PROBLEM_LINES} more (--json lists them)")
+    return "\n".join(lines) + "\n"
 
 
 def fail(exc: SkillError, as_json: bool = False) -> int:
-    """Report an expected failure: one line on stderr (and the error object on stdout with --json)."""
-    line = f"openai-skill: {exc.message}"
-    problems = getattr(exc, "problems", None)
-    if problems and len(problems) > 1:
-        line += "".join(f"\n  - {p['message']}" for p in problems)
-    sys.stderr.write(line + "\n")
+    """Report an expected failure on stderr (and the error object on stdout with --json)."""
+    write_text(sys.stderr, error_message(exc))
     if as_json:
         emit({"error": exc.to_dict()})
     return exc.exit_code

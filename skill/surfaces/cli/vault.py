@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ...errors import InputError
+from .commands import add_command
 from .output import emit
 
 MAX_SECRET_CHARS = 64 * 1024
@@ -171,7 +172,7 @@ def _vault_help(parser):
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("setup", help=cmd_setup.__doc__, description=cmd_setup.__doc__)
+    p = add_command(subparsers, cmd_setup)
     from ...secrets.keys import credential
 
     entry = credential()["name"]
@@ -181,28 +182,24 @@ def register(subparsers) -> None:
                    help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
                         "instead of a key file")
     p.add_argument("argv_secret", nargs="*", help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_setup)
 
     v = subparsers.add_parser("vault", help="manage the encrypted credential vault",
                               description="Manage the encrypted credential vault.")
     v.set_defaults(func=_vault_help(v))
     vsub = v.add_subparsers(dest="vault_command", metavar="SUBCOMMAND")
-    for name, func in (("list", cmd_list), ("remove", cmd_remove), ("rotate", cmd_rotate),
-                       ("path", cmd_path), ("verify", cmd_verify)):
-        sp = vsub.add_parser(name, help=func.__doc__, description=func.__doc__)
-        sp.set_defaults(func=func)
-        if name == "remove":
-            sp.add_argument("name", metavar="NAME", help="entry to remove")
-        if name == "rotate":
-            to = sp.add_mutually_exclusive_group()
-            to.add_argument("--new-passphrase", dest="to", action="store_const", const="passphrase",
-                            help="unlock with a new passphrase (prompt, or OPENAI_SKILL_VAULT_NEW_PASSPHRASE)")
-            to.add_argument("--to-keyfile", dest="to", action="store_const", const="key-file",
-                            help="unlock with a new random key file beside the vault")
-            to.add_argument("--to-env-key", dest="to", action="store_const", const="env-key",
-                            help="unlock with the key in OPENAI_SKILL_VAULT_NEW_KEY (base64 of 32 bytes); "
-                                 "set it as OPENAI_SKILL_VAULT_KEY afterwards")
+    add_command(vsub, cmd_list)
+    sp = add_command(vsub, cmd_remove)
+    sp.add_argument("name", metavar="NAME", help="entry to remove")
+    sp = add_command(vsub, cmd_rotate)
+    to = sp.add_mutually_exclusive_group()
+    to.add_argument("--new-passphrase", dest="to", action="store_const", const="passphrase",
+                    help="unlock with a new passphrase (prompt, or OPENAI_SKILL_VAULT_NEW_PASSPHRASE)")
+    to.add_argument("--to-keyfile", dest="to", action="store_const", const="key-file",
+                    help="unlock with a new random key file beside the vault")
+    to.add_argument("--to-env-key", dest="to", action="store_const", const="env-key",
+                    help="unlock with the key in OPENAI_SKILL_VAULT_NEW_KEY (base64 of 32 bytes); "
+                         "set it as OPENAI_SKILL_VAULT_KEY afterwards")
+    add_command(vsub, cmd_path)
+    add_command(vsub, cmd_verify)
 
-    sp = subparsers.add_parser("secret-provider", help=cmd_secret_provider.__doc__,
-                               description=cmd_secret_provider.__doc__)
-    sp.set_defaults(func=cmd_secret_provider)
+    add_command(subparsers, cmd_secret_provider)

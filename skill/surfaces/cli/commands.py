@@ -1,0 +1,19 @@
+"""Registering a command: its name comes from the function, its help from the docstring.
+
+`cmd_secret_provider` becomes `secret-provider`; the docstring (one sentence or two) is both
+the help in the command list and the command's own `--help` description.
+"""
+
+from __future__ import annotations
+
+COMMAND_PREFIX = "cmd_"
+
+
+def add_command(subparsers, func, *, name: str | None = None, parents=()):
+    """Add `func` as a command and return its parser (for its arguments)."""
+    doc = " ".join((func.__doc__ or "").split())
+    name = name or func.__name__.removeprefix(COMMAND_PREFIX).replace("_", "-")
+    parser = subparsers.add_parser(name, help=doc, description=doc,
+                                   parents=list(parents))
+    parser.set_defaults(func=func)
+    return parser
