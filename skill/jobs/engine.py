@@ -169,7 +169,7 @@ def _name_lines(chunk: Chunk, error: BadRequestError, label: str) -> InputError 
              "given": "a longer text", "message": f"{label} {n}: probably over the token limit"}
             for n in long_lines[:20]])
     return BadRequestError(f"{lines}: {error.message}", status=error.status, request_id=error.request_id,
-                           type=error.type, code=error.code, param=error.param)
+                           api_type=error.api_type, code=error.code, param=error.param)
 
 
 def in_order(results: Iterable[tuple[Chunk, list]], start: int = 0) -> Iterator[tuple[Chunk, list]]:
