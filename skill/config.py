@@ -98,13 +98,13 @@ def _is_finite(value) -> bool:
 
 
 def _number(name: str, raw: str, kind: type):
-    expected = "an integer" if kind is int else "a finite number"
+    expected = "an integer" if kind is int else "a number"
     try:
         value = kind(raw)
     except ValueError:
         raise InputError(f"{name}: expected {expected}, got {raw!r}") from None
     if not _is_finite(value):  # "nan", "inf": float() accepts them, no setting means them
-        raise InputError(f"{name}: expected {expected}, got {raw!r}")
+        raise InputError(f"{name}: expected a finite number, got {raw!r}")
     return value
 
 
