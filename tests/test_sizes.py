@@ -235,3 +235,18 @@ def test_an_unclosed_script_flood_in_an_error_page_is_quoted_in_linear_time(serv
 ])
 def test_tags_are_stripped_as_before(html, text):
     assert error_map.snippet(html.encode(), "text/html") == text
+
+
+def test_the_readme_states_the_caps_the_code_uses():
+    from pathlib import Path
+
+    from openai_skill.transport import sse
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = " ".join(readme.split())
+    assert f"capped at {body_module.MAX_BODY_BYTES // MiB} MiB once decoded" in readme
+    assert f"an error body at {body_module.MAX_ERROR_BODY_BYTES // MiB} MiB" in readme
+    assert f"an image at {body_module.MAX_DOWNLOAD_BYTES // MiB} MiB" in readme
+    assert f"a stream at {http.MAX_STREAM_BYTES // MiB} MiB" in readme
+    assert sse.MAX_LINE_CHARS == sse.MAX_EVENT_CHARS
+    assert f"line or event at {sse.MAX_LINE_CHARS // MiB} Mi characters" in readme

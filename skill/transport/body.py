@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 READ_CHUNK_BYTES = 64 * 1024
 # The largest legitimate answer: 2048 inputs x 3072 float dimensions of embeddings is about
-# 120-180 MB of JSON (with OpenAI's indentation); base64 is ~4x smaller. Twice that, rounded.
-MAX_BODY_BYTES = 384 * 1024 * 1024
+# 120-140 MB of JSON (one indented float per line); base64 is ~4x smaller. About twice that.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024   # an image larger than this is refused, not buffered
 MAX_ERROR_BODY_BYTES = 1024 * 1024      # enough for any error message; a gateway page is cut
 

@@ -18,7 +18,7 @@ from . import deadline
 from .urls import uses_plain_http
 
 POOL_HOSTS = 4            # hosts whose connections are kept
-POOL_CONNECTIONS = 8      # kept-alive connections per host
+POOL_CONNECTIONS = 64     # kept-alive connections per host: the bulk engine's most workers
 
 PROXIED = "proxied"       # may use the environment's proxy settings
 DIRECT = "direct"         # never uses a proxy
