@@ -47,7 +47,7 @@ def invoke(action: str, data: dict | None = None, *, api_key: str | None = None,
 
     from .secrets.keys import resolve_api_key
 
-    key = resolve_api_key(api_key)
+    key = resolve_api_key(api_key, url=request.url)  # a vault key goes only where its entry allows
     response_data, request_id = _send(action_.id, request, key, settings_, on_text)
     result = actions.shape(action_.id, response_data, request_id, params)
     return actions.finish(action_.id, result, settings_, inline_images=inline_images,

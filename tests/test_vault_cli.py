@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import openai_skill as skill
-import openai_skill.secrets.vault_format as v
+import openai_skill.secrets.crypto as crypto
 from conftest import CANARY_KEY
 from openai_skill.secrets.store import VaultStore, lookup_secret
 
@@ -144,7 +144,7 @@ def test_a_real_run_uses_the_vault_key_and_never_prints_it(cli, api, isolated):
 
 
 def test_setup_with_a_passphrase(cli, monkeypatch, vault_dir):
-    monkeypatch.setattr(v, "SCRYPT_LOG_N", 10)  # injected: cheap scrypt for this test only
+    monkeypatch.setattr(crypto, "SCRYPT_LOG_N", 10)  # injected: cheap scrypt for this test only
     monkeypatch.setenv("OPENAI_SKILL_VAULT_PASSPHRASE", "fake-canary-passphrase")
     result = run(cli, "setup", "--passphrase", stdin=CANARY_KEY)
     assert result.code == 0 and result.json()["master_key"] == "passphrase"
@@ -191,7 +191,7 @@ def test_empty_vault_commands(cli):
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d.write_bytes(b""), "empty"),
     (lambda d: d.write_bytes(b"PK\x03\x04 zip"), "not an openai-skill vault"),
-    (lambda d: d.write_bytes(d.read_bytes().replace(b"v1\n", b"v9\n", 1)), "version"),
+    (lambda d: d.write_bytes(d.read_bytes().replace(b"v2\n", b"v9\n", 1)), "version"),
     (lambda d: d.write_bytes(d.read_bytes()[:-20]), "truncated"),
     (lambda d: d.write_bytes(d.read_bytes().replace(b"generation 1", b"generation 2")),
      "wrong key/passphrase, or the vault was modified"),

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
+import openai_skill.secrets.crypto as crypto
 import openai_skill.secrets.vault_format as v
-from openai_skill.errors import VaultError
+from openai_skill.errors import InputError, VaultError
 from openai_skill.secrets.vault_format import Vault, VaultAuthError, VaultFormatError, parse
-from vault_fixture import CONTENTS, FIXTURES, build, counter_rand
+from vault_fixture import CONTENTS, FIXTURES, FIXTURES_V2, build, counter_rand
 
 VECTORS = Path(__file__).parent / "vectors"
 KEY = base64.b64decode(CONTENTS["master_key_b64"])
 KEYFILE_VAULT = (FIXTURES / "keyfile" / "vault").read_bytes()
 PASSPHRASE_VAULT = (FIXTURES / "passphrase" / "vault").read_bytes()
+V2_KEYFILE_VAULT = (FIXTURES_V2 / "keyfile" / "vault").read_bytes()
+V2_PASSPHRASE_VAULT = (FIXTURES_V2 / "passphrase" / "vault").read_bytes()
 NEGATIVE_CASES = {"count": 0}
 
 
@@ -87,9 +90,9 @@ def test_hkdf_expand_matches_rfc5869_implementation():
         assert v.hkdf_expand(KEY, info) == expected
 
 
-def test_writer_reproduces_the_frozen_fixtures_byte_for_byte():
-    assert build("keyfile") == KEYFILE_VAULT
-    assert build("passphrase") == PASSPHRASE_VAULT
+def test_writer_reproduces_the_frozen_v2_fixtures_byte_for_byte():
+    assert build("keyfile") == V2_KEYFILE_VAULT
+    assert build("passphrase") == V2_PASSPHRASE_VAULT
 
 
 # ---- the frozen fixtures keep opening ------------------------------------------------------
@@ -111,6 +114,51 @@ def test_frozen_passphrase_vault_opens_with_its_passphrase():
     _assert_contents(Vault.open(vf, v.derive_passphrase_key(CONTENTS["passphrase"], vf.kdf)))
 
 
+def test_frozen_v2_vaults_open_with_their_origins():
+    vault = Vault.open(V2_KEYFILE_VAULT, KEY)
+    _assert_contents(vault)
+    assert (vault.version, vault.raw_source) == (2, "key-file")
+    assert {name: list(vault.origins(name)) for name in vault.entries} == CONTENTS["v2_origins"]
+    vf = parse(V2_PASSPHRASE_VAULT)
+    _assert_contents(Vault.open(vf, v.derive_passphrase_key(CONTENTS["passphrase"], vf.kdf)))
+
+
+def test_a_v1_vault_reads_as_bound_to_api_openai_com_and_is_written_only_as_v2():
+    vault = Vault.open(KEYFILE_VAULT, KEY)
+    assert (vault.version, vault.raw_source) == (1, None)
+    assert {vault.origins(name) for name in vault.entries} == {("https://api.openai.com",)}
+    with pytest.raises(ValueError):
+        vault.to_bytes()  # never a v1 file with v2 lines, nor a silent guess of the key source
+    upgraded = vault.rekey(vault.master_key, None, source="env-key")
+    again = Vault.open(upgraded.to_bytes(), KEY)
+    assert again.version == 2 and again.raw_source == "env-key"
+    _assert_contents(again)
+    assert again.fingerprint("openai_api_key") == vault.fingerprint("openai_api_key")  # same key schedule
+
+
+def test_origins_are_bound_to_the_ciphertext_even_with_a_valid_mac():
+    widened = V2_KEYFILE_VAULT.replace(b" https://api.openai.com dnKs", b" https://evil.example dnKs")
+    assert widened != V2_KEYFILE_VAULT
+    assert isinstance(refused(widened), VaultAuthError)   # the file MAC
+    vault = Vault.open(remac(widened), KEY)               # past the MAC: the AAD binds the origins
+    assert vault.origins("github_token") == ("https://evil.example",)
+    NEGATIVE_CASES["count"] += 1
+    with pytest.raises(VaultAuthError):
+        vault.get("github_token")
+
+
+def test_set_origins_reseals_and_checks_the_form():
+    vault = Vault.open(V2_KEYFILE_VAULT, KEY)
+    vault.set_origins("github_token", ["https://b.example", "https://a.example:8443"])
+    again = Vault.open(vault.to_bytes(), KEY)
+    assert again.origins("github_token") == ("https://a.example:8443", "https://b.example")
+    assert again.get("github_token") == CONTENTS["entries"]["github_token"]
+    for bad in ([], ["https://A.example"], ["https://a.example/v1"], ["ftp://a.example"],
+                [f"https://h{i}.example" for i in range(17)]):
+        with pytest.raises(InputError):
+            vault.set_origins("github_token", bad)
+
+
 def test_file_shows_structure_but_no_secret():
     text = KEYFILE_VAULT.decode("ascii")
     assert text.startswith("openai-skill-vault v1\nid ")
@@ -123,18 +171,19 @@ def test_file_shows_structure_but_no_secret():
 
 @pytest.mark.parametrize("case", _vectors("vault_v1_invalid.json")["invalid"], ids=lambda c: c["desc"])
 def test_invalid_files_are_refused_with_their_reason(case, monkeypatch):
-    monkeypatch.setattr(v, "scrypt", lambda *a: pytest.fail("derived a key from a refused file"))
+    monkeypatch.setattr(crypto, "scrypt", lambda *a: pytest.fail("derived a key from a refused file"))
     NEGATIVE_CASES["count"] += 1
     with pytest.raises(VaultFormatError) as info:
         Vault.open(case["file"].encode("utf-8"), KEY)
     assert info.value.reason == case["reason"]
 
 
-def test_every_byte_flip_is_detected():
+@pytest.mark.parametrize("original", [KEYFILE_VAULT, V2_KEYFILE_VAULT], ids=["v1", "v2"])
+def test_every_byte_flip_is_detected(original):
     flips = [0xFF] + [1 << bit for bit in range(8)]
-    for i in range(len(KEYFILE_VAULT)):
+    for i in range(len(original)):
         for flip in flips:
-            data = bytearray(KEYFILE_VAULT)
+            data = bytearray(original)
             data[i] ^= flip
             refused(bytes(data))
 
@@ -201,16 +250,17 @@ def test_entry_copied_from_another_vault_fails_even_with_the_same_data_key():
 
 
 def test_deleting_reordering_or_rolling_back_one_entry_is_detected():
-    lines = _lines()
+    lines = V2_KEYFILE_VAULT.split(b"\n")
     refused(b"\n".join(lines[:6] + lines[7:]))                          # delete
     refused(b"\n".join(lines[:5] + [lines[6], lines[5]] + lines[7:]))    # reorder
-    vault = Vault.open(KEYFILE_VAULT, KEY)
+    vault = Vault.open(V2_KEYFILE_VAULT, KEY)
     vault.set("github_token", "fake-canary-newer")
     vault.generation += 1
     newer = vault.to_bytes().split(b"\n")
+    assert newer[5] != lines[5]
     newer[5] = lines[5]                                                # one entry rolled back
     refused(b"\n".join(newer))
-    refused(KEYFILE_VAULT.replace(b"generation 3", b"generation 4"))     # counter moved alone
+    refused(V2_KEYFILE_VAULT.replace(b"generation 3", b"generation 4"))  # counter moved alone
 
 
 def test_wrapped_key_from_another_vault_or_master_line_is_refused():
@@ -231,7 +281,7 @@ def test_wrong_key_and_wrong_passphrase_are_the_same_uninformative_error():
 
 
 def test_kdf_caps_are_checked_before_any_work(monkeypatch):
-    monkeypatch.setattr(v, "scrypt", lambda *a: pytest.fail("scrypt ran"))
+    monkeypatch.setattr(crypto, "scrypt", lambda *a: pytest.fail("scrypt ran"))
     params = v.ScryptParams(30, 8, 1, b"s" * 16)
     NEGATIVE_CASES["count"] += 1
     with pytest.raises(VaultFormatError) as info:
@@ -240,8 +290,6 @@ def test_kdf_caps_are_checked_before_any_work(monkeypatch):
 
 
 def test_caller_mistakes_get_specific_errors():
-    from openai_skill.errors import InputError
-
     with pytest.raises(ValueError):
         Vault.open(KEYFILE_VAULT, b"short")
     vault = Vault.open(KEYFILE_VAULT, KEY)

@@ -123,8 +123,10 @@ def test_env_key_mode_needs_no_key_file_and_wrong_env_key_is_named(home):
     for bad in ("not base64!", base64.b64encode(b"short").decode()):
         with pytest.raises(VaultError, match="base64 of 32"):
             VaultStore({**os.environ, "OPENAI_SKILL_VAULT_KEY": bad}).lookup("a")
-    with pytest.raises(VaultError, match="key file"):  # the file mode needs the file
+    with pytest.raises(VaultError) as info:  # issue 8: say the variable is missing, not the key file
         VaultStore().lookup("a")
+    assert "is unlocked with the key in OPENAI_SKILL_VAULT_KEY, which is not set" in info.value.message
+    assert "missing" not in info.value.message and "backup" not in info.value.message
 
 
 def test_passphrase_mode_from_env_and_wrong_passphrase(home):

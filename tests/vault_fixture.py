@@ -1,6 +1,7 @@
-"""The frozen vault fixtures' recipe: fixed master key, passphrase, values, clock and random
-bytes. tests/fixtures/vault/ holds the bytes this recipe produced when format v1 was frozen;
-test_vault_format checks that the files still open AND that the writer still reproduces them.
+"""The frozen vault fixtures' recipe: fixed master key, passphrase, values, origins, clock and
+random bytes. tests/fixtures/vault/{keyfile,passphrase} hold the v1 files (frozen when v1 was
+the format; they must keep opening), tests/fixtures/vault/v2/ the bytes this recipe produces
+with the v2 writer: test_vault_format checks that they open AND that the writer reproduces them.
 
 All key material here is fake test data ("fake"/"canary" in every value)."""
 
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vault"
+FIXTURES_V2 = FIXTURES / "v2"
 CONTENTS = json.loads((FIXTURES / "contents.json").read_text(encoding="utf-8"))
 
 
@@ -30,10 +32,10 @@ def counter_rand(seed: str):
 
 
 def build(kind: str) -> bytes:
-    """Rebuild fixtures/vault/<kind>/vault ("keyfile" or "passphrase") from the recipe."""
+    """Rebuild fixtures/vault/v2/<kind>/vault ("keyfile" or "passphrase") from the recipe."""
     from openai_skill.secrets.vault_format import ScryptParams, Vault, derive_passphrase_key
 
-    rand = counter_rand(CONTENTS["seed"] + "|" + kind)
+    rand = counter_rand(CONTENTS["seed"] + "|v2|" + kind)
     if kind == "keyfile":
         master, kdf = base64.b64decode(CONTENTS["master_key_b64"]), None
     else:
@@ -42,6 +44,6 @@ def build(kind: str) -> bytes:
         master = derive_passphrase_key(CONTENTS["passphrase"], kdf)
     vault = Vault.create(master, kdf, rand=rand)
     for i, (name, value) in enumerate(sorted(CONTENTS["entries"].items())):
-        vault.set(name, value, now=CONTENTS["now"] + i, rand=rand)
+        vault.set(name, value, origins=CONTENTS["v2_origins"][name], now=CONTENTS["now"] + i, rand=rand)
     vault.generation = CONTENTS["generation"]
     return vault.to_bytes()

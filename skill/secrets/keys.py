@@ -2,7 +2,9 @@
 
 Order: the explicit argument, then the environment variable skill.yaml names
 (OPENAI_API_KEY), then the vault entry it names (openai_api_key, stored with
-`openai-skill setup`).
+`openai-skill setup`). A key from the vault goes only to the origins its entry allows
+(`vault allow-origin`); a key the caller or the user's environment gives is their choice and
+goes wherever the request goes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 
+from ..config import DEFAULT_BASE_URL, ENV_BASE_URL
 from ..config import is_malformed_key as is_malformed
 from ..errors import CredentialsError
 from ..manifest import load_manifest
@@ -21,16 +24,23 @@ def credential() -> dict:
     return load_manifest().credential
 
 
-def resolve_api_key(explicit: str | None = None, env=None) -> str:
-    """Return the key to use, or raise CredentialsError saying how to provide one."""
+def resolve_api_key(explicit: str | None = None, env=None, *, url: str | None = None) -> str:
+    """Return the key to use for a request to `url`, or raise CredentialsError saying how to
+    provide one (or, for a vault key, how to allow that origin).
+
+    `url` is the request's URL (or its base URL); without it, the base URL the environment
+    selects. A caller whose settings override the base URL must pass it.
+    """
     env = os.environ if env is None else env
     spec = credential()
     for source, key in (("the api_key argument", explicit), (spec["env"], env.get(spec["env"]))):
         if key:
             return _checked(key, source)
-    from .store import lookup_secret  # on use only: the vault costs nothing when the env has a key
+    from .origins import origin_of  # on use only: the vault costs nothing when the env has a key
+    from .store import lookup_secret
 
-    key = lookup_secret(spec["name"], env=env)
+    origin = origin_of(url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL)
+    key = lookup_secret(spec["name"], env=env, origin=origin)
     if key:
         return _checked(key, f"the vault entry {spec['name']!r}")
     raise CredentialsError(

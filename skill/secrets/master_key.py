@@ -3,8 +3,8 @@
 Order when creating a vault: OPENAI_SKILL_VAULT_KEY (base64 of 32 bytes); a passphrase
 (OPENAI_SKILL_VAULT_PASSPHRASE, or a hidden prompt when stdin is a terminal) stretched with
 scrypt; otherwise a random key file (0600) beside the vault. When opening, the vault file
-says whether it wants a raw key or a passphrase; a raw key comes from the environment if
-set, else from the key file.
+says which it wants: a passphrase, the key in OPENAI_SKILL_VAULT_KEY, or the key file (a v1
+file says only "raw": the variable if set, else the key file).
 """
 
 from __future__ import annotations
@@ -56,28 +56,49 @@ class MasterKeys:
         self._passphrases: dict[tuple[str, bool], str] = {}
         self._derived: dict[ScryptParams, bytes] = {}
 
-    def mode(self, kdf: ScryptParams | None) -> str:
-        """How a vault with this master line is unlocked here."""
-        if kdf is not None:
+    def mode(self, vault) -> str:
+        """How this vault (a Vault or VaultFile) is unlocked: "passphrase", "env-key" or "key-file"."""
+        if vault.kdf is not None:
             return MODE_PASSPHRASE
-        return MODE_ENV if self.env.get(ENV_KEY) else MODE_KEYFILE
+        if vault.raw_source:  # v2 records it
+            return vault.raw_source
+        return MODE_ENV if self.env.get(ENV_KEY) else MODE_KEYFILE  # v1: whichever is at hand
 
     # ---- opening -------------------------------------------------------------------------
     def candidates(self, vf: VaultFile):
-        """(source, key file or None, () -> key) in the order to try them."""
+        """(label, mode, key file or None, () -> key) in the order to try them.
+
+        A v2 file says where its raw key comes from: that source first, the other one if it is
+        at hand (a key moved between the two by hand). A v1 file does not say: the variable if
+        set, then the key file.
+        """
         if vf.kdf is not None:
-            yield "passphrase", None, lambda: self.passphrase_key(vf.kdf)
+            yield "passphrase", MODE_PASSPHRASE, None, lambda: self.passphrase_key(vf.kdf)
             return
-        if self.env.get(ENV_KEY):
-            yield f"key from {ENV_KEY}", None, lambda: decode_key(self.env[ENV_KEY], ENV_KEY)
-            return
-        if not self.paths.key.exists():
-            raise VaultError(f"the vault {self.paths.vault} needs its key file {self.paths.key}, which is "
-                             f"missing; restore it from a backup, or set {ENV_KEY}")
-        yield "key file", self.paths.key, lambda: self.key_file(self.paths.key)
-        # A key-file rotation interrupted between the vault and the key-file rename.
-        if self.paths.pending_key.exists():
-            yield "key file", self.paths.pending_key, lambda: self.key_file(self.paths.pending_key)
+        env_set = bool(self.env.get(ENV_KEY))
+        has_file = self.paths.key.exists() or self.paths.pending_key.exists()
+        order = (MODE_ENV, MODE_KEYFILE) if vf.raw_source == MODE_ENV or (vf.raw_source is None and env_set) \
+            else (MODE_KEYFILE, MODE_ENV)
+        order = [m for m in order if (m == MODE_ENV and env_set) or (m == MODE_KEYFILE and has_file)]
+        if not order:
+            raise VaultError(self._no_key_message(vf.raw_source))
+        for mode in order:
+            if mode == MODE_ENV:
+                yield f"key from {ENV_KEY}", MODE_ENV, None, lambda: decode_key(self.env[ENV_KEY], ENV_KEY)
+                continue
+            for path in (self.paths.key, self.paths.pending_key):
+                # vault.key.new: a key-file rotation interrupted between the vault and the rename.
+                if path.exists():
+                    yield "key file", MODE_KEYFILE, path, lambda path=path: self.key_file(path)
+
+    def _no_key_message(self, declared: str | None) -> str:
+        if declared == MODE_ENV:
+            return (f"the vault {self.paths.vault} is unlocked with the key in {ENV_KEY}, which is not set "
+                    f"in this environment: set it (for OpenClaw's secret-provider, name {ENV_KEY} in the "
+                    "provider's passEnv)")
+        hint = "" if declared else f" (or, if this vault was made with {ENV_KEY}, set that variable)"
+        return (f"the vault {self.paths.vault} needs its key file {self.paths.key}, which is missing; "
+                f"restore it from a backup{hint}")
 
     def key_file(self, path: Path) -> bytes:
         data = read_file(path, MAX_SMALL_FILE, "the key file")
@@ -134,15 +155,16 @@ class MasterKeys:
         """Whether a new vault will be protected by a passphrase."""
         return passphrase or (not self.env.get(ENV_KEY) and bool(self.env.get(ENV_PASSPHRASE)))
 
-    def for_new_vault(self, passphrase: bool) -> tuple[bytes, ScryptParams | None]:
-        """Master key and KDF for a new vault: env key, then passphrase, then key file."""
+    def for_new_vault(self, passphrase: bool) -> tuple[bytes, ScryptParams | None, str]:
+        """(master key, KDF, mode) for a new vault: env key, then passphrase, then key file."""
         if self.wants_new_passphrase(passphrase):
             kdf = self.new_kdf()
-            return derive_passphrase_key(self.passphrase(ENV_PASSPHRASE, new=True), kdf), kdf
+            return derive_passphrase_key(self.passphrase(ENV_PASSPHRASE, new=True), kdf), kdf, MODE_PASSPHRASE
         if self.env.get(ENV_KEY):
-            return decode_key(self.env[ENV_KEY], ENV_KEY), None
+            return decode_key(self.env[ENV_KEY], ENV_KEY), None, MODE_ENV
         if read_file(self.paths.key, MAX_SMALL_FILE, "the key file") is not None:
-            return self.key_file(self.paths.key), None  # left by a first write that crashed: unused
+            # left by a first write that crashed: it opens nothing yet
+            return self.key_file(self.paths.key), None, MODE_KEYFILE
         key = os.urandom(KEY_LEN)
         atomic_write(self.paths.key, base64.b64encode(key) + b"\n")
-        return key, None
+        return key, None, MODE_KEYFILE

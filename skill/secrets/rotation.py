@@ -33,21 +33,21 @@ def ask_ahead(keys: MasterKeys, to: str | None) -> None:
 def rotate(vault: Vault, keys: MasterKeys, to: str | None, commit) -> Vault:
     """Re-seal `vault` (to a new master key if `to`), commit it, and settle the key files."""
     paths = keys.paths
-    new_key_file = None
+    new_key_file, source = None, None
     if to is None:
-        master, kdf = vault.master_key, (keys.new_kdf() if vault.kdf else None)
+        master, kdf, source = vault.master_key, (keys.new_kdf() if vault.kdf else None), vault.raw_source
         if kdf is not None:  # a fresh salt: the stretched key changes too
             master = derive_passphrase_key(keys.passphrase(), kdf)
     elif to == MODE_PASSPHRASE:
         kdf = keys.new_kdf()
         master = derive_passphrase_key(keys.passphrase(ENV_NEW_PASSPHRASE, new=True), kdf)
     elif to == MODE_ENV:
-        master, kdf = decode_key(keys.env.get(ENV_NEW_KEY) or "", ENV_NEW_KEY), None
+        master, kdf, source = decode_key(keys.env.get(ENV_NEW_KEY) or "", ENV_NEW_KEY), None, MODE_ENV
     else:
-        master, kdf = os.urandom(KEY_LEN), None
+        master, kdf, source = os.urandom(KEY_LEN), None, MODE_KEYFILE
         new_key_file = paths.pending_key
         files.atomic_write(new_key_file, base64.b64encode(master) + b"\n")
-    new = vault.rekey(master, kdf)
+    new = vault.rekey(master, kdf, source=source)
     new.generation = vault.generation
     try:
         commit(new)

@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import InputError, VaultError
+from ..errors import CredentialsError, InputError, VaultError
 from ..redaction import remember
 from . import files, locking, rollback, rotation
 from .files import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
 from .master_key import ENV_KEY, MasterKeys
 from .names import check_name
-from .vault_format import MAX_FILE_SIZE, Vault, VaultAuthError, VaultFile, parse
+from .origins import DEFAULT_ORIGIN, allow_hint, origin_of
+from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, parse
 
 
 class VaultStore:
@@ -54,8 +55,8 @@ class VaultStore:
         return vault.get(name) if vault else None
 
     def mode(self, vault: Vault | VaultFile) -> str:
-        """How this vault is unlocked here: "passphrase", "env-key" or "key-file"."""
-        return self.keys.mode(vault.kdf)
+        """How this vault is unlocked: "passphrase", "env-key" or "key-file"."""
+        return self.keys.mode(vault)
 
     def _read_vault(self) -> bytes | None:
         return files.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault")
@@ -76,17 +77,19 @@ class VaultStore:
             vf = parse(data)
         except VaultError as exc:
             raise type(exc)(exc.reason, f"{exc.message}: {self.paths.vault}") from None
-        last_error = None
-        for source, key_path, get_key in self.keys.candidates(vf):
+        tried = []
+        for label, mode, key_path, get_key in self.keys.candidates(vf):
             try:
                 vault = Vault.open(vf, get_key())
             except VaultAuthError:
-                last_error = source
+                tried.append(label)
                 continue
             rollback.check(self.paths, counter, vault.vault_id, vault.generation)
+            if vault.version == 1 and vault.kdf is None:
+                vault.raw_source = mode  # what a v1 file did not record: the source that opened it
             return vault, key_path
-        raise VaultAuthError(f"cannot open the vault {self.paths.vault} with the {last_error}: "
-                             "wrong key/passphrase, or the vault was modified")
+        raise VaultAuthError(f"cannot open the vault {self.paths.vault} with the "
+                             f"{' or the '.join(dict.fromkeys(tried))}: wrong key/passphrase, or the vault was modified")
 
     # ---- writing -------------------------------------------------------------------------
     def _locked(self):
@@ -109,6 +112,8 @@ class VaultStore:
             files.replace(self.paths.pending_key, self.paths.key)
         else:
             files.remove(self.paths.pending_key)
+        if vault.version != VERSION:  # a v1 vault becomes v2 on its first write
+            vault = vault.rekey(vault.master_key, vault.kdf, source=vault.raw_source)
         return vault, key_path
 
     def _commit(self, vault: Vault) -> None:
@@ -116,8 +121,9 @@ class VaultStore:
         files.atomic_write(self.paths.vault, vault.to_bytes())
         rollback.write_counter(self.paths, vault.vault_id, vault.generation)
 
-    def put(self, name: str, value: str, *, passphrase: bool = False) -> Vault:
-        """Store `value` under `name`, creating the vault on first use."""
+    def put(self, name: str, value: str, *, passphrase: bool = False, origin: str | None = None) -> Vault:
+        """Store `value` under `name`, creating the vault on first use. `origin` (the API base in
+        effect) joins the origins the entry may be sent to; a new entry defaults to api.openai.com."""
         check_name(name)
         remember(value)
         self._ask_ahead()
@@ -126,14 +132,45 @@ class VaultStore:
         with self._locked():
             vault, _ = self._load_for_write()
             if vault is None:
-                master, kdf = self.keys.for_new_vault(passphrase)
-                vault = Vault.create(master, kdf)
+                master, kdf, mode = self.keys.for_new_vault(passphrase)
+                vault = Vault.create(master, kdf, source=mode)
             elif passphrase and vault.kdf is None:
                 raise InputError("the vault already uses a key; switch it to a passphrase with "
                                  "`openai-skill vault rotate --new-passphrase`")
-            vault.set(name, value)
+            origins = set(vault.origins(name) or ()) | {origin_of(origin) if origin else DEFAULT_ORIGIN}
+            vault.set(name, value, origins=origins)
             self._commit(vault)
             return vault
+
+    def allow_origin(self, name: str, origin: str) -> tuple[str, ...]:
+        """Let the entry be sent to `origin` too; the entry's origins afterwards."""
+        origin = origin_of(origin)
+        return self._change_origins(name, lambda origins: origins | {origin})
+
+    def revoke_origin(self, name: str, origin: str) -> tuple[str, ...]:
+        """Stop sending the entry to `origin`; an entry keeps at least one origin."""
+        origin = origin_of(origin)
+
+        def without(origins):
+            if origin not in origins:
+                raise InputError(f"the entry {name!r} is not allowed to go to {origin} "
+                                 f"(it may go to: {', '.join(sorted(origins))})")
+            if origins == {origin}:
+                raise InputError(f"{origin} is the last origin of {name!r}; an entry keeps at least one "
+                                 f"(allow another first, or remove the entry)")
+            return origins - {origin}
+        return self._change_origins(name, without)
+
+    def _change_origins(self, name: str, change) -> tuple[str, ...]:
+        check_name(name)
+        self._ask_ahead()
+        with self._locked():
+            vault, _ = self._load_for_write()
+            if vault is None or name not in vault.entries:
+                raise InputError(f"the vault has no entry named {name!r}")
+            vault.set_origins(name, change(set(vault.origins(name))))
+            self._commit(vault)
+            return vault.origins(name)
 
     def remove(self, name: str) -> bool:
         self._ask_ahead()
@@ -158,15 +195,25 @@ class VaultStore:
             return rotation.rotate(vault, self.keys, to, self._commit)
 
 
-def lookup_secret(name: str, env: Mapping | None = None) -> str | None:
+def lookup_secret(name: str, env: Mapping | None = None, *, origin: str | None = None) -> str | None:
     """The pipeline's entry point: the entry's value, or None if there is no vault or no such entry.
 
-    Raises VaultError when a vault exists but cannot be opened (never returns None then).
+    With `origin` (where the request goes), an entry not allowed to go there is refused with a
+    CredentialsError that says how to allow it. Raises VaultError when a vault exists but
+    cannot be opened (never returns None then).
     """
     check_name(name)
-    value = VaultStore(env).lookup(name)
-    if value is not None:
-        remember(value)
+    vault = VaultStore(env).open()
+    if vault is None or name not in vault.entries:
+        return None
+    allowed = vault.origins(name)
+    if origin is not None and origin not in allowed:
+        raise CredentialsError(
+            f"the vault entry {name!r} may be sent only to {', '.join(allowed)}, and this request goes to "
+            f"{origin}; nothing was sent. If you trust {origin} with this key, run `{allow_hint(name, origin)}` "
+            f"(or put the key in the environment yourself)", reason="origin_not_allowed", origin=origin)
+    value = vault.get(name)
+    remember(value)
     return value
 
 

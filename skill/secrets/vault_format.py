@@ -1,25 +1,28 @@
-"""The vault file format, version 1: named secrets sealed with AES-256-GCM (skill/secrets/VAULT-FORMAT.md).
+"""The vault file format, version 2 (reads version 1 too): named secrets sealed with
+AES-256-GCM, each bound to the origins it may be sent to (skill/secrets/VAULT-FORMAT.md).
 
 A vault is a short ASCII text file, one field per line, so `cat` shows its structure (ids,
-names, times, generation) and nothing secret:
+names, times, origins, generation) and nothing secret:
 
-    openai-skill-vault v1
+    openai-skill-vault v2
     id <base64, 16 bytes>
-    master raw | master scrypt <log2 N> <r> <p> <base64 salt, 16 bytes>
+    master key-file | master env-key | master scrypt <log2 N> <r> <p> <base64 salt, 16 bytes>
     wrap <base64: nonce 12 | data key 32 | tag 16>
     generation <n>
-    entry <name> <created> <updated> <base64: nonce 12 | ciphertext | tag 16>    (sorted by name)
+    entry <name> <created> <updated> <origin>[,<origin>...] <base64: nonce 12 | ciphertext | tag 16>
     mac <base64 HMAC-SHA256, 32 bytes>
 
-The master key (32 raw bytes, or scrypt of a passphrase) yields the wrap, MAC and fingerprint
-keys by HKDF-Expand; the random data key seals the entries. Every fault in the file's own
-bytes beyond its structure is one `VaultAuthError` with no detail. The MAC is checked before
-anything is decrypted. `Vault.create`, `set` and `rekey` take `rand`, `now` and `data_key`
-seams so known-answer tests can fix every random byte (see tests/vectors/vault_v1.json).
+Version 1 differs in two places: `master raw` (the file did not say which raw-key source) and
+entries without origins (read as bound to https://api.openai.com). A v1 vault opens as it
+is; the first write turns it into v2. The master key (32 raw bytes, or scrypt of a
+passphrase) yields the wrap, MAC and fingerprint keys by HKDF-Expand; the random data key
+seals the entries. Every fault in the file's own bytes beyond its structure is one
+`VaultAuthError` with no detail, and the MAC is checked before anything is decrypted.
+`Vault.create`, `set` and `rekey` take `rand`, `now` and `data_key` seams so known-answer
+tests can fix every random byte (tests/vault_fixture.py).
 
 This module only parses, checks and builds bytes; files, locks and key sources live in
-`secrets/store.py` (and the modules it names), which also has `lookup_secret`, the pipeline's
-one entry point.
+`secrets/store.py` (and the modules it names), which also has `lookup_secret`.
 """
 
 from __future__ import annotations
@@ -33,19 +36,20 @@ import re
 import time
 from typing import Callable, NamedTuple
 
-from ..errors import InputError, VaultError
+from ..errors import InputError
 from ..redaction import remember
+from .crypto import (KEY_LEN, NONCE_LEN, SALT_LEN, SCRYPT_LOG_N, TAG_LEN, ScryptParams, VaultAuthError,  # noqa: F401
+                     VaultFormatError, _seal_from_parts, check_key, derive_passphrase_key, hkdf_expand,
+                     new_scrypt_params, scrypt, seal, unseal)
 from .names import NAME_PATTERN, check_name
+from .origins import DEFAULT_ORIGIN, MAX_ORIGINS, ORIGIN, ORIGIN_PATTERN
 
 MAGIC = b"openai-skill-vault"
-VERSION = 1
-VERSION_LINE = MAGIC + b" v1"
+VERSION = 2                    # what this code writes
+READABLE_VERSIONS = (1, 2)
+VERSION_LINE = MAGIC + b" v2"
 
 VAULT_ID_LEN = 16
-KEY_LEN = 32          # master, data and derived keys: 256 bits
-NONCE_LEN = 12        # 96-bit GCM nonce, fresh from os.urandom for every encryption
-TAG_LEN = 16
-SALT_LEN = 16
 MAC_LEN = 32
 WRAPPED_KEY_LEN = NONCE_LEN + KEY_LEN + TAG_LEN
 
@@ -53,138 +57,58 @@ MAX_FILE_SIZE = 4 * 1024 * 1024
 MAX_VALUE_LEN = 64 * 1024
 MAX_ENTRIES = 1000
 
-# scrypt for new passphrase vaults: OWASP's minimum (age uses log2 N = 18).
-SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P = 17, 8, 1
-# Caps checked before any work when reading: a file may not ask for more than this.
-MIN_SCRYPT_LOG_N = 10
-MAX_SCRYPT_LOG_N = 20
-MAX_SCRYPT_R = 32
-MAX_SCRYPT_P = 16
-MAX_SCRYPT_MEMORY = 1 << 30   # 128 * r * N bytes
-MAX_SCRYPT_WORK = 1 << 24     # N * r * p (16x the default)
-
-# Domain separation: every derived key and every AAD names its purpose and the format version.
+# The key schedule is the one of v1 (the version line is under the MAC, so nothing can be
+# downgraded); keeping it keeps fingerprints stable when a v1 vault is upgraded.
 WRAP_KEY_INFO = b"openai-skill-vault v1 wrap key"
 MAC_KEY_INFO = b"openai-skill-vault v1 file mac key"
 FINGERPRINT_KEY_INFO = b"openai-skill-vault v1 fingerprint key"
-WRAP_AAD_PREFIX = b"openai-skill-vault v1 wrap\n"     # + vault id + master line
-ENTRY_AAD_PREFIX = b"openai-skill-vault v1 entry\n"   # + vault id + entry name
+# Associated data names the format version: a v1 ciphertext never opens as a v2 one.
+WRAP_AAD_PREFIX = {1: b"openai-skill-vault v1 wrap\n", 2: b"openai-skill-vault v2 wrap\n"}    # + id + master line
+ENTRY_AAD_PREFIX = {1: b"openai-skill-vault v1 entry\n", 2: b"openai-skill-vault v2 entry\n"}  # + id + name (+ origins)
 FINGERPRINT_HEX_LEN = 8
+
+KEY_FILE, ENV_KEY = "key-file", "env-key"   # v2: where a raw master key comes from
+RAW_SOURCES = (KEY_FILE, ENV_KEY)
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIMESTAMP = re.compile(rb"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z")
 
 _B64 = rb"[A-Za-z0-9+/]*={0,2}"
 _INT = rb"(0|[1-9][0-9]{0,15})"
-_LINES = {
+_SCRYPT = rb"scrypt " + _INT + rb" " + _INT + rb" " + _INT + rb" (" + _B64 + rb")"
+_NAME_TIMES = rb"entry (" + NAME_PATTERN.encode() + rb") ([0-9TZ:-]{20}) ([0-9TZ:-]{20}) "
+_ORIGINS = rb"((?:" + ORIGIN_PATTERN.encode() + rb")(?:,(?:" + ORIGIN_PATTERN.encode() + rb")){0,%d})" % (
+    MAX_ORIGINS - 1)
+_COMMON = {
     b"id": re.compile(rb"id (" + _B64 + rb")"),
-    b"master": re.compile(rb"master (raw|scrypt " + _INT + rb" " + _INT + rb" " + _INT + rb" (" + _B64 + rb"))"),
     b"wrap": re.compile(rb"wrap (" + _B64 + rb")"),
     b"generation": re.compile(rb"generation " + _INT),
-    b"entry": re.compile(rb"entry (" + NAME_PATTERN.encode() + rb") ([0-9TZ:-]{20}) ([0-9TZ:-]{20}) ("
-                         + _B64 + rb")"),
     b"mac": re.compile(rb"mac (" + _B64 + rb")"),
 }
-
-
-class VaultFormatError(VaultError):
-    """The file is not a vault this version can read; `details["reason"]` says which case."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message, reason=reason)
-        self.reason = reason
-
-
-class VaultAuthError(VaultError):
-    """The one error for every fault the key must catch: wrong key or modified file."""
-
-    def __init__(self, message: str = "cannot open the vault: wrong key/passphrase, or the vault was modified"):
-        super().__init__(message, reason="cannot_authenticate")
-        self.reason = "cannot_authenticate"
+_LINES = {
+    1: {**_COMMON, b"master": re.compile(rb"master (raw|" + _SCRYPT + rb")"),
+        b"entry": re.compile(_NAME_TIMES + rb"()(" + _B64 + rb")")},
+    2: {**_COMMON, b"master": re.compile(rb"master (key-file|env-key|" + _SCRYPT + rb")"),
+        b"entry": re.compile(_NAME_TIMES + _ORIGINS + rb" (" + _B64 + rb")")},
+}
 
 
 def _format_error(reason: str) -> VaultFormatError:
     messages = {
         "empty": "the vault file is empty",
         "not_a_vault": "the file is not an openai-skill vault",
-        "unknown_version": f"the vault uses a format version this openai-skill cannot read (it reads v{VERSION}); "
-                           "upgrade openai-skill",
+        "unknown_version": "the vault uses a format version this openai-skill cannot read (it reads "
+                           f"{', '.join(f'v{n}' for n in READABLE_VERSIONS)}); upgrade openai-skill",
         "truncated": "the vault file is truncated (it was cut short)",
         "corrupted": "the vault file is corrupted (its structure is not valid)",
         "too_large": f"the vault file is larger than {MAX_FILE_SIZE} bytes; refusing to read it",
-        "kdf_too_large": "the vault asks for more scrypt work than allowed "
-                         f"(log2 N <= {MAX_SCRYPT_LOG_N}, r <= {MAX_SCRYPT_R}, p <= {MAX_SCRYPT_P}, "
-                         f"memory <= {MAX_SCRYPT_MEMORY >> 20} MiB); refusing to derive the key",
     }
     return VaultFormatError(reason, messages[reason])
 
 
-class ScryptParams(NamedTuple):
-    log_n: int
-    r: int
-    p: int
-    salt: bytes
-
-    def check(self) -> None:
-        """Refuse parameters a file may not ask for (too little work is also nonsense)."""
-        n = 1 << self.log_n if self.log_n < 64 else 1 << 64
-        if (self.log_n < MIN_SCRYPT_LOG_N or self.r < 1 or self.p < 1 or len(self.salt) != SALT_LEN):
-            raise _format_error("corrupted")
-        if (self.log_n > MAX_SCRYPT_LOG_N or self.r > MAX_SCRYPT_R or self.p > MAX_SCRYPT_P
-                or 128 * self.r * n > MAX_SCRYPT_MEMORY or n * self.r * self.p > MAX_SCRYPT_WORK):
-            raise _format_error("kdf_too_large")
-
-    def line(self) -> bytes:
-        return b"master scrypt %d %d %d %s" % (self.log_n, self.r, self.p, _b64e(self.salt))
-
-
-def new_scrypt_params(rand: Callable[[int], bytes] = os.urandom, log_n: int | None = None) -> ScryptParams:
-    """Parameters for a new passphrase vault: the module defaults and a fresh salt."""
-    return ScryptParams(log_n or SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P, rand(SALT_LEN))
-
-
-def derive_passphrase_key(passphrase: str, params: ScryptParams) -> bytes:
-    """scrypt(passphrase) -> 32-byte master key; the caps are checked first."""
-    params.check()
-    return scrypt(passphrase.encode("utf-8"), params.salt, params.log_n, params.r, params.p, KEY_LEN)
-
-
-def scrypt(password: bytes, salt: bytes, log_n: int, r: int, p: int, length: int) -> bytes:
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt  # passphrase mode only
-
-    return Scrypt(salt=salt, length=length, n=1 << log_n, r=r, p=p).derive(password)
-
-
-def hkdf_expand(prk: bytes, info: bytes) -> bytes:
-    """HKDF-Expand-SHA256 (RFC 5869) for one 32-byte block; `prk` is already uniform."""
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
-
-
-def seal(key: bytes, plaintext: bytes, aad: bytes, rand: Callable[[int], bytes] = os.urandom) -> bytes:
-    """AES-256-GCM with a fresh random nonce: nonce | ciphertext | tag."""
-    return _seal_from_parts(key, plaintext, aad, rand(NONCE_LEN))
-
-
-def _seal_from_parts(key: bytes, plaintext: bytes, aad: bytes, nonce: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
-
-
-def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    if len(sealed) < NONCE_LEN + TAG_LEN:
-        raise VaultAuthError()
-    try:
-        return AESGCM(key).decrypt(sealed[:NONCE_LEN], sealed[NONCE_LEN:], aad)
-    except InvalidTag:
-        raise VaultAuthError() from None
-
-
-def entry_aad(vault_id: bytes, name: str) -> bytes:
-    return ENTRY_AAD_PREFIX + vault_id + name.encode("ascii")
+def entry_aad(version: int, vault_id: bytes, name: str, origins: tuple[str, ...]) -> bytes:
+    aad = ENTRY_AAD_PREFIX[version] + vault_id + name.encode("ascii")
+    return aad if version == 1 else aad + b"\n" + ",".join(origins).encode("ascii")
 
 
 def _b64e(raw: bytes) -> bytes:
@@ -206,10 +130,15 @@ class Entry(NamedTuple):
     created: str
     updated: str
     sealed: bytes
+    origins: tuple[str, ...] = (DEFAULT_ORIGIN,)
+    version: int = VERSION   # the format whose associated data sealed it
+
+    def aad(self, vault_id: bytes) -> bytes:
+        return entry_aad(self.version, vault_id, self.name, self.origins)
 
     def line(self) -> bytes:
-        return b"entry %s %s %s %s" % (self.name.encode(), self.created.encode(), self.updated.encode(),
-                                       _b64e(self.sealed))
+        return b"entry %s %s %s %s %s" % (self.name.encode(), self.created.encode(), self.updated.encode(),
+                                          ",".join(self.origins).encode(), _b64e(self.sealed))
 
 
 class VaultFile(NamedTuple):
@@ -223,35 +152,40 @@ class VaultFile(NamedTuple):
     entries: tuple[Entry, ...]
     signed: bytes                # every byte the MAC covers
     mac: bytes
+    version: int = VERSION
+    raw_source: str | None = None   # v2 raw keys: "key-file" or "env-key"; v1: not recorded
 
 
 def parse(data: bytes) -> VaultFile:
     """Check the structure (and the KDF caps) of a vault file; raise VaultFormatError."""
-    if not data:
+    if not isinstance(data, bytes) or not data:
         raise _format_error("empty")
     if len(data) > MAX_FILE_SIZE:
         raise _format_error("too_large")
     if not data.startswith(MAGIC + b" "):
         raise _format_error("truncated" if (MAGIC + b" ").startswith(data) else "not_a_vault")
     first, newline, _ = data.partition(b"\n")
-    version = re.fullmatch(rb"openai-skill-vault v([1-9][0-9]{0,8})", first)
-    if not version:
+    match = re.fullmatch(rb"openai-skill-vault v([1-9][0-9]{0,8})", first)
+    if not match:
         raise _format_error("truncated" if not newline and re.fullmatch(rb"openai-skill-vault v?", first)
                             else "corrupted")
-    if int(version.group(1)) != VERSION:
+    version = int(match.group(1))
+    if version not in READABLE_VERSIONS:
         raise _format_error("unknown_version")
     if not data.endswith(b"\n"):
         raise _format_error("truncated")
+    grammar = _LINES[version]
     lines = data[:-1].split(b"\n")[1:]
-    fields: dict[bytes, re.Match] = {}
-    for position, kind in enumerate((b"id", b"master", b"wrap", b"generation")):
-        fields[kind] = _line(lines, position, kind)
+    fields = {kind: _line(grammar, lines, position, kind)
+              for position, kind in enumerate((b"id", b"master", b"wrap", b"generation"))}
     entries, position = [], 4
     while position < len(lines) and lines[position].startswith(b"entry "):
-        m = _line(lines, position, b"entry")
-        entries.append(Entry(m.group(1).decode(), _time(m.group(2)), _time(m.group(3)), _b64d(m.group(4))))
+        m = _line(grammar, lines, position, b"entry")
+        origins = _origins(m.group(4)) if version >= 2 else (DEFAULT_ORIGIN,)
+        entries.append(Entry(m.group(1).decode(), _time(m.group(2)), _time(m.group(3)), _b64d(m.group(5)),
+                             origins, version))
         position += 1
-    mac = _line(lines, position, b"mac")
+    mac = _line(grammar, lines, position, b"mac")
     if position + 1 != len(lines):
         raise _format_error("corrupted")
     names = [e.name for e in entries]
@@ -260,27 +194,40 @@ def parse(data: bytes) -> VaultFile:
     if any(len(e.sealed) < NONCE_LEN + TAG_LEN for e in entries):
         raise _format_error("corrupted")
     master = fields[b"master"]
-    kdf = None
-    if master.group(1) != b"raw":
+    kdf, raw_source = None, None
+    if master.group(1).startswith(b"scrypt"):
         kdf = ScryptParams(int(master.group(2)), int(master.group(3)), int(master.group(4)),
                            _b64d(master.group(5), SALT_LEN))
         kdf.check()
+    elif version >= 2:
+        raw_source = master.group(1).decode()
     signed = data[: len(data) - len(lines[position]) - 1]
     return VaultFile(
         vault_id=_b64d(fields[b"id"].group(1), VAULT_ID_LEN), kdf=kdf,
         master_line=b"master " + master.group(1),
         wrapped_key=_b64d(fields[b"wrap"].group(1), WRAPPED_KEY_LEN),
         generation=int(fields[b"generation"].group(1)), entries=tuple(entries),
-        signed=signed, mac=_b64d(mac.group(1), MAC_LEN))
+        signed=signed, mac=_b64d(mac.group(1), MAC_LEN), version=version, raw_source=raw_source)
 
 
-def _line(lines: list[bytes], position: int, kind: bytes) -> re.Match:
+def _line(grammar: dict, lines: list[bytes], position: int, kind: bytes) -> re.Match:
     if position >= len(lines):
         raise _format_error("truncated")
-    m = _LINES[kind].fullmatch(lines[position])
+    m = grammar[kind].fullmatch(lines[position])
     if not m:
         raise _format_error("corrupted")
     return m
+
+
+def _origins(raw: bytes) -> tuple[str, ...]:
+    origins = tuple(raw.decode("ascii").split(","))
+    ports = [int(m.group(1)) for m in map(_PORT.search, origins) if m]
+    if list(origins) != sorted(set(origins)) or any(port > 65535 for port in ports):
+        raise _format_error("corrupted")
+    return origins
+
+
+_PORT = re.compile(r":([0-9]+)$")
 
 
 def _time(raw: bytes) -> str:
@@ -293,11 +240,20 @@ def _now(now: float | None) -> str:
     return time.strftime(TIME_FORMAT, time.gmtime(time.time() if now is None else now))
 
 
+def check_origins(origins) -> tuple[str, ...]:
+    """Sorted, unique canonical origins, 1 to MAX_ORIGINS of them (a caller mistake: InputError)."""
+    result = tuple(sorted(set(origins)))
+    if not 1 <= len(result) <= MAX_ORIGINS or not all(isinstance(o, str) and ORIGIN.fullmatch(o) for o in result):
+        raise InputError(f"an entry needs 1 to {MAX_ORIGINS} origins of the form https://host[:port]")
+    return result
+
+
 class Vault:
     """An authenticated vault in memory; entries stay sealed until `get`."""
 
     def __init__(self, vault_id: bytes, kdf: ScryptParams | None, master_key: bytes, data_key: bytes,
-                 wrapped_key: bytes, generation: int, entries: dict[str, Entry]):
+                 wrapped_key: bytes, generation: int, entries: dict[str, Entry], *,
+                 version: int = VERSION, raw_source: str | None = KEY_FILE):
         self.vault_id = vault_id
         self.kdf = kdf
         self.master_key = master_key
@@ -305,47 +261,62 @@ class Vault:
         self.wrapped_key = wrapped_key
         self.generation = generation
         self.entries = entries
+        self.version = version
+        self.raw_source = None if kdf is not None else raw_source  # None for a v1 raw key: unknown
 
     @classmethod
-    def create(cls, master_key: bytes, kdf: ScryptParams | None = None, *,
+    def create(cls, master_key: bytes, kdf: ScryptParams | None = None, *, source: str = KEY_FILE,
                rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> "Vault":
         """A new empty vault (generation 0) with a fresh id and data key."""
         vault = cls(rand(VAULT_ID_LEN), kdf, b"", b"", b"", 0, {})
-        return vault.rekey(master_key, kdf, rand=rand, data_key=data_key)
+        return vault.rekey(master_key, kdf, source=source, rand=rand, data_key=data_key)
 
     @classmethod
     def open(cls, data: bytes | VaultFile, master_key: bytes) -> "Vault":
         """Parse, check the MAC, then unwrap the data key; raise VaultFormatError/VaultAuthError."""
-        vf = parse(data) if isinstance(data, bytes) else data
-        _check_key(master_key)
+        vf = data if isinstance(data, VaultFile) else parse(data)
+        check_key(master_key)
         expected = hmac.new(hkdf_expand(master_key, MAC_KEY_INFO), vf.signed, hashlib.sha256).digest()
         if not hmac.compare_digest(expected, vf.mac):
             raise VaultAuthError()
         wrap_key = hkdf_expand(master_key, WRAP_KEY_INFO)
-        data_key = unseal(wrap_key, vf.wrapped_key, WRAP_AAD_PREFIX + vf.vault_id + vf.master_line)
+        data_key = unseal(wrap_key, vf.wrapped_key, WRAP_AAD_PREFIX[vf.version] + vf.vault_id + vf.master_line)
         return cls(vf.vault_id, vf.kdf, master_key, data_key, vf.wrapped_key, vf.generation,
-                   {e.name: e for e in vf.entries})
+                   {e.name: e for e in vf.entries}, version=vf.version, raw_source=vf.raw_source)
 
     def get(self, name: str) -> str | None:
         entry = self.entries.get(name)
         if entry is None:
             return None
-        value = unseal(self.data_key, entry.sealed, entry_aad(self.vault_id, name)).decode("utf-8")
+        value = unseal(self.data_key, entry.sealed, entry.aad(self.vault_id)).decode("utf-8")
         remember(value)
         return value
 
-    def set(self, name: str, value: str, *, now: float | None = None,
+    def origins(self, name: str) -> tuple[str, ...] | None:
+        entry = self.entries.get(name)
+        return None if entry is None else entry.origins
+
+    def set(self, name: str, value: str, *, origins=None, now: float | None = None,
             rand: Callable[[int], bytes] = os.urandom) -> None:
+        """Store `value`; `origins` default to the entry's current ones, else the default origin."""
         check_name(name)
         raw = value.encode("utf-8")
         if not raw or len(raw) > MAX_VALUE_LEN:
             raise InputError(f"a secret must be 1 to {MAX_VALUE_LEN} bytes long")
         if name not in self.entries and len(self.entries) >= MAX_ENTRIES:
             raise InputError(f"the vault holds at most {MAX_ENTRIES} entries")
+        old = self.entries.get(name)
+        origins = check_origins(origins if origins is not None else old.origins if old else (DEFAULT_ORIGIN,))
         stamp = _now(now)
-        created = self.entries[name].created if name in self.entries else stamp
-        sealed = seal(self.data_key, raw, entry_aad(self.vault_id, name), rand)
-        self.entries[name] = Entry(name, created, stamp, sealed)
+        entry = Entry(name, old.created if old else stamp, stamp, b"", origins, VERSION)
+        self.entries[name] = entry._replace(sealed=seal(self.data_key, raw, entry.aad(self.vault_id), rand))
+
+    def set_origins(self, name: str, origins, *, rand: Callable[[int], bytes] = os.urandom) -> None:
+        """Re-seal an entry bound to `origins` (they are in its associated data)."""
+        old = self.entries[name]
+        plain = unseal(self.data_key, old.sealed, old.aad(self.vault_id))
+        entry = old._replace(origins=check_origins(origins), version=VERSION, updated=_now(None))
+        self.entries[name] = entry._replace(sealed=seal(self.data_key, plain, entry.aad(self.vault_id), rand))
 
     def remove(self, name: str) -> bool:
         return self.entries.pop(name, None) is not None
@@ -356,31 +327,40 @@ class Vault:
         key = hkdf_expand(self.master_key, FINGERPRINT_KEY_INFO)
         return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX_LEN]
 
-    def rekey(self, master_key: bytes, kdf: ScryptParams | None, *, rand: Callable[[int], bytes] = os.urandom,
-              data_key: bytes | None = None) -> "Vault":
-        """A copy under a new data key (and the given master key), every entry re-sealed."""
-        _check_key(master_key)
+    def rekey(self, master_key: bytes, kdf: ScryptParams | None, *, source: str | None = None,
+              rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> "Vault":
+        """A v2 copy under a new data key (and the given master key), every entry re-sealed.
+
+        `source` says where a raw master key comes from ("key-file" or "env-key"); by default
+        the current one.
+        """
+        check_key(master_key)
+        source = None if kdf is not None else (source or self.raw_source or KEY_FILE)
+        if source is not None and source not in RAW_SOURCES:
+            raise ValueError(f"a raw master key comes from one of {RAW_SOURCES}")
         new_key = data_key or rand(KEY_LEN)
-        master_line = kdf.line() if kdf else b"master raw"
-        wrapped = seal(hkdf_expand(master_key, WRAP_KEY_INFO), new_key,
-                       WRAP_AAD_PREFIX + self.vault_id + master_line, rand)
-        entries = {}
+        new = Vault(self.vault_id, kdf, master_key, new_key, b"", self.generation, {}, raw_source=source)
+        new.wrapped_key = seal(hkdf_expand(master_key, WRAP_KEY_INFO), new_key,
+                               WRAP_AAD_PREFIX[VERSION] + self.vault_id + new.master_line(), rand)
         for name in sorted(self.entries):
-            plain = self.get(name).encode("utf-8")
-            entries[name] = self.entries[name]._replace(
-                sealed=seal(new_key, plain, entry_aad(self.vault_id, name), rand))
-        return Vault(self.vault_id, kdf, master_key, new_key, wrapped, self.generation, entries)
+            old = self.entries[name]
+            plain = unseal(self.data_key, old.sealed, old.aad(self.vault_id))
+            entry = old._replace(version=VERSION)
+            new.entries[name] = entry._replace(sealed=seal(new_key, plain, entry.aad(self.vault_id), rand))
+        return new
+
+    def master_line(self) -> bytes:
+        if self.kdf is None:
+            return b"master " + self.raw_source.encode()
+        return b"master scrypt %d %d %d %s" % (self.kdf.log_n, self.kdf.r, self.kdf.p, _b64e(self.kdf.salt))
 
     def to_bytes(self) -> bytes:
-        master_line = self.kdf.line() if self.kdf else b"master raw"
-        lines = [VERSION_LINE, b"id " + _b64e(self.vault_id), master_line, b"wrap " + _b64e(self.wrapped_key),
-                 b"generation %d" % self.generation]
+        """The v2 file; a vault read from a v1 file must be `rekey`ed first (store does that)."""
+        if self.version != VERSION or any(e.version != VERSION for e in self.entries.values()):
+            raise ValueError("a vault read from a v1 file is written only after rekey() (the v2 upgrade)")
+        lines = [VERSION_LINE, b"id " + _b64e(self.vault_id), self.master_line(),
+                 b"wrap " + _b64e(self.wrapped_key), b"generation %d" % self.generation]
         lines += [self.entries[name].line() for name in sorted(self.entries)]
         signed = b"\n".join(lines) + b"\n"
         mac = hmac.new(hkdf_expand(self.master_key, MAC_KEY_INFO), signed, hashlib.sha256).digest()
         return signed + b"mac " + _b64e(mac) + b"\n"
-
-
-def _check_key(key: bytes) -> None:
-    if not isinstance(key, bytes) or len(key) != KEY_LEN:
-        raise ValueError(f"a master key is {KEY_LEN} bytes")

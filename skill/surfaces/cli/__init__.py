@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .hardening import disable_core_dumps
+
+    disable_core_dumps()  # before any key is read
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv  # known before parsing, so a usage error honours it too
     debug = os.environ.get(DEBUG_ENV) == "1"

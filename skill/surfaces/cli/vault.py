@@ -1,5 +1,6 @@
 """Commands for the encrypted vault: `setup` (store a key once), `vault list|remove|rotate|
-path|verify`, and `secret-provider` (OpenClaw's exec SecretRef protocol on stdin/stdout).
+path|verify|allow-origin|revoke-origin`, and `secret-provider` (OpenClaw's exec SecretRef
+protocol on stdin/stdout).
 
 Secrets are read from a hidden prompt or stdin, never from argv (other processes and shell
 history can read argv). The vault modules load inside the commands, keeping startup light.
@@ -8,6 +9,7 @@ history can read argv). The vault modules load inside the commands, keeping star
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ...errors import InputError
@@ -34,25 +36,40 @@ def cmd_setup(args) -> int:
     if args.name == credential()["name"] and not looks_like_api_key(secret):
         raise InputError("that does not look like an OpenAI API key (expected sk-... with no spaces); "
                          "nothing was stored")
+    base_url = _base_url(args.base_url)  # the API base the key is for (origin binding)
     result = {"stored": args.name}
     if args.verify:  # before storing: a rejected key is not kept
         from ... import invoke  # the public facade (tests replace it)
 
-        models = invoke("list-models", {}, api_key=secret)
+        options = {"base_url": args.base_url} if args.base_url else {}
+        models = invoke("list-models", {}, api_key=secret, **options)
         result["verified"] = {"models_seen": len(models.get("models") or [])}
     store = VaultStore()
-    vault = store.put(args.name, secret, passphrase=args.passphrase)
+    vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
     result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
-                  master_key=store.mode(vault))
+                  master_key=store.mode(vault), origins=list(vault.origins(args.name)))
+    env_name = credential()["env"]
+    if args.name == credential()["name"] and os.environ.get(env_name) and os.environ[env_name].strip() != secret:
+        result["warning"] = (f"{env_name} is set in this environment and wins over the vault: unset it "
+                             f"(`unset {env_name}`) to use the key you just stored")
+        sys.stderr.write(f"openai-skill: warning: {result['warning']}\n")
     emit(result)
     return 0
+
+
+def _base_url(given: str | None) -> str:
+    """The API base in effect: --base-url, else OPENAI_BASE_URL, else the default."""
+    from ...config import DEFAULT_BASE_URL, ENV_BASE_URL
+
+    return given or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
 
 
 def cmd_list(args) -> int:
     """List the vault's entries: name, created, updated and a short fingerprint (never the value)."""
     store, vault = _open()
     entries = [] if vault is None else [
-        {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name)}
+        {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name),
+         "origins": list(e.origins)}
         for e in vault.entries.values()]
     emit({"vault": str(store.paths.vault), "entries": entries})
     return 0
@@ -73,12 +90,39 @@ def cmd_remove(args) -> int:
 
 def cmd_rotate(args) -> int:
     """Re-encrypt every entry under a new data key; optionally change how the vault is unlocked."""
+    from ...secrets.master_key import ENV_KEY, ENV_NEW_KEY
     from ...secrets.store import VaultStore
 
     store = VaultStore()
     vault = store.rotate(args.to)
-    emit({"rotated": True, "vault": str(store.paths.vault), "entries": len(vault.entries),
-          "master_key": store.mode(vault) if args.to != "env-key" else "env-key"})
+    mode = store.mode(vault)  # what the rotated file records, not a guess from the environment
+    result = {"rotated": True, "vault": str(store.paths.vault), "entries": len(vault.entries), "master_key": mode}
+    if mode != "env-key" and os.environ.get(ENV_KEY):
+        result["warning"] = (f"the vault no longer opens with {ENV_KEY} ({mode} now): unset it "
+                             f"(`unset {ENV_KEY}`) and remove it wherever you set it")
+    elif args.to == "env-key":
+        result["warning"] = f"from now on, set {ENV_KEY} to the key that was in {ENV_NEW_KEY}"
+    if "warning" in result:
+        sys.stderr.write(f"openai-skill: warning: {result['warning']}\n")
+    emit(result)
+    return 0
+
+
+def cmd_allow_origin(args) -> int:
+    """Let a vault entry be sent to one more origin (scheme://host[:port]), e.g. your API gateway."""
+    from ...secrets.store import VaultStore
+
+    store = VaultStore()
+    emit({"name": args.name, "origins": list(store.allow_origin(args.name, args.origin))})
+    return 0
+
+
+def cmd_revoke_origin(args) -> int:
+    """Stop sending a vault entry to an origin (an entry keeps at least one)."""
+    from ...secrets.store import VaultStore
+
+    store = VaultStore()
+    emit({"name": args.name, "origins": list(store.revoke_origin(args.name, args.origin))})
     return 0
 
 
@@ -181,6 +225,9 @@ def register(subparsers) -> None:
     p.add_argument("--passphrase", action="store_true",
                    help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
                         "instead of a key file")
+    p.add_argument("--base-url", metavar="URL",
+                   help="the API base this key is for (default: OPENAI_BASE_URL, else https://api.openai.com/v1); "
+                        "the vault sends the key only to this origin and those you allow")
     p.add_argument("argv_secret", nargs="*", help=argparse.SUPPRESS)
 
     v = subparsers.add_parser("vault", help="manage the encrypted credential vault",
@@ -201,5 +248,9 @@ def register(subparsers) -> None:
                          "set it as OPENAI_SKILL_VAULT_KEY afterwards")
     add_command(vsub, cmd_path)
     add_command(vsub, cmd_verify)
+    for func in (cmd_allow_origin, cmd_revoke_origin):
+        sp = add_command(vsub, func)
+        sp.add_argument("name", metavar="NAME", help="vault entry (e.g. openai_api_key)")
+        sp.add_argument("origin", metavar="ORIGIN", help="https://host[:port] (a base URL is cut to its origin)")
 
     add_command(subparsers, cmd_secret_provider)
