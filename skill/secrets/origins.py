@@ -13,8 +13,8 @@ import re
 
 from ..errors import InputError
 
-ORIGIN_PATTERN = (r"https?://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
-                  r"|\[[0-9a-f:.]{2,45}\])(?::[1-9][0-9]{0,4})?")
+# Cheap to compile (every CLI call compiles it): the DNS label rules are checked in is_origin.
+ORIGIN_PATTERN = r"https?://(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[1-9][0-9]{0,4})?"
 ORIGIN = re.compile(ORIGIN_PATTERN)
 MAX_ORIGINS = 16   # per entry
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -43,9 +43,23 @@ def origin_of(url: str) -> str:
     if port is not None and not 0 < port < 65536:
         raise InputError(f"{_shown(url)} has an invalid port")
     origin = f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}")
-    if not ORIGIN.fullmatch(origin):
+    if not is_origin(origin):
         raise InputError(f"{_shown(url)} does not name a host this skill can judge")
     return origin
+
+
+def is_origin(text) -> bool:
+    """Whether `text` is an origin in canonical form (see VAULT-FORMAT.md, Layout)."""
+    if not isinstance(text, str) or not ORIGIN.fullmatch(text):
+        return False
+    rest = text.split("://", 1)[1]
+    if rest.startswith("["):  # an IPv6 literal
+        port = rest.rpartition("]")[2].lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+        if not all(0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" for label in host.split(".")):
+            return False
+    return not port or int(port) <= 65535
 
 
 def _shown(url) -> str:

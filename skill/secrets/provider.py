@@ -28,7 +28,7 @@ def parse_request(text: str) -> list[str]:
         raise InputError(f"secret-provider: the request is larger than {MAX_REQUEST_BYTES} bytes")
     try:
         request = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than any request has
         raise InputError("secret-provider: the request on stdin is not JSON") from None
     if not isinstance(request, dict):
         raise InputError("secret-provider: the request must be a JSON object")

@@ -16,12 +16,15 @@ from typing import Callable, Mapping
 
 from ..errors import CredentialsError, InputError, VaultError
 from ..redaction import remember
-from . import files, locking, rollback, rotation
+from . import files, locking, rollback
 from .files import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
 from .master_key import ENV_KEY, MasterKeys
 from .names import check_name
 from .origins import DEFAULT_ORIGIN, allow_hint, origin_of
 from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, parse
+
+
+HEADER_PEEK = 256   # bytes: the version, id and master lines
 
 
 class VaultStore:
@@ -62,13 +65,16 @@ class VaultStore:
         return files.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault")
 
     def _ask_ahead(self) -> None:
-        """A passphrase vault: prompt and derive before any lock, from an unlocked peek."""
+        """A passphrase vault: prompt and derive before any lock (readers must never wait on a
+        human, nor on a writer's prompt). A peek at the header, re-checked by the locked read."""
+        head = files.peek(self.paths.vault, HEADER_PEEK)
+        if b"\nmaster scrypt " not in head:
+            return
         try:
-            data = self._read_vault()
-            vf = parse(data) if data else None
+            vf = parse(files.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault") or b"")
         except VaultError:
             return  # reported properly by the locked read
-        if vf is not None and vf.kdf is not None:
+        if vf.kdf is not None:
             self.keys.passphrase_key(vf.kdf)
 
     def _open(self, data: bytes, counter: bytes | None) -> tuple[Vault, Path | None]:
@@ -184,6 +190,8 @@ class VaultStore:
     def rotate(self, to: str | None = None) -> Vault:
         """New data key, every entry re-sealed; `to` also changes the master key:
         "passphrase" (new passphrase), "key-file" (new random key file), "env-key" (OPENAI_SKILL_VAULT_NEW_KEY)."""
+        from . import rotation  # writers only: readers never load it
+
         self._ask_ahead()
         rotation.ask_ahead(self.keys, to)
         if not self.exists():

@@ -68,7 +68,7 @@ def hammer(folder: str, seconds: float = 3.0, readers: int = 3, writers: int = 2
     """Run readers and writers against a vault in `folder` for `seconds`; return the counts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_SKILL_HOME=folder, OPENAI_SKILL_VAULT_KEY=ENV_KEY, OPENAI_SKILL_VAULT_NEW_KEY=ENV_KEY)
-    if "env-key" not in kinds:  # the v1 store cannot tell the modes apart: keep it to key files
+    if "env-key" not in kinds:  # key files only (the store before format v2 could run only this)
         env.pop("OPENAI_SKILL_VAULT_KEY"), env.pop("OPENAI_SKILL_VAULT_NEW_KEY")
     setup_env = {k: v for k, v in env.items() if k != "OPENAI_SKILL_VAULT_KEY"}
     subprocess.run([sys.executable, "-c", "from openai_skill.secrets.store import VaultStore; "

@@ -153,7 +153,11 @@ def cmd_secret_provider(args) -> int:
     """OpenClaw exec SecretRef provider: answer {"protocolVersion":1,"ids":[...]} on stdin from the vault."""
     from ...secrets.provider import MAX_REQUEST_BYTES, answer, parse_request
 
-    ids = parse_request(sys.stdin.read(MAX_REQUEST_BYTES + 1))
+    try:
+        text = sys.stdin.read(MAX_REQUEST_BYTES + 1)
+    except UnicodeDecodeError:  # a strict stdin (PYTHONIOENCODING=utf-8:strict) and bytes that are not UTF-8
+        raise InputError("secret-provider: the request on stdin is not UTF-8") from None
+    ids = parse_request(text)
     store, vault = _open() if ids else (None, None)
     response = answer(ids, lambda name: vault.get(name) if vault else None)
     if response["errors"]:  # OpenClaw shows only "NOT_FOUND": say where we looked, for its log
