@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""Mutation testing: plant one realistic bug at a time in the INSTALLED package, run the tests
+that should notice, and report the bugs the suite misses, with a score per module.
+
+    pip install --no-deps --force-reinstall .      # the installed copy must equal the checkout
+    python tools/mutate.py --list                   # the mutants, nothing run
+    python tools/mutate.py                          # a fixed sample of each core module (+ curated)
+    python tools/mutate.py --all --group redaction  # every mutant of one group
+    python tools/mutate.py --id transport/retry.py#12 --show   # one mutant, with pytest's output
+    python tools/mutate.py --json mutation.json     # also write the results
+
+Why not mutmut: mutmut 3 copies the source tree into `mutants/` and puts it first on sys.path,
+but our tests import the installed `openai_skill` (the repo folder `skill/` is mapped to that
+name by the wheel; `tests/test_packaging.py` insists the tests run against the installed
+package) and many tests run the installed `openai-skill` command in a subprocess. Neither sees
+`mutants/`. So this tool mutates the installed file itself (and deletes its cached bytecode),
+which is exactly the code every test runs, in-process or not, and restores it afterwards.
+
+Mutants come from two sources:
+  - operators, generated from the current code with `ast` (so the list never goes stale):
+    comparisons (< <=, == !=, in / not in, is / is not), and/or, dropped `not`, numbers
+    (n -> n+1, x -> 2x), True/False, `return X` -> `return None`, `raise` -> `pass`, a dropped
+    call statement, + -, * /, min/max. Lines marked `# pragma: no mutate` are skipped.
+  - CURATED: hand-written bugs that operators cannot express (a header name, a dropped
+    rstrip, a missing fsync). One whose text is no longer in the code is reported STALE.
+
+Each mutant runs the tests mapped to its group (GROUPS), stopping at the first failure; with
+--confirm a survivor then runs the rest of the fast suite too (about a minute each). A mutant
+that hangs past the time limit counts as killed. To use both cores, run two instances on
+different --group sets, each from its own venv (each mutates its own installed copy). Not part
+of `.ci/run`: a campaign takes tens of minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import importlib.util
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "skill"
+TESTS = REPO / "tests"
+
+# group -> (module globs under skill/, the tests that should catch its bugs, run first)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "settings": (["config.py"], ["test_settings.py", "test_docs.py", "test_client.py", "test_actions.py"]),
+    "request building": (["transport/request.py", "transport/urls.py", "transport/guard.py"],
+                         ["test_actions.py", "test_rules.py", "test_client.py", "test_settings.py",
+                          "test_credentials.py", "test_readme_examples.py"]),
+    "model rules": (["input/model_rules.py"], ["test_rules.py", "test_actions.py", "test_validation.py"]),
+    "validation and fast check": (["input/validation.py", "input/fast_check.py"],
+                                  ["test_validation.py", "test_schema_check.py", "test_rules.py", "test_actions.py"]),
+    "redaction": (["redaction.py"], ["test_failures.py", "test_client.py", "test_credentials.py",
+                                     "test_vault_cli.py", "test_redaction.py"]),
+    "retry": (["transport/retry.py"], ["test_retry.py", "test_client.py", "test_settings.py"]),
+    "HTTP client": (["transport/http.py", "transport/call.py", "transport/body.py", "transport/error_map.py",
+                     "transport/sse.py", "transport/download.py", "transport/session.py"],
+                    ["test_client.py", "test_settings.py", "test_failures.py", "test_streaming.py",
+                     "test_streaming_cli.py", "test_images.py", "test_deadline.py", "test_transport_guard.py"]),
+    "result shaping": (["actions/*.py"], ["test_actions.py", "test_images.py", "test_streaming.py",
+                                          "test_streaming_cli.py", "test_reasoning_usage.py",
+                                          "test_readme_examples.py"]),
+    "vault format": (["secrets/vault_format.py"], ["test_vault_format.py", "test_vault_store.py", "test_vault_cli.py"]),
+    "vault store": (["secrets/store.py", "secrets/files.py", "secrets/locking.py", "secrets/master_key.py",
+                     "secrets/keys.py", "secrets/rotation.py"],
+                    ["test_vault_store.py", "test_vault_cli.py", "test_vault_files.py", "test_secret_provider.py",
+                     "test_credentials.py", "test_vault_concurrency.py"]),
+}
+# Left out of the second stage: slow, and about packaging, architecture or other surfaces.
+SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mcp_server.py", "test_skill_md.py",
+              "test_tool_exports.py", "test_jobs_parts.py", "test_bulk.py", "test_dashboard.py",
+              "test_openclaw.py", "test_agent_clients.py"}
+
+# Hand-written bugs: (module, exact text, replacement, what a user would see).
+CURATED: list[tuple[str, str, str, str]] = [
+    ("config.py", '.rstrip("/")', "", "a trailing slash on OPENAI_BASE_URL doubles the path's slash"),
+    ("config.py", 'values["deadline"] = _number(ENV_DEADLINE', 'values["_deadline"] = _number(ENV_DEADLINE',
+     "OPENAI_SKILL_DEADLINE ignored"),
+    ("config.py", 'values["output_dir"] = env[ENV_OUTPUT_DIR]', "pass", "OPENAI_SKILL_OUTPUT_DIR ignored"),
+    ("config.py", 'values["read_timeout"] = _number(ENV_TIMEOUT', 'values["connect_timeout"] = _number(ENV_TIMEOUT',
+     "OPENAI_SKILL_TIMEOUT sets the connect timeout"),
+    ("transport/request.py", '"OpenAI-Organization"', '"OpenAI-Org"', "organization header misnamed"),
+    ("transport/request.py", '"OpenAI-Project"', '"OpenAI-Project-Id"', "project header misnamed"),
+    ("transport/retry.py", "RETRY_STATUSES = frozenset({408, 409, 429})", "RETRY_STATUSES = frozenset({408, 429})",
+     "409 conflicts not retried"),
+    ("transport/retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
+    ("redaction.py", "sorted(_known, key=len, reverse=True)", "sorted(_known, key=len)",
+     "a short known secret masked first leaves the rest of a longer one"),
+    ("secrets/files.py", "os.fsync(f.fileno())", "f.fileno()", "the temp file is not fsynced before the rename"),
+]
+
+SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+                ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+SWAP_BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
+SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in",
+          ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
+          ast.Div: "/"}
+QUIET_CALLS = {"debug", "info", "warning", "log"}  # dropping a log line changes no behaviour
+
+
+@dataclass
+class Mutant:
+    id: str             # module#n (operator) or module@n (curated)
+    group: str
+    module: str         # path under skill/
+    line: int
+    what: str
+    source: str = field(repr=False, default="")
+    status: str = ""    # killed / survived / timeout / stale
+    stage: int = 0      # 1: the group's tests, 2: the rest of the fast suite
+    killed_by: str = ""
+    seconds: float = 0.0
+
+
+class _Operators(ast.NodeTransformer):
+    """Walks a module in a fixed order; numbers every possible mutation; applies number `target`."""
+
+    def __init__(self, lines: list[str], target: int = -1):
+        self.lines, self.target, self.count, self.found = lines, target, 0, []
+
+    def _offer(self, node, what: str) -> bool:
+        line = getattr(node, "lineno", 0)
+        if line and "pragma: no mutate" in self.lines[line - 1]:
+            return False
+        index = self.count
+        self.count += 1
+        self.found.append((line, what))
+        return index == self.target
+
+    # annotations are strings at run time here (`from __future__ import annotations`): skip
+    def visit_FunctionDef(self, node):
+        node.returns = None
+        for arg in node.args.args + node.args.kwonlyargs + node.args.posonlyargs:
+            arg.annotation = None
+        self.generic_visit(node)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        return node
+
+    def visit_Assign(self, node):
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_JoinedStr(self, node):  # f-strings: only the formatted expressions
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                value.value = self.visit(value.value)
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        for i, op in enumerate(node.ops):
+            swap = SWAP_COMPARE.get(type(op))
+            if swap and self._offer(node, f"{SYMBOL[type(op)]} -> {SYMBOL[swap]}"):
+                node.ops[i] = swap()
+        return node
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        other = ast.Or if isinstance(node.op, ast.And) else ast.And
+        if self._offer(node, f"{type(node.op).__name__.lower()} -> {other.__name__.lower()}"):
+            node.op = other()
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and self._offer(node, "drop `not`"):
+            return node.operand
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        swap = SWAP_BINOP.get(type(node.op))
+        if swap and not _is_text(node.left) and self._offer(node, f"{SYMBOL[type(node.op)]} -> {SYMBOL[swap]}"):
+            node.op = swap()
+        return node
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, bool):
+            if self._offer(node, f"{value} -> {not value}"):
+                return ast.copy_location(ast.Constant(not value), node)
+        elif isinstance(value, (int, float)):
+            new = value + 1 if isinstance(value, int) else (value * 2 if value else 1.0)
+            if self._offer(node, f"{value!r} -> {new!r}"):
+                return ast.copy_location(ast.Constant(new), node)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
+            other = "max" if node.func.id == "min" else "min"
+            if self._offer(node, f"{node.func.id} -> {other}"):
+                node.func = ast.copy_location(ast.Name(other, ast.Load()), node.func)
+        return node
+
+    def visit_Return(self, node):
+        self.generic_visit(node)
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            if self._offer(node, "return None"):
+                node.value = ast.copy_location(ast.Constant(None), node.value)
+        return node
+
+    def visit_Raise(self, node):
+        self.generic_visit(node)
+        if self._offer(node, "raise -> pass"):
+            return ast.copy_location(ast.Pass(), node)
+        return node
+
+    def visit_Expr(self, node):
+        self.generic_visit(node)
+        call = node.value
+        if isinstance(call, ast.Call):
+            name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            if name not in QUIET_CALLS and self._offer(node, f"drop the call {ast.unparse(call.func)}(...)"):
+                return ast.copy_location(ast.Pass(), node)
+        return node
+
+
+def _is_text(node) -> bool:
+    return isinstance(node, (ast.JoinedStr,)) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def _strip_docstrings(tree: ast.Module) -> None:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body[0] = ast.copy_location(ast.Pass(), body[0]) if len(body) == 1 else body[0]
+
+
+def operator_mutants(module: str, group: str, text: str) -> list[Mutant]:
+    lines = text.splitlines()
+    survey = _Operators(lines)
+    survey.visit(ast.parse(text))
+    mutants = []
+    for index, (line, what) in enumerate(survey.found):
+        mutants.append(Mutant(f"{module}#{index}", group, module, line, what))
+    return mutants
+
+
+def operator_source(module: str, text: str, index: int) -> str:
+    tree = ast.parse(text)
+    applier = _Operators(text.splitlines(), target=index)
+    tree = ast.fix_missing_locations(applier.visit(tree))
+    return ast.unparse(tree) + "\n"
+
+
+def curated_mutants(modules: dict[str, str], groups: dict[str, str]) -> list[Mutant]:
+    out = []
+    for n, (module, find, replace, what) in enumerate(CURATED):
+        if module not in modules:
+            continue  # the module is not in this tree (renamed or split): nothing to say
+        text = modules[module]
+        count = text.count(find)
+        line = text[: text.find(find)].count("\n") + 1 if count else 0
+        mutant = Mutant(f"{module}@{n}", groups[module], module, line, what)
+        if count != 1:
+            mutant.status = "stale"
+            mutant.what += f" (text found {count} times: update CURATED)"
+        else:
+            mutant.source = text.replace(find, replace)
+        out.append(mutant)
+    return out
+
+
+def core_modules(selected_groups: set[str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """{module: source text}, {module: group} for the modules the groups name that exist."""
+    texts, groups = {}, {}
+    for group, (globs, _tests) in GROUPS.items():
+        if selected_groups and group not in selected_groups:
+            continue
+        for path in sorted(SOURCE.rglob("*.py")):
+            rel = path.relative_to(SOURCE).as_posix()
+            if any(fnmatch.fnmatch(rel, g) for g in globs) and rel not in groups:
+                texts[rel] = path.read_text(encoding="utf-8")
+                groups[rel] = group
+    return texts, groups
+
+
+def installed_root() -> Path:
+    spec = importlib.util.find_spec("openai_skill")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("openai_skill is not installed in this Python: pip install '.[test]' first")
+    root = Path(list(spec.submodule_search_locations)[0])
+    if root.resolve() == SOURCE.resolve():
+        sys.exit("openai_skill is installed in editable mode: install it as users do (pip install .)")
+    return root
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    cached = Path(importlib.util.cache_from_source(str(path)))
+    cached.unlink(missing_ok=True)  # a same-second, same-size rewrite would reuse stale bytecode
+
+
+def _pytest(files: list[str], timeout: float) -> tuple[str, str]:
+    """('passed'|'failed'|'timeout', first failing test) for one pytest run, stopping at the first failure."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-o", "addopts=", *files]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return "timeout", f"no answer within {timeout:.0f} s"
+    if proc.returncode == 0:
+        return "passed", ""
+    if proc.returncode == 5:  # no tests collected: the mapping names no existing file
+        return "passed", ""
+    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE)
+    return "failed", failed.group(1) if failed else out.strip().splitlines()[-1][:200]
+
+
+def test_files(group: str) -> tuple[list[str], list[str]]:
+    first = [f"tests/{name}" for name in GROUPS[group][1] if (TESTS / name).exists()]
+    rest = sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py")
+                  if f"tests/{p.name}" not in first and p.name not in SLOW_TESTS)
+    return first, rest
+
+
+def run_mutant(mutant: Mutant, root: Path, original: str, timeout: float, show: bool, confirm: bool) -> None:
+    target = root / mutant.module
+    started = time.monotonic()
+    try:
+        _write(target, mutant.source)
+        first, rest = test_files(mutant.group)
+        for stage, files in ((1, first), (2, rest if confirm else [])):
+            if not files:
+                continue
+            result, detail = _pytest(files, timeout)
+            if show:
+                print(f"  stage {stage}: {result} {detail}")
+            if result != "passed":
+                mutant.status = "killed" if result == "failed" else "timeout"
+                mutant.stage, mutant.killed_by = stage, detail
+                break
+        else:
+            mutant.status = "survived"
+    finally:
+        _write(target, original)
+        mutant.seconds = round(time.monotonic() - started, 1)
+
+
+def report(mutants: list[Mutant]) -> str:
+    rows = {}
+    for m in mutants:
+        if m.status == "stale":
+            continue
+        row = rows.setdefault(m.module, [m.group, 0, 0])
+        row[1] += 1
+        row[2] += m.status in ("killed", "timeout")
+    lines = [f"{'module':<28} {'group':<26} {'killed':>7} {'of':>4} {'score':>6}"]
+    for module, (group, total, killed) in sorted(rows.items(), key=lambda kv: (kv[1][0], kv[0])):
+        lines.append(f"{module:<28} {group:<26} {killed:>7} {total:>4} {100 * killed / total:>5.0f}%")
+    total = sum(r[1] for r in rows.values())
+    killed = sum(r[2] for r in rows.values())
+    if total:
+        lines.append(f"{'all':<28} {'':<26} {killed:>7} {total:>4} {100 * killed / total:>5.0f}%")
+    survivors = [m for m in mutants if m.status == "survived"]
+    if survivors:
+        lines.append("\nsurvived:")
+        lines += [f"  {m.id:<34} line {m.line:<4} {m.what}" for m in survivors]
+    stale = [m for m in mutants if m.status == "stale"]
+    if stale:
+        lines.append("\nstale curated mutants:")
+        lines += [f"  {m.id}: {m.what}" for m in stale]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--group", action="append", choices=sorted(GROUPS), help="only these groups (repeatable)")
+    parser.add_argument("--module", action="append", help="only these modules under skill/ (repeatable)")
+    parser.add_argument("--id", action="append", help="only these mutant ids (repeatable)")
+    parser.add_argument("--all", action="store_true", help="every operator mutant, not a sample")
+    parser.add_argument("--sample", type=int, default=12, help="operator mutants per module (default 12)")
+    parser.add_argument("--seed", type=int, default=2026, help="the sample's seed (default 2026)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per pytest run (default 300)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--confirm", action="store_true", help="run the rest of the fast suite on survivors")
+    parser.add_argument("--show", action="store_true", help="print each stage's outcome")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    args = parser.parse_args(argv)
+
+    texts, groups = core_modules(set(args.group or []) or None)
+    if args.module:
+        texts = {m: t for m, t in texts.items() if m in args.module}
+    mutants: list[Mutant] = []
+    rng = random.Random(args.seed)
+    for module, text in texts.items():
+        found = operator_mutants(module, groups[module], text)
+        if not args.all and not args.id and len(found) > args.sample:
+            found = sorted(rng.sample(found, args.sample), key=lambda m: int(m.id.split("#")[1]))
+        mutants += found
+    mutants += curated_mutants(texts, groups)
+    if args.id:
+        mutants = [m for m in mutants if m.id in args.id]
+    if args.list:
+        for m in mutants:
+            print(f"{m.id:<34} {m.group:<26} line {m.line:<4} {m.what}")
+        print(f"{len(mutants)} mutants")
+        return 0
+
+    root = installed_root()
+    differs = [m for m in texts if (root / m).read_text(encoding="utf-8") != texts[m]]
+    if differs:
+        sys.exit(f"the installed package differs from the checkout ({', '.join(differs)}): "
+                 "pip install --no-deps --force-reinstall . first")
+    print(f"{len(mutants)} mutants over {len(texts)} modules; the installed copy at {root} is mutated "
+          "one file at a time and restored", flush=True)
+    for n, mutant in enumerate(mutants, 1):
+        if mutant.status == "stale":
+            continue
+        if not mutant.source:
+            mutant.source = operator_source(mutant.module, texts[mutant.module], int(mutant.id.split("#")[1]))
+        run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm)
+        print(f"[{n}/{len(mutants)}] {mutant.status:<8} {mutant.id:<34} line {mutant.line:<4} {mutant.what}"
+              + (f"  <- {mutant.killed_by}" if mutant.killed_by else "") + f"  ({mutant.seconds} s)", flush=True)
+    print()
+    print(report(mutants))
+    if args.json:
+        Path(args.json).write_text(json.dumps([{k: v for k, v in asdict(m).items() if k != "source"}
+                                               for m in mutants], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
