@@ -154,3 +154,16 @@ def test_env_key_vault_without_the_variable_says_so(cli, monkeypatch):
     assert result.code == 3
     assert "is unlocked with the key in OPENAI_SKILL_VAULT_KEY, which is not set" in result.err
     assert "missing" not in result.err and json.loads(result.out)["error"]
+
+
+def test_bulk_and_batch_jobs_judge_their_own_base_url(other_server, api):
+    """embed_many / batch with a base_url option: the vault key is judged against that URL,
+    not the environment's (they resolved the key without the URL before)."""
+    from openai_skill.jobs import batch
+
+    VaultStore().put("openai_api_key", CANARY_KEY, origin=api.url_for("/v1"))  # the env's server only
+    with pytest.raises(skill.CredentialsError, match="allow-origin"):
+        list(skill.embed_many(["hello"], base_url=other_server.url_for("/v1"), cache=False))
+    with pytest.raises(skill.CredentialsError, match="allow-origin"):
+        batch.list_batches(base_url=other_server.url_for("/v1"))
+    assert other_server.log == []

@@ -39,7 +39,7 @@ def _context(options: dict) -> tuple[Settings, str]:
     from ..transport.urls import check_transport
 
     check_transport(settings.base_url)
-    return settings, resolve_api_key(api_key)
+    return settings, resolve_api_key(api_key, url=settings.base_url)  # a vault key only where allowed
 
 
 def _call(method: str, path: str, settings: Settings, key: str, body=None, query=None) -> dict:

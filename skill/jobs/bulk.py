@@ -71,7 +71,7 @@ class _Job:
     def start(self) -> tuple:
         from ..secrets.keys import resolve_api_key
 
-        key = resolve_api_key(self.explicit_key)
+        key = resolve_api_key(self.explicit_key, url=self.request.url)  # a vault key only where allowed
         sender = EmbeddingSender(self.model, self.dimensions, self.settings, key,
                                  observe=self._observe)
         cached = None
