@@ -60,10 +60,8 @@ class _Job:
         packing.check_limits(max_inputs, token_budget)
         if not 1 <= concurrency <= engine.MAX_CONCURRENCY:
             raise InputError(f"concurrency: expected 1..{engine.MAX_CONCURRENCY}, got {concurrency}")
-        self.request = check_options(model, dimensions, self.settings)  # schema + model rules
-        from ..transport.urls import check_transport
-
-        check_transport(self.request.url)
+        # schema + model rules; building the request also judged its URL (transport.urls)
+        self.request = check_options(model, dimensions, self.settings)
         self.limiter = RateLimiter()
         self.stats = engine.Stats()
         self._cache = None
