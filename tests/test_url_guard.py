@@ -182,3 +182,15 @@ def test_a_download_name_is_resolved_and_checked(monkeypatch):
     public = [(2, 1, 6, "", ("93.184.216.34", 443))]
     urls.check_download_url("https://images.example.com/a.png", "https://api.openai.com/v1",
                             resolve=lambda *a, **k: public)
+
+
+def test_a_name_that_resolves_public_then_private_is_refused_at_connect(listeners, monkeypatch):
+    """DNS rebinding: the check sees a public address, the connection gets loopback. The
+    connected peer is checked too, before a byte is sent."""
+    from openai_skill.transport import urls
+
+    one = listeners[0]
+    monkeypatch.setattr(urls, "_resolve", lambda host, port, **kw: [(2, 1, 6, "", ("93.184.216.34", port))])
+    with pytest.raises(InsecureTransportError, match="localhost is (127.0.0.1|::1), a private"):
+        download(f"https://localhost:{one.port}/img.png?sig=secret", public_api())
+    assert one.heads in ([], [b""])   # connected, then closed: nothing was sent

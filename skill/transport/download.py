@@ -11,6 +11,7 @@ from .body import MAX_DOWNLOAD_BYTES
 from .call import Call, no_auth
 from .error_map import media_type
 from .request import ApiRequest
+from .session import peer_rule
 from .urls import check_download_url, host_of
 
 MAX_DOWNLOAD_REDIRECTS = 5
@@ -29,11 +30,11 @@ def download(url: str, settings: Settings, *,
     """
     deadline_at = None  # set by the first hop's call; later hops share it
     for _hop in range(MAX_DOWNLOAD_REDIRECTS + 1):
-        check_download_url(url, settings.base_url)
+        check_peer = check_download_url(url, settings.base_url)
         request = ApiRequest("GET", url, {"Accept": IMAGE_ACCEPT})
         with Call(request, no_auth, settings, max_bytes=max_bytes, what="the image",
                   hint=" (image URLs expire 60 minutes after creation)",
-                  deadline_at=deadline_at) as call:
+                  deadline_at=deadline_at) as call, peer_rule(check_peer):
             deadline_at = call.deadline_at
             response, body = call.run(read_body=True, accept_redirects=True)
         if 300 <= response.status_code < 400 and response.headers.get("location"):

@@ -12,6 +12,8 @@ Both hand every socket to the call's deadline watchdog (`deadline.hand_over`).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 
 from . import deadline
@@ -19,6 +21,8 @@ from .urls import uses_plain_http
 
 POOL_HOSTS = 4            # hosts whose connections are kept
 POOL_CONNECTIONS = 64     # kept-alive connections per host: the bulk engine's most workers
+
+_peer_rule: contextvars.ContextVar = contextvars.ContextVar("openai_skill_peer_rule", default=None)
 
 PROXIED = "proxied"       # may use the environment's proxy settings
 DIRECT = "direct"         # never uses a proxy
@@ -61,6 +65,31 @@ def close() -> None:
     _default.close()
 
 
+@contextlib.contextmanager
+def peer_rule(check):
+    """New connections made in this block call `check(peer IP)` once connected, before
+    anything is sent; it raises to refuse the peer (downloads: no private addresses)."""
+    token = _peer_rule.set(check)
+    try:
+        yield
+    finally:
+        _peer_rule.reset(token)
+
+
+def _connected(connection, sock):
+    """A fresh socket: checked against the current peer rule (unless it goes to a proxy,
+    which resolves the name itself), then handed to the watchdog."""
+    check = _peer_rule.get()
+    if check is not None and getattr(connection, "proxy", None) is None:
+        try:
+            check(sock.getpeername()[0])
+        except BaseException:
+            sock.close()
+            raise
+    deadline.hand_over(sock)
+    return sock
+
+
 def _new_session(*, trust_env: bool):
     import requests
 
@@ -88,9 +117,7 @@ def _watched_adapter_class():
 
     class WatchedHTTPConnection(HTTPConnection):
         def _new_conn(self):
-            sock = super()._new_conn()
-            deadline.hand_over(sock)
-            return sock
+            return _connected(self, super()._new_conn())
 
         def getresponse(self, *args, **kwargs):
             deadline.hand_over(self.sock)  # also a kept-alive connection's socket
@@ -98,9 +125,7 @@ def _watched_adapter_class():
 
     class WatchedHTTPSConnection(HTTPSConnection):
         def _new_conn(self):
-            sock = super()._new_conn()
-            deadline.hand_over(sock)
-            return sock
+            return _connected(self, super()._new_conn())
 
         def getresponse(self, *args, **kwargs):
             deadline.hand_over(self.sock)

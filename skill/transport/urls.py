@@ -97,10 +97,18 @@ def uses_plain_http(url: str) -> bool:
     return (_lenient(url) or _EMPTY).scheme == "http"
 
 
-def check_download_url(url: str, base_url: str, *, resolve=socket.getaddrinfo) -> None:
+# Seam for tests: how a download's host name is resolved before it is judged.
+_resolve = socket.getaddrinfo
+
+
+def check_download_url(url: str, base_url: str, *, resolve=None):
     """Where a generated image may be fetched from: the same URL rules as for the API, and
     (against server-side request forgery) never a private, link-local, loopback or otherwise
-    non-public address unless the API base itself is loopback (a local test server)."""
+    non-public address unless the API base itself is loopback (a local test server).
+
+    Returns the rule for the address actually connected to (`check_peer`), or None when any
+    address will do: a name can resolve differently a moment later (DNS rebinding), so the
+    session checks the connected socket's peer too, before a byte is sent."""
     try:
         parts = parse(url, what="the image URL")
     except InsecureTransportError as exc:
@@ -111,12 +119,17 @@ def check_download_url(url: str, base_url: str, *, resolve=socket.getaddrinfo) -
             f"refusing to download {safe_url(url)}: only https URLs (plain http only on "
             "loopback) are fetched")
     if local_api:
-        return
-    for address in _addresses(parts.host, parts.port or 443, resolve):
-        if not address.is_global or address.is_multicast:
-            raise InsecureTransportError(
-                f"refusing to download {safe_url(url)}: {parts.host} is {address}, a private, "
-                "loopback or link-local address (image URLs from the API are public)")
+        return None
+    for address in _addresses(parts.host, parts.port or 443, resolve or _resolve):
+        _refuse_private(address, url, parts.host)
+    return lambda peer: _refuse_private(ipaddress.ip_address(peer.split("%")[0]), url, parts.host)
+
+
+def _refuse_private(address, url: str, host: str) -> None:
+    if not address.is_global or address.is_multicast:
+        raise InsecureTransportError(
+            f"refusing to download {safe_url(url)}: {host} is {address}, a private, "
+            "loopback or link-local address (image URLs from the API are public)")
 
 
 def _addresses(host: str, port: int, resolve) -> list:
