@@ -63,7 +63,10 @@ async def _run_with_progress(ctx, work, interval: float):
                 reported, last = received[0], now
                 message = (f"{reported} characters received" if reported
                            else f"working for {int(now - start)} s")
-                await ctx.session.report_progress(tick, None, message)
+                try:
+                    await ctx.session.report_progress(tick, None, message)
+                except Exception:  # the client went away: the call still finishes, silently
+                    return
 
     async with anyio.create_task_group() as group:
         group.start_soon(report)
