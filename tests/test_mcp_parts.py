@@ -130,3 +130,12 @@ def test_the_core_and_other_commands_never_import_the_sdk():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_without_the_mcp_extra_the_command_says_how_to_get_it():
+    code = ("import sys; sys.modules['mcp'] = None; sys.modules['mcp_types'] = None; "
+            "from openai_skill.surfaces.cli import main; sys.exit(main(['mcp']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("openai-skill: the MCP server needs the mcp extra: pip install 'openai-skill[mcp]'")
+    assert "Traceback" not in proc.stderr
