@@ -23,3 +23,14 @@ def agent_tool(name: str) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def require_module(name: str):
+    """Import `name` (a test-extra package such as the MCP SDK); fail under CI, else skip, when absent."""
+    try:
+        return __import__(name)
+    except ImportError:
+        reason = f"{name} is not installed: pip install '.[test]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason, allow_module_level=True)

@@ -15,7 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-pytest.importorskip("mcp", reason="the MCP SDK is in the test extra")
+from agent_clients import require_module  # noqa: E402
+
+require_module("mcp")  # the MCP SDK is in the test extra: under CI its absence fails, never skips
 
 from conftest import CANARY_KEY, FakeOpenAI  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402

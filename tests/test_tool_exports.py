@@ -7,6 +7,7 @@ import re
 import pytest
 
 import openai_skill
+from agent_clients import require_module
 from openai_skill.errors import InputError
 from openai_skill.manifest import load_manifest
 from openai_skill.surfaces.exports.tools import (FORMATS, published_schema, strict_mode_problems,
@@ -78,7 +79,7 @@ def test_anthropic_shape():
 
 
 def test_mcp_shape_is_what_the_mcp_sdk_accepts():
-    mcp_types = pytest.importorskip("mcp_types", reason="the MCP SDK is in the test extra")
+    mcp_types = require_module("mcp_types")
     from mcp.shared.tool_name_validation import validate_tool_name
 
     tools = tool_definitions("mcp")
