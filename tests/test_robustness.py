@@ -129,7 +129,7 @@ def test_invoke_options_are_checked(api, key, option):
 def test_a_non_ascii_key_is_a_credentials_error_not_a_traceback(api, cli, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ключ0123456789abcdefghij")
     result = clean(cli("--json", "models"), 3)
-    assert result.json()["error"]["type"] == "credentials"
+    assert result.json()["error"]["type"] == "credentials" and "non-ASCII" in result.err
     assert "ключ" not in result.out + result.err
     assert len(api.log) == 0
 
@@ -263,3 +263,30 @@ def test_a_write_that_fails_after_generation_keeps_the_images_in_the_result(open
     assert all(i["save_error"].endswith("File too large") for i in images)
     assert list(folder.iterdir()) == []
     assert len(openai.requests) == 1
+
+
+def test_errors_all_is_written_out_and_complete():
+    """errors.__all__ is a literal list (not computed from globals) naming every error class."""
+    import ast
+    import inspect
+
+    from openai_skill import errors
+
+    tree = ast.parse(inspect.getsource(errors))
+    assigned = [node.value for node in tree.body if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "__all__" for t in node.targets)]
+    assert len(assigned) == 1 and isinstance(assigned[0], ast.List)
+    assert all(isinstance(item, ast.Constant) for item in assigned[0].elts)
+    classes = {name for name, obj in vars(errors).items()
+               if isinstance(obj, type) and issubclass(obj, errors.SkillError)}
+    assert sorted(errors.__all__) == sorted(classes)
+
+
+def test_api_error_keeps_openai_type_as_api_type():
+    from openai_skill.errors import ServerError
+
+    error = ServerError("boom", status=500, api_type="server_error", code="c", param="p")
+    assert (error.api_type, error.code, error.param) == ("server_error", "c", "p")
+    assert error.to_dict()["api_type"] == "server_error"
+    with pytest.raises(TypeError):
+        ServerError("boom", type="server_error")  # the builtin's name is no keyword any more

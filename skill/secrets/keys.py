@@ -58,6 +58,6 @@ def _checked(key: str, source: str) -> str:
     key = key.strip()
     remember(key)
     if is_malformed(key):
-        raise CredentialsError(f"the API key from {source} is malformed (it contains whitespace or "
-                               "control characters); set it again")
+        raise CredentialsError(f"the API key from {source} is malformed (it contains whitespace, "
+                               "control or non-ASCII characters); set it again")
     return key

@@ -216,7 +216,7 @@ class BearerAuth:
 
     def __init__(self, api_key: str):
         if is_malformed_key(api_key):
-            raise CredentialsError("the API key is empty or contains spaces or control characters; "
+            raise CredentialsError("the API key is empty or contains spaces, control or non-ASCII characters; "
                                    "set it again (OPENAI_API_KEY or `openai-skill setup`)")
         remember(api_key)
         self._key = api_key

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from ...config import DEFAULT_MAX_RETRIES, DEFAULT_OUTPUT_DIR, DEFAULT_READ_TIMEOUT
 from ...errors import EXIT_NOT_SAVED, InputError
-from .commands import add_command
+from .commands import add_command, seconds
 from .output import emit, text_writer, write_text
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024   # far above the largest legitimate input (2048 long texts)
@@ -99,7 +98,7 @@ def register(sub) -> None:
                         help="on failure, print the error object as JSON on stdout")
     common.add_argument("--dry-run", action="store_true",
                         help="validate and print the request that would be sent; send nothing")
-    common.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
+    common.add_argument("--timeout", type=seconds, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
     common.add_argument("--max-retries", type=int, metavar="N", help=f"retries on 408/409/429/5xx and network errors (default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
     image_opts = argparse.ArgumentParser(add_help=False)
     image_opts.add_argument("-o", "--output-dir", metavar="DIR",
@@ -182,17 +181,6 @@ def run_and_print(args, action: str, data, on_text=None) -> int:
                                f"saved ({unsaved[0]['save_error']}); the result above keeps their data\n")
         return EXIT_NOT_SAVED
     return 0
-
-
-def _seconds(text: str) -> float:
-    """argparse type for a timeout: a finite number of seconds above 0 (not nan, not inf)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
-    return value
 
 
 def _read_input(raw: str | None):

@@ -6,6 +6,9 @@ the help in the command list and the command's own `--help` description.
 
 from __future__ import annotations
 
+import argparse
+import math
+
 COMMAND_PREFIX = "cmd_"
 
 
@@ -17,3 +20,14 @@ def add_command(subparsers, func, *, name: str | None = None, parents=()):
                                    parents=list(parents))
     parser.set_defaults(func=func)
     return parser
+
+
+def seconds(text: str) -> float:
+    """argparse type for a duration: a finite number of seconds above 0 (not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value

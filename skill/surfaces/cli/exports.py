@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .commands import add_command
 from .output import emit
 
 
@@ -42,13 +43,11 @@ def cmd_skill_md(args) -> int:
 def register(sub) -> None:
     from ..exports.tools import FORMATS
 
-    p = sub.add_parser("tools", help=cmd_tools.__doc__, description=cmd_tools.__doc__)
+    p = add_command(sub, cmd_tools)
     p.add_argument("--format", choices=FORMATS, default="json", help="the registry's shape (default json)")
-    p.set_defaults(func=cmd_tools)
 
-    p = sub.add_parser("skill-md", help=cmd_skill_md.__doc__, description=cmd_skill_md.__doc__)
+    p = add_command(sub, cmd_skill_md)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--write", metavar="FILE", nargs="?", const="SKILL.md", help="write it to FILE (default ./SKILL.md)")
     mode.add_argument("--check", metavar="FILE", nargs="?", const="SKILL.md",
                       help="exit 2 if FILE (default ./SKILL.md) differs from what would be generated")
-    p.set_defaults(func=cmd_skill_md)

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from .commands import add_command, seconds
 from .output import emit
 
 PLAIN_PROGRESS_EVERY = 10.0   # seconds between count lines when stderr is not a terminal
@@ -210,7 +211,7 @@ def _register_batch(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="on failure, print the error object as JSON on stdout")
-    common.add_argument("--request-timeout", type=float, metavar="SECONDS", help="read timeout per request (default 600)")
+    common.add_argument("--request-timeout", type=seconds, metavar="SECONDS", help="read timeout per request (default 600)")
     common.add_argument("--max-retries", type=int, metavar="N", help="retries on 429/5xx/network errors (default 2)")
     group = sub.add_parser("batch", help="OpenAI's Batch API: create, status, wait, results, cancel, list",
                            description="OpenAI's Batch API (24-hour window, half the price): "
@@ -219,10 +220,7 @@ def _register_batch(sub) -> None:
     batch_sub.required = True
 
     def add(name, func):
-        doc = func.__doc__.strip()
-        parser = batch_sub.add_parser(name, help=doc, description=doc, parents=[common])
-        parser.set_defaults(func=func)
-        return parser
+        return add_command(batch_sub, func, name=name, parents=[common])
 
     p = add("create", cmd_batch_create)
     p.add_argument("action", help="an action that skill.yaml marks `batch: true` (see `openai-skill actions`)")
@@ -231,7 +229,7 @@ def _register_batch(sub) -> None:
     add("status", cmd_batch_status).add_argument("id", help="a batch id (from `batch create` or `batch list`)")
     p = add("wait", cmd_batch_wait)
     p.add_argument("ids", nargs="+", metavar="ID", help="one or more batch ids")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (default: never)")
+    p.add_argument("--timeout", type=seconds, metavar="SECONDS", help="give up after this long (default: never)")
     p = add("results", cmd_batch_results)
     p.add_argument("ids", nargs="+", metavar="ID", help="the batch ids of one input file (all its parts)")
     p.add_argument("--out", "-o", metavar="PATH", help="write the joined JSONL here (default: stdout)")
@@ -247,7 +245,6 @@ def register(sub) -> None:
                            description="The local embedding cache (SQLite in the config folder).")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="COMMAND", parser_class=type(cache))
     cache_sub.required = True
-    for name, func in (("stats", cmd_cache_stats), ("clear", cmd_cache_clear)):
-        doc = func.__doc__.strip()
-        cache_sub.add_parser(name, help=doc, description=doc).set_defaults(func=func)
+    add_command(cache_sub, cmd_cache_stats, name="stats")
+    add_command(cache_sub, cmd_cache_clear, name="clear")
     _register_batch(sub)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .commands import add_command, seconds
+
 ENV_TOKEN = "OPENAI_SKILL_MCP_TOKEN"
 
 
@@ -47,11 +49,10 @@ async def _stdio(server) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("mcp", help=cmd_mcp.__doc__, description=cmd_mcp.__doc__)
+    p = add_command(sub, cmd_mcp)
     p.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio",
                    help="stdio (default) or streamable-http")
     p.add_argument("--port", type=int, default=8765,
                    help="streamable-http port on 127.0.0.1 (default 8765; 0 picks a free one)")
-    p.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("--progress-interval", type=seconds, default=5.0, metavar="SECONDS",
                    help="seconds between keep-alive progress notifications on long calls (default 5)")
-    p.set_defaults(func=cmd_mcp)
