@@ -87,6 +87,7 @@ def test_an_answer_larger_than_the_cap_is_refused_with_bounded_memory(serve, mon
     server = serve(chunked({"Content-Type": "application/json"}, pieces))
     peak, error = peak_of(lambda: list_models(server))
     PEAKS["8 MiB answer, 1 MiB cap"] = peak
+    print(f"\n8 MiB answer, 1 MiB cap: peak {peak:.2f} MiB")
     assert isinstance(error, UnexpectedResponseError), repr(error)
     assert "larger than the 1 MiB cap" in error.message
     assert peak < 4, f"peak {peak:.1f} MiB"
@@ -119,6 +120,7 @@ def test_a_gzip_bomb_is_refused_after_the_cap_not_inflated(serve, monkeypatch, b
                            lambda: [bomb[i:i + 8192] for i in range(0, len(bomb), 8192)]))
     peak, error = peak_of(lambda: list_models(server))
     PEAKS["gzip bomb 64 MiB, 1 MiB cap"] = peak
+    print(f"\ngzip bomb (64 MiB inflated), 1 MiB cap: peak {peak:.2f} MiB")
     assert isinstance(error, UnexpectedResponseError), repr(error)
     assert "larger than the 1 MiB cap" in error.message
     assert peak < 4, f"peak {peak:.1f} MiB"
@@ -129,6 +131,7 @@ def test_a_gzip_bomb_as_an_error_body_is_cut_at_1_mib(serve, bomb):
                            lambda: [bomb], status="500 Internal Server Error"))
     peak, error = peak_of(lambda: list_models(server))
     PEAKS["gzip bomb as a 500 body"] = peak
+    print(f"\ngzip bomb as a 500 body (1 MiB error cap): peak {peak:.2f} MiB")
     assert isinstance(error, ServerError), repr(error)
     assert peak < 6, f"peak {peak:.1f} MiB"
 
