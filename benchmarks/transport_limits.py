@@ -1,7 +1,7 @@
 """What the transport's limits cost at their real sizes: peak memory (VmHWM of a fresh
 process) and time on oversized answers, and how far past the deadline a slow-drip call ends.
 
-    python tests/bench/transport_limits.py
+    python benchmarks/transport_limits.py
 
 Rerunnable, not a test (the tests use small caps through their seams). Every server is a
 loopback one started here (tests/misbehaving.py); nothing leaves the machine.
@@ -17,7 +17,7 @@ import time
 import zlib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # misbehaving.py lives there
 from misbehaving import RawServer, drip  # noqa: E402
 
 MiB = 1024 * 1024
