@@ -115,9 +115,10 @@ class Mutant:
     module: str         # path under skill/
     line: int
     what: str
+    end_line: int = 0
     source: str = field(repr=False, default="")
     status: str = ""    # killed / survived / timeout / stale
-    stage: int = 0      # 1: the group's tests, 2: the rest of the fast suite
+    stage: int = 0      # 0: the tests that run the line, 1: the group's tests, 2: the rest of the fast suite
     killed_by: str = ""
     seconds: float = 0.0
 
@@ -134,7 +135,7 @@ class _Operators(ast.NodeTransformer):
             return False
         index = self.count
         self.count += 1
-        self.found.append((line, what))
+        self.found.append((line, getattr(node, "end_lineno", line) or line, what))
         return index == self.target
 
     # annotations are strings at run time here (`from __future__ import annotations`): skip
@@ -251,8 +252,8 @@ def operator_mutants(module: str, group: str, text: str) -> list[Mutant]:
     survey = _Operators(lines)
     survey.visit(ast.parse(text))
     mutants = []
-    for index, (line, what) in enumerate(survey.found):
-        mutants.append(Mutant(f"{module}#{index}", group, module, line, what))
+    for index, (line, end_line, what) in enumerate(survey.found):
+        mutants.append(Mutant(f"{module}#{index}", group, module, line, what, end_line))
     return mutants
 
 
@@ -271,7 +272,7 @@ def curated_mutants(modules: dict[str, str], groups: dict[str, str]) -> list[Mut
         text = modules[module]
         count = text.count(find)
         line = text[: text.find(find)].count("\n") + 1 if count else 0
-        mutant = Mutant(f"{module}@{n}", groups[module], module, line, what)
+        mutant = Mutant(f"{module}@{n}", groups[module], module, line, what, line + find.count("\n"))
         if count != 1:
             mutant.status = "stale"
             mutant.what += f" (text found {count} times: update CURATED)"
@@ -338,13 +339,60 @@ def test_files(group: str) -> tuple[list[str], list[str]]:
     return first, rest
 
 
-def run_mutant(mutant: Mutant, root: Path, original: str, timeout: float, show: bool, confirm: bool) -> None:
+def coverage_map(root: Path, timeout: float) -> dict[str, dict[int, list[str]]]:
+    """{module: {line: [test ids]}}: which tests run each line of the installed package, in
+    the pytest process (lines run only by a subprocess, the installed CLI, are not seen)."""
+    import tempfile
+
+    try:
+        import coverage
+    except ImportError:
+        sys.exit("--coverage needs pytest-cov: pip install pytest-cov")
+    data_file = Path(tempfile.mkdtemp(prefix="mutate-cov-")) / ".coverage"
+    files = sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py") if p.name not in SLOW_TESTS)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
+               "--cov=openai_skill", "--cov-context=test", "--cov-report=", *files]
+    print(f"measuring which tests run which lines ({len(files)} test files)...", flush=True)
+    subprocess.run(command, cwd=REPO, env={**os.environ, "COVERAGE_FILE": str(data_file)},
+                   stdout=subprocess.DEVNULL, timeout=timeout * 4)
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    out: dict[str, dict[int, list[str]]] = {}
+    for measured in data.measured_files():
+        path = Path(measured)
+        if not path.is_relative_to(root):
+            continue
+        lines = out.setdefault(path.relative_to(root).as_posix(), {})
+        for line, contexts in data.contexts_by_lineno(measured).items():
+            tests = sorted({c.rsplit("|", 1)[0] for c in contexts if c})
+            if tests:
+                lines[int(line)] = tests
+    return out
+
+
+def covering_tests(mutant: Mutant, cover: dict, group_first: list[str]) -> list[str]:
+    """The tests that run the mutated lines, the group's own test files first."""
+    lines = cover.get(mutant.module, {})
+    found = sorted({t for n in range(mutant.line, max(mutant.end_line, mutant.line) + 1)
+                    for t in lines.get(n, ())})
+    return sorted(found, key=lambda t: (t.split("::")[0] not in group_first, t))
+
+
+def run_mutant(mutant: Mutant, root: Path, original: str, timeout: float, show: bool, confirm: bool,
+               cover: dict | None = None) -> None:
     target = root / mutant.module
     started = time.monotonic()
     try:
         _write(target, mutant.source)
         first, rest = test_files(mutant.group)
-        for stage, files in ((1, first), (2, rest if confirm else [])):
+        stages = []
+        if cover is not None:
+            covering = covering_tests(mutant, cover, first)
+            # Too many ids (a line every test runs): the group's files are as quick to run.
+            if covering and len(covering) <= 400:
+                stages.append((0, covering))
+        stages += [(1, first), (2, rest if confirm else [])]
+        for stage, files in stages:
             if not files:
                 continue
             result, detail = _pytest(files, timeout)
@@ -399,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300, help="seconds per pytest run (default 300)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--confirm", action="store_true", help="run the rest of the fast suite on survivors")
+    parser.add_argument("--coverage", metavar="FILE",
+                        help="run first only the tests that run the mutated line (needs pytest-cov); the map of "
+                             "which tests run which lines is measured once and kept in FILE (reused if present)")
     parser.add_argument("--show", action="store_true", help="print each stage's outcome")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -427,6 +478,18 @@ def main(argv: list[str] | None = None) -> int:
     if differs:
         sys.exit(f"the installed package differs from the checkout ({', '.join(differs)}): "
                  "pip install --no-deps --force-reinstall . first")
+    # Restore the installed file however the run ends (a background job ignores SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    cover = None
+    if args.coverage:
+        cover_file = Path(args.coverage)
+        if cover_file.exists():
+            cover = {module: {int(line): tests for line, tests in lines.items()}
+                     for module, lines in json.loads(cover_file.read_text()).items()}
+        else:
+            cover = coverage_map(root, args.timeout)
+            cover_file.write_text(json.dumps(cover))
     print(f"{len(mutants)} mutants over {len(texts)} modules; the installed copy at {root} is mutated "
           "one file at a time and restored", flush=True)
     for n, mutant in enumerate(mutants, 1):
@@ -434,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not mutant.source:
             mutant.source = operator_source(mutant.module, texts[mutant.module], int(mutant.id.split("#")[1]))
-        run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm)
+        run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm, cover)
         print(f"[{n}/{len(mutants)}] {mutant.status:<8} {mutant.id:<34} line {mutant.line:<4} {mutant.what}"
               + (f"  <- {mutant.killed_by}" if mutant.killed_by else "") + f"  ({mutant.seconds} s)", flush=True)
     print()
