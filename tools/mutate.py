@@ -8,6 +8,7 @@ that should notice, and report the bugs the suite misses, with a score per modul
     python tools/mutate.py --all --group redaction  # every mutant of one group
     python tools/mutate.py --id transport/retry.py#12 --show   # one mutant, with pytest's output
     python tools/mutate.py --json mutation.json     # also write the results
+    python tools/mutate.py --coverage cover.json    # first only the tests that run the line (pytest-cov)
 
 Why not mutmut: mutmut 3 copies the source tree into `mutants/` and puts it first on sys.path,
 but our tests import the installed `openai_skill` (the repo folder `skill/` is mapped to that
