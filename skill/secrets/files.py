@@ -91,6 +91,18 @@ def read_file(path: Path, max_size: int, what: str) -> bytes | None:
         os.close(fd)
 
 
+def may_exist(path: Path) -> bool:
+    """False only when `path` is certainly absent; an unreadable folder is left to the read
+    that reports it (Path.exists() raises PermissionError there)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def peek(path: Path, size: int) -> bytes:
     """Up to `size` first bytes of a regular file; b"" for anything else (the real read reports)."""
     try:

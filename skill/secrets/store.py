@@ -39,12 +39,12 @@ class VaultStore:
 
     # ---- reading -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return self.paths.vault.exists()
+        return files.may_exist(self.paths.vault)
 
     def open(self) -> Vault | None:
         """The authenticated vault, or None if there is none; never writes the vault."""
-        if not self.paths.folder.is_dir():
-            return None  # reading creates nothing
+        if not files.may_exist(self.paths.vault):
+            return None  # reading creates nothing (not even the lock file) where there is no vault
         self._ask_ahead()
         with locking.shared(self.paths):
             counter = rollback.read_counter(self.paths)  # first: see rollback.py
