@@ -25,13 +25,17 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 from urllib.parse import quote
 
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 8        # shorter values are too likely to occur by chance to be masked
 MAX_REMEMBERED = 32         # a process holds a handful of keys; the oldest goes first
 MIN_FRAGMENT_CHARS = 16     # a run this long shared with a secret (or an encoding) is masked
-ANCHOR_CHARS = 8            # any run of >= 2*ANCHOR_CHARS-1 chars contains a whole anchor
+# Text is probed every WINDOW_CHARS characters against an index of every WINDOW_CHARS-long
+# piece of every held encoding: a shared run of 2*WINDOW_CHARS-1 or more always contains a
+# probed window, so one pass finds them all, whatever the number of secrets held.
+WINDOW_CHARS = 8
 MAX_ECHO_SIDE_CHARS = 64    # how far around a `***` run the masked echo's ends are looked for
 MIN_ECHO_PREFIX = 3         # `sk-` at least before the stars
 MIN_ECHO_CHARS = 6          # and more than a bare `sk-***` around them
@@ -49,18 +53,39 @@ _ECHO_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 class _Secret:
     """One held secret and the strings its echoes would contain, precomputed."""
 
-    __slots__ = ("value", "exact", "anchors", "alphabet", "longest")
+    __slots__ = ("value", "exact", "windows", "alphabet", "longest")
 
     def __init__(self, value: str):
         self.value = value
         forms = _encodings(value)
         # Short forms are masked only whole; long ones by any run of MIN_FRAGMENT_CHARS.
         self.exact = tuple(f for f in forms if len(f) < MIN_FRAGMENT_CHARS)
-        self.anchors = tuple((form[i:i + ANCHOR_CHARS], form, i)
+        self.windows = tuple((form[i:i + WINDOW_CHARS], form, i)
                              for form in forms if len(form) >= MIN_FRAGMENT_CHARS
-                             for i in range(0, len(form) - ANCHOR_CHARS + 1, ANCHOR_CHARS))
+                             for i in range(len(form) - WINDOW_CHARS + 1))
         self.alphabet = frozenset("".join(forms))
         self.longest = max(len(f) for f in forms)
+
+
+class _Held(NamedTuple):
+    """What redact() reads: replaced whole on every change, so it needs no lock."""
+
+    secrets: tuple = ()
+    index: dict = {}          # window -> ((form, offset), ...)
+    exact: tuple = ()
+    alphabet: frozenset = frozenset()
+    longest: int = 0
+
+
+def _snapshot(secrets) -> _Held:
+    index: dict = {}
+    for secret in secrets:
+        for window, form, offset in secret.windows:
+            index.setdefault(window, []).append((form, offset))
+    return _Held(tuple(secrets), {w: tuple(v) for w, v in index.items()},
+                 tuple(f for s in secrets for f in s.exact),
+                 frozenset().union(*(s.alphabet for s in secrets)),
+                 max((s.longest for s in secrets), default=0))
 
 
 def _encodings(value: str) -> list[str]:
@@ -78,7 +103,7 @@ def _encodings(value: str) -> list[str]:
 
 _lock = threading.Lock()
 _registry: OrderedDict[str, _Secret] = OrderedDict()
-_held: tuple[_Secret, ...] = ()    # a snapshot redact() reads without locking
+_held = _Held()
 
 
 def remember(secret: str | None) -> None:
@@ -93,7 +118,7 @@ def remember(secret: str | None) -> None:
         _registry[secret] = _Secret(secret)
         while len(_registry) > MAX_REMEMBERED:
             _registry.popitem(last=False)
-        _held = tuple(_registry.values())
+        _held = _snapshot(_registry.values())
 
 
 def forget(secret: str | None = None) -> None:
@@ -104,16 +129,16 @@ def forget(secret: str | None = None) -> None:
             _registry.clear()
         else:
             _registry.pop(secret, None)
-        _held = tuple(_registry.values())
+        _held = _snapshot(_registry.values())
 
 
 def remembered_count() -> int:
-    return len(_held)
+    return len(_held.secrets)
 
 
 def redact(text: str) -> str:
     """`text` with every held secret, in any of its encodings, masked; nothing else changed."""
-    if not text or not _held or not isinstance(text, str):
+    if not text or not _held.secrets or not isinstance(text, str):
         return text
     return _apply(text, _spans(text, _held))
 
@@ -133,7 +158,7 @@ def redact_value(value):
     booleans and None as they are. Used on results before they are printed."""
     if isinstance(value, str):
         return redact(value)
-    if not _held:
+    if not _held.secrets:
         return value
     if isinstance(value, dict):
         return {redact(k) if isinstance(k, str) else k: redact_value(v) for k, v in value.items()}
@@ -156,14 +181,13 @@ class StreamRedactor:
     def feed(self, piece: str) -> str:
         held = _held
         text = self._buffer + piece
-        if not held:
+        if not held.secrets:
             self._buffer = ""
             return text
-        alphabet = frozenset().union(*(s.alphabet for s in held))
         cut = len(text)
-        while cut > 0 and text[cut - 1] in alphabet:
+        while cut > 0 and text[cut - 1] in held.alphabet:
             cut -= 1
-        cut = max(cut, len(text) - max(s.longest for s in held) + 1)
+        cut = max(cut, len(text) - held.longest + 1)
         spans = _spans(text, held)
         for start, end in spans:
             if start < cut < end:
@@ -176,24 +200,26 @@ class StreamRedactor:
         return redact(text)
 
 
-def _spans(text: str, held) -> list[tuple[int, int]]:
+def _spans(text: str, held: _Held) -> list[tuple[int, int]]:
     """Merged (start, end) ranges of `text` that belong to a held secret."""
     found = []
-    for secret in held:
-        for form in secret.exact:
-            start = text.find(form)
-            while start != -1:
-                found.append((start, start + len(form)))
-                start = text.find(form, start + 1)
-        for anchor, form, offset in secret.anchors:
-            start = text.find(anchor)
-            while start != -1:
-                span = _extend(text, start, form, offset)
-                if span[1] - span[0] >= MIN_FRAGMENT_CHARS:
-                    found.append(span)
-                start = text.find(anchor, start + 1)
+    for form in held.exact:
+        start = text.find(form)
+        while start != -1:
+            found.append((start, start + len(form)))
+            start = text.find(form, start + 1)
+    index, covered = held.index, 0
+    for probe in range(0, len(text) - WINDOW_CHARS + 1, WINDOW_CHARS):
+        entries = index.get(text[probe:probe + WINDOW_CHARS])
+        if not entries or probe + WINDOW_CHARS <= covered:
+            continue
+        for form, offset in entries:
+            span = _extend(text, probe, form, offset)
+            if span[1] - span[0] >= MIN_FRAGMENT_CHARS:
+                found.append(span)
+                covered = max(covered, span[1])
     if "***" in text:
-        found += _masked_echoes(text, held)
+        found += _masked_echoes(text, held.secrets)
     found.sort()
     merged: list[tuple[int, int]] = []
     for start, end in found:
@@ -209,7 +235,7 @@ def _extend(text: str, start: int, form: str, offset: int) -> tuple[int, int]:
     left = 0
     while start - left > 0 and offset - left > 0 and text[start - left - 1] == form[offset - left - 1]:
         left += 1
-    right = ANCHOR_CHARS
+    right = WINDOW_CHARS
     while (start + right < len(text) and offset + right < len(form)
            and text[start + right] == form[offset + right]):
         right += 1
