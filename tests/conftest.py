@@ -14,18 +14,6 @@ from pathlib import Path
 
 import pytest
 
-# Hypothesis: a small profile keeps CI fast; HYPOTHESIS_PROFILE=long runs deeper.
-try:
-    from hypothesis import HealthCheck, settings as _hypothesis_settings
-
-    _hypothesis_settings.register_profile("default", max_examples=60, deadline=None,
-                                          suppress_health_check=[HealthCheck.too_slow])
-    _hypothesis_settings.register_profile("long", max_examples=3000, deadline=None,
-                                          suppress_health_check=[HealthCheck.too_slow])
-    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-except ImportError:  # the property tests then fail on their own import, loudly
-    pass
-
 # A key that must never be seen anywhere the skill writes. Shaped like a real key on
 # purpose, so redaction by shape and by value are both exercised.
 CANARY_KEY = "sk-proj-CANARY0123456789abcdefghijklmnopqrstuvwxyzCANARY"

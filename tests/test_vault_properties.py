@@ -1,21 +1,30 @@
 """Property tests (Hypothesis): the vault parser and the secret provider's stdin never raise
 anything but their own errors, whatever bytes they are given (issue 8, "Prove it").
 
-HYPOTHESIS_PROFILE=long runs a deeper search (tests/conftest.py registers the profiles)."""
+OPENAI_SKILL_HYPOTHESIS_PROFILE=long runs a deeper search (as in tests/test_properties.py); the
+example counts are set here, per test, so they hold whichever module loaded a profile first."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import os
 import sys
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
+
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from openai_skill.errors import InputError
 from openai_skill.secrets.provider import parse_request, respond
 from openai_skill.secrets.vault_format import Vault, VaultAuthError, VaultFormatError, parse
 from vault_fixture import CONTENTS, FIXTURES, FIXTURES_V2
+
+LONG = os.environ.get("OPENAI_SKILL_HYPOTHESIS_PROFILE") == "long"
+EXAMPLES = settings(max_examples=2000 if LONG else 60, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+pytestmark = pytest.mark.timeout(0 if LONG else 120)  # the long run takes minutes
 
 KEY = base64.b64decode(CONTENTS["master_key_b64"])
 VALID = [(FIXTURES / "keyfile" / "vault").read_bytes(), (FIXTURES_V2 / "keyfile" / "vault").read_bytes()]
@@ -37,6 +46,7 @@ def _opens_or_refuses(data: bytes) -> None:
             pass
 
 
+@EXAMPLES
 @given(st.binary(max_size=2048))
 def test_parse_of_any_bytes_raises_only_its_own_error(data):
     try:
@@ -65,11 +75,13 @@ def mutated_vault(draw):
     return bytes(data)
 
 
+@EXAMPLES
 @given(mutated_vault())
 def test_open_of_a_mutated_vault_raises_only_vault_errors(data):
     _opens_or_refuses(data)
 
 
+@EXAMPLES
 @given(st.lists(st.lists(st.sampled_from(LINE_PIECES) | st.binary(max_size=12), max_size=6), max_size=12))
 def test_open_of_vault_shaped_text_raises_only_vault_errors(lines):
     _opens_or_refuses(b"\n".join(b"".join(parts) for parts in lines) + b"\n")
@@ -83,8 +95,10 @@ REQUESTS = st.fixed_dictionaries({"protocolVersion": st.sampled_from([1, 1.0, "1
                                                                               max_size=8) | JSON})
 
 
+@EXAMPLES
 @given(st.text(max_size=1000) | JSON.map(json.dumps) | REQUESTS.map(json.dumps)
-       | st.integers(1, 50000).map(lambda depth: "[" * depth + "]" * depth))
+       | st.integers(1, 5000).map(lambda depth: "[" * depth + "]" * depth))
+@example("[" * 5000)  # deeper than the interpreter's recursion limit, always tried
 def test_provider_request_parsing_raises_only_input_error(text):
     try:
         ids = parse_request(text)
@@ -94,8 +108,10 @@ def test_provider_request_parsing_raises_only_input_error(text):
     assert json.loads(respond(text, {}.get))["errors"] == {i: {"code": "NOT_FOUND"} for i in ids}
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # stdin is replaced per example
-@given(st.binary(max_size=600) | st.integers(1, 50000).map(lambda depth: b"{\"a\":" * depth))
+@EXAMPLES  # function_scoped_fixture allowed: stdin is replaced per example
+@given(st.binary(max_size=600) | st.integers(1, 5000).map(lambda depth: b"{\"a\":" * depth))
+@example(b"[" * 5000)
+@example(b"\xff\xfe{")
 def test_provider_cli_stdin_of_any_bytes_is_an_answer_or_one_clean_error(monkeypatch, data):
     """The real stdin decodes strictly when PYTHONIOENCODING says so: bytes that are not UTF-8 too."""
     for errors in ("strict", "surrogateescape"):
