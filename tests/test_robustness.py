@@ -290,3 +290,55 @@ def test_api_error_keeps_openai_type_as_api_type():
     assert error.to_dict()["api_type"] == "server_error"
     with pytest.raises(TypeError):
         ServerError("boom", type="server_error")  # the builtin's name is no keyword any more
+
+
+def test_an_answer_with_nan_is_an_api_error_not_invalid_json_or_a_traceback(api, key, cli):
+    api.expect_request("/v1/embeddings").respond_with_data(
+        '{"object": "list", "model": "text-embedding-3-small", "data": [{"object": "embedding", '
+        '"index": 0, "embedding": [0.5, NaN]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}}',
+        content_type="application/json")
+    result = cli("--json", "embed", "hello")
+    assert result.code == 4 and "Traceback" not in result.err, result.err
+    assert "NaN" in result.err
+    error = json.loads(result.out)["error"]     # stdout stays valid JSON
+    assert error["type"] == "unexpected_response"
+
+
+@pytest.mark.parametrize("args, code", [(["actions"], 1), (["--json", "models", "--timeout", "x"], 2),
+                                        (["schema", "chat-completion"], 1)])
+def test_stdout_on_a_full_disk_is_one_line_not_a_traceback(args, code):
+    """`openai-skill ... > /dev/full`: the output cannot be written, and not even the error object."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([EXE, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert "No space left on device" in proc.stderr
+
+
+def test_ctrl_c_is_exit_130_with_the_error_object(api, key):
+    """SIGINT while waiting for a slow answer: one line, exit 130, --json still answers."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(30)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY,
+           "OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1"}
+    try:
+        proc = subprocess.Popen([EXE, "--json", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, text=True)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 130, err
+    assert err == "openai-skill: interrupted\n"
+    assert json.loads(out)["error"]["type"] == "interrupted"

@@ -19,7 +19,7 @@ import sys
 from ..._version import __version__
 from ...errors import EXIT_USAGE, InputError, SkillError
 from . import actions, exports, jobs, mcp, vault
-from .output import emit, fail, write_text
+from .output import OutputError, emit, fail, write_text
 
 GROUPS = (actions, vault, exports, jobs, mcp)
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
@@ -69,11 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     except SkillError as exc:
         if debug:
             raise
-        return _report(lambda: fail(exc, as_json=as_json))
+        return _report(lambda: fail(exc, as_json=as_json), exc.exit_code)
     except KeyboardInterrupt:
-        return _report(lambda: write_text(sys.stderr, "openai-skill: interrupted\n") or EXIT_INTERRUPTED)
+        return _report(lambda: _interrupted(as_json), EXIT_INTERRUPTED)
     except BrokenPipeError:
         return _reader_gone()
+    except OutputError as exc:  # stdout on a full disk: say so on stderr, if that still works
+        return _report(lambda: _silence_stdout() or write_text(sys.stderr, f"openai-skill: {exc}\n")
+                       or EXIT_INTERNAL)
     except Exception as exc:  # the last resort: whatever was not foreseen, still one line
         if debug:
             raise
@@ -93,20 +96,40 @@ def _internal_error(exc: BaseException, as_json: bool) -> int:
     from ...redaction import redact_untrusted  # the exception's text may quote anything
 
     text = " ".join(redact_untrusted(str(exc)).split())[:500] or "(no message)"
-    message = f"unexpected {type(exc).__name__}: {text}"
-    write_text(sys.stderr, f"openai-skill: {message} (a bug: please report it; "
-                           f"{DEBUG_ENV}=1 shows the traceback)\n")
+    if isinstance(exc, OSError) and exc.strerror:  # the system refused (a full disk, ...): not our bug
+        message = f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+        write_text(sys.stderr, f"openai-skill: {message}\n")
+    else:
+        message = f"unexpected {type(exc).__name__}: {text}"
+        write_text(sys.stderr, f"openai-skill: {message} (a bug: please report it; "
+                               f"{DEBUG_ENV}=1 shows the traceback)\n")
     if as_json:
         emit({"error": {"type": "internal_error", "error": type(exc).__name__, "message": message}})
     return EXIT_INTERNAL
 
 
-def _report(report) -> int:
-    """Run a reporter; a reader that is gone by then is no reason for a traceback."""
+def _interrupted(as_json: bool) -> int:
+    write_text(sys.stderr, "openai-skill: interrupted\n")
+    if as_json:
+        emit({"error": {"type": "interrupted", "error": "KeyboardInterrupt", "message": "interrupted"}})
+    return EXIT_INTERRUPTED
+
+
+def _report(report, code: int = EXIT_INTERNAL) -> int:
+    """Run a reporter; a reader that is gone, or an output that cannot be written, by then
+    is no reason for a traceback either (the exit code stays `code`)."""
     try:
         return report()
     except BrokenPipeError:
         return _reader_gone()
+    except Exception as exc:  # the report itself failed (stdout on a full disk): last words on fd 2
+        _silence_stdout()
+        reason = str(exc) if isinstance(exc, OutputError) else type(exc).__name__
+        try:
+            os.write(2, f"openai-skill: the error could not be reported ({reason})\n".encode())
+        except OSError:
+            pass
+        return code
 
 
 def _reader_gone() -> int:
@@ -114,9 +137,14 @@ def _reader_gone() -> int:
 
     Python would otherwise report the failed flush at exit; pointing stdout at /dev/null
     first is the fix the Python docs give (library/signal, "Note on SIGPIPE")."""
+    _silence_stdout()
+    return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit cannot fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass  # stdout is not a real file (tests, embedding): nothing will flush at exit
-    return EXIT_BROKEN_PIPE

@@ -78,8 +78,8 @@ def cmd_actions(args) -> int:
     from ...manifest import load_manifest
 
     for action in load_manifest().actions.values():
-        sys.stdout.write(f"{action.id:<17} {action.method:<4} {action.path:<20} {action.mcp_tool}\n"
-                         f"    {action.summary}\n")
+        write_text(sys.stdout, f"{action.id:<17} {action.method:<4} {action.path:<20} {action.mcp_tool}\n"
+                               f"    {action.summary}\n")
     return 0
 
 

@@ -22,9 +22,20 @@ MAX_PROBLEM_LINES = 10
 
 def emit(result) -> None:
     """Print a result as indented JSON on stdout, number arrays kept on one line."""
-    text = json.dumps(redact_value(result), indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        text = json.dumps(redact_value(result), indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN/Infinity: Python's JSON parser let them in from an answer
+        from ...errors import UnexpectedResponseError
+
+        raise UnexpectedResponseError("the answer contains NaN or Infinity, which JSON cannot "
+                                      "carry; nothing was printed") from None
     text = _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
     write_text(sys.stdout, text + "\n", redacted=True)
+
+
+class OutputError(Exception):
+    """stdout or stderr cannot be written (a full disk, a closed descriptor): not a bug of
+    ours, and no reason for a traceback. A reader that went away is BrokenPipeError instead."""
 
 
 def write_text(stream, text: str, *, redacted: bool = False) -> None:
@@ -33,11 +44,17 @@ def write_text(stream, text: str, *, redacted: bool = False) -> None:
     if not redacted:
         text = redact(text)
     try:
-        stream.write(text)
-    except UnicodeEncodeError:
-        encoding = getattr(stream, "encoding", None) or "utf-8"
-        stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
-    stream.flush()
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        name = "stdout" if stream is sys.stdout else "stderr" if stream is sys.stderr else "the output"
+        raise OutputError(f"cannot write to {name} ({exc.strerror or type(exc).__name__})") from None
 
 
 def text_writer(stream):
