@@ -36,10 +36,9 @@ PROFILE_ENV = "OPENAI_SKILL_HYPOTHESIS_PROFILE"
 _common = dict(deadline=None, database=None, derandomize=False,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                       HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
-settings.register_profile("ci", max_examples=40, **_common)
-settings.register_profile("long", max_examples=1000, **_common)
 PROFILE = os.environ.get(PROFILE_ENV, "ci")
-settings.load_profile(PROFILE)
+# Applied per test (not with load_profile, which would change every other module's tests too).
+EXAMPLES = settings(max_examples=1000 if PROFILE == "long" else 40, **_common)
 # The long profile runs for minutes: lift pytest-timeout's per-test cap for this module.
 pytestmark = pytest.mark.timeout(0 if PROFILE == "long" else 120)
 
@@ -61,6 +60,7 @@ def test_schema_valid_input_is_a_model_rule_error_or_a_spec_valid_request(action
     action = MANIFEST.action(action_id)
     rules = MANIFEST.model_rules.get(action_id, [])
 
+    @EXAMPLES
     @given(from_schema(action.input_schema))
     def check(data):
         assume(VALIDATORS[action_id].is_valid(data))
@@ -157,6 +157,7 @@ def test_input_outside_the_schemas_is_an_input_error_with_paths_and_sends_nothin
                                                                                     monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
 
+    @EXAMPLES
     @given(invalid_inputs(action_id))
     def check(data):
         with pytest.raises(InputError) as caught:
@@ -181,6 +182,7 @@ def test_the_counting_server_does_count(counting, monkeypatch):
     counting.connections = before
 
 
+@EXAMPLES
 @given(st.sampled_from([math.nan, math.inf, -math.inf]), st.sampled_from(["temperature", "top_p", "max_tokens"]))
 def test_non_finite_numbers_never_validate(value, field):
     action = MANIFEST.action("chat-completion")
