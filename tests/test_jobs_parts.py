@@ -344,3 +344,21 @@ def test_without_a_report_requests_go_through():
     for _ in range(10):
         limiter.acquire(100_000)
     assert clock.slept == []
+
+
+# --- JSONL formatting (in a helper process for wide vectors) -----------------------------
+
+def test_jsonl_from_the_helper_process_is_the_same_bytes_in_the_same_order():
+    from openai_skill.jobs.formatting import MIN_DIMENSIONS_FOR_HELPER, MIN_TEXTS_FOR_HELPER, jsonl_payloads
+
+    dims, size = MIN_DIMENSIONS_FOR_HELPER, MIN_TEXTS_FOR_HELPER
+    chunks = []
+    for number in range(5):
+        texts = [Text(number * size + i + 1, f"t{number}-{i}", f"id-{number}-{i}") for i in range(size)]
+        vectors = [struct.pack(f"<{dims}f", *([number + i / 1000] * dims)) for i in range(size)]
+        chunks.append((packing.Chunk(number, number * size, texts, 0), vectors))
+    here = [(c.number, payload) for c, _v, payload in jsonl_payloads(chunks, helper=False)]
+    helped = [(c.number, payload) for c, _v, payload in jsonl_payloads(chunks, helper=True)]
+    assert helped == here
+    first = json.loads(here[3][1].split(b"\n")[0])
+    assert first["id"] == "id-3-0" and first["embedding"] == [3.0] * dims

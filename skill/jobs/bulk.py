@@ -27,7 +27,8 @@ from . import engine, packing, texts as texts_
 from .checkpoint import Checkpoint, folder_for
 from .embedding_api import DEFAULT_MODEL, EmbeddingSender, check_options
 from .ratelimit import RateLimiter
-from .vectors import FLOAT32_BYTES, jsonl_line, npy_header, to_floats
+from .formatting import jsonl_payloads
+from .vectors import FLOAT32_BYTES, npy_header, to_floats
 
 OUTPUT_FORMATS = ("jsonl", "npy")
 STDIN = "-"
@@ -192,21 +193,20 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
         return checkpoint.done(chunk.number, chunk.first, len(chunk.texts))
 
     try:
-        width = None
-        for chunk, vectors in engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
-                                         cached=cached, skip=skip, stats=job.stats):
-            width = _check_width(vectors, width)
-            if out_format == "npy":
-                payload = b"".join(vectors)
-            else:
-                payload = "".join(jsonl_line(chunk.first + i, text.id, vector)
-                                  for i, (text, vector) in enumerate(zip(chunk.texts, vectors))).encode("utf-8")
-            checkpoint.record(chunk.number, chunk.first, len(chunk.texts), payload, width)
+        widths = [None]
+        results = _same_width(engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
+                                         cached=cached, skip=skip, stats=job.stats), widths)
+        if out_format == "npy":
+            payloads = ((chunk, vectors, b"".join(vectors)) for chunk, vectors in results)
+        else:
+            payloads = jsonl_payloads(results)
+        for chunk, vectors, payload in payloads:
+            checkpoint.record(chunk.number, chunk.first, len(chunk.texts), payload, len(vectors[0]))
             done += len(chunk.texts)
             if progress:
                 progress(done, total)
         rows = sum(record["count"] for record in checkpoint.records.values())
-        width = width or (_width_from(checkpoint.records) if checkpoint.records else None)
+        width = widths[0] or (_width_from(checkpoint.records) if checkpoint.records else None)
         job.stats.dimensions = width // FLOAT32_BYTES if width else None
         prefix = npy_header(rows, job.stats.dimensions or 0) if out_format == "npy" else b""
         checkpoint.assemble(job.stats.chunks, prefix)
@@ -214,15 +214,19 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
         checkpoint.close()
 
 
-def _check_width(vectors: list, width: int | None) -> int:
-    for vector in vectors:
-        if width is None:
-            width = len(vector)
-        elif len(vector) != width:
-            from ..errors import UnexpectedResponseError
+def _same_width(results, widths: list):
+    """Pass (chunk, vectors) through, refusing vectors whose size differs from the first's
+    (kept in widths[0])."""
+    for chunk, vectors in results:
+        for vector in vectors:
+            if widths[0] is None:
+                widths[0] = len(vector)
+            elif len(vector) != widths[0]:
+                from ..errors import UnexpectedResponseError
 
-            raise UnexpectedResponseError(f"embeddings of {len(vector) // 4} and {width // 4} dimensions in one run")
-    return width
+                raise UnexpectedResponseError(
+                    f"embeddings of {len(vector) // 4} and {widths[0] // 4} dimensions in one run")
+        yield chunk, vectors
 
 
 def _width_from(records: dict) -> int:
@@ -235,9 +239,8 @@ def _to_stream(job, chunks, sender, cached, stdout, progress, total) -> None:
     done = 0
     results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
                          cached=cached, stats=job.stats)
-    for chunk, vectors in engine.in_order(results):
-        stdout.write("".join(jsonl_line(chunk.first + i, text.id, vector)
-                             for i, (text, vector) in enumerate(zip(chunk.texts, vectors))))
+    for chunk, _vectors, payload in jsonl_payloads(engine.in_order(results)):
+        stdout.write(payload.decode("utf-8"))
         stdout.flush()
         done += len(chunk.texts)
         if progress:
