@@ -342,3 +342,12 @@ def test_ctrl_c_is_exit_130_with_the_error_object(api, key):
     assert proc.returncode == 130, err
     assert err == "openai-skill: interrupted\n"
     assert json.loads(out)["error"]["type"] == "interrupted"
+
+
+def test_one_field_one_problem_even_when_if_then_rules_restate_it(api, key, cli):
+    bad = {"messages": [{"role": "system", "content": 1}], "temperature": 5}
+    result = clean(cli("--json", "run", "chat-completion", "--input", json.dumps(bad)), 2)
+    problems = result.json()["error"]["problems"]
+    assert [p["path"] for p in problems] == ["messages[0].content", "temperature"]
+    assert problems[0]["expected"] == "string or array or null"
+    assert result.err.count("messages[0].content") == 1

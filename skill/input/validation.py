@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from itertools import islice
 
 from ..errors import InputError
 from .json_values import json_problems
@@ -33,16 +32,28 @@ def validate_input(action, data) -> tuple[dict, frozenset]:
             problems=[_problem("$", "object", _show(data), f"input: expected a JSON object, got {_json_type(data)}")],
         )
     if not _quick_yes(action.input_schema, data):
-        # Lazily: input with 200,000 bad items stops after MAX_PROBLEMS + 1 errors.
-        errors = _validator(action.id, action.input_schema).iter_errors(data)
-        problems = [p for error in islice(errors, MAX_PROBLEMS + 1) for p in _describe(error)]
-        problems.sort(key=lambda p: p["path"])
-        raise_problems(action.id, problems, more=len(problems) > MAX_PROBLEMS)
+        problems, more = _problems(action, data)
+        raise_problems(action.id, problems, more=more)
     filled = copy.deepcopy(data)
     for name, prop in action.input_schema.get("properties", {}).items():
         if name not in filled and "default" in prop:
             filled[name] = copy.deepcopy(prop["default"])
     return filled, frozenset(data)
+
+
+def _problems(action, data) -> tuple[list[dict], bool]:
+    """The schema's problems with `data`, one per field, and whether there were more than
+    MAX_PROBLEMS. Lazily: input with 200,000 bad items stops after MAX_PROBLEMS + 1 fields."""
+    by_path: dict = {}
+    for error in _validator(action.id, action.input_schema).iter_errors(data):
+        for found in _describe(error):
+            # One problem per field: the schema's if/then rules restate a type error the
+            # field's own rule already reported ("expected string or array", thrice).
+            by_path.setdefault(found["path"], found)
+        if len(by_path) > MAX_PROBLEMS:
+            break
+    problems = sorted(by_path.values(), key=lambda p: p["path"])
+    return problems, len(problems) > MAX_PROBLEMS
 
 
 def _quick_yes(schema: dict, data) -> bool:
