@@ -390,7 +390,7 @@ def covering_tests(mutant: Mutant, cover: dict, group_first: list[str]) -> list[
 
 
 def run_mutant(mutant: Mutant, root: Path, original: str, timeout: float, show: bool, confirm: bool,
-               cover: dict | None = None) -> None:
+               cover: dict | None = None, quick: bool = False) -> None:
     target = root / mutant.module
     started = time.monotonic()
     try:
@@ -402,7 +402,8 @@ def run_mutant(mutant: Mutant, root: Path, original: str, timeout: float, show: 
             # Too many ids (a line every test runs): the group's files are as quick to run.
             if covering and len(covering) <= 400:
                 stages.append((0, covering))
-        stages += [(1, first), (2, rest if confirm else [])]
+        if not (quick and stages):
+            stages += [(1, first), (2, rest if confirm else [])]
         for stage, files in stages:
             if not files:
                 continue
@@ -461,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coverage", metavar="FILE",
                         help="run first only the tests that run the mutated line (needs pytest-cov); the map of "
                              "which tests run which lines is measured once and kept in FILE (reused if present)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --coverage: stop after the covering tests when a line has any (rerun the "
+                             "survivors without --quick to give them the group's tests too)")
     parser.add_argument("--show", action="store_true", help="print each stage's outcome")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -508,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not mutant.source:
             mutant.source = operator_source(mutant.module, texts[mutant.module], int(mutant.id.split("#")[1]))
-        run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm, cover)
+        run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm, cover, args.quick)
         print(f"[{n}/{len(mutants)}] {mutant.status:<8} {mutant.id:<34} line {mutant.line:<4} {mutant.what}"
               + (f"  <- {mutant.killed_by}" if mutant.killed_by else "") + f"  ({mutant.seconds} s)", flush=True)
     print()
