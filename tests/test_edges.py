@@ -1,0 +1,84 @@
+"""Boundaries and branches that mutation testing (`tools/mutate.py`) found unguarded: each test
+here failed against a planted bug that the rest of the suite let through."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from jsonschema import Draft202012Validator
+
+import openai_skill as skill
+from conftest import CANARY_KEY
+from openai_data import HI
+from openai_skill import redaction
+from openai_skill.input.fast_check import conforms
+from openai_skill.input.model_rules import apply_model_rules
+from openai_skill.transport.request import ApiRequest
+from openai_skill.transport.urls import host_of
+
+
+def body(data: dict) -> dict:
+    return skill.invoke("chat-completion", data, dry_run=True)["request"]["body"]
+
+
+def test_an_explicit_max_completion_tokens_drops_the_default_max_tokens():
+    sent = body({"messages": HI, "model": "gpt-4o-mini", "max_completion_tokens": 50})
+    assert sent["max_completion_tokens"] == 50 and "max_tokens" not in sent
+
+
+@pytest.mark.parametrize("explicit, kept", [({"a"}, "a"), ({"b"}, "b")])
+def test_of_an_exclusive_pair_the_given_one_stays_and_the_others_default_goes(explicit, kept):
+    # Rules are data: the engine must honour any pair, not only the one skill.yaml has today
+    # (whose second member has no default).
+    rules = [{"models": ["*"], "exclusive": [["a", "b"]]}]
+    params = {"model": "m", "a": 1, "b": 2}
+    assert apply_model_rules("x", params, frozenset(explicit), rules) == {"model": "m", kept: params[kept]}
+
+
+def test_a_rename_onto_a_field_already_given_drops_the_old_name():
+    rules = [{"models": ["*"], "rename": {"old": "new"}}]
+    assert apply_model_rules("x", {"model": "m", "old": 1, "new": 2}, frozenset({"old", "new"}), rules) == {
+        "model": "m", "new": 2}
+    assert apply_model_rules("x", {"model": "m", "old": 1}, frozenset({"old"}), rules) == {"model": "m", "new": 1}
+
+
+@pytest.mark.parametrize("data, path, expected", [
+    ({"messages": []}, "messages", "at least 1 item"),
+    ({"messages": HI, "temperature": [1]}, "temperature", "number 0-2 or a numeric string from 0 to 2"),
+])
+def test_what_was_expected_is_worded_exactly(data, path, expected):
+    with pytest.raises(skill.InputError) as caught:
+        body(data)
+    assert [(p["path"], p["expected"]) for p in caught.value.problems] == [(path, expected)]
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, {"b": 1}, {"a": 1, "b": 2}, {}])
+def test_the_fast_check_counts_one_of_like_jsonschema(value):
+    schema = {"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}
+    assert conforms(schema, value) == Draft202012Validator(schema).is_valid(value)
+
+
+@pytest.fixture
+def held_canary():
+    redaction.remember(CANARY_KEY)
+    yield
+    redaction.forget(CANARY_KEY)
+
+
+def test_a_masked_echo_needs_six_characters_of_the_held_key(held_canary):
+    # OpenAI echoes a rejected key as its first characters, stars and its last ones.
+    assert redaction.redact("key sk-p***RY here") == f"key {redaction.MASK} here"   # 4 + 2 characters
+    assert redaction.redact("key sk-p***Y here") == "key sk-p***Y here"              # 4 + 1: too little to tell
+
+
+def test_host_of_names_what_would_be_contacted():
+    assert host_of("https://api.openai.com/v1") == "api.openai.com"
+    assert host_of("http://127.0.0.1:8000/v1") == "127.0.0.1:8000"
+    assert host_of("") == "?" and host_of("https:///v1") == "?"
+
+
+def test_a_built_request_cannot_be_changed_after_its_check():
+    request = ApiRequest("GET", "https://api.openai.com/v1/models")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.url = "http://example.com/v1/models"
