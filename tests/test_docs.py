@@ -165,3 +165,20 @@ def test_settings_table_defaults_are_the_codes():
     # A row that states a default must be checked here (a new one fails until it is).
     stated = {name for name, (default, _what) in table.items() if default != "—"}
     assert stated <= set(expected) | {"OPENAI_SKILL_HOME"}
+
+
+def test_the_documented_size_caps_are_the_codes():
+    from openai_skill.transport import body, http, sse
+
+    size = re.search(r"- \*\*Size\.\*\*(.+?)\n(?:- |\n)", README, re.S).group(1)
+    size = " ".join(size.split())
+
+    def amount(before: str) -> int:
+        number, unit = re.search(rf"{before} (?:at )?(\d+) (MiB|Mi characters)", size).groups()
+        return int(number) * 1024 * 1024
+
+    assert amount("capped") == body.MAX_BODY_BYTES
+    assert amount("an error body") == body.MAX_ERROR_BODY_BYTES
+    assert amount("an image") == body.MAX_DOWNLOAD_BYTES
+    assert amount("a stream") == http.MAX_STREAM_BYTES
+    assert amount("one event-stream line or event") == sse.MAX_LINE_CHARS == sse.MAX_EVENT_CHARS
