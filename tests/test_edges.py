@@ -82,3 +82,31 @@ def test_a_built_request_cannot_be_changed_after_its_check():
     request = ApiRequest("GET", "https://api.openai.com/v1/models")
     with pytest.raises(dataclasses.FrozenInstanceError):
         request.url = "http://example.com/v1/models"
+
+
+@pytest.mark.parametrize("delta, message", [
+    ({"function_call": "x"}, "chunk 0.choices[0].delta.function_call is str, expected object"),
+    ({"tool_calls": "x"}, "chunk 0.choices[0].delta.tool_calls is str, expected array"),
+    ({"content": 5}, "chunk 0.choices[0].delta.content is int, expected str"),
+    ({"content": True}, "chunk 0.choices[0].delta.content is bool, expected str"),
+])
+def test_a_malformed_stream_chunk_is_named_with_json_words(delta, message):
+    from openai_skill.actions.chat import accumulate
+    from openai_skill.errors import UnexpectedResponseError
+
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+    with pytest.raises(UnexpectedResponseError) as caught:
+        accumulate([chunk])
+    assert caught.value.message == f"a streamed chat chunk is malformed: {message}"
+
+
+def test_every_action_has_a_handler_and_an_unknown_one_is_our_error():
+    from openai_skill import actions
+    from openai_skill.errors import UnexpectedResponseError
+    from openai_skill.manifest import load_manifest
+
+    for action_id in load_manifest().actions:
+        assert callable(actions.module(action_id).shape)
+    with pytest.raises(UnexpectedResponseError, match="no handler for action 'no-such-action'"):
+        actions.module("no-such-action")

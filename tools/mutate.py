@@ -336,6 +336,9 @@ def _pytest(files: list[str], timeout: float) -> tuple[str, str]:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return "timeout", f"no answer within {timeout:.0f} s"
+    except BaseException:  # interrupted: end the test run it started (its own session) too
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     if proc.returncode == 0:
         return "passed", ""
     if proc.returncode == 5:  # no tests collected: the mapping names no existing file
@@ -516,11 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         run_mutant(mutant, root, texts[mutant.module], args.timeout, args.show, args.confirm, cover, args.quick)
         print(f"[{n}/{len(mutants)}] {mutant.status:<8} {mutant.id:<34} line {mutant.line:<4} {mutant.what}"
               + (f"  <- {mutant.killed_by}" if mutant.killed_by else "") + f"  ({mutant.seconds} s)", flush=True)
+        if args.json:  # after every mutant, so an interrupted campaign keeps what it measured
+            Path(args.json).write_text(json.dumps([{k: v for k, v in asdict(m).items() if k != "source"}
+                                                   for m in mutants if m.status], indent=2) + "\n")
     print()
     print(report(mutants))
-    if args.json:
-        Path(args.json).write_text(json.dumps([{k: v for k, v in asdict(m).items() if k != "source"}
-                                               for m in mutants], indent=2) + "\n")
     return 0
 
 
