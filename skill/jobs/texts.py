@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..input.problems import problem as _problem
 
 FORMATS = ("txt", "jsonl")
 DEFAULT_FIELD = "text"
@@ -103,10 +104,6 @@ def _parse_jsonl(number: int, line: str, field: str):
         return _problem(f"line {number}.{ID_FIELD}", "a string or an integer", _show(json.dumps(ident)),
                         f"line {number}: field {ID_FIELD!r} must be a string or an integer")
     return Text(number, text, ident)
-
-
-def _problem(path: str, expected: str, given: str, message: str) -> dict:
-    return {"path": path, "expected": expected, "given": given, "message": message}
 
 
 def _show(text: str, limit: int = 60) -> str:
