@@ -311,3 +311,53 @@ def test_positional_embed_still_works(fake, cli):
     result = cli("embed", "hello", "--dimensions", DIMS)
     assert result.code == 0, result.err
     assert result.json()["embedding"] == expected_vector("hello", DIMS)
+
+
+def test_the_formatting_helper_does_not_outlive_a_killed_run(fake, tmp_path):
+    """Wide vectors are formatted in a helper process; SIGKILL of the run must not orphan it."""
+    fake.latency = 0.05
+    source = _write_txt(tmp_path / "in.txt", _lines(3000))
+    exe = Path(sys.executable).parent / "openai-skill"
+    proc = subprocess.Popen([str(exe), "embed", "--file", str(source), "--out", str(tmp_path / "o.jsonl"),
+                             "--dimensions", "128", "--batch-size", "256", "-k", "2", "--no-cache"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    helpers = []
+    deadline = time.monotonic() + 30
+    while not helpers and time.monotonic() < deadline:
+        helpers = [pid for pid in _children(proc.pid) if b"spawn_main" in _cmdline(pid)]
+        time.sleep(0.02)
+    assert helpers, "no formatting helper started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    gone = time.monotonic() + 5
+    while time.monotonic() < gone and any(_alive(pid) for pid in helpers):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in helpers), "the helper outlived the killed run"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+    except OSError:
+        return False
+    return state != "Z"

@@ -21,6 +21,23 @@ MAX_PENDING = 3
 FLOAT32_BYTES = 4
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
+def exit_with_parent(parent: int) -> None:
+    """In the helper: end when the run that started it is gone (killed with SIGKILL, say),
+    instead of lingering as an orphan."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="openai-skill-parent-watch").start()
+
+
 def format_chunk(first: int, ids: list, blob: bytes, width: int) -> bytes:
     """JSONL lines for consecutive vectors packed in `blob` (`width` bytes each)."""
     return "".join(jsonl_line(first + i, ident, blob[i * width:(i + 1) * width])
@@ -55,7 +72,8 @@ def jsonl_payloads(results: Iterable[tuple], *, helper: bool = True) -> Iterator
                 from concurrent.futures import ProcessPoolExecutor
 
                 # spawn, not fork: this process has worker threads, which a fork would copy mid-flight
-                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=exit_with_parent, initargs=(os.getpid(),))
             if pool is None:
                 yield chunk, vectors, format_chunk(chunk.first, ids, b"".join(vectors), width)
                 continue
