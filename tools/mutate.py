@@ -87,7 +87,7 @@ SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mcp_server.py",
 # Hand-written bugs: (module, exact text, replacement, what a user would see).
 CURATED: list[tuple[str, str, str, str]] = [
     ("config.py", '.rstrip("/")', "", "a trailing slash on OPENAI_BASE_URL doubles the path's slash"),
-    ("config.py", 'values["deadline"] = _number(ENV_DEADLINE', 'values["_deadline"] = _number(ENV_DEADLINE',
+    ("config.py", 'values["deadline"] = _number(ENV_DEADLINE', '_ignored = _number(ENV_DEADLINE',
      "OPENAI_SKILL_DEADLINE ignored"),
     ("config.py", 'values["output_dir"] = env[ENV_OUTPUT_DIR]', "pass", "OPENAI_SKILL_OUTPUT_DIR ignored"),
     ("config.py", 'values["read_timeout"] = _number(ENV_TIMEOUT', 'values["connect_timeout"] = _number(ENV_TIMEOUT',
