@@ -110,3 +110,38 @@ def test_every_action_has_a_handler_and_an_unknown_one_is_our_error():
         assert callable(actions.module(action_id).shape)
     with pytest.raises(UnexpectedResponseError, match="no handler for action 'no-such-action'"):
         actions.module("no-such-action")
+
+
+@pytest.mark.parametrize("embedding, why", [
+    (None, "ValueError: no embeddings in the answer"),
+    ("AAA!AAAA", "Error: Only base64 data is allowed"),        # not silently decoded to other floats
+    (["a", 1.0], "TypeError: embedding is not a list of numbers"),
+    ({"0": 1.0}, "TypeError: embedding is not a list of numbers"),
+])
+def test_a_malformed_embedding_answer_is_refused_saying_why(embedding, why):
+    from openai_skill import actions
+    from openai_skill.errors import UnexpectedResponseError
+
+    answer = {"object": "list", "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1, "total_tokens": 1},
+              "data": [] if embedding is None else [{"object": "embedding", "index": 0, "embedding": embedding}]}
+    with pytest.raises(UnexpectedResponseError) as caught:
+        actions.shape("create-embedding", answer, "req_e", {"input": "x"})
+    assert caught.value.message == f"create-embedding: OpenAI's answer is missing what we expect ({why})"
+
+
+def test_a_stream_that_never_names_the_role_is_the_assistants():
+    from openai_skill.actions.chat import accumulate
+
+    chunks = [{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}]
+    message = accumulate(chunks)["choices"][0]["message"]
+    assert (message["role"], message["content"]) == ("assistant", "hi")
+
+
+def test_downloading_url_images_checks_the_output_folder_before_paying(openai, key, cli, isolated):
+    not_a_folder = isolated / "work" / "taken"
+    not_a_folder.write_text("a file, not a folder")
+    result = cli("image", "a cat", "-m", "dall-e-3", "--download", "-o", str(not_a_folder))
+    assert result.code == 2, result.err
+    assert "taken" in result.err
+    assert openai.requests == []

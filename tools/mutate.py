@@ -70,7 +70,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                      "transport/sse.py", "transport/download.py", "transport/session.py", "transport/deadline.py"],
                     ["test_client.py", "test_settings.py", "test_failures.py", "test_streaming.py",
                      "test_streaming_cli.py", "test_images.py", "test_sizes.py", "test_session.py", "test_docs.py"]),
-    "result shaping": (["actions/*.py"], ["test_actions.py", "test_images.py", "test_streaming.py",
+    "result shaping": (["actions/*.py"], ["test_actions.py", "test_edges.py", "test_images.py", "test_streaming.py",
                                           "test_streaming_cli.py", "test_reasoning_usage.py",
                                           "test_readme_examples.py"]),
     "vault format": (["secrets/vault_format.py"], ["test_vault_format.py", "test_vault_store.py", "test_vault_cli.py"]),
