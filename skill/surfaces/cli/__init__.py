@@ -18,10 +18,10 @@ import sys
 
 from ..._version import __version__
 from ...errors import EXIT_USAGE, InputError, SkillError
-from . import actions, exports, jobs, mcp, vault
+from . import actions, dashboard, exports, jobs, mcp, vault
 from .output import OutputError, emit, fail, write_text
 
-GROUPS = (actions, vault, exports, jobs, mcp)
+GROUPS = (actions, vault, exports, jobs, mcp, dashboard)
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 EXIT_INTERNAL = 1        # a failure we did not foresee: a bug to report
 EXIT_INTERRUPTED = 130   # Ctrl-C, as shells report SIGINT

@@ -1,0 +1,144 @@
+"""HTML for the local pages: pure functions from data to text, no I/O but reading templates.
+
+Templates are package data (string.Template, `$name` placeholders). Every value is escaped
+unless it is `Html` built here, so an entry name or an error message cannot inject markup.
+No page has a script: forms and links are all there is, so it works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from importlib import resources
+from string import Template
+
+MODE_NAMES = {
+    "key-file": "a random key file beside the vault",
+    "passphrase": "a passphrase (stretched with scrypt)",
+    "env-key": "the key in OPENAI_SKILL_VAULT_KEY",
+}
+MODE_NOTES = {
+    "key-file": "a copy of the vault file alone (a backup, a synced folder). Not against anyone who "
+                "can read your files as you: the key file sits beside it. Switch to a passphrase "
+                "for that.",
+    "passphrase": "anyone who gets the vault folder, as long as the passphrase stays secret and "
+                  "strong. Each process that reads the key needs the passphrase "
+                  "(OPENAI_SKILL_VAULT_PASSPHRASE).",
+    "env-key": "anyone who gets the vault folder: the master key lives only where that variable "
+               "is set, so the vault is as safe as that place.",
+}
+
+
+class Html(str):
+    """Markup built by this module: inserted as is."""
+
+
+def escape(value) -> Html:
+    return value if isinstance(value, Html) else Html(html.escape(str(value), quote=True))
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> Template:
+    return Template(resources.files(__package__).joinpath("templates", name).read_text("utf-8"))
+
+
+def stylesheet() -> bytes:
+    return resources.files(__package__).joinpath("templates", "style.css").read_bytes()
+
+
+def fill(template_name: str, /, **values) -> Html:
+    return Html(template(template_name).substitute({k: escape(v) for k, v in values.items()}))
+
+
+def page(title: str, body: Html, flash: list | None = None, footer_extra: str = "") -> str:
+    return fill("base.html", title=title, body=body, flash=flash_html(flash or []), footer_extra=footer_extra)
+
+
+def flash_html(messages: list) -> Html:
+    out = []
+    for kind, text in messages:
+        role = "alert" if kind == "error" else "status"
+        out.append(f'<p class="flash {escape(kind)}" role="{role}">{escape(text)}</p>')
+    return Html("\n".join(out))
+
+
+def error_page(status: int, message: str) -> str:
+    return page(f"Refused ({status})", Html(f"<p>{escape(message)}</p>"))
+
+
+def entries_table(entries: list[dict]) -> Html:
+    if not entries:
+        return Html("<p>The vault holds no entries yet.</p>")
+    rows = []
+    for e in entries:
+        name = escape(e["name"])
+        rows.append(
+            f"<tr><td><code>{name}</code></td><td><code>{escape(e['fingerprint'])}</code></td>"
+            f"<td>{_time(e['created'])}</td><td>{_time(e['updated'])}</td>"
+            f'<td><a href="/remove?name={escape(_query(e["name"]))}" '
+            f'aria-label="Remove {name}">Remove…</a></td></tr>')
+    return Html('<table><caption>Values are never shown: the fingerprint identifies a value without '
+                'revealing it.</caption><thead><tr><th scope="col">Name</th><th scope="col">Fingerprint</th>'
+                '<th scope="col">Created (UTC)</th><th scope="col">Updated (UTC)</th>'
+                '<th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead><tbody>'
+                + "".join(rows) + "</tbody></table>")
+
+
+def unlock_form(csrf: str, needed: bool) -> Html:
+    if not needed:
+        return Html("")
+    return Html(
+        '<form method="post" action="/unlock"><input type="hidden" name="csrf" value="' + escape(csrf) + '">'
+        '<p><label for="pass">Vault passphrase</label>'
+        '<input id="pass" name="passphrase" type="password" required autocomplete="current-password"></p>'
+        '<p><button type="submit">Unlock</button></p></form>')
+
+
+def passphrase_field(needed: bool) -> Html:
+    if not needed:
+        return Html("")
+    return Html('<p><label for="pass">Vault passphrase</label>'
+                '<input id="pass" name="passphrase" type="password" required autocomplete="current-password" '
+                'aria-describedby="pass-help"><span id="pass-help" class="help">Your vault is protected '
+                'by a passphrase; it is needed to add the key.</span></p>')
+
+
+def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_name: str, prefix: str) -> str:
+    mode = view.get("mode")
+    body = fill("vault.html",
+                vault_path=view["path"],
+                mode_name=MODE_NAMES.get(mode, "nothing yet: the first key you store creates the vault "
+                                               "with a random key file"),
+                mode_note=MODE_NOTES.get(mode, "—"),
+                unlock=unlock_form(csrf, view.get("locked", False)),
+                entries=entries_table(view.get("entries", [])),
+                rotate=fill("rotate.html", csrf=csrf) if mode and not view.get("locked") else Html(""),
+                csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes)
+    return page("Vault", body, flash)
+
+
+def confirm_remove_page(name: str, fingerprint: str, csrf: str) -> str:
+    return page("Remove an entry", fill("confirm_remove.html", name=name, fingerprint=fingerprint, csrf=csrf))
+
+
+def one_key_page(purpose: str, vault_path: str, csrf: str, flash: list, minutes: int, prefix: str,
+                 passphrase_needed: bool) -> str:
+    body = fill("one_key.html", purpose=purpose, vault_path=vault_path, csrf=csrf, minutes=minutes,
+                prefix=prefix, passphrase_field=passphrase_field(passphrase_needed))
+    return page("Connect OpenAI", body, flash)
+
+
+def finished_page(heading: str, text: str) -> str:
+    return page(heading, fill("finished.html", heading=heading, text=text))
+
+
+def _time(stamp: str) -> Html:
+    """2026-01-02T03:04:05Z as a readable `<time>` (the vault keeps UTC, to the second)."""
+    shown = stamp.replace("T", " ")[:16] if len(stamp) == 20 else stamp
+    return Html(f'<time datetime="{escape(stamp)}">{escape(shown)}</time>')
+
+
+def _query(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")

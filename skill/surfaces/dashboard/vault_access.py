@@ -1,0 +1,138 @@
+"""What the local pages do to the vault, through the vault's own store (never its files).
+
+One `VaultAccess` per page process. It works on a private copy of the environment, so a
+passphrase typed into the page unlocks the vault for this process only and never lands in
+os.environ (children would inherit it). Vault calls block (a lock, scrypt, a verification
+request): the pages run them in a worker thread, one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable, Mapping
+
+from ...errors import InputError, SkillError, VaultError
+from ...redaction import remember
+from ...secrets import store as vault_store
+from ...secrets.keys import credential, looks_like_api_key
+from ...secrets.vault_format import check_name, parse
+
+Verifier = Callable[[str], int]   # key -> number of models OpenAI lists for it; raises SkillError
+
+
+def verify_with_list_models(key: str) -> int:
+    """One list-models call with this key (the normal pipeline: transport guard, timeouts, caps)."""
+    from ...pipeline import invoke
+
+    result = invoke("list-models", {}, api_key=key)
+    return len(result.get("models") or [])
+
+
+class VaultAccess:
+    def __init__(self, env: Mapping | None = None, verifier: Verifier = verify_with_list_models):
+        self.env = dict(os.environ if env is None else env)
+        self.verifier = verifier
+        self.lock = threading.Lock()
+        self.store = vault_store.VaultStore(self.env, interactive=False)
+
+    @property
+    def path(self) -> str:
+        return str(self.store.paths.vault)
+
+    def needs_passphrase(self) -> bool:
+        """A passphrase vault this process has no passphrase for yet."""
+        vf = self._file()
+        return vf is not None and vf.kdf is not None and not self.env.get(vault_store.ENV_PASSPHRASE)
+
+    def view(self) -> dict:
+        """Path, master-key mode, whether it is locked, entries with times and fingerprints."""
+        vf = self._file()
+        out = {"path": self.path, "mode": None, "locked": False, "entries": []}
+        if vf is None:
+            return out
+        out["mode"] = self.store.mode(vf)
+        if self.needs_passphrase():
+            out["locked"] = True
+            out["entries"] = [{"name": e.name, "created": e.created, "updated": e.updated,
+                               "fingerprint": "(locked)"} for e in vf.entries]
+            return out
+        vault = self.store.open()
+        out["entries"] = [{"name": e.name, "created": e.created, "updated": e.updated,
+                           "fingerprint": vault.fingerprint(e.name)} for e in vault.entries.values()]
+        return out
+
+    def unlock(self, passphrase: str) -> None:
+        """Try the passphrase; keep it (in this process) only when it opens the vault."""
+        if not passphrase:
+            raise InputError("type the vault passphrase")
+        remember(passphrase)
+        trial = vault_store.VaultStore({**self.env, vault_store.ENV_PASSPHRASE: passphrase}, interactive=False)
+        trial.open()  # raises VaultAuthError on a wrong passphrase
+        self.env[vault_store.ENV_PASSPHRASE] = passphrase
+        self.store = trial
+
+    def put(self, name: str, value: str, verify: bool) -> dict:
+        """Shape-check, optionally verify, then store; returns name, fingerprint and what was checked."""
+        name = check_name(name.strip())
+        is_api_key = name == credential()["name"]
+        value = value.strip() if is_api_key else value.rstrip("\r\n")
+        if not value:
+            raise InputError("the key field is empty; nothing was stored")
+        remember(value)
+        if is_api_key and not looks_like_api_key(value):
+            raise InputError(f"that does not look like an OpenAI API key (expected {credential()['prefix']}... "
+                             "with no spaces); nothing was stored")
+        out = {"name": name}
+        if verify:
+            out["models_seen"] = self.verifier(value)  # before storing: a rejected key is not kept
+        vault = self.store.put(name, value)
+        out["fingerprint"] = vault.fingerprint(name)
+        out["mode"] = self.store.mode(vault)
+        return out
+
+    def fingerprint(self, name: str) -> str | None:
+        vault = self.store.open()
+        return vault.fingerprint(name) if vault is not None and name in vault.entries else None
+
+    def remove(self, name: str) -> bool:
+        return self.store.remove(check_name(name))
+
+    def rotate(self, to: str, new_passphrase: str = "", repeat: str = "") -> dict:
+        """New data key; `to` is "same", "key-file" or "passphrase" (then with the new passphrase)."""
+        if to not in ("same", vault_store.MODE_KEYFILE, vault_store.MODE_PASSPHRASE):
+            raise InputError(f"unknown choice {to!r}")
+        if to != vault_store.MODE_PASSPHRASE:
+            vault = self.store.rotate(None if to == "same" else to)
+            return {"entries": len(vault.entries), "mode": self.store.mode(vault)}
+        if new_passphrase != repeat:
+            raise InputError("the two new passphrases differ; nothing was changed")
+        if len(new_passphrase) < vault_store.MIN_PASSPHRASE_LEN:
+            raise InputError(f"a vault passphrase needs at least {vault_store.MIN_PASSPHRASE_LEN} characters")
+        remember(new_passphrase)
+        self.env[vault_store.ENV_NEW_PASSPHRASE] = new_passphrase
+        try:
+            vault = self.store.rotate(vault_store.MODE_PASSPHRASE)
+        finally:
+            self.env.pop(vault_store.ENV_NEW_PASSPHRASE, None)
+        # From now on the vault opens with the new passphrase, in this process only.
+        self.env[vault_store.ENV_PASSPHRASE] = new_passphrase
+        self.store = vault_store.VaultStore(self.env, interactive=False)
+        return {"entries": len(vault.entries), "mode": vault_store.MODE_PASSPHRASE}
+
+    def _file(self):
+        path = self.store.paths.vault
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise VaultError(f"cannot read {path}: {exc.strerror}") from None
+        return parse(data)
+
+
+def message_for(exc: Exception) -> str:
+    """One readable line for the page; our errors are redacted when built."""
+    if isinstance(exc, SkillError):
+        return exc.message
+    return "something went wrong; nothing was changed"
