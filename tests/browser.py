@@ -91,3 +91,12 @@ def click_and_wait(driver, element, timeout: float = 15) -> None:
     element.click()
     WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def open_link(driver, url: str, title: str, timeout: float = 15) -> None:
+    """Open a one-time link and wait for the page it leads to (the start page refreshes onward)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.title.startswith(title) and d.execute_script("return document.readyState") == "complete")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from browser import browser, click_and_wait, screenshot  # noqa: F401  (fixture)
+from browser import browser, click_and_wait, open_link, screenshot  # noqa: F401  (fixture)
 from conftest import CANARY_KEY
 from local_pages import DashboardProcess, listening_addresses
 
@@ -61,8 +61,7 @@ def _no_canary_in_files(folder: Path) -> None:
 
 def test_store_see_fingerprint_remove_stop(browser, dashboard):  # noqa: F811
     assert listening_addresses(dashboard.port) == {LOOPBACK_HEX}
-    browser.get(dashboard.url)
-    assert browser.title.startswith("Vault")
+    open_link(browser, dashboard.url, "Vault")
     assert browser.current_url == f"http://127.0.0.1:{dashboard.port}/"   # the token left the address bar
     assert "no entries yet" in browser.page_source
 
@@ -101,7 +100,7 @@ def test_verify_with_list_models_then_rotate_to_a_passphrase(browser, openai):  
     openai.reply("GET", "/models", MODELS)                    # OPENAI_BASE_URL points at it
     proc = DashboardProcess("--idle-timeout", "120")
     try:
-        browser.get(proc.url)
+        open_link(browser, proc.url, "Vault")
         _submit_key(browser, CANARY_KEY, verify=True)
         assert "OpenAI accepted it (2 models visible)" in _flash(browser)
         sent = openai.requests[-1]
@@ -130,7 +129,7 @@ def test_a_rejected_key_is_not_stored(browser, openai):  # noqa: F811
                                               "code": "invalid_api_key"}}, status=401)
     proc = DashboardProcess("--idle-timeout", "120")
     try:
-        browser.get(proc.url)
+        open_link(browser, proc.url, "Vault")
         _submit_key(browser, CANARY_KEY, verify=True)
         flash = _flash(browser)
         assert "Incorrect API key provided" in flash and "sk-proj-" not in flash

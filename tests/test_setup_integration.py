@@ -17,7 +17,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from selenium.webdriver.common.by import By
 
-from browser import browser, click_and_wait, screenshot  # noqa: F401  (fixture)
+from browser import browser, click_and_wait, open_link, screenshot  # noqa: F401  (fixture)
 from conftest import CANARY_KEY
 from local_pages import call
 
@@ -71,8 +71,7 @@ class Recorder:
 
 def fill_one_key_page(driver, url: str, value: str, shot: str | None = None) -> str:
     """What the user does: open the link, type the key, submit; returns the final page's text."""
-    driver.get(url)
-    assert driver.title.startswith("Connect OpenAI"), driver.title
+    open_link(driver, url, "Connect OpenAI")
     if shot:
         screenshot(driver, shot)
     driver.find_element(By.ID, "value").send_keys(value)
