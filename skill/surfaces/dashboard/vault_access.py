@@ -12,11 +12,14 @@ import os
 import threading
 from typing import Callable, Mapping
 
-from ...errors import InputError, SkillError, VaultError
+from ...errors import InputError, SkillError
 from ...redaction import remember
-from ...secrets import store as vault_store
+from ...secrets import master_key
+from ...secrets.files import read_file
 from ...secrets.keys import credential, looks_like_api_key
-from ...secrets.vault_format import check_name, parse
+from ...secrets.names import check_name
+from ...secrets.store import VaultStore
+from ...secrets.vault_format import MAX_FILE_SIZE, parse
 
 Verifier = Callable[[str], int]   # key -> number of models OpenAI lists for it; raises SkillError
 
@@ -34,7 +37,7 @@ class VaultAccess:
         self.env = dict(os.environ if env is None else env)
         self.verifier = verifier
         self.lock = threading.Lock()
-        self.store = vault_store.VaultStore(self.env, interactive=False)
+        self.store = VaultStore(self.env, interactive=False)
 
     @property
     def path(self) -> str:
@@ -43,7 +46,7 @@ class VaultAccess:
     def needs_passphrase(self) -> bool:
         """A passphrase vault this process has no passphrase for yet."""
         vf = self._file()
-        return vf is not None and vf.kdf is not None and not self.env.get(vault_store.ENV_PASSPHRASE)
+        return vf is not None and vf.kdf is not None and not self.env.get(master_key.ENV_PASSPHRASE)
 
     def view(self) -> dict:
         """Path, master-key mode, whether it is locked, entries with times and fingerprints."""
@@ -67,9 +70,9 @@ class VaultAccess:
         if not passphrase:
             raise InputError("type the vault passphrase")
         remember(passphrase)
-        trial = vault_store.VaultStore({**self.env, vault_store.ENV_PASSPHRASE: passphrase}, interactive=False)
+        trial = VaultStore({**self.env, master_key.ENV_PASSPHRASE: passphrase}, interactive=False)
         trial.open()  # raises VaultAuthError on a wrong passphrase
-        self.env[vault_store.ENV_PASSPHRASE] = passphrase
+        self.env[master_key.ENV_PASSPHRASE] = passphrase
         self.store = trial
 
     def put(self, name: str, value: str, verify: bool) -> dict:
@@ -100,35 +103,29 @@ class VaultAccess:
 
     def rotate(self, to: str, new_passphrase: str = "", repeat: str = "") -> dict:
         """New data key; `to` is "same", "key-file" or "passphrase" (then with the new passphrase)."""
-        if to not in ("same", vault_store.MODE_KEYFILE, vault_store.MODE_PASSPHRASE):
+        if to not in ("same", master_key.MODE_KEYFILE, master_key.MODE_PASSPHRASE):
             raise InputError(f"unknown choice {to!r}")
-        if to != vault_store.MODE_PASSPHRASE:
+        if to != master_key.MODE_PASSPHRASE:
             vault = self.store.rotate(None if to == "same" else to)
             return {"entries": len(vault.entries), "mode": self.store.mode(vault)}
         if new_passphrase != repeat:
             raise InputError("the two new passphrases differ; nothing was changed")
-        if len(new_passphrase) < vault_store.MIN_PASSPHRASE_LEN:
-            raise InputError(f"a vault passphrase needs at least {vault_store.MIN_PASSPHRASE_LEN} characters")
+        if len(new_passphrase) < master_key.MIN_PASSPHRASE_LEN:
+            raise InputError(f"a vault passphrase needs at least {master_key.MIN_PASSPHRASE_LEN} characters")
         remember(new_passphrase)
-        self.env[vault_store.ENV_NEW_PASSPHRASE] = new_passphrase
+        self.env[master_key.ENV_NEW_PASSPHRASE] = new_passphrase
         try:
-            vault = self.store.rotate(vault_store.MODE_PASSPHRASE)
+            vault = self.store.rotate(master_key.MODE_PASSPHRASE)
         finally:
-            self.env.pop(vault_store.ENV_NEW_PASSPHRASE, None)
+            self.env.pop(master_key.ENV_NEW_PASSPHRASE, None)
         # From now on the vault opens with the new passphrase, in this process only.
-        self.env[vault_store.ENV_PASSPHRASE] = new_passphrase
-        self.store = vault_store.VaultStore(self.env, interactive=False)
-        return {"entries": len(vault.entries), "mode": vault_store.MODE_PASSPHRASE}
+        self.env[master_key.ENV_PASSPHRASE] = new_passphrase
+        self.store = VaultStore(self.env, interactive=False)
+        return {"entries": len(vault.entries), "mode": master_key.MODE_PASSPHRASE}
 
     def _file(self):
-        path = self.store.paths.vault
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise VaultError(f"cannot read {path}: {exc.strerror}") from None
-        return parse(data)
+        data = read_file(self.store.paths.vault, MAX_FILE_SIZE, "the vault")
+        return None if data is None else parse(data)
 
 
 def message_for(exc: Exception) -> str:
