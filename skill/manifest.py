@@ -35,6 +35,19 @@ class Action:
 
 
 @dataclass(frozen=True)
+class SetupTool:
+    """A tool that is not an OpenAI action (`setup_integration`): served by the MCP server and
+    listed by the exports, never reachable through `run`, `invoke` or the Batch API."""
+
+    name: str
+    title: str
+    summary: str
+    input_schema: dict
+    output_schema: dict
+    annotations: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     version: str
@@ -43,6 +56,7 @@ class Manifest:
     actions: dict  # id -> Action, in skill.yaml's order
     model_rules: dict  # action id -> list of rule dicts
     raw: dict
+    setup_tools: dict = field(default_factory=dict)  # name -> SetupTool, in skill.yaml's order
 
     def action(self, name: str) -> Action:
         """Look an action up by id (`chat-completion`) or MCP tool name (`openai_chat_completion`)."""
@@ -70,7 +84,7 @@ def bundle_from_sources(root: Path) -> dict:
 
     manifest = yaml.safe_load((root / MANIFEST_NAME).read_text(encoding="utf-8"))
     schemas = {}
-    for spec in manifest["actions"].values():
+    for spec in [*manifest["actions"].values(), *(manifest.get("setup_tools") or {}).values()]:
         for key in ("input", "output"):
             rel = spec[key]
             schemas[rel] = json.loads((root / rel).read_text(encoding="utf-8"))
@@ -102,6 +116,12 @@ def _from_bundle(bundle: dict) -> Manifest:
         actions=actions,
         model_rules=data.get("model_rules", {}),
         raw=data,
+        setup_tools={
+            name: SetupTool(name=name, title=spec["title"], summary=spec["summary"],
+                            input_schema=schemas[spec["input"]], output_schema=schemas[spec["output"]],
+                            annotations=spec.get("annotations", {}))
+            for name, spec in (data.get("setup_tools") or {}).items()
+        },
     )
 
 

@@ -26,9 +26,11 @@ def test_four_actions_with_the_seeds_mcp_names():
 
 def test_installed_copy_matches_the_sources():
     """The manifest and schemas the package reads are the repo's, not a stale copy."""
+    tools = {**MANIFEST.actions, **MANIFEST.setup_tools}
+    specs = {**MANIFEST.raw["actions"], **MANIFEST.raw["setup_tools"]}
     assert bundle_from_sources(REPO) == {"manifest": MANIFEST.raw, "schemas": {
-        spec[k]: (MANIFEST.actions[a].input_schema if k == "input" else MANIFEST.actions[a].output_schema)
-        for a, spec in MANIFEST.raw["actions"].items() for k in ("input", "output")}}
+        spec[k]: (tools[a].input_schema if k == "input" else tools[a].output_schema)
+        for a, spec in specs.items() for k in ("input", "output")}}
 
 
 def test_version_is_one():

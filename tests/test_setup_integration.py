@@ -1,4 +1,4 @@
-"""`setup_integration` through the MCP SDK's own client, with a real browser following the URL.
+"""`setup_integration` on `openai-skill mcp`, through the MCP SDK's own client, with a real browser following the URL.
 
 The key goes browser -> one-key page -> vault. Every MCP message in both directions, every
 tool result and the server's stderr are recorded and searched for the canary.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from pathlib import Path
 
 import anyio
 import mcp_types as types
@@ -20,14 +19,12 @@ from selenium.webdriver.common.by import By
 from browser import browser, click_and_wait, open_link, screenshot  # noqa: F401  (fixture)
 from conftest import CANARY_KEY
 from local_pages import call
-
-SERVER = [str(Path(__file__).with_name("setup_integration_server.py"))]
-
+from mcp_client import openai_skill_exe
 
 def _server_params() -> StdioServerParameters:
-    # The SDK passes only a handful of variables to the child: give it the vault's folder.
+    """`openai-skill mcp` itself; the SDK passes only a handful of variables: give it the vault's folder."""
     keep = ("HOME", "XDG_CONFIG_HOME", "OPENAI_BASE_URL", "OPENAI_SKILL_HOME")
-    return StdioServerParameters(command=sys.executable, args=SERVER,
+    return StdioServerParameters(command=openai_skill_exe(), args=["mcp"],
                                  env={k: os.environ[k] for k in keep if k in os.environ})
 
 
@@ -187,3 +184,36 @@ def test_the_2026_revision_input_required_round_trip(browser):  # noqa: F811
     assert result.structured_content["fingerprint"] == _vault().open().fingerprint("openai_api_key")
     assert _vault().lookup("openai_api_key") == CANARY_KEY
     assert CANARY_KEY not in repr(result)
+
+
+def test_no_key_points_to_setup_integration_which_fixes_it_in_the_same_session(browser, openai, tmp_path):  # noqa: F811
+    from openai_data import MODELS
+
+    openai.reply("GET", "/models", MODELS)
+    recorder = Recorder()
+
+    async def main():
+        async def elicit(ctx, params):
+            threading.Thread(target=lambda: fill_one_key_page(browser, params.url, CANARY_KEY)).start()
+            return types.ElicitResult(action="accept")
+
+        with open(tmp_path / "server-stderr.txt", "w") as errlog:
+            async with stdio_client(_server_params(), errlog=errlog) as (read, write):
+                async with anyio.create_task_group() as tg:
+                    session = await recorder.session(read, write, tg, elicitation_callback=elicit)
+                    async with session:
+                        await session.initialize()
+                        before = await session.call_tool("openai_list_models", {})
+                        setup = await session.call_tool("setup_integration", {})
+                        after = await session.call_tool("openai_list_models", {})
+                    tg.cancel_scope.cancel()
+        return before, setup, after
+
+    before, setup, after = anyio.run(main)
+    assert before.is_error and "setup_integration tool" in before.content[0].text
+    assert "openai-skill setup" in before.content[0].text
+    assert setup.structured_content["status"] == "stored"
+    assert not after.is_error and after.structured_content["count"] == len(MODELS["data"])
+    assert openai.requests[-1].headers["Authorization"] == f"Bearer {CANARY_KEY}"
+    everything = "\n".join(recorder.messages) + (tmp_path / "server-stderr.txt").read_text()
+    assert CANARY_KEY not in everything

@@ -15,6 +15,7 @@ from openai_skill.surfaces.exports.tools import (FORMATS, published_schema, stri
 
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SEED_TOOLS = ["openai_chat_completion", "openai_generate_image", "openai_list_models", "openai_create_embedding"]
+SETUP_TOOLS = ["setup_integration"]  # skill.yaml's setup_tools: listed beside the four, not actions
 
 
 def _actions():
@@ -31,7 +32,7 @@ def test_the_python_api_and_the_cli_give_the_same_definitions(cli):
 
 def test_openai_function_shape_and_name_rules():
     tools = tool_definitions("openai")
-    assert [t["function"]["name"] for t in tools] == SEED_TOOLS
+    assert [t["function"]["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
     for tool, action in zip(tools, _actions()):
         assert set(tool) == {"type", "function"} and tool["type"] == "function"
         function = tool["function"]
@@ -69,7 +70,7 @@ def test_strict_mode_checker_knows_the_rules():
 
 def test_anthropic_shape():
     tools = tool_definitions("anthropic")
-    assert [t["name"] for t in tools] == SEED_TOOLS
+    assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
     for tool, action in zip(tools, _actions()):
         assert set(tool) == {"name", "description", "input_schema"}
         assert OPENAI_NAME.match(tool["name"])  # Anthropic's rule for tool names is the same pattern
@@ -83,7 +84,7 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
     from mcp.shared.tool_name_validation import validate_tool_name
 
     tools = tool_definitions("mcp")
-    assert [t["name"] for t in tools] == SEED_TOOLS
+    assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
     for tool, action in zip(tools, _actions()):
         parsed = mcp_types.Tool.model_validate(tool)
         assert parsed.model_dump(by_alias=True, exclude_none=True) == tool
@@ -99,7 +100,8 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
 
 def test_json_format_carries_everything():
     tools = tool_definitions("json")
-    assert [(t["name"], t["action"]) for t in tools] == [(a.mcp_tool, a.id) for a in _actions()]
+    assert [(t["name"], t["action"]) for t in tools] == [(a.mcp_tool, a.id) for a in _actions()] + [
+        ("setup_integration", None)]
     assert all(set(t) == {"name", "action", "title", "description", "input_schema", "output_schema", "annotations"}
                for t in tools)
 
@@ -117,3 +119,25 @@ def test_unknown_format_is_our_error_naming_the_formats(cli):
     assert err.value.details["expected"] == list(FORMATS) and "langchain" in err.value.message
     result = cli("tools", "--format", "langchain")
     assert result.code == 2 and "invalid choice: 'langchain'" in result.err
+
+
+def test_setup_integration_is_listed_everywhere_but_is_no_action(cli):
+    tool = load_manifest().setup_tools["setup_integration"]
+    for fmt in FORMATS:
+        names = [t.get("name") or t["function"]["name"] for t in tool_definitions(fmt)]
+        assert names[-1] == "setup_integration"
+    mcp_entry = tool_definitions("mcp")[-1]
+    assert mcp_entry["annotations"]["openWorldHint"] is False and mcp_entry["annotations"]["readOnlyHint"] is False
+    assert mcp_entry["inputSchema"] == {k: v for k, v in tool.input_schema.items() if k not in ("$schema", "$id")}
+    assert mcp_entry["inputSchema"]["properties"] == {} and mcp_entry["inputSchema"]["additionalProperties"] is False
+    assert "never pass" in mcp_entry["description"]
+    from openai_skill.surfaces.exports.skill_md import render
+
+    assert "the tool `setup_integration`: Store the user's OpenAI API key" in render()
+    # not an action: run, invoke and batch do not know it
+    assert "setup_integration" not in load_manifest().actions
+    for name in ("setup_integration", "setup-integration"):
+        with pytest.raises(InputError):
+            openai_skill.invoke(name, {}, dry_run=True)
+        result = cli("run", name, "--input", "{}", "--dry-run")
+        assert result.code == 2, result.out

@@ -45,7 +45,8 @@ def resolve_api_key(explicit: str | None = None, env=None, *, url: str | None = 
         return _checked(key, f"the vault entry {spec['name']!r}")
     raise CredentialsError(
         f"no OpenAI API key found: set {spec['env']}={spec['prefix']}... in the environment, "
-        f"or store one once with `openai-skill setup` (kept encrypted in the vault)"
+        f"or store one once, kept encrypted in the vault: `openai-skill setup` in a terminal, or, in an MCP "
+        f"client, the setup_integration tool (it opens a local page for the key; never paste a key into a chat)"
     )
 
 

@@ -50,8 +50,8 @@ def fill(template_name: str, /, **values) -> Html:
     return Html(template(template_name).substitute({k: escape(v) for k, v in values.items()}))
 
 
-def page(title: str, body: Html, flash: list | None = None, footer_extra: str = "") -> str:
-    return fill("base.html", title=title, body=body, flash=flash_html(flash or []), footer_extra=footer_extra)
+def page(title: str, body: Html, flash: list | None = None) -> str:
+    return fill("base.html", title=title, body=body, flash=flash_html(flash or []))
 
 
 def flash_html(messages: list) -> Html:

@@ -173,6 +173,8 @@ def body(manifest=None) -> str:
         f"config): it is injected as `{key_env}` when that variable is not already set.",
         "",
     ]
+    for tool in manifest.setup_tools.values():  # not actions: MCP tools beside the four
+        parts += [f"In an MCP client (`{bin_name} mcp`), the tool `{tool.name}`: {' '.join(tool.summary.split())}", ""]
     return "\n".join(parts)
 
 

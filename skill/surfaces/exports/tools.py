@@ -5,6 +5,7 @@ action, rendered in each ecosystem's own shape.
     anthropic  {"name", "description", "input_schema"}
     mcp        the `tools/list` entries: {"name", "title", "description", "inputSchema", "outputSchema", "annotations"}
     json       everything we know, neutral: name, action, description, input_schema, output_schema, annotations
+               (`action` is null for `setup_integration`, which is not an OpenAI action)
 
 The schemas are the very objects the pipeline validates with (no copy to drift), minus the
 `$schema`/`$id` headers that registries do not expect at a tool's top level.
@@ -36,7 +37,7 @@ _HEADER_KEYS = ("$schema", "$id")
 @dataclass(frozen=True)
 class ToolSpec:
     name: str            # the MCP tool name from skill.yaml (openai_chat_completion, ...)
-    action: str          # the action id (chat-completion, ...)
+    action: str | None   # the action id (chat-completion, ...); None for a setup tool (setup_integration)
     title: str
     description: str
     input_schema: dict
@@ -45,9 +46,10 @@ class ToolSpec:
 
 
 def tool_specs() -> list[ToolSpec]:
-    """One ToolSpec per action, in skill.yaml's order."""
+    """One ToolSpec per action, then one per setup tool, in skill.yaml's order."""
     specs = []
-    for action in load_manifest().actions.values():
+    manifest = load_manifest()
+    for action in manifest.actions.values():
         specs.append(ToolSpec(
             name=action.mcp_tool,
             action=action.id,
@@ -57,6 +59,10 @@ def tool_specs() -> list[ToolSpec]:
             output_schema=action.output_schema,
             annotations=dict(action.annotations),
         ))
+    for tool in manifest.setup_tools.values():
+        specs.append(ToolSpec(name=tool.name, action=None, title=tool.title, description=" ".join(tool.summary.split()),
+                              input_schema=tool.input_schema, output_schema=tool.output_schema,
+                              annotations=dict(tool.annotations)))
     return specs
 
 

@@ -25,6 +25,7 @@ from .keys import ServerKey
 from .results import error_result, internal_error_result, success_result
 
 SERVER_NAME = "openai-skill"
+SETUP_TOOL = "setup_integration"  # skill.yaml's setup_tools: not an action, so not the ToolRunner's
 DEFAULT_PROGRESS_INTERVAL = 5.0  # seconds between keep-alive progress notifications
 POLL_SECONDS = 0.1               # how often a running call is looked at for progress to report
 STREAM_REPORT_GAP = 0.5          # at most two "characters received" notifications a second
@@ -82,7 +83,7 @@ class ToolRunner:
     def __init__(self, key: ServerKey | None = None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL):
         self.key = key or ServerKey()
         self.progress_interval = progress_interval
-        self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json")}
+        self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json") if tool["action"]}
 
     def work(self, action: str, arguments: dict):
         def run(on_text):
@@ -116,7 +117,8 @@ def instructions() -> str:
 
     return (f"{description()} Tool results carry the action's JSON as structuredContent. Generated images "
             "are saved as files (their paths are in the result); the API key never passes through this server's "
-            "tools: the user stores it once with `openai-skill setup`.")
+            "tools' arguments: the user stores it once, through the setup_integration tool (a local page "
+            "opened in their browser) or `openai-skill setup` in a terminal.")
 
 
 def build_server(runner: ToolRunner | None = None) -> Server:
@@ -126,11 +128,25 @@ def build_server(runner: ToolRunner | None = None) -> Server:
     async def on_list_tools(ctx, params) -> types.ListToolsResult:
         return tools
 
-    async def on_call_tool(ctx, params) -> types.CallToolResult:
+    async def on_call_tool(ctx, params) -> types.CallToolResult | types.InputRequiredResult:
+        if params.name == SETUP_TOOL:
+            return await _setup_integration(ctx, params)
         return types.CallToolResult.model_validate(await runner.call(ctx, params.name, params.arguments))
 
     return Server(SERVER_NAME, version=__version__, instructions=instructions(),
                   on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+async def _setup_integration(ctx, params):
+    """The key goes browser -> local page -> vault (surfaces/dashboard/setup_integration.py)."""
+    try:
+        from ..dashboard import setup_integration
+
+        return await setup_integration.call(ctx, params.arguments, request_state=params.request_state,
+                                            input_responses=params.input_responses)
+    except Exception as exc:  # a bug of ours: an isError result, and only the type on stderr
+        sys.stderr.write(f"openai-skill mcp: internal error in {SETUP_TOOL}: {type(exc).__name__}\n")
+        return types.CallToolResult.model_validate(internal_error_result(SETUP_TOOL))
 
 
 async def serve_stdio(server: Server) -> None:
