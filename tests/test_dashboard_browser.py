@@ -71,7 +71,8 @@ def test_store_see_fingerprint_remove_stop(browser, dashboard):  # noqa: F811
 
     _submit_key(browser, CANARY_KEY)
     fingerprint = _store().open().fingerprint("openai_api_key")
-    assert f"Stored openai_api_key (fingerprint {fingerprint})" in _flash(browser)
+    assert (f"Stored openai_api_key (fingerprint {fingerprint}), to be sent only to https://api.openai.com."
+            in _flash(browser))
     assert _rows(browser) == {"openai_api_key": fingerprint}
     assert "a random key file beside the vault" in browser.page_source
     assert CANARY_KEY not in browser.page_source
@@ -103,6 +104,11 @@ def test_verify_with_list_models_then_rotate_to_a_passphrase(browser, openai):  
         open_link(browser, proc.url, "Vault")
         _submit_key(browser, CANARY_KEY, verify=True)
         assert "OpenAI accepted it (2 models visible)" in _flash(browser)
+        from openai_skill.secrets.origins import origin_of
+
+        origin = origin_of(os.environ["OPENAI_BASE_URL"])              # the API base in effect
+        assert f"to be sent only to {origin}." in _flash(browser)
+        assert _store().open().origins("openai_api_key") == (origin,)
         sent = openai.requests[-1]
         assert (sent.path, sent.headers["Authorization"]) == ("/v1/models", f"Bearer {CANARY_KEY}")
 

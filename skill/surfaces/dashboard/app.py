@@ -56,7 +56,8 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
         except Exception as exc:
             return back(request, "error", message_for(exc))
         checked = (f" OpenAI accepted it ({done['models_seen']} models visible)." if "models_seen" in done else "")
-        return back(request, "ok", f"Stored {done['name']} (fingerprint {done['fingerprint']}).{checked}")
+        return back(request, "ok", f"Stored {done['name']} (fingerprint {done['fingerprint']}), to be sent only "
+                                   f"to {', '.join(done['origins'])}.{checked}")
 
     async def confirm_remove(request: Request) -> Response:
         name = request.query_params.get("name", "")

@@ -74,12 +74,13 @@ def entries_table(entries: list[dict]) -> Html:
         name = escape(e["name"])
         rows.append(
             f"<tr><td><code>{name}</code></td><td><code>{escape(e['fingerprint'])}</code></td>"
+            f"<td>{'<br>'.join(f'<code>{escape(o)}</code>' for o in e.get('origins', []))}</td>"
             f"<td>{_time(e['created'])}</td><td>{_time(e['updated'])}</td>"
             f'<td><a href="/remove?name={escape(_query(e["name"]))}" '
             f'aria-label="Remove {name}">Remove…</a></td></tr>')
     return Html('<table><caption>Values are never shown: the fingerprint identifies a value without '
                 'revealing it.</caption><thead><tr><th scope="col">Name</th><th scope="col">Fingerprint</th>'
-                '<th scope="col">Created (UTC)</th><th scope="col">Updated (UTC)</th>'
+                '<th scope="col">Sent only to</th><th scope="col">Created (UTC)</th><th scope="col">Updated (UTC)</th>'
                 '<th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead><tbody>'
                 + "".join(rows) + "</tbody></table>")
 

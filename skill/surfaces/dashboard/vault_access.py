@@ -58,12 +58,19 @@ class VaultAccess:
         if self.needs_passphrase():
             out["locked"] = True
             out["entries"] = [{"name": e.name, "created": e.created, "updated": e.updated,
-                               "fingerprint": "(locked)"} for e in vf.entries]
+                               "fingerprint": "(locked)", "origins": list(e.origins)} for e in vf.entries]
             return out
         vault = self.store.open()
         out["entries"] = [{"name": e.name, "created": e.created, "updated": e.updated,
-                           "fingerprint": vault.fingerprint(e.name)} for e in vault.entries.values()]
+                           "fingerprint": vault.fingerprint(e.name), "origins": list(e.origins)}
+                          for e in vault.entries.values()]
         return out
+
+    def base_url(self) -> str:
+        """The API base in effect (as `setup` takes it): the stored key may be sent to its origin."""
+        from ...config import DEFAULT_BASE_URL, ENV_BASE_URL
+
+        return self.env.get(ENV_BASE_URL) or DEFAULT_BASE_URL
 
     def unlock(self, passphrase: str) -> None:
         """Try the passphrase; keep it (in this process) only when it opens the vault."""
@@ -89,9 +96,10 @@ class VaultAccess:
         out = {"name": name}
         if verify:
             out["models_seen"] = self.verifier(value)  # before storing: a rejected key is not kept
-        vault = self.store.put(name, value)
+        vault = self.store.put(name, value, origin=self.base_url())
         out["fingerprint"] = vault.fingerprint(name)
         out["mode"] = self.store.mode(vault)
+        out["origins"] = list(vault.origins(name))
         return out
 
     def fingerprint(self, name: str) -> str | None:
