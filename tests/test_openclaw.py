@@ -1,7 +1,7 @@
 """The real OpenClaw 2026.9.6 CLI, under a temporary HOME: the skill installs and is eligible
 once `openai-skill` is on PATH; the README's openclaw.json makes `secrets audit --allow-exec`
 clean with a vault in key-file and in passphrase mode; `mcp add` probes and saves the server
-and `mcp probe` lists the four tools."""
+and `mcp probe` lists the four tools and setup_integration."""
 
 import json
 import os
@@ -19,7 +19,7 @@ from conftest import CANARY_KEY
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
 TOOLS = ["openai__openai_chat_completion", "openai__openai_generate_image", "openai__openai_list_models",
-         "openai__openai_create_embedding"]
+         "openai__openai_create_embedding", "openai__setup_integration"]
 PASSPHRASE = "fake-canary-passphrase-for-tests"
 
 pytestmark = pytest.mark.timeout(300)  # each openclaw command starts Node (2-10 s on 2 cores)
@@ -134,7 +134,7 @@ def test_secrets_audit_is_clean_with_a_passphrase_vault(openclaw, installed_cli)
     assert code != 0 and report["status"] == "unresolved"
 
 
-def test_mcp_add_probes_and_saves_then_probe_lists_the_four_tools(openclaw):
+def test_mcp_add_probes_and_saves_then_probe_lists_the_five_tools(openclaw):
     added = openclaw("mcp", "add", "openai", "--command", _installed_exe(), "--arg", "mcp")
     assert added.returncode == 0, added.stderr
     assert 'Saved MCP server "openai"' in added.stdout
@@ -145,4 +145,4 @@ def test_mcp_add_probes_and_saves_then_probe_lists_the_four_tools(openclaw):
     assert probe.returncode == 0, probe.stderr
     report = json.loads(probe.stdout)
     assert sorted(report["tools"]) == sorted(TOOLS)
-    assert report["servers"]["openai"]["tools"] == 4 and report["diagnostics"] == []
+    assert report["servers"]["openai"]["tools"] == len(TOOLS) and report["diagnostics"] == []
