@@ -76,7 +76,12 @@ class Settings:
     def with_values(self, **values) -> "Settings":
         """A copy with `values` applied and checked."""
         if "output_dir" in values:
+            if not isinstance(values["output_dir"], (str, os.PathLike)):
+                raise InputError(f"output_dir: expected a folder path, got {values['output_dir']!r}")
             values["output_dir"] = Path(values["output_dir"]).expanduser()
+        for name in ("base_url", "organization", "project"):
+            if values.get(name) is not None and not isinstance(values[name], str):
+                raise InputError(f"{name}: expected a string, got {values[name]!r}")
         if "base_url" in values:
             values["base_url"] = str(values["base_url"]).rstrip("/")
         if values.get("deadline") == 0:

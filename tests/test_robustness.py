@@ -119,7 +119,8 @@ def test_settings_from_the_environment_refuse_nan_and_infinity(api, key, cli, mo
 
 
 @pytest.mark.parametrize("option", [{"deadline": float("nan")}, {"read_timeout": float("inf")},
-                                    {"max_retries": "3"}, {"max_retries": True}])
+                                    {"max_retries": "3"}, {"max_retries": True}, {"output_dir": 5},
+                                    {"organization": 5}, {"base_url": ["https://x"]}])
 def test_invoke_options_are_checked(api, key, option):
     with pytest.raises(skill.InputError):
         skill.invoke("list-models", {}, **option)
