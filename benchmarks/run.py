@@ -28,8 +28,26 @@ import calls  # noqa: E402
 import vault_timing  # noqa: E402
 from common import clean_env, start_server  # noqa: E402
 
-FULL = {"texts": 100_000, "sdk_texts": 100_000, "million": 1_000_000, "cold_runs": 15, "calls": 2000, "import_runs": 9}
-QUICK = {"texts": 20_000, "sdk_texts": 5_000, "million": 1_000_000, "cold_runs": 5, "calls": 500, "import_runs": 5}
+FULL = {"texts": 100_000, "sdk_texts": 100_000, "million": 1_000_000, "cold_runs": 15, "calls": 2000, "import_runs": 9,
+        "mcp_calls": 500}
+QUICK = {"texts": 20_000, "sdk_texts": 5_000, "million": 1_000_000, "cold_runs": 5, "calls": 500, "import_runs": 5,
+         "mcp_calls": 200}
+
+
+def mcp_calls(env: dict, calls: int) -> dict | None:
+    """benchmarks/mcp_latency.py (its own loopback server): tools/call p50/p99 vs in-process."""
+    import subprocess
+
+    try:
+        import mcp  # noqa: F401
+    except ImportError:
+        return None
+    script = Path(__file__).resolve().parent / "mcp_latency.py"
+    out = subprocess.run([sys.executable, str(script), "--calls", str(calls), "--starts", "3"],
+                         env={k: v for k, v in env.items() if not k.startswith("OPENAI_")},
+                         capture_output=True, text=True, timeout=900, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {"rows": rows[:-1], "ratios": rows[-1]}
 
 
 def machine() -> dict:
@@ -85,6 +103,13 @@ def table(results: dict) -> str:
          f"{imp['median_ms']['openai_skill'] / imp['median_ms']['openai']:.2f}x", "",
          f"{imp['median_ms']['openai_skill']} / {imp['median_ms']['requests']} / {imp['median_ms']['openai']} ms"),
     ]
+    m = results.get("mcp")
+    if m:
+        local, remote, start = m["rows"]
+        rows.append(("MCP tools/call vs in-process invoke, p50 / p99",
+                     f"{m['ratios']['ratio_p50']}x / {m['ratios']['ratio_p99']}x", "",
+                     f"p50 {remote['p50_ms']} vs {local['p50_ms']} ms, p99 {remote['p99_ms']} vs "
+                     f"{local['p99_ms']} ms; start {start['p50_ms']} ms"))
     widths = [max(len(str(row[k])) for row in rows + [("what", "ratio", "target", "from")]) for k in range(4)]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(("what", "ratio", "target", "from"), widths)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -122,6 +147,8 @@ def main() -> int:
             print("imports and vault ...", file=sys.stderr, flush=True)
             results["imports"] = calls.import_cost(env, sizes["import_runs"])
             results["vault"] = vault_timing.measure_all()
+            print("MCP ...", file=sys.stderr, flush=True)
+            results["mcp"] = mcp_calls(env, sizes["mcp_calls"])
     finally:
         server.stop()
     results["seconds"] = round(time.perf_counter() - started, 1)
