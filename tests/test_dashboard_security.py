@@ -211,3 +211,14 @@ def test_idle_timeout_stops_the_page():
             time.sleep(0.05)
     assert result["reason"] == "idle"
     assert 0.5 < time.monotonic() - started < 5
+
+
+def test_without_the_mcp_extra_the_command_says_how_to_get_it(cli, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)   # as if the extra were not installed
+    for name in [m for m in sys.modules if m.startswith("openai_skill.surfaces.dashboard")]:
+        monkeypatch.delitem(sys.modules, name)
+    result = cli("dashboard", "--no-browser")
+    assert result.code == 2 and "pip install 'openai-skill[mcp]'" in result.err
+    assert "Traceback" not in result.err
