@@ -101,3 +101,16 @@ def test_which_key_source_wins_explicit_then_environment_then_vault(openai, monk
         skill.invoke("list-models", api_key=explicit)
         sent.append(openai.requests[-1].headers["Authorization"])
     assert sent == [f"Bearer {vault_key}", f"Bearer {env_key}", f"Bearer {explicit_key}", f"Bearer {explicit_key}"]
+
+
+def test_a_key_from_any_source_is_masked_from_then_on(monkeypatch):
+    """Mutation testing: dropping `remember` for environment keys went unnoticed. A key that
+    does not look like a key (no sk- prefix) is masked only because it was remembered."""
+    from openai_skill.redaction import redact
+
+    odd_key = "fake-canary-not-key-shaped-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", odd_key)
+    assert resolve_api_key() == odd_key
+    assert odd_key not in redact(f"the server said: {odd_key}")
+    assert resolve_api_key("fake-canary-explicit-0123456789") == "fake-canary-explicit-0123456789"
+    assert "fake-canary-explicit-0123456789" not in redact("x fake-canary-explicit-0123456789 y")

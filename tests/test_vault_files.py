@@ -177,3 +177,48 @@ def test_every_write_fsyncs_the_temp_file_before_the_rename_and_the_folder_after
         if Path(src).name.startswith(files.TEMP_PREFIX):
             assert events[i - 1] == ("fsync", src), (events[i - 1], src)  # the data, before the rename
         assert events[i + 1] == ("fsync", str(home)), events[i + 1]        # the rename itself
+
+
+# ---- edges found by mutation testing (tools/mutate.py) -------------------------------------
+
+def test_a_file_that_grows_past_its_cap_while_read_is_refused():
+    """/proc/self/status says size 0 and then has about 1 KiB: the cap holds on what is read."""
+    with pytest.raises(VaultError, match="larger than 100 bytes"):
+        files.read_file(Path("/proc/self/status"), 100, "the test file")
+    assert len(files.read_file(Path("/proc/self/status"), 1 << 20, "the test file")) > 100
+
+
+def test_a_symlink_loop_in_place_of_the_vault_is_a_clean_error(home):
+    VaultStore().put("a", FAKE)
+    (home / "vault").unlink()
+    (home / "vault").symlink_to(home / "vault")
+    with pytest.raises(VaultError, match="cannot read the vault .*symbolic links"):
+        lookup_secret("a")
+
+
+def test_an_unreadable_vault_is_reported_not_taken_for_no_vault(home, monkeypatch):
+    VaultStore().put("a", FAKE)
+    vault = str(home / "vault")
+    real_stat, real_open = os.stat, os.open
+
+    def denied(real):
+        def call(path, *args, **kwargs):
+            if str(path) == vault:
+                raise PermissionError(errno.EACCES, "Permission denied", vault)
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "stat", denied(real_stat))
+    monkeypatch.setattr(os, "open", denied(real_open))
+    with pytest.raises(VaultError, match="cannot read the vault .*Permission denied"):
+        lookup_secret("a")
+
+
+def test_reading_and_writing_the_vault_leave_no_descriptor_open(home, monkeypatch):
+    monkeypatch.setenv("OPENAI_SKILL_VAULT_PASSPHRASE", "fake-canary-passphrase")
+    VaultStore(kdf_log_n=10).put("a", FAKE)  # a passphrase vault: the header is peeked too
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(20):
+        assert lookup_secret("a") == FAKE
+        VaultStore().put("b", f"{FAKE}-{i}")  # writes too: temp files, the folder fsync, the lock
+    assert len(os.listdir("/proc/self/fd")) == before

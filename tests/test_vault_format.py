@@ -335,3 +335,39 @@ def test_round_trip_and_fingerprint():
     assert other.fingerprint("openai_api_key") != fp  # keyed per master key: not a plain hash
 
 
+
+
+def test_scrypt_caps_at_their_exact_edges():
+    """Mutation testing found these edges untested: each bound is inclusive, one step past refused."""
+    salt = b"s" * 16
+    for ok in ((10, 1, 1), (20, 8, 1), (10, 32, 1), (10, 1, 16), (17, 8, 16)):
+        v.ScryptParams(*ok, salt).check()
+    for too_much in ((21, 1, 1), (20, 9, 1), (10, 33, 1), (10, 1, 17), (18, 8, 16)):
+        with pytest.raises(VaultFormatError) as info:
+            v.ScryptParams(*too_much, salt).check()
+        assert info.value.reason == "kdf_too_large", too_much
+    for nonsense in ((9, 8, 1), (10, 0, 1), (10, 8, 0)):
+        with pytest.raises(VaultFormatError) as info:
+            v.ScryptParams(*nonsense, salt).check()
+        assert info.value.reason == "corrupted", nonsense
+
+
+def test_entry_names_show_in_errors_only_when_short():
+    from openai_skill.secrets.names import check_name
+
+    assert check_name("a._:/#-b") == "a._:/#-b"
+    with pytest.raises(InputError) as info:
+        check_name("x" * 63 + " ")
+    assert repr("x" * 63 + " ") in info.value.message
+    with pytest.raises(InputError) as info:
+        check_name("x" * 64 + " ")
+    assert "'str'" in info.value.message and "x" * 64 not in info.value.message
+    with pytest.raises(InputError) as info:
+        check_name(7)
+    assert "'int'" in info.value.message
+
+
+def test_a_value_of_exactly_the_maximum_size_is_kept():
+    vault = Vault.create(KEY)
+    vault.set("big", "x" * v.MAX_VALUE_LEN)
+    assert Vault.open(vault.to_bytes(), KEY).get("big") == "x" * v.MAX_VALUE_LEN

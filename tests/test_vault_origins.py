@@ -167,3 +167,17 @@ def test_bulk_and_batch_jobs_judge_their_own_base_url(other_server, api):
     with pytest.raises(skill.CredentialsError, match="allow-origin"):
         batch.list_batches(base_url=other_server.url_for("/v1"))
     assert other_server.log == []
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("https://api.openai.com", True), ("http://127.0.0.1:8080", True), ("https://[::1]:443", True),
+    ("https://[::1]", True), ("https://a-b.example", True), ("https://" + "a" * 63 + ".example", True),
+    ("https://-a.example", False), ("https://a-.example", False), ("https://a..example", False),
+    ("https://" + "a" * 64 + ".example", False), ("https://x.example:65535", True),
+    ("https://x.example:65536", False), ("https://[::1]:65536", False), ("https://X.example", False),
+    ("https://x.example/", False), ("ftp://x.example", False), (None, False),
+])
+def test_the_canonical_origin_form(text, ok):
+    from openai_skill.secrets.origins import is_origin
+
+    assert is_origin(text) is ok
