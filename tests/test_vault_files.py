@@ -222,3 +222,37 @@ def test_reading_and_writing_the_vault_leave_no_descriptor_open(home, monkeypatc
         assert lookup_secret("a") == FAKE
         VaultStore().put("b", f"{FAKE}-{i}")  # writes too: temp files, the folder fsync, the lock
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_reader_of_a_vault_copied_in_without_its_lock_file_creates_it(home):
+    VaultStore().put("a", FAKE)
+    (home / "vault.lock").unlink()
+    assert lookup_secret("a") == FAKE
+    assert (home / "vault.lock").is_file() and (home / "vault.lock").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused(home, kind):
+    VaultStore().put("a", FAKE)
+    (home / "vault.lock").unlink()
+    os.mkfifo(home / "vault.lock") if kind == "fifo" else (home / "vault.lock").mkdir()
+    for attempt in (lambda: lookup_secret("a"), lambda: VaultStore().put("b", FAKE)):
+        with pytest.raises(VaultError, match="lock file .* (is not a regular file|Is a directory)"):
+            attempt()
+
+
+def test_a_reader_gives_up_on_a_writer_that_never_finishes_with_a_clear_error(home, monkeypatch):
+    import fcntl
+
+    from openai_skill.secrets import locking
+
+    VaultStore().put("a", FAKE)
+    monkeypatch.setattr(locking, "LOCK_TIMEOUT", 0.3)
+    fd = os.open(home / "vault.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer holding the lock (another open file description)
+    try:
+        with pytest.raises(VaultError, match=r"could not lock .* within 0.3 s: another openai-skill is still writing"):
+            lookup_secret("a")
+    finally:
+        os.close(fd)
+    assert lookup_secret("a") == FAKE

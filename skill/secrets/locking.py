@@ -96,6 +96,6 @@ def _acquire(fd: int, kind: int, paths: Paths, busy: str) -> None:
             if exc.errno not in _BUSY:
                 raise VaultError(f"could not lock {paths.lock}: {exc.strerror}") from None
             if time.monotonic() > deadline:
-                raise VaultError(f"could not lock {paths.lock} within {LOCK_TIMEOUT:.0f} s: {busy}; "
+                raise VaultError(f"could not lock {paths.lock} within {LOCK_TIMEOUT:g} s: {busy}; "
                                  "try again") from None
             time.sleep(LOCK_POLL)
