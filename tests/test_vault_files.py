@@ -256,3 +256,17 @@ def test_a_reader_gives_up_on_a_writer_that_never_finishes_with_a_clear_error(ho
     finally:
         os.close(fd)
     assert lookup_secret("a") == FAKE
+
+
+def test_a_lock_the_system_refuses_is_a_vault_error(home, monkeypatch):
+    import fcntl
+
+    VaultStore().put("a", FAKE)
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    for attempt in (lambda: lookup_secret("a"), lambda: VaultStore().put("b", FAKE)):
+        with pytest.raises(VaultError, match="could not lock .*: No locks available"):
+            attempt()
