@@ -145,3 +145,34 @@ def test_downloading_url_images_checks_the_output_folder_before_paying(openai, k
     assert result.code == 2, result.err
     assert "taken" in result.err
     assert openai.requests == []
+
+
+def _answer_then_answer_slowly(conn, _head, stop):
+    """First request on the connection: answered at once. Second: answered after 2 s."""
+    body = b'{"object": "list", "data": []}'
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\n\r\n" + body)
+    conn.sendall(answer)
+    second = b""
+    while b"\r\n\r\n" not in second:
+        data = conn.recv(4096)
+        if not data:
+            return
+        second += data
+    if not stop.wait(2.0):
+        conn.sendall(answer)
+
+
+@pytest.mark.timeout(30)
+def test_a_finished_calls_deadline_does_not_cut_the_next_call_on_its_connection():
+    from misbehaving import RawServer
+
+    server = RawServer(_answer_then_answer_slowly)
+    try:
+        skill.invoke("list-models", {}, api_key=CANARY_KEY, base_url=server.url(), deadline=0.5)
+        # The first call's 0.5 s deadline passes while the second waits on the same connection.
+        second = skill.invoke("list-models", {}, api_key=CANARY_KEY, base_url=server.url(), deadline=20,
+                              max_retries=0)
+        assert second["models"] == [] and server.accepted == 1
+    finally:
+        server.close()
