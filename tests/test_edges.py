@@ -176,3 +176,10 @@ def test_a_finished_calls_deadline_does_not_cut_the_next_call_on_its_connection(
         assert second["models"] == [] and server.accepted == 1
     finally:
         server.close()
+
+
+def test_the_auth_object_never_shows_the_key():
+    from openai_skill.transport.call import BearerAuth
+
+    auth = BearerAuth(CANARY_KEY)
+    assert repr(auth) == "BearerAuth([REDACTED])" and str(auth) == "BearerAuth([REDACTED])"
