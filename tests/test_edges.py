@@ -183,3 +183,45 @@ def test_the_auth_object_never_shows_the_key():
 
     auth = BearerAuth(CANARY_KEY)
     assert repr(auth) == "BearerAuth([REDACTED])" and str(auth) == "BearerAuth([REDACTED])"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+def _redirect_chain(api, statuses):
+    """/hop0 -> /hop1 -> ... -> /image.png, each hop answering with its status."""
+    for n, status in enumerate(statuses):
+        target = f"/hop{n + 1}" if n + 1 < len(statuses) else "/image.png"
+        api.expect_request(f"/hop{n}").respond_with_data("", status=status, headers={"Location": target})
+    api.expect_request("/image.png").respond_with_data(PNG, content_type="image/png")
+
+
+def test_a_download_follows_five_redirects_of_every_kind(api):
+    from openai_skill.config import Settings
+    from openai_skill.transport.download import MAX_DOWNLOAD_REDIRECTS, download
+
+    assert MAX_DOWNLOAD_REDIRECTS == 5
+    _redirect_chain(api, [300, 301, 302, 307, 308])
+    assert download(api.url_for("/hop0"), Settings.from_env()) == (PNG, "image/png")
+    assert len(api.log) == 6
+
+
+def test_a_sixth_redirect_is_refused(api):
+    from openai_skill.config import Settings
+    from openai_skill.errors import UnexpectedResponseError
+    from openai_skill.transport.download import download
+
+    _redirect_chain(api, [302] * 6)
+    with pytest.raises(UnexpectedResponseError, match="more than 5 redirects while downloading from "):
+        download(api.url_for("/hop0"), Settings.from_env())
+    assert len(api.log) == 6
+
+
+def test_a_200_with_a_location_header_is_the_image_itself(api):
+    from openai_skill.config import Settings
+    from openai_skill.transport.download import download
+
+    api.expect_request("/image.png").respond_with_data(PNG, content_type="image/png",
+                                                        headers={"Location": "/elsewhere"})
+    assert download(api.url_for("/image.png"), Settings.from_env()) == (PNG, "image/png")
+    assert len(api.log) == 1
