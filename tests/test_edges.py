@@ -72,6 +72,19 @@ def test_a_masked_echo_needs_six_characters_of_the_held_key(held_canary):
     assert redaction.redact("key sk-p***Y here") == "key sk-p***Y here"              # 4 + 1: too little to tell
 
 
+def test_a_masked_echo_at_the_very_start_of_the_text_is_masked(held_canary):
+    assert redaction.redact("sk-p***RY was rejected") == f"{redaction.MASK} was rejected"
+
+
+def test_short_or_non_text_secrets_are_not_remembered():
+    before = redaction.remembered_count()
+    redaction.remember(None)
+    redaction.remember("short")          # would mask every "short" in every output
+    redaction.remember(12345678)
+    assert redaction.remembered_count() == before
+    assert redaction.redact("a short story") == "a short story"
+
+
 def test_host_of_names_what_would_be_contacted():
     assert host_of("https://api.openai.com/v1") == "api.openai.com"
     assert host_of("http://127.0.0.1:8000/v1") == "127.0.0.1:8000"
