@@ -57,7 +57,8 @@ def test_form_only_clients_get_the_link_and_the_link_stores_the_key(browser, cap
         ctx = FakeContext(capabilities)
         result = await tool.call(ctx, {})
         assert ctx.session.elicited == []   # never form mode for a key
-        page = next(iter(tool._background))
+        # this call's page (an earlier test's may linger: its event loop ended before it did)
+        page = next(p for p in tool._background if p.url == result.structured_content["url"])
         done = await asyncio.to_thread(fill_one_key_page, browser, result.structured_content["url"], CANARY_KEY)
         return result, await page.wait(), done
 
