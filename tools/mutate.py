@@ -68,7 +68,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "retry": (["transport/retry.py"], ["test_retry.py", "test_client.py", "test_settings.py"]),
     "HTTP client": (["transport/http.py", "transport/call.py", "transport/body.py", "transport/error_map.py",
                      "transport/sse.py", "transport/download.py", "transport/session.py", "transport/deadline.py"],
-                    ["test_client.py", "test_settings.py", "test_failures.py", "test_streaming.py",
+                    ["test_client.py", "test_edges.py", "test_settings.py", "test_failures.py", "test_streaming.py",
                      "test_streaming_cli.py", "test_images.py", "test_sizes.py", "test_session.py", "test_docs.py"]),
     "result shaping": (["actions/*.py"], ["test_actions.py", "test_edges.py", "test_images.py", "test_streaming.py",
                                           "test_streaming_cli.py", "test_reasoning_usage.py",
