@@ -238,3 +238,50 @@ def test_a_200_with_a_location_header_is_the_image_itself(api):
                                                         headers={"Location": "/elsewhere"})
     assert download(api.url_for("/image.png"), Settings.from_env()) == (PNG, "image/png")
     assert len(api.log) == 1
+
+
+# --- server-sent events: the caps at their exact boundary, and where a BOM counts ------------
+
+def test_an_event_stream_line_may_be_exactly_the_cap_and_not_one_more():
+    from openai_skill.transport.sse import TooLong, iter_lines
+
+    assert list(iter_lines([b"abcde\n"], max_line=5)) == ["abcde"]
+    assert list(iter_lines([b"abc", b"de", b"\n"], max_line=5)) == ["abcde"]  # the unfinished part too
+    with pytest.raises(TooLong, match="longer than the 5 character cap"):
+        list(iter_lines([b"abcdef\n"], max_line=5))
+
+
+def test_an_endless_line_is_refused_while_it_grows():
+    from openai_skill.transport.sse import TooLong, iter_lines
+
+    sent = []
+
+    def pieces():
+        for _ in range(1000):
+            sent.append(1)
+            yield b"x" * 100          # never a line ending
+
+    with pytest.raises(TooLong):
+        list(iter_lines(pieces(), max_line=1000))
+    assert len(sent) == 11            # refused as soon as it passed the cap, not at the end
+
+
+def test_a_truncated_character_at_the_end_of_a_stream_is_replaced_not_dropped():
+    from openai_skill.transport.sse import iter_lines
+
+    assert list(iter_lines([b"abc\xe2\x82"])) == ["abc\ufffd"]
+
+
+def test_an_event_may_be_exactly_the_cap_counted_afresh_for_each_event():
+    from openai_skill.transport.sse import TooLong, iter_events
+
+    # "abcd" plus its line break is 5 characters; each event counts from zero.
+    assert list(iter_events(["data: abcd", "", "data: abcd", ""], max_event=5)) == ["abcd", "abcd"]
+    with pytest.raises(TooLong, match="longer than the 5 character cap"):
+        list(iter_events(["data: abcde", ""], max_event=5))
+
+
+def test_only_the_streams_first_line_may_carry_a_byte_order_mark():
+    from openai_skill.transport.sse import iter_events
+
+    assert list(iter_events(["\ufeffdata: a", "", "\ufeffdata: b", ""])) == ["a"]
