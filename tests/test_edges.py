@@ -285,3 +285,62 @@ def test_only_the_streams_first_line_may_carry_a_byte_order_mark():
     from openai_skill.transport.sse import iter_events
 
     assert list(iter_events(["\ufeffdata: a", "", "\ufeffdata: b", ""])) == ["a"]
+
+
+# --- a stream: iterated once, idle time counted from the last event, the cap's message ------
+
+def _chunk(text):
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+
+
+def _open_stream(api, **settings):
+    from openai_skill.config import Settings
+    from openai_skill.transport import http
+
+    request = ApiRequest("POST", api.url_for("/v1/chat/completions"), {}, {"stream": True}, stream=True)
+    return http.stream(request, CANARY_KEY, Settings.from_env(**settings))
+
+
+def test_a_stream_can_be_read_only_once(api):
+    from openai_data import sse
+
+    api.expect_request("/v1/chat/completions").respond_with_data(sse(_chunk("a")), content_type="text/event-stream")
+    response = _open_stream(api)
+    assert [c["choices"][0]["delta"]["content"] for c in response] == ["a"]
+    with pytest.raises(RuntimeError, match="only once"):
+        iter(response)
+
+
+@pytest.mark.timeout(60)
+def test_the_idle_timeout_counts_from_the_last_event_not_from_the_start(api):
+    import json
+    import time
+
+    from werkzeug import Response
+
+    def slow_but_steady(request):
+        def body():
+            for n in range(6):                      # an event every 0.4 s: 2.4 s in all
+                yield f"data: {json.dumps(_chunk(str(n)))}\n\n"
+                time.sleep(0.4)
+            yield "data: [DONE]\n\n"
+        return Response(body(), content_type="text/event-stream")
+
+    api.expect_request("/v1/chat/completions").respond_with_handler(slow_but_steady)
+    chunks = list(_open_stream(api, stream_idle_timeout=1.5))
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "012345"
+
+
+def test_a_stream_over_its_byte_cap_names_the_cap_in_mib(api):
+    from openai_data import sse
+    from openai_skill.errors import UnexpectedResponseError
+    from openai_skill.transport import http
+
+    big = sse(*[_chunk("x" * 1000)] * 1200)       # about 1.3 MB
+    api.expect_request("/v1/chat/completions").respond_with_data(big, content_type="text/event-stream")
+    from openai_skill.config import Settings
+
+    request = ApiRequest("POST", api.url_for("/v1/chat/completions"), {}, {"stream": True}, stream=True)
+    with pytest.raises(UnexpectedResponseError, match=r"is larger than the 1 MiB cap"):
+        list(http.stream(request, CANARY_KEY, Settings.from_env(), max_bytes=1024 * 1024))
