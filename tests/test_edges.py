@@ -344,3 +344,41 @@ def test_a_stream_over_its_byte_cap_names_the_cap_in_mib(api):
     request = ApiRequest("POST", api.url_for("/v1/chat/completions"), {}, {"stream": True}, stream=True)
     with pytest.raises(UnexpectedResponseError, match=r"is larger than the 1 MiB cap"):
         list(http.stream(request, CANARY_KEY, Settings.from_env(), max_bytes=1024 * 1024))
+
+
+# --- the vault's files ------------------------------------------------------------------------
+
+def test_an_entry_may_have_exactly_the_most_origins_allowed():
+    from openai_skill.errors import InputError
+    from openai_skill.secrets.origins import MAX_ORIGINS
+    from openai_skill.secrets.vault_format import check_origins
+
+    most = [f"https://h{n}.example" for n in range(MAX_ORIGINS)]
+    assert check_origins(most) == tuple(sorted(most))
+    with pytest.raises(InputError, match=f"1 to {MAX_ORIGINS} origins"):
+        check_origins(most + ["https://one-more.example"])
+
+
+def test_a_vault_folder_that_cannot_be_made_is_our_error(tmp_path):
+    from openai_skill.errors import VaultError
+    from openai_skill.secrets.files import prepare_folder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(VaultError, match="cannot create the vault folder"):
+        prepare_folder(blocker / "openai-skill")
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused(tmp_path):
+    from openai_skill.errors import VaultError
+    from openai_skill.secrets import locking
+    from openai_skill.secrets.files import Paths
+
+    folder = tmp_path / "vault"
+    folder.mkdir(mode=0o700)
+    paths = Paths(folder)
+    (tmp_path / "elsewhere").write_text("")
+    paths.lock.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(VaultError, match="is a symbolic link; refusing to follow it"):
+        with locking.exclusive(paths):
+            pass
