@@ -75,11 +75,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                                           "test_readme_examples.py"]),
     "vault format": (["secrets/vault_format.py", "secrets/crypto.py", "secrets/origins.py", "secrets/names.py"],
                      ["test_vault_format.py", "test_vault_origins.py", "test_vault_store.py", "test_vault_cli.py",
-                      "test_vault_properties.py"]),
+                      "test_vault_properties.py", "test_edges.py"]),
     "vault store": (["secrets/store.py", "secrets/files.py", "secrets/locking.py", "secrets/master_key.py",
                      "secrets/keys.py", "secrets/rotation.py", "secrets/rollback.py"],
                     ["test_vault_store.py", "test_vault_cli.py", "test_vault_files.py", "test_vault_origins.py",
-                     "test_secret_provider.py", "test_credentials.py", "test_vault_concurrency.py"]),
+                     "test_secret_provider.py", "test_credentials.py", "test_vault_concurrency.py", "test_edges.py"]),
 }
 # Left out of the second stage: slow, and about packaging, architecture or other surfaces.
 SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mcp_server.py", "test_skill_md.py",
