@@ -108,3 +108,51 @@ def test_a_closed_watchdog_lets_its_socket_be():
     assert a.recv(10) == b"x" and watch.fired is None
     a.close()
     b.close()
+
+
+def test_watchdogs_share_one_thread_however_many_calls():
+    """A thread per call cost more than the rest of the client on a loopback call; one
+    monitor watches every live watchdog, and a closed one is forgotten (bounded state)."""
+    import socket
+
+    pairs = [socket.socketpair() for _ in range(20)]
+    dogs = [deadline.Watchdog(deadline._clock() + 30) for _ in pairs]
+    try:
+        for dog, (a, _b) in zip(dogs, pairs):
+            dog.attach(a)
+        watchers = [t for t in threading.enumerate() if t.name == "openai-skill-watchdog"]
+        assert len(watchers) == 1
+        assert {dog._thread for dog in dogs} == {watchers[0]}
+    finally:
+        for dog, (a, b) in zip(dogs, pairs):
+            dog.close()
+            a.close()
+            b.close()
+    assert not any(dog in deadline._monitor.dogs for dog in dogs)
+
+
+def test_a_forked_child_gets_its_own_monitor():
+    import os
+    import socket
+
+    parent_dog = deadline.Watchdog(deadline._clock() + 30)
+    a, b = socket.socketpair()
+    parent_dog.attach(a)
+    pid = os.fork()
+    if pid == 0:  # the child: a deadline still fires, though the parent's thread is not here
+        code = 1
+        try:
+            c, d = socket.socketpair()
+            dog = deadline.Watchdog(deadline._clock() + 0.2)
+            dog.attach(c)
+            c.settimeout(5)  # a monitor that never fires fails the test instead of hanging it
+            code = 0 if c.recv(10) == b"" and dog.fired == deadline.DEADLINE else 1
+        finally:
+            os._exit(code)
+    try:
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        parent_dog.close()
+        a.close()
+        b.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import socket
 import threading
 import time
@@ -26,9 +27,65 @@ IDLE = "idle"
 _current: contextvars.ContextVar = contextvars.ContextVar("openai_skill_watchdog", default=None)
 
 
+class _Monitor:
+    """The one thread that watches every live `Watchdog` in the process.
+
+    A thread per call cost more than the rest of the client's overhead on a loopback call
+    (starting one blocks until it runs); one shared thread sleeps until the earliest expiry
+    of the dogs it holds, and holds only dogs that are attached and not closed, so a
+    long-lived process (the MCP server, the bulk engine) keeps no state that grows.
+    """
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.dogs: set = set()
+        self.thread: threading.Thread | None = None
+
+    def wake(self, dog: "Watchdog") -> None:
+        """(Re)consider `dog`; called with `cond` held."""
+        if dog._closed or dog._sock is None or dog._expiry() is None:
+            self.dogs.discard(dog)
+            return
+        self.dogs.add(dog)
+        if self.thread is None or not self.thread.is_alive():  # first use, or after a fork
+            self.thread = threading.Thread(target=self._run, name="openai-skill-watchdog", daemon=True)
+            self.thread.start()
+        self.cond.notify()
+
+    def _run(self) -> None:
+        with self.cond:
+            while True:
+                now = _clock()
+                soonest = None
+                for dog in list(self.dogs):
+                    expiry = dog._expiry()
+                    if expiry is None:
+                        self.dogs.discard(dog)
+                    elif expiry <= now:
+                        dog._fire(now)
+                        self.dogs.discard(dog)
+                    elif soonest is None or expiry < soonest:
+                        soonest = expiry
+                self.cond.wait(None if soonest is None else soonest - now)
+
+
+_monitor = _Monitor()
+
+
+def _reset_after_fork() -> None:
+    # The child has no monitor thread, and the lock may have been held by it at the fork.
+    global _monitor
+    _monitor = _Monitor()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class Watchdog:
     """Shuts the watched socket down at `deadline_at` (monotonic seconds, None for never) or
-    when `idle` seconds pass without `touch()`. `fired` says which, once one has."""
+    when `idle` seconds pass without `touch()`. `fired` says which, once one has. The
+    shared monitor thread does the watching; a dog without a socket or a limit costs nothing."""
 
     def __init__(self, deadline_at: float | None):
         self.deadline_at = deadline_at
@@ -37,48 +94,45 @@ class Watchdog:
         self._last_touch = 0.0
         self._sock = None
         self._closed = False
-        self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()
+
+    @property
+    def _thread(self) -> threading.Thread | None:
+        """The thread watching this dog, if any (the shared monitor's)."""
+        with _monitor.cond:
+            return _monitor.thread if self in _monitor.dogs else None
 
     def attach(self, sock) -> None:
         """Watch `sock` from now on (the socket of the current attempt)."""
-        with self._cond:
+        with _monitor.cond:
             if self._closed:
                 return
             self._sock = sock
             if self.fired:
                 _shutdown(sock)
                 return
-            if self._thread is None and self._expiry() is not None:
-                self._thread = threading.Thread(target=self._run, name="openai-skill-watchdog",
-                                                 daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            _monitor.wake(self)
 
     def detach(self) -> None:
         """Stop watching the socket (it is going back to the pool, or was closed)."""
-        with self._cond:
+        with _monitor.cond:
             self._sock = None
+            _monitor.dogs.discard(self)
 
     def set_idle(self, seconds: float | None) -> None:
-        with self._cond:
+        with _monitor.cond:
             self._idle = seconds
             self._last_touch = _clock()
-            if self._thread is None and self._sock is not None and seconds is not None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="openai-skill-watchdog")
-                self._thread.start()
-            self._cond.notify()
+            _monitor.wake(self)
 
     def touch(self) -> None:
         """Progress was made (a stream event arrived): the idle timeout starts again."""
-        self._last_touch = _clock()  # read by the watchdog thread when it wakes
+        self._last_touch = _clock()  # read by the monitor when it wakes; later is always safe
 
     def close(self) -> None:
-        with self._cond:
+        with _monitor.cond:
             self._closed = True
             self._sock = None
-            self._cond.notify()
+            _monitor.dogs.discard(self)
 
     def _expiry(self) -> float | None:
         times = [t for t in (self.deadline_at,
@@ -86,19 +140,12 @@ class Watchdog:
                  if t is not None]
         return min(times) if times else None
 
-    def _run(self) -> None:
-        with self._cond:
-            while not self._closed:
-                expiry = self._expiry()
-                left = None if expiry is None else expiry - _clock()
-                if left is None or left > 0:
-                    self._cond.wait(left)
-                    continue
-                passed_deadline = self.deadline_at is not None and _clock() >= self.deadline_at
-                self.fired = DEADLINE if passed_deadline else IDLE
-                if self._sock is not None:
-                    _shutdown(self._sock)
-                return
+    def _fire(self, now: float) -> None:
+        """Called by the monitor, with its lock held, once this dog's time has passed."""
+        passed_deadline = self.deadline_at is not None and now >= self.deadline_at
+        self.fired = DEADLINE if passed_deadline else IDLE
+        if self._sock is not None:
+            _shutdown(self._sock)
 
 
 @contextlib.contextmanager
