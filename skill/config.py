@@ -94,7 +94,8 @@ class Settings:
             # NaN compares false with everything: `nan <= 0` would let it through and disable
             # the timeout it stands for. Infinity is no timeout at all.
             if value is not None and (not _is_finite(value) or value <= 0):
-                raise InputError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
+                allowed = " (or 0 for none)" if name == "deadline" else ""
+                raise InputError(f"{name}: expected a finite number of seconds > 0{allowed}, got {value!r}")
         return new
 
 

@@ -165,3 +165,16 @@ def test_a_malformed_setting_is_refused_naming_it_before_anything_is_sent(openai
     assert result.code == 2
     assert expected in result.err and (name in result.err or name.split("_SKILL_")[1].lower() in result.err)
     assert openai.requests == []
+
+
+def test_a_negative_deadline_is_refused_with_the_zero_that_disables_it_named():
+    from openai_skill.config import Settings
+    from openai_skill.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        Settings.from_env({}, deadline=-1)
+    assert str(info.value) == "deadline: expected a finite number of seconds > 0 (or 0 for none), got -1"
+    with pytest.raises(InputError) as info:
+        Settings.from_env({}, read_timeout=-1)
+    assert "(or 0 for none)" not in str(info.value)
+    assert Settings.from_env({}, deadline=0).deadline is None
