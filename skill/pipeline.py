@@ -11,9 +11,6 @@ from .input.validation import validate_input
 from .manifest import load_manifest
 from .transport.request import ApiRequest, build_request
 
-# The options `invoke` takes besides the Settings fields; anything else is refused by name.
-CALL_OPTIONS = ("api_key", "dry_run", "on_text", "inline_images", "download_images")
-
 
 def prepare(action_name: str, data: dict | None, settings: Settings) -> tuple:
     """Validate and shape the input; return (action, params, request). Never touches the network."""

@@ -77,6 +77,17 @@ class RawServer:
             thread.join(2)
 
 
+def read_next_request(conn) -> bool:
+    """Read the next request's head on a kept-alive connection; False if the client closed it."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = conn.recv(4096)
+        if not data:
+            return False
+        head += data
+    return True
+
+
 def drip(head: bytes, every: float, byte: bytes = b" "):
     """A handler: send `head` (status line and headers, maybe a first part of the body),
     then one `byte` every `every` seconds until the server stops or the client goes."""

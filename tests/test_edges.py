@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from conftest import CANARY_KEY
+from misbehaving import read_next_request
 from openai_data import HI
 from openai_skill import redaction
 from openai_skill.input.fast_check import conforms
@@ -166,12 +167,8 @@ def _answer_then_answer_slowly(conn, _head, stop):
     answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
               + str(len(body)).encode() + b"\r\n\r\n" + body)
     conn.sendall(answer)
-    second = b""
-    while b"\r\n\r\n" not in second:
-        data = conn.recv(4096)
-        if not data:
-            return
-        second += data
+    if not read_next_request(conn):
+        return
     if not stop.wait(2.0):
         conn.sendall(answer)
 

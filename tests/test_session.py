@@ -13,7 +13,7 @@ from openai_skill.errors import APITimeoutError
 from openai_skill.transport import deadline, session
 
 from conftest import CANARY_KEY
-from misbehaving import RawServer
+from misbehaving import RawServer, read_next_request
 
 BODY = b'{"object": "list", "data": []}'
 ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -24,12 +24,8 @@ def keep_alive_then_drip(conn, _head, stop):
     """Answer the first request on the connection, then drip the second answer's headers
     (read by the standard library in a loop no per-read check can interrupt)."""
     conn.sendall(ANSWER)
-    second = b""
-    while b"\r\n\r\n" not in second:
-        data = conn.recv(4096)
-        if not data:
-            return
-        second += data
+    if not read_next_request(conn):
+        return
     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
     while not stop.wait(0.5):
         conn.sendall(b"a")
