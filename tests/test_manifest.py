@@ -115,7 +115,7 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
     """Only skill.yaml lists the actions. A CLI shortcut binds one action by name; a line
     naming two or more would be a second list (the registry, actions/__init__.py, is checked above)."""
     for path in (REPO / "skill").rglob("*.py"):
-        if path.relative_to(REPO).as_posix() == "skill/actions/__init__.py":
+        if path.relative_to(REPO).as_posix() == "skill/openai_skill/actions/__init__.py":
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             named = [a for a in MANIFEST.actions if f'"{a}"' in line or f"'{a}'" in line]

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_tests_run_against_the_installed_package_not_the_checkout():
     installed = Path(skill.__file__).resolve().parent
-    assert installed != REPO / "skill", "install with `pip install .` (not -e) so tests see what users get"
+    assert installed != REPO / "skill" / "openai_skill", "install with `pip install .` (not -e) so tests see what users get"
     assert (installed / "skill.yaml").is_file() and (installed / "_bundle.json").is_file()
     assert sorted(p.name for p in (installed / "schemas").glob("*.json")) == sorted(
         p.name for p in (REPO / "schemas").glob("*.json"))
@@ -116,7 +116,7 @@ def test_sdist_carries_what_users_need(sdist):
     if (REPO / "SKILL.md").exists():
         expected.add("SKILL.md")
     assert sorted(expected - names) == []
-    assert "skill/secrets/VAULT-FORMAT.md" in names and "tests/contract/openai-spec-subset.json" in names
+    assert "skill/openai_skill/secrets/VAULT-FORMAT.md" in names and "tests/contract/openai-spec-subset.json" in names
     assert not [n for n in names if "__pycache__" in n or n.startswith((".venv/", "build/", ".pytest_cache/"))]
     with tarfile.open(sdist) as tf:
         license_text = tf.extractfile(next(m for m in tf.getmembers() if m.name.endswith("/LICENSE"))).read()

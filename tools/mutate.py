@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCE = REPO / "skill"
+SOURCE = REPO / "skill" / "openai_skill"
 TESTS = REPO / "tests"
 
 # group -> (module globs under skill/, the tests that should catch its bugs, run first)

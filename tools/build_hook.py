@@ -14,9 +14,9 @@ class BundleHook(BuildHookInterface):
         if version == "editable":
             return  # an editable checkout reads skill.yaml directly
         root = Path(self.root)
-        sys.path.insert(0, str(root))
+        sys.path.insert(0, str(root / "skill"))
         try:
-            from skill.manifest import bundle_from_sources
+            from openai_skill.manifest import bundle_from_sources
         finally:
             sys.path.pop(0)
         out = root / "build" / "_bundle.json"

@@ -75,7 +75,7 @@ def source_root() -> Path:
     """Where skill.yaml and schemas/ are: inside the installed package, or the checkout."""
     if (PACKAGE_DIR / MANIFEST_NAME).is_file():
         return PACKAGE_DIR
-    return PACKAGE_DIR.parent
+    return PACKAGE_DIR.parent.parent  # the checkout: skill/openai_skill/ -> the repo
 
 
 def bundle_from_sources(root: Path) -> dict:
