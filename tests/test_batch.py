@@ -11,11 +11,12 @@ import pytest
 from conftest import CANARY_KEY
 from fake_openai import FAIL_MODEL, expected_vector
 from jobs_fixtures import fake  # noqa: F401  (fixture)
+from openai_skill.client import Client
 
 
 @pytest.fixture(autouse=True)
 def no_poll_wait(monkeypatch):
-    from openai_skill.jobs import batch
+    from openai_skill.jobs.batch import api as batch
 
     waits = []
     monkeypatch.setattr(batch, "_sleep", waits.append)
@@ -85,7 +86,7 @@ def test_a_bad_line_is_named_and_nothing_is_uploaded(fake, cli, tmp_path):
 
 
 def test_model_rules_apply_to_each_line(fake, tmp_path):
-    from openai_skill.jobs import batch
+    from openai_skill.jobs.batch import api as batch
 
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "model": "o3-mini",
@@ -111,8 +112,8 @@ def test_a_file_above_the_per_batch_limit_becomes_several_batches(fake, cli, tmp
 
 
 def test_embedding_inputs_are_split_at_the_input_limit(fake, tmp_path):
-    from openai_skill.jobs import batch
-    from openai_skill.jobs.batch_files import Limits
+    from openai_skill.jobs.batch import api as batch
+    from openai_skill.jobs.batch.inputs import Limits
 
     texts = [[f"t{i}a", f"t{i}b"] for i in range(5)]
     inputs = tmp_path / "in.jsonl"
@@ -128,11 +129,11 @@ def test_embedding_inputs_are_split_at_the_input_limit(fake, tmp_path):
 
 
 def test_default_limits_split_past_50000_requests(fake, tmp_path):
-    from openai_skill.jobs.batch_files import write_parts
+    from openai_skill.jobs.batch.inputs import write_parts
     from openai_skill.config import Settings
 
     line = json.dumps({"input": "x", "dimensions": 4}) + "\n"
-    parts = write_parts("create-embedding", [line] * 50_001, tmp_path, Settings())
+    parts = write_parts("create-embedding", [line] * 50_001, tmp_path, Client())
     assert [(p.first_line, p.last_line, p.requests) for p in parts] == [(1, 50_000, 50_000), (50_001, 50_001, 1)]
     assert parts[0].embedding_inputs == 50_000
 

@@ -143,7 +143,7 @@ def test_a_run_killed_with_sigkill_resumes_without_paying_twice(fake, tmp_path):
 
 
 def test_a_changed_input_is_not_mixed_with_an_old_checkpoint(fake, tmp_path, cli):
-    from openai_skill.jobs.checkpoint import Checkpoint
+    from openai_skill.jobs.bulk.checkpoint import Checkpoint
 
     source = _write_txt(tmp_path / "in.txt", _lines(10))
     out = tmp_path / "o.jsonl"
@@ -229,7 +229,7 @@ def test_the_rate_limit_it_is_told_is_never_exceeded(fake, tmp_path):
 @pytest.fixture
 def backoffs(monkeypatch):
     """The retry policy's backoff, recorded and shortened (the policy itself is tested in test_retry)."""
-    from openai_skill.transport import retry
+    from openai_skill import retry
 
     asked = []
     real = retry.retry_delay

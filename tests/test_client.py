@@ -29,6 +29,9 @@ from openai_skill.transport import body as body_module
 
 from conftest import CANARY_KEY
 from openai_data import MODELS, sse
+from openai_skill.secret import Secret
+
+SECRET = Secret(CANARY_KEY, "the test")  # what a key source hands the transport
 
 CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 QUOTA = {"error": {"message": "You exceeded your current quota, please check your plan and "
@@ -80,7 +83,7 @@ def test_send_sends_bearer_key_org_project_and_json_and_returns_the_object(api, 
     request = post(headers={"OpenAI-Organization": "org-1", "OpenAI-Project": "proj_1",
                             "User-Agent": "openai-skill/test"})
 
-    response = client.send(request, CANARY_KEY, settings())
+    response = client.send(request, SECRET, settings())
 
     assert response == client.ApiResponse(200, response.headers,
                                            {"id": "chatcmpl-1", "object": "chat.completion"},
@@ -98,7 +101,7 @@ def test_send_sends_bearer_key_org_project_and_json_and_returns_the_object(api, 
 
 def test_get_has_no_body_and_the_default_user_agent(api):
     api.expect_request("/v1/models", method="GET").respond_with_json(MODELS)
-    assert client.send(get(), CANARY_KEY, settings()).data == MODELS
+    assert client.send(get(), SECRET, settings()).data == MODELS
     (sent, _), = api.log
     assert sent.data == b""
     assert sent.headers["User-Agent"].startswith("openai-skill/")
@@ -111,15 +114,15 @@ def test_a_netrc_entry_does_not_replace_the_bearer_key(api, isolated):
                      "machine 127.0.0.1 login someone password hunter22\n")
     netrc.chmod(0o600)
     api.expect_request("/v1/models").respond_with_json(MODELS)
-    client.send(get(), CANARY_KEY, settings())
+    client.send(get(), SECRET, settings())
     assert api.log[0][0].headers["Authorization"] == f"Bearer {CANARY_KEY}"
 
 
 def test_one_session_is_reused_across_calls(api):
     api.expect_request("/v1/models").respond_with_json(MODELS)
-    client.send(get(), CANARY_KEY, settings())
+    client.send(get(), SECRET, settings())
     first = session.session_for(api.url_for("/"))
-    client.send(get(), CANARY_KEY, settings())
+    client.send(get(), SECRET, settings())
     assert session.session_for(api.url_for("/")) is first
     assert len(api.log) == 2
 
@@ -141,7 +144,7 @@ def test_429_with_retry_after_is_retried_once_after_that_wait(api, slept):
         status=429, headers={"Retry-After": "3"})
     api.expect_request("/v1/chat/completions").respond_with_json({"id": "ok"})
 
-    assert client.send(post(), CANARY_KEY, settings()).data == {"id": "ok"}
+    assert client.send(post(), SECRET, settings()).data == {"id": "ok"}
     assert len(api.log) == 2
     assert slept == [3.0]
 
@@ -150,7 +153,7 @@ def test_retry_after_ms_wins(api, slept):
     api.expect_oneshot_request("/v1/models").respond_with_data(
         "", status=503, headers={"retry-after-ms": "250", "retry-after": "9"})
     api.expect_request("/v1/models").respond_with_json(MODELS)
-    client.send(get(), CANARY_KEY, settings())
+    client.send(get(), SECRET, settings())
     assert slept == [0.25]
 
 
@@ -159,7 +162,7 @@ def test_429_insufficient_quota_is_not_retried(api, slept):
         QUOTA, status=429, headers={"x-request-id": "req_quota", "Retry-After": "1"})
 
     with pytest.raises(QuotaExceededError) as caught:
-        client.send(post(), CANARY_KEY, settings())
+        client.send(post(), SECRET, settings())
 
     error = caught.value
     assert len(api.log) == 1 and slept == []
@@ -176,7 +179,7 @@ def test_500_is_retried_then_raised_after_max_retries_plus_one_attempts(api, sle
                    "param": None, "code": None}}, status=500, headers={"x-request-id": "req_5"})
 
     with pytest.raises(ServerError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
 
     assert len(api.log) == 3
     assert len(slept) == 2
@@ -190,7 +193,7 @@ def test_500_is_retried_then_raised_after_max_retries_plus_one_attempts(api, sle
 def test_max_retries_is_the_number_of_extra_attempts(api, slept, retries):
     api.expect_request("/v1/models").respond_with_data("busy", status=503)
     with pytest.raises(ServerError):
-        client.send(get(), CANARY_KEY, settings(max_retries=retries))
+        client.send(get(), SECRET, settings(max_retries=retries))
     assert len(api.log) == retries + 1
     assert len(slept) == retries
 
@@ -199,7 +202,7 @@ def test_max_retries_from_the_environment(api, slept, monkeypatch):
     monkeypatch.setenv("OPENAI_SKILL_MAX_RETRIES", "0")
     api.expect_request("/v1/models").respond_with_data("busy", status=503)
     with pytest.raises(ServerError):
-        client.send(get(), CANARY_KEY, Settings.from_env())
+        client.send(get(), SECRET, Settings.from_env())
     assert len(api.log) == 1
 
 
@@ -207,7 +210,7 @@ def test_x_should_retry_false_stops_a_retryable_status(api, slept):
     api.expect_request("/v1/models").respond_with_data(
         "busy", status=503, headers={"x-should-retry": "false"})
     with pytest.raises(ServerError):
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert len(api.log) == 1
 
 
@@ -221,7 +224,7 @@ def test_other_4xx_are_not_retried_and_carry_type_code_param(api, slept, status,
                    "type": "invalid_request_error", "param": "max_tokens",
                    "code": "unsupported_parameter"}}, status=status)
     with pytest.raises(error_class) as caught:
-        client.send(post(), CANARY_KEY, settings())
+        client.send(post(), SECRET, settings())
     assert len(api.log) == 1 and slept == []
     error = caught.value
     assert (error.status, error.api_type, error.param, error.code) == (
@@ -241,14 +244,14 @@ def broken_body(prefix: bytes, content_type="application/json"):
 def test_a_connection_broken_mid_body_is_retried(api, slept):
     api.expect_oneshot_request("/v1/models").respond_with_handler(broken_body(b'{"object": '))
     api.expect_request("/v1/models").respond_with_json(MODELS)
-    assert client.send(get(), CANARY_KEY, settings()).data == MODELS
+    assert client.send(get(), SECRET, settings()).data == MODELS
     assert len(api.log) == 2 and len(slept) == 1
 
 
 def test_a_connection_broken_mid_body_every_time_is_a_connection_error(api, slept):
     api.expect_request("/v1/models").respond_with_handler(broken_body(b'{"object": '))
     with pytest.raises(APIConnectionError, match="broke mid-response"):
-        client.send(get(), CANARY_KEY, settings(max_retries=1))
+        client.send(get(), SECRET, settings(max_retries=1))
     assert len(api.log) == 2
 
 
@@ -283,7 +286,7 @@ def test_read_timeout_raises_api_timeout_error(slow_api, slept):
     api.expect_request("/v1/models").respond_with_handler(slow(60))
     started = time.monotonic()
     with pytest.raises(APITimeoutError) as caught:
-        client.send(get(), CANARY_KEY, settings(read_timeout=0.15, max_retries=0))
+        client.send(get(), SECRET, settings(read_timeout=0.15, max_retries=0))
     # The server stalls for 60 s: ending well before that proves the timeout fired, with a
     # margin a slow CI machine cannot eat (the message pins which timeout it was).
     assert time.monotonic() - started < 20
@@ -295,14 +298,14 @@ def test_a_read_timeout_is_retried(slow_api, slept):
     api, slow = slow_api
     api.expect_oneshot_request("/v1/models").respond_with_handler(slow(0.5))
     api.expect_request("/v1/models").respond_with_json(MODELS)
-    response = client.send(get(), CANARY_KEY, settings(read_timeout=0.15, max_retries=1))
+    response = client.send(get(), SECRET, settings(read_timeout=0.15, max_retries=1))
     assert response.data == MODELS and len(slept) == 1
 
 
 def test_connection_refused_is_retried_then_raises_api_connection_error(slept):
     url = f"http://127.0.0.1:{closed_port()}/v1/models"
     with pytest.raises(APIConnectionError) as caught:
-        client.send(ApiRequest("GET", url), CANARY_KEY, settings())
+        client.send(ApiRequest("GET", url), SECRET, settings())
     assert len(slept) == 2
     message = caught.value.message
     assert message.startswith(f"could not connect to 127.0.0.1:{url.split(':')[2].split('/')[0]}")
@@ -314,7 +317,7 @@ def test_deadline_refuses_a_wait_that_would_pass_it(api, slept):
     api.expect_request("/v1/models").respond_with_data(
         "slow down", status=429, headers={"Retry-After": "5"})
     with pytest.raises(APITimeoutError) as caught:
-        client.send(get(), CANARY_KEY, settings(deadline=1.0))
+        client.send(get(), SECRET, settings(deadline=1.0))
     assert len(api.log) == 1 and slept == []
     assert "1 s deadline" in caught.value.message
     assert isinstance(caught.value.__cause__, RateLimitError)
@@ -325,7 +328,7 @@ def test_deadline_bounds_a_slow_answer_below_the_read_timeout(slow_api, slept):
     api.expect_request("/v1/models").respond_with_handler(slow(60))
     started = time.monotonic()
     with pytest.raises(APITimeoutError):
-        client.send(get(), CANARY_KEY, settings(deadline=0.2, read_timeout=30))
+        client.send(get(), SECRET, settings(deadline=0.2, read_timeout=30))
     assert time.monotonic() - started < 20  # neither the 60 s stall nor the 30 s read timeout
 
 
@@ -336,7 +339,7 @@ def test_deadline_counts_the_waits_between_attempts(api, monkeypatch):
     api.expect_request("/v1/models").respond_with_data(
         "busy", status=503, headers={"Retry-After": "2"})
     with pytest.raises(APITimeoutError):
-        client.send(get(), CANARY_KEY, settings(deadline=5, max_retries=10))
+        client.send(get(), SECRET, settings(deadline=5, max_retries=10))
     assert len(api.log) == 3   # waits at 0 s and 2 s fit in 5 s; the third one (to 6 s) does not
 
 
@@ -347,7 +350,7 @@ def test_html_502_becomes_a_clean_server_error(api, slept):
     api.expect_request("/v1/models").respond_with_data(
         HTML_502, status=502, content_type="text/html", headers={"x-request-id": "req_gw"})
     with pytest.raises(ServerError) as caught:
-        client.send(get(), CANARY_KEY, settings(max_retries=0))
+        client.send(get(), SECRET, settings(max_retries=0))
     error = caught.value
     assert error.message == (f"HTTP 502 from {api.host}:{api.port}: the body is not JSON "
                              "(text/html): 502 Bad Gateway 502 Bad Gateway nginx")
@@ -357,7 +360,7 @@ def test_html_502_becomes_a_clean_server_error(api, slept):
 def test_a_long_non_json_error_body_is_truncated(api):
     api.expect_request("/v1/models").respond_with_data("x" * 100_000, status=418)
     with pytest.raises(APIError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert type(caught.value) is APIError and len(caught.value.message) < 300
 
 
@@ -375,7 +378,7 @@ def test_2xx_that_is_not_a_json_object_is_an_unexpected_response(api, slept, bod
     api.expect_request("/v1/models").respond_with_data(
         body, status=200, content_type=content_type, headers={"x-request-id": "req_odd"})
     with pytest.raises(UnexpectedResponseError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert words in caught.value.message
     assert caught.value.status == 200 and caught.value.request_id == "req_odd"
     assert len(api.log) == 1 and slept == []
@@ -386,7 +389,7 @@ def test_a_redirect_is_not_followed_with_the_key(api):
     api.expect_request("/v1/models").respond_with_data(
         "", status=307, headers={"Location": "https://elsewhere.example/v1/models?x=1"})
     with pytest.raises(UnexpectedResponseError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert "redirected to https://elsewhere.example/v1/models" in caught.value.message
     assert len(api.log) == 1
 
@@ -397,7 +400,7 @@ def test_a_401_echoing_the_key_is_redacted(api):
         {"error": {"message": echoed, "type": "invalid_request_error", "param": None,
                    "code": "invalid_api_key"}}, status=401, headers={"x-request-id": "req_401"})
     with pytest.raises(AuthenticationError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert_no_key(caught.value)
     assert "Incorrect API key provided: [REDACTED]" in caught.value.message
     assert caught.value.exit_code == 3 and caught.value.code == "invalid_api_key"
@@ -408,21 +411,25 @@ def test_a_gateway_page_echoing_a_key_is_redacted(api):
         f"<html><body>bad header Authorization: Bearer {CANARY_KEY}</body></html>",
         status=400, content_type="text/html")
     with pytest.raises(BadRequestError) as caught:
-        client.send(get(), CANARY_KEY, settings())
+        client.send(get(), SECRET, settings())
     assert_no_key(caught.value)
 
 
-def test_a_key_with_a_newline_is_refused_before_sending(api):
+def test_a_key_with_a_newline_inside_is_refused_before_sending(api):
+    from openai_skill.client import Client
+
+    broken = CANARY_KEY[:12] + "\n" + CANARY_KEY[12:]
     with pytest.raises(CredentialsError) as caught:
-        client.send(get(), CANARY_KEY + "\n", settings())
+        Client(api_key=broken, base_url=api.url_for("/v1")).invoke("list-models", {})
     assert_no_key(caught.value)
+    assert broken not in str(caught.value) and CANARY_KEY[12:] not in str(caught.value)
     assert api.log == []
 
 
 def test_plain_http_off_loopback_is_refused_before_any_connection(monkeypatch):
-    def no_network():
+    def no_network(self, url):
         raise AssertionError("a connection was attempted")
-    monkeypatch.setattr(call_module, "session_for", no_network)
+    monkeypatch.setattr(session.Sessions, "for_url", no_network)
     with pytest.raises(InsecureTransportError):
         ApiRequest("GET", "http://api.example.com/v1/models")
     with pytest.raises(InsecureTransportError):
@@ -451,7 +458,7 @@ def test_stream_yields_chunks_until_done_and_accumulates_with_usage(api, slept):
     api.expect_request("/v1/chat/completions", method="POST").respond_with_response(
         event_stream(": keep-alive\n\n" + sse(*events), **{"x-request-id": "req_s"}))
 
-    response = client.stream(post(body={**CHAT_BODY, "stream": True}), CANARY_KEY, settings())
+    response = client.stream(post(body={**CHAT_BODY, "stream": True}), SECRET, settings())
     chunks = list(response)
 
     assert response.request_id == "req_s"
@@ -471,7 +478,7 @@ def test_stream_arrives_in_pieces(api):
         return Response((text[i:i + 7] for i in range(0, len(text), 7)),
                         content_type="text/event-stream")
     api.expect_request("/v1/chat/completions").respond_with_handler(handler)
-    with client.stream(post(), CANARY_KEY, settings()) as response:
+    with client.stream(post(), SECRET, settings()) as response:
         assert [c["choices"][0]["delta"]["content"] for c in response] == ["a", "b"]
 
 
@@ -492,7 +499,7 @@ def test_stream_yields_each_event_as_it_arrives(api):
 
     api.expect_request("/v1/chat/completions").respond_with_handler(handler)
     received = []
-    for chunk in client.stream(post(), CANARY_KEY, settings()):
+    for chunk in client.stream(post(), SECRET, settings()):
         received.append(chunk["choices"][0]["delta"]["content"])
         go_on.set()
     assert received == ["first", "second"]
@@ -506,7 +513,7 @@ def test_mid_stream_error_is_raised_after_the_chunks_before_it(api):
         event_stream(sse(delta("par"), error), **{"x-request-id": "req_mid"}))
     received = []
     with pytest.raises(ServerError) as caught:
-        for chunk in client.stream(post(), CANARY_KEY, settings()):
+        for chunk in client.stream(post(), SECRET, settings()):
             received.append(chunk)
     assert received == [delta("par")]
     assert caught.value.request_id == "req_mid"
@@ -519,14 +526,14 @@ def test_stream_is_retried_before_it_starts(api, slept):
         "busy", status=503, headers={"retry-after": "1"})
     api.expect_request("/v1/chat/completions").respond_with_response(
         event_stream(sse(delta("ok"))))
-    assert len(list(client.stream(post(), CANARY_KEY, settings()))) == 1
+    assert len(list(client.stream(post(), SECRET, settings()))) == 1
     assert slept == [1.0] and len(api.log) == 2
 
 
 def test_stream_quota_error_before_start_is_not_retried(api, slept):
     api.expect_request("/v1/chat/completions").respond_with_json(QUOTA, status=429)
     with pytest.raises(QuotaExceededError):
-        client.stream(post(), CANARY_KEY, settings())
+        client.stream(post(), SECRET, settings())
     assert len(api.log) == 1 and slept == []
 
 
@@ -536,7 +543,7 @@ def test_stream_connection_broken_mid_way_is_a_connection_error_not_retried(api,
         broken_body(head, "text/event-stream"))
     received = []
     with pytest.raises(APIConnectionError):
-        for chunk in client.stream(post(), CANARY_KEY, settings()):
+        for chunk in client.stream(post(), SECRET, settings()):
             received.append(chunk)
     assert received == [delta("par")]
     assert len(api.log) == 1 and slept == []
@@ -546,28 +553,28 @@ def test_stream_cut_before_done_is_unexpected(api):
     api.expect_request("/v1/chat/completions").respond_with_response(
         event_stream(sse(delta("half"), done=False)))
     with pytest.raises(UnexpectedResponseError, match="ended before \\[DONE\\]"):
-        list(client.stream(post(), CANARY_KEY, settings()))
+        list(client.stream(post(), SECRET, settings()))
 
 
 def test_stream_with_a_broken_event_is_unexpected(api):
     api.expect_request("/v1/chat/completions").respond_with_response(
         event_stream('data: {"id": "chatcmpl-9", "choi\n\n'))
     with pytest.raises(UnexpectedResponseError, match="is not JSON"):
-        list(client.stream(post(), CANARY_KEY, settings()))
+        list(client.stream(post(), SECRET, settings()))
 
 
 def test_stream_answered_with_html_is_unexpected(api):
     api.expect_request("/v1/chat/completions").respond_with_data(
         "<html><body>Login</body></html>", content_type="text/html")
     with pytest.raises(UnexpectedResponseError, match="non-JSON body \\(text/html\\): Login"):
-        client.stream(post(), CANARY_KEY, settings())
+        client.stream(post(), SECRET, settings())
 
 
 def test_stream_answered_with_a_json_error_object_raises_it(api):
     api.expect_request("/v1/chat/completions").respond_with_json(
         {"error": {"message": "Rate limit", "type": "rate_limit_error", "code": None}})
     with pytest.raises(RateLimitError):
-        client.stream(post(), CANARY_KEY, settings())
+        client.stream(post(), SECRET, settings())
 
 
 # --- downloads ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 import openai_skill as skill
 from conftest import CANARY_KEY
 from openai_data import MODELS
-from openai_skill.secrets.keys import resolve_api_key
+from key_lookup import resolve_api_key
 
 
 def sent_key(openai):

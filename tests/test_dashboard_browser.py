@@ -104,7 +104,7 @@ def test_verify_with_list_models_then_rotate_to_a_passphrase(browser, openai):  
         open_link(browser, proc.url, "Vault")
         _submit_key(browser, CANARY_KEY, verify=True)
         assert "OpenAI accepted it (2 models visible)" in _flash(browser)
-        from openai_skill.secrets.origins import origin_of
+        from openai_skill.urls import origin_of
 
         origin = origin_of(os.environ["OPENAI_BASE_URL"])              # the API base in effect
         assert f"to be sent only to {origin}." in _flash(browser)

@@ -16,7 +16,10 @@ from openai_skill import redaction
 from openai_skill.input.fast_check import conforms
 from openai_skill.input.model_rules import apply_model_rules
 from openai_skill.transport.request import ApiRequest
-from openai_skill.transport.urls import host_of
+from openai_skill.urls import host_of
+from openai_skill.secret import Secret
+
+SECRET = Secret(CANARY_KEY, "the test")  # what a key source hands the transport
 
 
 def body(data: dict) -> dict:
@@ -296,7 +299,7 @@ def _open_stream(api, **settings):
     from openai_skill.transport import http
 
     request = ApiRequest("POST", api.url_for("/v1/chat/completions"), {}, {"stream": True}, stream=True)
-    return http.stream(request, CANARY_KEY, Settings.from_env(**settings))
+    return http.stream(request, SECRET, Settings.from_env(**settings))
 
 
 def test_a_stream_can_be_read_only_once(api):
@@ -340,14 +343,14 @@ def test_a_stream_over_its_byte_cap_names_the_cap_in_mib(api):
 
     request = ApiRequest("POST", api.url_for("/v1/chat/completions"), {}, {"stream": True}, stream=True)
     with pytest.raises(UnexpectedResponseError, match=r"is larger than the 1 MiB cap"):
-        list(http.stream(request, CANARY_KEY, Settings.from_env(), max_bytes=1024 * 1024))
+        list(http.stream(request, SECRET, Settings.from_env(), max_bytes=1024 * 1024))
 
 
 # --- the vault's files ------------------------------------------------------------------------
 
 def test_an_entry_may_have_exactly_the_most_origins_allowed():
     from openai_skill.errors import InputError
-    from openai_skill.secrets.origins import MAX_ORIGINS
+    from openai_skill.secrets.vault_format import MAX_ORIGINS
     from openai_skill.secrets.vault_format import check_origins
 
     most = [f"https://h{n}.example" for n in range(MAX_ORIGINS)]
@@ -358,7 +361,7 @@ def test_an_entry_may_have_exactly_the_most_origins_allowed():
 
 def test_a_vault_folder_that_cannot_be_made_is_our_error(tmp_path):
     from openai_skill.errors import VaultError
-    from openai_skill.secrets.files import prepare_folder
+    from openai_skill.secrets.disk import prepare_folder
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -369,7 +372,7 @@ def test_a_vault_folder_that_cannot_be_made_is_our_error(tmp_path):
 def test_a_lock_file_that_is_a_symlink_is_refused(tmp_path):
     from openai_skill.errors import VaultError
     from openai_skill.secrets import locking
-    from openai_skill.secrets.files import Paths
+    from openai_skill.secrets.disk import Paths
 
     folder = tmp_path / "vault"
     folder.mkdir(mode=0o700)

@@ -10,11 +10,11 @@ import struct
 import pytest
 
 from openai_skill.errors import InputError, UnexpectedResponseError
-from openai_skill.jobs import packing, vectors
-from openai_skill.jobs.cache import EmbeddingCache, text_key
-from openai_skill.jobs.checkpoint import Checkpoint, folder_for
-from openai_skill.jobs.ratelimit import RateLimiter, parse_duration
-from openai_skill.jobs.texts import Text, format_for, read_texts, scan
+from openai_skill.jobs.bulk import packing, vectors
+from openai_skill.jobs.bulk.cache import EmbeddingCache, text_key
+from openai_skill.jobs.bulk.checkpoint import Checkpoint, folder_for
+from openai_skill.jobs.bulk.ratelimit import RateLimiter, parse_duration
+from openai_skill.jobs.bulk.texts import Text, format_for, read_texts, scan
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_without_a_report_requests_go_through():
 # --- JSONL formatting (in a helper process for wide vectors) -----------------------------
 
 def test_jsonl_from_the_helper_process_is_the_same_bytes_in_the_same_order():
-    from openai_skill.jobs.formatting import MIN_DIMENSIONS_FOR_HELPER, MIN_TEXTS_FOR_HELPER, jsonl_payloads
+    from openai_skill.jobs.bulk.formatting import MIN_DIMENSIONS_FOR_HELPER, MIN_TEXTS_FOR_HELPER, jsonl_payloads
 
     dims, size = MIN_DIMENSIONS_FOR_HELPER, MIN_TEXTS_FOR_HELPER
     chunks = []

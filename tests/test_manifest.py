@@ -124,7 +124,7 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
 
 def test_public_api_is_pinned():
     assert sorted(skill.__all__) == sorted([
-        "__version__", "invoke", "tool_definitions", "embed_many", "batch", "action_names",
+        "__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many", "batch", "action_names",
         "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError", "APIError",
         "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError", "ConflictError",
         "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError", "TransportError",
@@ -132,6 +132,8 @@ def test_public_api_is_pinned():
     assert skill.action_names() == list(MANIFEST.actions)
 
 
-def test_unknown_invoke_option_is_an_input_error():
+def test_unknown_invoke_option_is_an_input_error_naming_the_nearest():
     with pytest.raises(skill.InputError, match="unknown option 'retries'"):
         skill.invoke("list-models", {}, dry_run=True, retries=3)
+    with pytest.raises(skill.InputError, match="unknown option 'max_retry'; did you mean 'max_retries'"):
+        skill.invoke("list-models", {}, dry_run=True, max_retry=3)

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from conftest import CANARY_KEY
-from openai_skill.errors import APIError, InputError
+from openai_skill.errors import APIError, CredentialsError, InputError
 from openai_skill.secrets.store import VaultStore
 from openai_skill.surfaces.mcp.http import check_request
-from openai_skill.surfaces.mcp.keys import ServerKey
+from openai_skill.surfaces.mcp.server import ToolRunner
 from openai_skill.surfaces.mcp.results import (EMBEDDING_TEXT_MAX_NUMBERS, INLINE_IMAGES_MAX_BYTES,
                                                error_result, success_result)
 
@@ -96,21 +96,37 @@ def test_http_guard(headers, expected):
     assert (refused and refused[0]) == expected
 
 
-def test_server_key_opens_the_vault_once_and_again_after_another_process_writes():
+def _vault_source(client):
+    return next(source for source in client.keys.sources if source.name == "the vault")
+
+
+def test_the_server_client_reads_the_vault_once_and_again_after_another_process_writes():
     VaultStore().put("openai_api_key", CANARY_KEY)
-    key = ServerKey()
-    assert [key.get() for _ in range(3)] == [CANARY_KEY] * 3
-    assert key.opens == 1
+    client = ToolRunner().client
+    url = client.base_url + "/models"
+    assert [client.key_for(url).reveal() for _ in range(3)] == [CANARY_KEY] * 3
+    assert _vault_source(client).opens == 1
     newer = CANARY_KEY.replace("CANARY0", "CANARY1")
     VaultStore().put("openai_api_key", newer)  # as `openai-skill setup` in another process would
-    assert key.get() == newer and key.get() == newer
-    assert key.opens == 2
+    assert client.key_for(url).reveal() == newer and client.key_for(url).reveal() == newer
+    assert _vault_source(client).opens == 2
 
 
-def test_server_key_prefers_the_environment(monkeypatch):
+def test_the_server_client_checks_the_request_origin_against_the_vault_entry():
+    # The binding is judged for each request's own URL, not the environment's base URL.
+    VaultStore().put("openai_api_key", CANARY_KEY)
+    client = ToolRunner().client
+    assert client.key_for("https://api.openai.com/v1/models").reveal() == CANARY_KEY
+    with pytest.raises(CredentialsError, match="may be sent only to https://api.openai.com"):
+        client.key_for("https://elsewhere.example/v1/models")
+
+
+def test_the_server_client_prefers_the_environment(monkeypatch):
     VaultStore().put("openai_api_key", CANARY_KEY)
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY.replace("CANARY0", "CANARY2"))
-    assert ServerKey().get() == CANARY_KEY.replace("CANARY0", "CANARY2")
+    client = ToolRunner().client
+    assert client.key_for(client.base_url).reveal() == CANARY_KEY.replace("CANARY0", "CANARY2")
+    assert _vault_source(client).opens == 0
 
 
 def test_server_start_imports_neither_requests_nor_jsonschema_nor_the_vault():

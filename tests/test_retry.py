@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from openai_skill.transport.retry import (INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY, retry_delay,
+from openai_skill.retry import (INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY, retry_delay,
                          server_wait, should_retry)
 
 NOW = 1_700_000_000.0

@@ -144,12 +144,12 @@ def test_usage_errors_print_the_error_object_with_json(cli):
 
 
 def test_an_unforeseen_exception_is_one_line_with_exit_1(api, key, cli, monkeypatch):
-    import openai_skill.pipeline as pipeline
+    from openai_skill.client import Client
 
     def broken(*args, **kwargs):
         raise RuntimeError(f"something odd happened\nwith {CANARY_KEY} in it")
 
-    monkeypatch.setattr(pipeline, "invoke", broken)
+    monkeypatch.setattr(Client, "invoke", broken)
     result = clean(cli("--json", "models"), 1)
     assert result.err.count("\n") == 1
     assert result.err.startswith("openai-skill: unexpected RuntimeError: something odd happened with [REDACTED]")

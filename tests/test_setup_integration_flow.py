@@ -12,7 +12,7 @@ from browser import browser  # noqa: F401  (fixture)
 from conftest import CANARY_KEY
 from test_setup_integration import fill_one_key_page
 
-from openai_skill.surfaces.dashboard import setup_integration as tool
+from openai_skill.surfaces.mcp import setup_integration as tool
 
 
 class FakeSession:

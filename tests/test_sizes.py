@@ -21,6 +21,9 @@ from openai_skill.config import Settings
 
 from conftest import CANARY_KEY
 from misbehaving import RawServer
+from openai_skill.secret import Secret
+
+SECRET = Secret(CANARY_KEY, "the test")  # what a key source hands the transport
 
 MiB = 1024 * 1024
 PEAKS: dict[str, float] = {}
@@ -173,7 +176,7 @@ def stream_from(server, **caps):
     settings = Settings.from_env(base_url=server.url(), max_retries=0)
     request = ApiRequest("POST", server.url("/v1/chat/completions"),
                          body={"model": "m", "messages": [], "stream": True}, stream=True)
-    return list(http.stream(request, CANARY_KEY, settings, **caps))
+    return list(http.stream(request, SECRET, settings, **caps))
 
 
 EVENT_HEAD = {"Content-Type": "text/event-stream"}

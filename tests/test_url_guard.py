@@ -33,11 +33,11 @@ def listeners():
 def no_network(monkeypatch):
     """For URLs that name other machines: should the guard ever regress, the test fails
     here instead of sending anything off this machine."""
-    from openai_skill.transport import call
+    from openai_skill.transport import session
 
-    def refuse(url):
+    def refuse(self, url):
         raise AssertionError(f"a connection to {url} was attempted")
-    monkeypatch.setattr(call, "session_for", refuse)
+    monkeypatch.setattr(session.Sessions, "for_url", refuse)
 
 
 def disguises(one, two):
@@ -173,7 +173,7 @@ def test_a_download_name_is_resolved_and_checked(monkeypatch):
         calls.append(host)
         return [(2, 1, 6, "", ("10.0.0.5", port))]
 
-    from openai_skill.transport import urls
+    from openai_skill.transport import download as urls
 
     with pytest.raises(InsecureTransportError, match="images.example.com is 10.0.0.5"):
         urls.check_download_url("https://images.example.com/a.png", "https://api.openai.com/v1",
@@ -187,7 +187,7 @@ def test_a_download_name_is_resolved_and_checked(monkeypatch):
 def test_a_name_that_resolves_public_then_private_is_refused_at_connect(listeners, monkeypatch):
     """DNS rebinding: the check sees a public address, the connection gets loopback. The
     connected peer is checked too, before a byte is sent."""
-    from openai_skill.transport import urls
+    from openai_skill.transport import download as urls
 
     one = listeners[0]
     monkeypatch.setattr(urls, "_resolve", lambda host, port, **kw: [(2, 1, 6, "", ("93.184.216.34", port))])

@@ -14,7 +14,8 @@ import pytest
 import openai_skill as skill
 import openai_skill.secrets.crypto as crypto
 from conftest import CANARY_KEY
-from openai_skill.secrets.store import VaultStore, lookup_secret
+from key_lookup import lookup_secret
+from openai_skill.secrets.store import VaultStore
 
 def run(cli, *args, stdin=None):
     result = cli(*args, stdin=stdin)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from openai_skill.errors import VaultError
-from openai_skill.secrets import files
-from openai_skill.secrets.store import VaultStore, lookup_secret
+from openai_skill.secrets import disk as files
+from key_lookup import lookup_secret
+from openai_skill.secrets.store import VaultStore
 
 FAKE = "fake-canary-secret-value"
 

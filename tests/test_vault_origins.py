@@ -15,7 +15,8 @@ from pytest_httpserver import HTTPServer
 import openai_skill as skill
 from conftest import CANARY_KEY
 from openai_skill.config import DEFAULT_BASE_URL
-from openai_skill.secrets.origins import DEFAULT_ORIGIN, origin_of
+from openai_skill.config import DEFAULT_ORIGIN
+from openai_skill.urls import origin_of
 from openai_skill.secrets.store import VaultStore
 from openai_skill.secrets.vault_format import parse
 from vault_fixture import CONTENTS, FIXTURES
@@ -108,7 +109,7 @@ def test_a_v1_vault_serves_api_openai_com_only_and_its_first_write_upgrades_it(t
         shutil.copy(FIXTURES / "keyfile" / name, home / name)
     os.chmod(home / "vault.key", 0o600)
     monkeypatch.setenv("OPENAI_SKILL_HOME", str(home))
-    from openai_skill.secrets.keys import resolve_api_key
+    from key_lookup import resolve_api_key
 
     assert resolve_api_key() == CONTENTS["entries"]["openai_api_key"]  # to https://api.openai.com
     with pytest.raises(skill.CredentialsError, match="allow-origin"):
@@ -159,7 +160,7 @@ def test_env_key_vault_without_the_variable_says_so(cli, monkeypatch):
 def test_bulk_and_batch_jobs_judge_their_own_base_url(other_server, api):
     """embed_many / batch with a base_url option: the vault key is judged against that URL,
     not the environment's (they resolved the key without the URL before)."""
-    from openai_skill.jobs import batch
+    from openai_skill.jobs.batch import api as batch
 
     VaultStore().put("openai_api_key", CANARY_KEY, origin=api.url_for("/v1"))  # the env's server only
     with pytest.raises(skill.CredentialsError, match="allow-origin"):
@@ -178,6 +179,6 @@ def test_bulk_and_batch_jobs_judge_their_own_base_url(other_server, api):
     ("https://x.example/", False), ("ftp://x.example", False), (None, False),
 ])
 def test_the_canonical_origin_form(text, ok):
-    from openai_skill.secrets.origins import is_origin
+    from openai_skill.urls import is_origin
 
     assert is_origin(text) is ok

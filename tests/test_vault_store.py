@@ -21,7 +21,7 @@ import openai_skill.secrets.vault_format as v
 from openai_skill.errors import InputError, VaultError
 from openai_skill.redaction import redact
 from openai_skill.secrets.vault_format import VaultAuthError, VaultFormatError
-from openai_skill.secrets.store import lookup_secret
+from key_lookup import lookup_secret
 from openai_skill.secrets.store import Paths, VaultStore
 from vault_fixture import CONTENTS, FIXTURES
 

@@ -13,8 +13,13 @@ from .errors import __all__ as _error_names  # noqa: E402
 
 
 def invoke(action: str, input: dict | None = None, **options) -> dict:
-    """Validate `input`, apply model rules, send the request and return the normalized result."""
-    from .pipeline import invoke as _invoke  # imported on use: keeps `import openai_skill` cheap
+    """Validate `input`, apply model rules, send the request and return the normalized result.
+
+    A thin call on the default `Client` (settings from the environment); `options` are
+    Client's keyword arguments (api_key, base_url, timeouts, ...) and invoke's (dry_run,
+    on_text, inline_images, download_images). An unknown option is an InputError naming
+    the nearest valid one."""
+    from .client import invoke as _invoke  # imported on use: keeps `import openai_skill` cheap
 
     return _invoke(action, input, **options)
 
@@ -44,6 +49,11 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(".jobs.batch", __name__)
+    if name in ("Client", "Secret"):
+        from .client import Client
+        from .secret import Secret
+
+        return {"Client": Client, "Secret": Secret}[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -54,4 +64,4 @@ def action_names() -> list[str]:
     return list(load_manifest().actions)
 
 
-__all__ = ["__version__", "invoke", "tool_definitions", "embed_many", "batch", "action_names", *_error_names]
+__all__ = ["__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many", "batch", "action_names", *_error_names]

@@ -10,10 +10,14 @@ import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Mapping
 
 from .errors import InputError
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Where requests go unless OPENAI_BASE_URL or base_url says otherwise. A vault entry stored
+# without an origin is bound to DEFAULT_ORIGIN (`urls.origin_of(DEFAULT_BASE_URL)`).
+DEFAULT_ORIGIN = "https://api.openai.com"
+DEFAULT_BASE_URL = DEFAULT_ORIGIN + "/v1"
 DEFAULT_CONNECT_TIMEOUT = 5.0     # seconds, as the official SDK
 DEFAULT_READ_TIMEOUT = 600.0      # seconds, as the official SDK
 DEFAULT_DEADLINE = 900.0          # seconds for a whole call, retries and waits included; 0: none
@@ -29,6 +33,11 @@ ENV_TIMEOUT = "OPENAI_SKILL_TIMEOUT"
 ENV_DEADLINE = "OPENAI_SKILL_DEADLINE"
 ENV_STREAM_IDLE_TIMEOUT = "OPENAI_SKILL_STREAM_IDLE_TIMEOUT"
 ENV_OUTPUT_DIR = "OPENAI_SKILL_OUTPUT_DIR"
+# The variables Settings.from_env reads (a default client is rebuilt when one changes).
+SETTINGS_ENV = (ENV_BASE_URL, ENV_ORG, ENV_PROJECT, ENV_MAX_RETRIES, ENV_TIMEOUT, ENV_DEADLINE,
+                ENV_STREAM_IDLE_TIMEOUT, ENV_OUTPUT_DIR)
+ENV_HOME = "OPENAI_SKILL_HOME"     # the config folder (vault, keychain record, caches)
+APP_FOLDER = "openai-skill"
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,16 @@ def _number(name: str, raw: str, kind: type):
     return value
 
 
-def is_malformed_key(key: str | None) -> bool:
-    """A key that cannot go in an Authorization header as is: empty, with spaces or control
-    characters (they would corrupt the header), or with non-ASCII characters (HTTP headers
-    are Latin-1 at best; OpenAI keys are ASCII, so such a key is a paste error)."""
-    return not key or not key.isascii() or not key.isprintable() or any(ch.isspace() for ch in key)
+def config_folder(env: Mapping | None = None) -> tuple[Path, str]:
+    """(the config folder, how it was chosen): OPENAI_SKILL_HOME, else
+    $XDG_CONFIG_HOME/openai-skill, else ~/.config/openai-skill. The vault, the keychain record
+    and the caches live there."""
+    env = os.environ if env is None else env
+    if env.get(ENV_HOME):
+        return Path(env[ENV_HOME]).expanduser(), f"from {ENV_HOME}"
+    if env.get("XDG_CONFIG_HOME"):
+        return Path(env["XDG_CONFIG_HOME"]) / APP_FOLDER, "from XDG_CONFIG_HOME"
+    if env.get("HOME"):
+        return Path(env["HOME"]) / ".config" / APP_FOLDER, "from HOME"
+    home = os.path.expanduser("~")  # no HOME at all (OpenClaw's exec providers): the passwd entry
+    return Path(home) / ".config" / APP_FOLDER, f"{ENV_HOME}, XDG_CONFIG_HOME and HOME are unset"

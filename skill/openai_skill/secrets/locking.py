@@ -17,7 +17,7 @@ import stat
 import time
 
 from ..errors import VaultError
-from .files import FILE_MODE, Paths
+from .disk import FILE_MODE, Paths
 
 LOCK_TIMEOUT = 10.0     # seconds to wait for a writer before giving up
 LOCK_POLL = 0.005

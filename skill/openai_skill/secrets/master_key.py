@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 from ..errors import InputError, VaultError
 from ..redaction import remember
-from .files import MAX_SMALL_FILE, Paths, atomic_write, read_file
+from .disk import MAX_SMALL_FILE, Paths, atomic_write, read_file
 from .vault_format import KEY_LEN, ScryptParams, VaultFile, derive_passphrase_key, new_scrypt_params
 
 ENV_KEY = "OPENAI_SKILL_VAULT_KEY"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 
 from ..errors import VaultError
-from .files import MAX_SMALL_FILE, Paths, atomic_write, read_file
+from .disk import MAX_SMALL_FILE, Paths, atomic_write, read_file
 
 
 def read_counter(paths: Paths) -> bytes | None:

@@ -12,7 +12,7 @@ import base64
 import os
 
 from ..errors import InputError, VaultError
-from . import files
+from . import disk
 from .master_key import (ENV_NEW_KEY, ENV_NEW_PASSPHRASE, MODE_ENV, MODE_KEYFILE, MODE_PASSPHRASE,
                          MasterKeys, decode_key)
 from .vault_format import KEY_LEN, Vault, derive_passphrase_key
@@ -31,7 +31,7 @@ def ask_ahead(keys: MasterKeys, to: str | None) -> None:
 
 
 def rotate(vault: Vault, keys: MasterKeys, to: str | None, commit) -> Vault:
-    """Re-seal `vault` (to a new master key if `to`), commit it, and settle the key files."""
+    """Re-seal `vault` (to a new master key if `to`), commit it, and settle the key disk."""
     paths = keys.paths
     new_key_file, source = None, None
     if to is None:
@@ -46,17 +46,17 @@ def rotate(vault: Vault, keys: MasterKeys, to: str | None, commit) -> Vault:
     else:
         master, kdf, source = os.urandom(KEY_LEN), None, MODE_KEYFILE
         new_key_file = paths.pending_key
-        files.atomic_write(new_key_file, base64.b64encode(master) + b"\n")
+        disk.atomic_write(new_key_file, base64.b64encode(master) + b"\n")
     new = vault.rekey(master, kdf, source=source)
     new.generation = vault.generation
     try:
         commit(new)
     except VaultError:
         if new_key_file is not None:  # the vault was not replaced: the new key opens nothing
-            files.remove(new_key_file)
+            disk.remove(new_key_file)
         raise
     if new_key_file is not None:
-        files.replace(new_key_file, paths.key)
+        disk.replace(new_key_file, paths.key)
     elif to in (MODE_PASSPHRASE, MODE_ENV):
-        files.remove(paths.key)  # the old key file opens nothing current any more
+        disk.remove(paths.key)  # the old key file opens nothing current any more
     return new

@@ -3,9 +3,9 @@
 Readers hold the shared lock while they read the counter, the vault and the key file (in
 that order); writers hold the exclusive lock, open and fully verify the current vault (a
 vault that fails to open is never written over), apply the change, replace the vault, then
-the counter. Files and atomic writes: `files.py`; locks: `locking.py`; the counter:
+the counter. Files and atomic writes: `disk.py`; locks: `locking.py`; the counter:
 `rollback.py`; master keys and prompts: `master_key.py`; rotation: `rotation.py`.
-`lookup_secret` is the pipeline's one entry point.
+`read_entry` is what the key source (`sources.VaultKey`) reads.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import CredentialsError, InputError, VaultError
+from ..errors import InputError, VaultError
 from ..redaction import remember
-from . import files, locking, rollback
-from .files import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
+from . import disk, locking, rollback
+from .disk import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
 from .master_key import ENV_KEY, MasterKeys
 from .names import check_name
-from .origins import DEFAULT_ORIGIN, allow_hint, origin_of
+from ..config import DEFAULT_ORIGIN
+from ..urls import origin_of
 from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, parse
 
 
@@ -39,11 +40,11 @@ class VaultStore:
 
     # ---- reading -------------------------------------------------------------------------
     def exists(self) -> bool:
-        return files.may_exist(self.paths.vault)
+        return disk.may_exist(self.paths.vault)
 
     def open(self) -> Vault | None:
         """The authenticated vault, or None if there is none; never writes the vault."""
-        if not files.may_exist(self.paths.vault):
+        if not disk.may_exist(self.paths.vault):
             return None  # reading creates nothing (not even the lock file) where there is no vault
         self._ask_ahead()
         with locking.shared(self.paths):
@@ -62,16 +63,16 @@ class VaultStore:
         return self.keys.mode(vault)
 
     def _read_vault(self) -> bytes | None:
-        return files.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault")
+        return disk.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault")
 
     def _ask_ahead(self) -> None:
         """A passphrase vault: prompt and derive before any lock (readers must never wait on a
         human, nor on a writer's prompt). A peek at the header, re-checked by the locked read."""
-        head = files.peek(self.paths.vault, HEADER_PEEK)
+        head = disk.peek(self.paths.vault, HEADER_PEEK)
         if b"\nmaster scrypt " not in head:
             return
         try:
-            vf = parse(files.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault") or b"")
+            vf = parse(disk.read_file(self.paths.vault, MAX_FILE_SIZE, "the vault") or b"")
         except VaultError:
             return  # reported properly by the locked read
         if vf.kdf is not None:
@@ -99,12 +100,12 @@ class VaultStore:
 
     # ---- writing -------------------------------------------------------------------------
     def _locked(self):
-        files.prepare_folder(self.paths.folder)
+        disk.prepare_folder(self.paths.folder)
         return locking.exclusive(self.paths)
 
     def _load_for_write(self) -> tuple[Vault | None, Path | None]:
         """The current vault, verified, under the writers' lock; sweeps what a killed writer left."""
-        for leftover in self.paths.folder.glob(files.TEMP_PREFIX + "*"):
+        for leftover in self.paths.folder.glob(disk.TEMP_PREFIX + "*"):
             try:
                 leftover.unlink()
             except OSError:
@@ -115,16 +116,16 @@ class VaultStore:
             return None, None
         vault, key_path = self._open(data, counter)  # raises if it cannot be opened: never overwrite
         if key_path == self.paths.pending_key:  # finish the interrupted key-file rotation
-            files.replace(self.paths.pending_key, self.paths.key)
+            disk.replace(self.paths.pending_key, self.paths.key)
         else:
-            files.remove(self.paths.pending_key)
+            disk.remove(self.paths.pending_key)
         if vault.version != VERSION:  # a v1 vault becomes v2 on its first write
             vault = vault.rekey(vault.master_key, vault.kdf, source=vault.raw_source)
         return vault, key_path
 
     def _commit(self, vault: Vault) -> None:
         vault.generation += 1
-        files.atomic_write(self.paths.vault, vault.to_bytes())
+        disk.atomic_write(self.paths.vault, vault.to_bytes())
         rollback.write_counter(self.paths, vault.vault_id, vault.generation)
 
     def put(self, name: str, value: str, *, passphrase: bool = False, origin: str | None = None) -> Vault:
@@ -203,26 +204,15 @@ class VaultStore:
             return rotation.rotate(vault, self.keys, to, self._commit)
 
 
-def lookup_secret(name: str, env: Mapping | None = None, *, origin: str | None = None) -> str | None:
-    """The pipeline's entry point: the entry's value, or None if there is no vault or no such entry.
-
-    With `origin` (where the request goes), an entry not allowed to go there is refused with a
-    CredentialsError that says how to allow it. Raises VaultError when a vault exists but
-    cannot be opened (never returns None then).
-    """
+def read_entry(name: str, env: Mapping | None = None) -> tuple[str, tuple[str, ...]] | None:
+    """(the entry's value, the origins it may be sent to), or None if there is no vault or no
+    such entry. Raises VaultError when a vault exists but cannot be opened (never None then).
+    Which origin a request may use is the key source's to judge (`sources.VaultKey`)."""
     check_name(name)
     vault = VaultStore(env).open()
     if vault is None or name not in vault.entries:
         return None
-    allowed = vault.origins(name)
-    if origin is not None and origin not in allowed:
-        raise CredentialsError(
-            f"the vault entry {name!r} may be sent only to {', '.join(allowed)}, and this request goes to "
-            f"{origin}; nothing was sent. If you trust {origin} with this key, run `{allow_hint(name, origin)}` "
-            f"(or put the key in the environment yourself)", reason="origin_not_allowed", origin=origin)
-    value = vault.get(name)
-    remember(value)
-    return value
+    return vault.get(name), tuple(vault.origins(name))
 
 
-__all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "lookup_secret"]
+__all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "read_entry"]

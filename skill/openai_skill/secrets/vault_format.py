@@ -42,7 +42,8 @@ from .crypto import (KEY_LEN, NONCE_LEN, SALT_LEN, SCRYPT_LOG_N, TAG_LEN, Scrypt
                      VaultFormatError, _seal_from_parts, check_key, derive_passphrase_key, hkdf_expand,
                      new_scrypt_params, scrypt, seal, unseal)
 from .names import NAME_PATTERN, check_name
-from .origins import DEFAULT_ORIGIN, MAX_ORIGINS, is_origin
+from ..config import DEFAULT_ORIGIN
+from ..urls import is_origin
 
 MAGIC = b"openai-skill-vault"
 VERSION = 2                    # what this code writes
@@ -56,6 +57,7 @@ WRAPPED_KEY_LEN = NONCE_LEN + KEY_LEN + TAG_LEN
 MAX_FILE_SIZE = 4 * 1024 * 1024
 MAX_VALUE_LEN = 64 * 1024
 MAX_ENTRIES = 1000
+MAX_ORIGINS = 16               # per entry
 
 # The key schedule is the one of v1 (the version line is under the MAC, so nothing can be
 # downgraded); keeping it keeps fingerprints stable when a v1 vault is upgraded.

@@ -11,15 +11,15 @@ import logging
 import time
 from collections.abc import Iterator
 
-from ..config import Settings, is_malformed_key
-from ..errors import (APIConnectionError, APIError, APITimeoutError, CredentialsError,
-                      UnexpectedResponseError)
-from ..redaction import remember
-from . import body, deadline, error_map, retry
+from ..config import Settings
+from ..errors import APIConnectionError, APIError, APITimeoutError, UnexpectedResponseError
+from ..secret import REDACTED, Secret
+from .. import retry
+from . import body, deadline, error_map
 from .error_map import HEADER_REQUEST_ID
 from .request import ApiRequest
-from .session import session_for
-from .urls import host_of, safe_url
+from .session import Sessions, default_sessions
+from ..urls import host_of, safe_url
 
 # Seam for tests: patch to skip real waits (the clock is `deadline._clock`).
 _sleep = time.sleep
@@ -45,11 +45,12 @@ class Call:
     def __init__(self, request: ApiRequest, auth, settings: Settings, *,
                  max_bytes: int | None = None, hint: str = "",
                  deadline_at: float | None = None, what: str = "the answer", data=None,
-                 observe=None):
+                 observe=None, sessions: Sessions | None = None):
         # `data`: a body other than the request's JSON: an open binary file (an upload),
         # rewound before every attempt. `observe(status, headers)` sees every attempt's
         # answer, with lower-case header names (the bulk engine's rate limiter learns from it).
         self.request = request
+        self.sessions = sessions or default_sessions()
         self.data = data
         self.observe = observe
         self.url = request.url
@@ -84,7 +85,7 @@ class Call:
                 self.data.seek(0)
             try:
                 with deadline.watching(self.watch):
-                    response = session_for(self.url).request(
+                    response = self.sessions.for_url(self.url).request(
                         self.request.method, self.url, headers=self.request.headers,
                         data=self.request.encoded_body() if self.data is None else self.data,
                         auth=self.auth, timeout=timeouts, stream=True, allow_redirects=False)
@@ -211,22 +212,18 @@ class Call:
 
 
 class BearerAuth:
-    """Sets the Authorization header per request. Passing an auth object also stops requests
-    from replacing the header with ~/.netrc credentials."""
+    """Sets the Authorization header per request: the one place the key is revealed. Passing
+    an auth object also stops requests from replacing the header with ~/.netrc credentials."""
 
-    def __init__(self, api_key: str):
-        if is_malformed_key(api_key):
-            raise CredentialsError("the API key is empty or contains spaces, control or non-ASCII characters; "
-                                   "set it again (OPENAI_API_KEY or `openai-skill setup`)")
-        remember(api_key)
+    def __init__(self, api_key: Secret):
         self._key = api_key
 
     def __call__(self, prepared):
-        prepared.headers["Authorization"] = f"Bearer {self._key}"
+        prepared.headers["Authorization"] = "Bearer " + self._key.reveal()
         return prepared
 
     def __repr__(self) -> str:
-        return "BearerAuth([REDACTED])"
+        return f"BearerAuth({REDACTED})"
 
 
 def no_auth(prepared):

@@ -13,10 +13,10 @@ from ..errors import (APIConnectionError, APIError, APITimeoutError, Authenticat
                       BadRequestError, ConflictError, NotFoundError, PermissionDeniedError,
                       QuotaExceededError, RateLimitError, ServerError, UnexpectedResponseError)
 from ..redaction import redact
-from . import retry
+from .. import retry
 from .body import MAX_ERROR_BODY_BYTES
 from .request import EVENT_STREAM_TYPE, JSON_TYPE
-from .urls import host_of, safe_url
+from ..urls import host_of, safe_url
 
 MAX_SNIPPET_CHARS = 200                  # how much of an unexpected body a message quotes
 MAX_MESSAGE_CHARS = 2000
@@ -34,6 +34,22 @@ _TYPE_ERRORS: dict[str, type[APIError]] = {
     "rate_limit_error": RateLimitError, "rate_limit_exceeded": RateLimitError,
     "server_error": ServerError, "api_error": ServerError,
 }
+
+class _Recorded:
+    """What api_error reads from a response, for an answer recorded elsewhere (a batch line)."""
+
+    def __init__(self, status: int, request_id: str | None):
+        self.status_code = status
+        self.headers = {"content-type": "application/json"}
+        if request_id:
+            self.headers[HEADER_REQUEST_ID] = request_id
+        self.url = ""
+
+
+def recorded_error(status: int, body: bytes, request_id: str | None, url: str) -> APIError:
+    """The APIError a recorded answer (status, JSON body) stands for, as a live call would raise it."""
+    return api_error(_Recorded(status, request_id), body, url)
+
 
 def api_error(response, body: bytes, url: str, *, hint: str = "") -> APIError:
     """The APIError for a non-2xx response, with OpenAI's message/type/code/param if any."""

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 
 from ..config import Settings
 from ..errors import UnexpectedResponseError
+from ..secret import Secret
 from . import error_map
 from .call import BearerAuth, Call
 from .error_map import HEADER_REQUEST_ID
 from .request import EVENT_STREAM_TYPE, JSON_TYPE, ApiRequest
 from .sse import DONE, MAX_EVENT_CHARS, MAX_LINE_CHARS, TooLong, iter_events, iter_lines
-from .urls import host_of
+from ..urls import host_of
 
 # A stream larger than this is cut with an error: far above any chat answer (128k output
 # tokens with logprobs is a few hundred MB of events would be extreme), far below "endless".
@@ -36,7 +37,8 @@ class ApiResponse:
     request_id: str | None = None
 
 
-def send(request: ApiRequest, api_key: str, settings: Settings, *, observe=None) -> ApiResponse:
+def send(request: ApiRequest, api_key: Secret, settings: Settings, *, observe=None,
+         sessions=None) -> ApiResponse:
     """Send `request` with the key, retrying per `transport.retry`; return the parsed JSON object.
 
     Raises the APIError subclass for the status, UnexpectedResponseError for a 2xx that is not
@@ -45,16 +47,16 @@ def send(request: ApiRequest, api_key: str, settings: Settings, *, observe=None)
     ApiRequest was built.) `observe(status, headers)`, if given, sees every attempt's answer
     (a 429 included), with lower-case header names.
     """
-    with Call(request, BearerAuth(api_key), settings, observe=observe) as call:
+    with Call(request, BearerAuth(api_key), settings, observe=observe, sessions=sessions) as call:
         response, body = call.run(read_body=True)
     data = error_map.parse_object(body, response)
     return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,
                        response.headers.get(HEADER_REQUEST_ID))
 
 
-def stream(request: ApiRequest, api_key: str, settings: Settings, *,
+def stream(request: ApiRequest, api_key: Secret, settings: Settings, *,
            max_bytes: int = MAX_STREAM_BYTES, max_line: int = MAX_LINE_CHARS,
-           max_event: int = MAX_EVENT_CHARS) -> "StreamResponse":
+           max_event: int = MAX_EVENT_CHARS, sessions=None) -> "StreamResponse":
     """Send a streaming request; return a StreamResponse once the server has begun to answer.
 
     Retries apply until the response starts; after that a failure is raised while iterating.
@@ -63,7 +65,7 @@ def stream(request: ApiRequest, api_key: str, settings: Settings, *,
     """
     if not request.stream:
         request = replace(request, stream=True)
-    call = Call(request, BearerAuth(api_key), settings, what="the event stream")
+    call = Call(request, BearerAuth(api_key), settings, what="the event stream", sessions=sessions)
     try:
         response, _ = call.run(read_body=False)
         content_type = error_map.media_type(response)

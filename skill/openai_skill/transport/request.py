@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from .._version import __version__
-from . import urls
+from .. import urls
 
 USER_AGENT = f"openai-skill/{__version__}"
 JSON_TYPE = "application/json"

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import threading
+import weakref
 
 from . import deadline
-from .urls import uses_plain_http
+from ..urls import uses_plain_http
 
 POOL_HOSTS = 4            # hosts whose connections are kept
 POOL_CONNECTIONS = 64     # kept-alive connections per host: the bulk engine's most workers
@@ -29,11 +31,14 @@ DIRECT = "direct"         # never uses a proxy
 
 
 class Sessions:
-    """The sessions of one process (or of one server that wants its own)."""
+    """The pooled sessions of a client (one set per process by default). A forked child
+    forgets what it inherited: a pooled connection shared by two processes would hand one
+    process's answer to the other."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._sessions: dict = {}
+        _all.add(self)
 
     def for_url(self, url: str):
         kind = DIRECT if uses_plain_http(url) else PROXIED
@@ -53,7 +58,28 @@ class Sessions:
             session.close()
 
 
+    def _forget(self) -> None:
+        # In a forked child: drop (never close: the sockets are the parent's too) the sessions.
+        self._lock = threading.Lock()
+        self._sessions = {}
+
+
+_all: "weakref.WeakSet[Sessions]" = weakref.WeakSet()
 _default = Sessions()
+
+
+def _after_fork_in_child() -> None:
+    for sessions in list(_all):
+        sessions._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def default_sessions() -> Sessions:
+    """The process's sessions (what a Client uses unless given its own)."""
+    return _default
 
 
 def session_for(url: str):

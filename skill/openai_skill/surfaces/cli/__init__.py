@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .hardening import disable_core_dumps
+    from .core_dumps import disable_core_dumps
 
     disable_core_dumps()  # before any key is read
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -163,7 +163,7 @@ def _options(args) -> dict:
 
 def run_action(args, action: str, data, on_text=None) -> dict:
     """Invoke `action` with `data` and the command line's options; return the result."""
-    from ...pipeline import invoke
+    from ...client import invoke
 
     return invoke(action, data, on_text=on_text, **_options(args))
 

@@ -35,7 +35,7 @@ def add_bulk_options(parser) -> None:
 
 
 def cmd_bulk_embed(args) -> int:
-    from ...jobs.bulk import embed_file
+    from ...jobs.bulk.job import embed_file
 
     if args.texts:
         from ...errors import InputError
@@ -59,7 +59,7 @@ def cmd_bulk_embed(args) -> int:
 
 
 def _dry_run(options: dict) -> int:
-    from ...jobs.bulk import _Job
+    from ...jobs.bulk.job import _Job
 
     job = _Job(**options)
     emit({"dry_run": True, "action": "create-embedding", "request": job.request.describe(),
@@ -103,7 +103,7 @@ class _Progress:
 
 def cmd_cache_stats(args) -> int:
     """Show the embedding cache: where it is, how many vectors per model, its size."""
-    from ...jobs.cache import EmbeddingCache, default_path
+    from ...jobs.bulk.cache import EmbeddingCache, default_path
 
     path = default_path()
     if not path.exists():
@@ -119,7 +119,7 @@ def cmd_cache_stats(args) -> int:
 
 def cmd_cache_clear(args) -> int:
     """Remove every cached embedding."""
-    from ...jobs.cache import EmbeddingCache, default_path
+    from ...jobs.bulk.cache import EmbeddingCache, default_path
 
     path = default_path()
     removed = 0
@@ -138,7 +138,7 @@ def cmd_cache_clear(args) -> int:
 def cmd_batch_create(args) -> int:
     """Check every line of --file (one input of ACTION per line), upload it and create the batch(es)."""
     from ...jobs import batch
-    from ...jobs.batch_files import Limits
+    from ...jobs.batch import Limits
 
     limits = Limits(requests=args.max_requests) if args.max_requests else Limits()
     created = batch.create(args.action, args.file, limits=limits, **_settings(args))

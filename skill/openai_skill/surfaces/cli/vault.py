@@ -21,7 +21,7 @@ MAX_SECRET_CHARS = 64 * 1024
 
 def cmd_setup(args) -> int:
     """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
-    from ...secrets.keys import credential, looks_like_api_key
+    from ...secrets.sources import credential, looks_like_api_key
     from ...redaction import remember
     from ...secrets.names import check_name
     from ...secrets.store import VaultStore
@@ -58,10 +58,10 @@ def cmd_setup(args) -> int:
 
 
 def _base_url(given: str | None) -> str:
-    """The API base in effect: --base-url, else OPENAI_BASE_URL, else the default."""
-    from ...config import DEFAULT_BASE_URL, ENV_BASE_URL
+    """The API base in effect: --base-url, else what Settings takes (OPENAI_BASE_URL, else the default)."""
+    from ...config import Settings
 
-    return given or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    return Settings.from_env(base_url=given).base_url
 
 
 def cmd_list(args) -> int:
@@ -201,7 +201,7 @@ def _read_secret(name: str) -> str:
         secret = getpass.getpass(f"Value for {name} (input hidden): ")
     else:
         secret = sys.stdin.read(MAX_SECRET_CHARS + 1) if sys.stdin else ""
-    from ...secrets.keys import credential
+    from ...secrets.sources import credential
 
     secret = secret.strip() if name == credential()["name"] else secret.rstrip("\r\n")
     if not secret:
@@ -221,7 +221,7 @@ def _vault_help(parser):
 
 def register(subparsers) -> None:
     p = add_command(subparsers, cmd_setup)
-    from ...secrets.keys import credential
+    from ...secrets.sources import credential
 
     entry = credential()["name"]
     p.add_argument("--name", default=entry, help=f"entry name (default: {entry})")

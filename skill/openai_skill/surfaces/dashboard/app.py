@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ...secrets.keys import credential
+from ...secrets.sources import credential
 from . import pages
 from .guard import FORM_KEY, SESSION_KEY
 from .vault_access import VaultAccess, message_for

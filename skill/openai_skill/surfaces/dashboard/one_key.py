@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ...secrets.keys import credential
+from ...secrets.sources import credential
 from . import pages
 from .app import static_route
 from .guard import FORM_KEY, SESSION_KEY

@@ -15,8 +15,8 @@ from typing import Callable, Mapping
 from ...errors import InputError, SkillError
 from ...redaction import remember
 from ...secrets import master_key
-from ...secrets.files import read_file
-from ...secrets.keys import credential, looks_like_api_key
+from ...secrets.disk import read_file
+from ...secrets.sources import credential, looks_like_api_key
 from ...secrets.names import check_name
 from ...secrets.store import VaultStore
 from ...secrets.vault_format import MAX_FILE_SIZE, parse
@@ -26,9 +26,9 @@ Verifier = Callable[[str], int]   # key -> number of models OpenAI lists for it;
 
 def verify_with_list_models(key: str) -> int:
     """One list-models call with this key (the normal pipeline: transport guard, timeouts, caps)."""
-    from ...pipeline import invoke
+    from ...client import Client
 
-    result = invoke("list-models", {}, api_key=key)
+    result = Client(api_key=key).invoke("list-models", {})
     return len(result.get("models") or [])
 
 
@@ -68,9 +68,9 @@ class VaultAccess:
 
     def base_url(self) -> str:
         """The API base in effect (as `setup` takes it): the stored key may be sent to its origin."""
-        from ...config import DEFAULT_BASE_URL, ENV_BASE_URL
+        from ...config import Settings
 
-        return self.env.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        return Settings.from_env(self.env).base_url
 
     def unlock(self, passphrase: str) -> None:
         """Try the passphrase; keep it (in this process) only when it opens the vault."""

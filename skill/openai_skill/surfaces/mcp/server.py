@@ -11,6 +11,7 @@ the pipeline, `requests` and the vault load on the first tool call.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import anyio
@@ -19,13 +20,12 @@ from mcp.server.lowlevel import Server
 
 from ..._version import __version__
 from ...errors import InputError, SkillError
+from ...manifest import load_manifest
 from ...redaction import redact
 from ..exports.tools import tool_definitions
-from .keys import ServerKey
 from .results import error_result, internal_error_result, success_result
 
 SERVER_NAME = "openai-skill"
-SETUP_TOOL = "setup_integration"  # skill.yaml's setup_tools: not an action, so not the ToolRunner's
 DEFAULT_PROGRESS_INTERVAL = 5.0  # seconds between keep-alive progress notifications
 POLL_SECONDS = 0.1               # how often a running call is looked at for progress to report
 STREAM_REPORT_GAP = 0.5          # at most two "characters received" notifications a second
@@ -77,21 +77,33 @@ async def _run_with_progress(ctx, work, interval: float):
             group.cancel_scope.cancel()
 
 
-class ToolRunner:
-    """Runs one tool call through the pipeline: validate, then the (cached) key, then send."""
+_client_lock = threading.Lock()
 
-    def __init__(self, key: ServerKey | None = None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL):
-        self.key = key or ServerKey()
+
+class ToolRunner:
+    """Runs one tool call on the server's one Client: validate, then the key for the request's
+    origin (the vault read once, and again only when it changes on disk), then send."""
+
+    def __init__(self, client=None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL):
+        self._client = client
         self.progress_interval = progress_interval
         self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json") if tool["action"]}
 
+    @property
+    def client(self):
+        # Built on the first call, not at start: `initialize` must answer fast (OpenClaw: 5 s).
+        if self._client is None:
+            with _client_lock:
+                if self._client is None:
+                    from ...client import Client
+
+                    self._client = Client(cache_vault=True)
+        return self._client
+
     def work(self, action: str, arguments: dict):
         def run(on_text):
-            from ...config import Settings
-            from ...pipeline import invoke, prepare
-
-            prepare(action, arguments, Settings.from_env())  # bad input is refused before any key lookup
-            return invoke(action, arguments, api_key=self.key.get(), on_text=on_text)
+            # One validation, inside invoke, before any key source is asked.
+            return self.client.invoke(action, arguments, on_text=on_text)
         return run
 
     async def call(self, ctx, name: str, arguments: dict | None) -> dict:
@@ -128,25 +140,29 @@ def build_server(runner: ToolRunner | None = None) -> Server:
     async def on_list_tools(ctx, params) -> types.ListToolsResult:
         return tools
 
+    setup_tools = set(load_manifest().setup_tools)
+
     async def on_call_tool(ctx, params) -> types.CallToolResult | types.InputRequiredResult:
-        if params.name == SETUP_TOOL:
-            return await _setup_integration(ctx, params)
+        if params.name in setup_tools:
+            return await _setup_tool(ctx, params)
         return types.CallToolResult.model_validate(await runner.call(ctx, params.name, params.arguments))
 
     return Server(SERVER_NAME, version=__version__, instructions=instructions(),
                   on_list_tools=on_list_tools, on_call_tool=on_call_tool)
 
 
-async def _setup_integration(ctx, params):
-    """The key goes browser -> local page -> vault (surfaces/dashboard/setup_integration.py)."""
+async def _setup_tool(ctx, params):
+    """A setup tool of skill.yaml's `setup_tools`, dispatched by its name to the module of this
+    package that bears it (setup_integration: the key goes browser -> local page -> vault)."""
     try:
-        from ..dashboard import setup_integration
+        import importlib
 
-        return await setup_integration.call(ctx, params.arguments, request_state=params.request_state,
-                                            input_responses=params.input_responses)
+        handler = importlib.import_module(f"{__package__}.{params.name}")
+        return await handler.call(ctx, params.arguments, request_state=params.request_state,
+                                  input_responses=params.input_responses)
     except Exception as exc:  # a bug of ours: an isError result, and only the type on stderr
-        sys.stderr.write(f"openai-skill mcp: internal error in {SETUP_TOOL}: {type(exc).__name__}\n")
-        return types.CallToolResult.model_validate(internal_error_result(SETUP_TOOL))
+        sys.stderr.write(f"openai-skill mcp: internal error in {params.name}: {type(exc).__name__}\n")
+        return types.CallToolResult.model_validate(internal_error_result(params.name))
 
 
 async def serve_stdio(server: Server) -> None:

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
 
 FORMAT = "openai-skill-embed-checkpoint"
 VERSION = 1

@@ -1,15 +1,14 @@
-"""One embedding request through the core: the action's schema and model rules (pipeline
-`prepare`), the resolved key, the shared session with its retries, deadline and redaction
-(transport `send`). The only thing added is `encoding_format: base64` and keeping the
-vectors as float32 bytes."""
+"""One embedding request through the client: the action's schema and model rules
+(`Client.prepare`), the key for the request's origin, the shared session with its retries,
+deadline and redaction (`Client.send`). The only thing added is `encoding_format: base64`
+and keeping the vectors as float32 bytes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import Settings
-from ..errors import UnexpectedResponseError
-from ..pipeline import prepare
+from ...client import Client
+from ...errors import UnexpectedResponseError
 from .vectors import decode_base64, from_floats
 
 ACTION = "create-embedding"
@@ -24,25 +23,21 @@ def request_input(texts, model: str, dimensions: int | None) -> dict:
     return data
 
 
-def check_options(model: str, dimensions: int | None, settings: Settings):
+def check_options(model: str, dimensions: int | None, client: Client):
     """Validate model and dimensions with the action's schema and rules before any reading."""
-    return prepare(ACTION, request_input(["x"], model, dimensions), settings)[2]
+    return client.prepare(ACTION, request_input(["x"], model, dimensions)).request
 
 
 class EmbeddingSender:
     """send(texts) -> ([float32 bytes per text, in order], the answer's headers)."""
 
-    def __init__(self, model: str, dimensions: int | None, settings: Settings, api_key: str,
-                 observe=None):
-        self.model, self.dimensions, self.settings = model, dimensions, settings
-        self.api_key, self.observe = api_key, observe
+    def __init__(self, model: str, dimensions: int | None, client: Client, observe=None):
+        self.model, self.dimensions, self.client = model, dimensions, client
+        self.observe = observe
 
     def __call__(self, texts: list) -> tuple[list, Mapping]:
-        from ..transport import http
-
-        _action, _params, request = prepare(ACTION, request_input(texts, self.model, self.dimensions),
-                                            self.settings)
-        response = http.send(request, self.api_key, self.settings, observe=self.observe)
+        request = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions)).request
+        response = self.client.send(request, observe=self.observe)
         return decode_answer(response.data, len(texts), response.request_id), response.headers
 
 

@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..errors import InputError
-from ..input.problems import problem as _problem
+from ...errors import InputError
+from ...input.problems import problem as _problem
 
 FORMATS = ("txt", "jsonl")
 DEFAULT_FIELD = "text"

@@ -13,20 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from .. import actions
-from ..config import Settings
-from ..errors import APIError, SkillError
-from .batch_files import batch_actions, line_of
-
-
-class _Answer:
-    """What error_map.api_error reads from a response, for a batch line's recorded answer."""
-
-    def __init__(self, status: int, request_id: str | None):
-        self.status_code = status
-        self.headers = {"x-request-id": request_id, "content-type": "application/json"} if request_id \
-            else {"content-type": "application/json"}
-        self.url = ""
+from ... import actions
+from ...client import Client
+from ...errors import APIError, SkillError
+from .inputs import batch_actions, checked_id, line_of, load_inputs_params
 
 
 def action_of(batch: dict) -> str:
@@ -50,11 +40,10 @@ def joined_line(item: dict, action: str, params: dict, base_url: str) -> tuple[i
         except SkillError as exc:
             entry["error"] = exc.to_dict()
     elif response:
-        from ..transport.error_map import api_error
+        from ...client import error_from_answer
 
         body = json.dumps(response.get("body") or {}).encode()
-        error = api_error(_Answer(int(response.get("status_code") or 0), response.get("request_id")),
-                          body, base_url)
+        error = error_from_answer(int(response.get("status_code") or 0), body, response.get("request_id"), base_url)
         entry["error"] = error.to_dict()
     else:
         problem = item.get("error") or {}
@@ -63,28 +52,24 @@ def joined_line(item: dict, action: str, params: dict, base_url: str) -> tuple[i
     return line, entry
 
 
-def collect(batches: list[dict], settings: Settings, key: str, *, out: Path | None,
-            inputs: Path | None):
-    from ..transport.files import download_content
-
+def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Path | None):
     action = action_of(batches[0])
     table = {}
     if inputs is not None:
-        from .batch import load_inputs_params
-
-        table = load_inputs_params(action, inputs, settings)
+        table = load_inputs_params(action, inputs, client)
     index: dict[int, tuple[int, int]] = {}
     counts = {"succeeded": 0, "failed": 0}
     with tempfile.TemporaryDirectory(prefix="openai-skill-results-") as folder:
         spool_path = Path(folder) / "spool"
         with open(spool_path, "wb") as spool:
-            for batch in batches:
+            for number, batch in enumerate(batches):
                 for name in ("output_file_id", "error_file_id"):
                     file_id = batch.get(name)
                     if not file_id:
                         continue
-                    local = Path(folder) / file_id
-                    download_content(file_id, local, key, settings)
+                    # A name we choose: the server's id never becomes a path (`../x`, `/home/...`).
+                    local = Path(folder) / f"{number}-{name}.jsonl"
+                    client.download(checked_id(file_id, name), local)
                     with open(local, encoding="utf-8") as handle:
                         for raw in handle:
                             if not raw.strip():
@@ -92,7 +77,7 @@ def collect(batches: list[dict], settings: Settings, key: str, *, out: Path | No
                             item = json.loads(raw)
                             line = line_of(item.get("custom_id"))
                             data, params = table.get(line, (None, {}))
-                            line, entry = joined_line(item, action, params, settings.base_url)
+                            line, entry = joined_line(item, action, params, client.base_url)
                             if inputs is not None:
                                 entry["input"] = data
                             counts["failed" if entry["error"] else "succeeded"] += 1

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from ..config import Settings
-from ..errors import InputError
+from ...client import build_client
+from ...errors import InputError
 from . import engine, packing, texts as texts_
 from .checkpoint import Checkpoint, folder_for
-from .embedding_api import DEFAULT_MODEL, EmbeddingSender, check_options
+from .sender import DEFAULT_MODEL, EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
 from .vectors import FLOAT32_BYTES, npy_header, to_floats
@@ -53,26 +53,24 @@ class _Job:
                  concurrency: int = engine.DEFAULT_CONCURRENCY, cache: bool = True,
                  api_key: str | None = None, max_inputs: int = packing.MAX_INPUTS_PER_REQUEST,
                  token_budget: int = packing.DEFAULT_TOKEN_BUDGET, **settings):
-        self.settings = Settings.from_env(**settings)
+        # One client for the run: the vault (if the key is there) is read once, not per request.
+        self.client = build_client({**settings, "api_key": api_key}, cache_vault=True)
+        self.settings = self.client.settings
         self.model, self.dimensions = model, dimensions
         self.concurrency, self.use_cache = concurrency, cache
         self.max_inputs, self.token_budget = max_inputs, token_budget
-        self.explicit_key = api_key
         packing.check_limits(max_inputs, token_budget)
         if not 1 <= concurrency <= engine.MAX_CONCURRENCY:
             raise InputError(f"concurrency: expected 1..{engine.MAX_CONCURRENCY}, got {concurrency}")
         # schema + model rules; building the request also judged its URL (transport.urls)
-        self.request = check_options(model, dimensions, self.settings)
+        self.request = check_options(model, dimensions, self.client)
         self.limiter = RateLimiter()
         self.stats = engine.Stats()
         self._cache = None
 
     def start(self) -> tuple:
-        from ..secrets.keys import resolve_api_key
-
-        key = resolve_api_key(self.explicit_key, url=self.request.url)  # a vault key only where allowed
-        sender = EmbeddingSender(self.model, self.dimensions, self.settings, key,
-                                 observe=self._observe)
+        self.client.key_for(self.request.url)  # a missing key (or one bound elsewhere) fails before any work
+        sender = EmbeddingSender(self.model, self.dimensions, self.client, observe=self._observe)
         cached = None
         if self.use_cache:
             from .cache import EmbeddingCache, default_path
@@ -84,7 +82,7 @@ class _Job:
     def _observe(self, status: int, headers) -> None:
         self.limiter.observe(headers)
         if status == 429:
-            from ..transport.retry import server_wait
+            from ...retry import server_wait
 
             wait = server_wait(headers)
             if wait is not None and wait > 0:
@@ -222,7 +220,7 @@ def _same_width(results, widths: list):
             if widths[0] is None:
                 widths[0] = len(vector)
             elif len(vector) != widths[0]:
-                from ..errors import UnexpectedResponseError
+                from ...errors import UnexpectedResponseError
 
                 raise UnexpectedResponseError(
                     f"embeddings of {len(vector) // 4} and {widths[0] // 4} dimensions in one run")

@@ -16,10 +16,9 @@ import stat
 from pathlib import Path
 from typing import Mapping
 
+from ..config import ENV_HOME, config_folder  # noqa: F401  (ENV_HOME: named here for the store)
 from ..errors import VaultError
 
-ENV_HOME = "OPENAI_SKILL_HOME"
-APP_FOLDER = "openai-skill"
 
 VAULT_NAME = "vault"
 KEY_NAME = "vault.key"
@@ -46,19 +45,7 @@ class Paths:
 
     @classmethod
     def from_env(cls, env: Mapping) -> "Paths":
-        return cls(folder_from_env(env)[0])
-
-
-def folder_from_env(env: Mapping) -> tuple[Path, str]:
-    """(vault folder, how it was chosen): OPENAI_SKILL_HOME, else XDG_CONFIG_HOME, else HOME."""
-    if env.get(ENV_HOME):
-        return Path(env[ENV_HOME]).expanduser(), f"from {ENV_HOME}"
-    if env.get("XDG_CONFIG_HOME"):
-        return Path(env["XDG_CONFIG_HOME"]) / APP_FOLDER, "from XDG_CONFIG_HOME"
-    if env.get("HOME"):
-        return Path(env["HOME"]) / ".config" / APP_FOLDER, "from HOME"
-    home = os.path.expanduser("~")  # no HOME at all (OpenClaw's exec providers): the passwd entry
-    return Path(home) / ".config" / APP_FOLDER, f"{ENV_HOME}, XDG_CONFIG_HOME and HOME are unset"
+        return cls(config_folder(env)[0])
 
 
 def read_file(path: Path, max_size: int, what: str) -> bytes | None:

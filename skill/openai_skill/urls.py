@@ -1,17 +1,20 @@
-"""Judging URLs before anything is sent: where the API key (or a download) may go.
+"""The one URL judge: where the API key may go (`check_transport`) and which origin a URL
+belongs to (`origin_of`, what a vault or keychain entry is bound to).
 
 The host is judged with `urllib3.util.parse_url`, the parser that requests and urllib3 use
 to decide where to connect, so the check and the connection cannot disagree about the host
-(`urlsplit` and urllib3 read `http://a\\@b/` differently). Anything that could make parsers
-disagree — userinfo, backslashes, control characters, whitespace — is refused outright.
+(`urlsplit` and urllib3 read `http://a\\@b/` differently). urllib3 IDNA-encodes a host the
+way requests sends it (`bücher.example` -> `xn--bcher-kva.example`), and origins are kept in
+that form. Anything that could make parsers disagree — userinfo, backslashes, control
+characters, whitespace — is refused outright.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
+import re
 
-from ..errors import InsecureTransportError
+from .errors import InsecureTransportError
 
 LOCALHOST = "localhost"
 _FIX_BASE = "Fix OPENAI_BASE_URL (or the base_url option)"
@@ -97,52 +100,38 @@ def uses_plain_http(url: str) -> bool:
     return (_lenient(url) or _EMPTY).scheme == "http"
 
 
-# Seam for tests: how a download's host name is resolved before it is judged.
-_resolve = socket.getaddrinfo
+# An origin in canonical form: scheme and (IDNA-encoded) host in lower case, the default port
+# dropped, no path. Cheap to compile (every CLI call compiles it); the DNS label rules are
+# checked in is_origin.
+ORIGIN_PATTERN = r"https?://(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[1-9][0-9]{0,4})?"
+ORIGIN = re.compile(ORIGIN_PATTERN)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def check_download_url(url: str, base_url: str, *, resolve=None):
-    """Where a generated image may be fetched from: the same URL rules as for the API, and
-    (against server-side request forgery) never a private, link-local, loopback or otherwise
-    non-public address unless the API base itself is loopback (a local test server).
-
-    Returns the rule for the address actually connected to (`check_peer`), or None when any
-    address will do: a name can resolve differently a moment later (DNS rebinding), so the
-    session checks the connected socket's peer too, before a byte is sent."""
-    try:
-        parts = parse(url, what="the image URL")
-    except InsecureTransportError as exc:
-        raise InsecureTransportError(f"refusing to download: {exc.message}") from None
-    local_api = is_loopback_host((_lenient(base_url) or _EMPTY).host)
-    if parts.scheme != "https" and not is_loopback_host(parts.host):
-        raise InsecureTransportError(
-            f"refusing to download {safe_url(url)}: only https URLs (plain http only on "
-            "loopback) are fetched")
-    if local_api:
-        return None
-    for address in _addresses(parts.host, parts.port or 443, resolve or _resolve):
-        _refuse_private(address, url, parts.host)
-    return lambda peer: _refuse_private(ipaddress.ip_address(peer.split("%")[0]), url, parts.host)
+def origin_of(url: str) -> str:
+    """The canonical origin of a URL or origin (`https://host[:port]`), judged exactly as
+    `check_transport` judges a URL; InsecureTransportError (an InputError) if it is not one."""
+    parts = parse(url, what="the URL")
+    host = parts.host.lower()
+    port = parts.port
+    origin = f"{parts.scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS[parts.scheme]) else f":{port}")
+    if not is_origin(origin):
+        raise InsecureTransportError(f"{_shown(url)} does not name a host this skill can judge")
+    return origin
 
 
-def _refuse_private(address, url: str, host: str) -> None:
-    if not address.is_global or address.is_multicast:
-        raise InsecureTransportError(
-            f"refusing to download {safe_url(url)}: {host} is {address}, a private, "
-            "loopback or link-local address (image URLs from the API are public)")
-
-
-def _addresses(host: str, port: int, resolve) -> list:
-    literal = _ip(host)
-    if literal is not None:
-        return [literal]
-    try:
-        infos = resolve(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        from ..errors import APIConnectionError
-
-        raise APIConnectionError(f"could not resolve {host}: {exc}") from None
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+def is_origin(text) -> bool:
+    """Whether `text` is an origin in canonical form (see VAULT-FORMAT.md, Layout)."""
+    if not isinstance(text, str) or not ORIGIN.fullmatch(text):
+        return False
+    rest = text.split("://", 1)[1]
+    if rest.startswith("["):  # an IPv6 literal
+        port = rest.rpartition("]")[2].lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+        if not all(0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" for label in host.split(".")):
+            return False
+    return not port or int(port) <= 65535
 
 
 def _authority(text: str) -> str:

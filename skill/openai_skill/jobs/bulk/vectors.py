@@ -14,7 +14,7 @@ import math
 import sys
 from array import array
 
-from ..errors import UnexpectedResponseError
+from ...errors import UnexpectedResponseError
 
 FLOAT32_BYTES = 4
 NPY_MAGIC = b"\x93NUMPY"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import SkillError
+from ...errors import SkillError
 
 FILE_NAME = "embeddings.sqlite3"
 SCHEMA_VERSION = 1
@@ -43,11 +43,9 @@ class CacheError(SkillError):
 
 def default_path() -> Path:
     """The cache file in the config folder (the vault's: $OPENAI_SKILL_HOME, else XDG)."""
-    import os
+    from ...config import config_folder
 
-    from ..secrets.store import Paths
-
-    return Paths.from_env(os.environ).folder / FILE_NAME
+    return config_folder()[0] / FILE_NAME
 
 
 def text_key(text: str) -> bytes:

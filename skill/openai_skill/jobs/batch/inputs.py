@@ -1,7 +1,7 @@
 """The Batch API's request files: one line per input, checked like a single call, split over
 the per-file limits.
 
-Each input line (an action's input object) goes through the pipeline's `prepare` — the
+Each input line (an action's input object) goes through the client's `prepare` — the
 action's schema and model rules — and becomes the line the Batch API reads:
 
     {"custom_id": "line-12", "method": "POST", "url": "/v1/embeddings", "body": {...}}
@@ -17,9 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
-from ..errors import InputError
-from ..pipeline import prepare
+from ...errors import APIError, InputError
+from ...client import Client
 
 API_PREFIX = "/v1"
 CUSTOM_ID_PREFIX = "line-"
@@ -57,7 +56,7 @@ def line_of(custom: str) -> int | None:
 
 def batch_actions() -> dict[str, str]:
     """{endpoint: action id} for the actions skill.yaml marks `batch: true`."""
-    from ..manifest import load_manifest
+    from ...manifest import load_manifest
 
     return {API_PREFIX + a.path: a.id for a in load_manifest().actions.values() if a.batch}
 
@@ -70,13 +69,13 @@ def check_action(action_id: str) -> None:
                                     "given": repr(action_id), "message": f"unsupported action {action_id!r}"}])
 
 
-def request_line(action_id: str, line: int, data, settings: Settings) -> tuple[bytes, int, dict]:
+def request_line(action_id: str, line: int, data, client: Client) -> tuple[bytes, int, dict]:
     """(the JSONL line, embedding inputs it holds, the checked params) for one input."""
     if isinstance(data, dict) and data.get("stream") is True:
         raise InputError("stream: the Batch API does not stream; leave `stream` out",
                          problems=[{"path": "stream", "expected": "false or absent", "given": "true",
                                     "message": "the Batch API does not stream"}])
-    action, params, request = prepare(action_id, data, settings)
+    action, params, request = client.prepare(action_id, data)
     body = request.body
     entry = {"custom_id": custom_id(line), "method": action.method, "url": API_PREFIX + action.path, "body": body}
     inputs = 0
@@ -98,7 +97,7 @@ def read_inputs(lines: Iterable[str]) -> Iterator[tuple[int, object]]:
             yield number, InputError(f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
 
 
-def write_parts(action_id: str, lines: Iterable[str], folder: Path, settings: Settings,
+def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Client,
                 limits: Limits = Limits()) -> list[Part]:
     """Check every input and write the request files into `folder`; return the parts.
 
@@ -116,7 +115,7 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, settings: Se
             try:
                 if isinstance(data, InputError):
                     raise data
-                encoded, inputs, _params = request_line(action_id, number, data, settings)
+                encoded, inputs, _params = request_line(action_id, number, data, client)
             except InputError as exc:
                 bad += 1
                 if len(problems) < MAX_REPORTED_PROBLEMS:
@@ -164,3 +163,24 @@ def _at_line(number: int, exc: InputError) -> list[dict]:
         return [{"path": f"line {number}", "expected": "a valid input", "given": "", "message": message}]
     return [{**p, "path": f"line {number}: {p['path']}", "message": f"line {number}: {p['message']}"}
             for p in exc.problems]
+
+
+def checked_id(value, what: str = "batch id") -> str:
+    """An id from the server or the user, before it goes into a URL path: letters, digits, _ or -."""
+    if not isinstance(value, str) or not value or len(value) > 200 or not all(
+            c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        shown = repr(value)[:80]
+        raise InputError(f"{what}: expected letters, digits, _ or -, got {shown}") if what == "batch id" else \
+            APIError(f"the server's {what} {shown} is not an id (letters, digits, _ or -); nothing was fetched")
+    return value
+
+
+def load_inputs_params(action: str, inputs: Path, client: Client) -> dict[int, tuple[object, dict]]:
+    """{line: (the input as given, its checked params)} for joining (small files; see results)."""
+    table = {}
+    with open(inputs, encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                data = json.loads(raw)
+                table[number] = (data, request_line(action, number, data, client)[2])
+    return table

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..errors import InputError
+from ...errors import InputError
 from .texts import Text
 
 MAX_INPUTS_PER_REQUEST = 2048      # the API's limit on `input` array length

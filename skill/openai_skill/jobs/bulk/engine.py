@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from ..errors import BadRequestError, InputError, QuotaExceededError, RateLimitError
+from ...errors import BadRequestError, InputError, QuotaExceededError, RateLimitError
 from .packing import MAX_TOKENS_PER_INPUT, Chunk, token_bound
 from .ratelimit import RateLimiter
 
@@ -75,7 +75,7 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
     limiter = limiter or RateLimiter()
     stats = stats if stats is not None else Stats()
     if backoff is None:
-        from ..transport.retry import retry_delay as backoff
+        from ...retry import retry_delay as backoff
     window = concurrency * WINDOW_PER_WORKER
     pending: dict[Future, tuple[Chunk, dict]] = {}
     unfinished: set[int] = set()   # numbers of chunks started and not yet finished
@@ -148,7 +148,7 @@ def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: 
         finally:
             limiter.release(reserved, headers)
         if len(vectors) != len(texts):
-            from ..errors import UnexpectedResponseError
+            from ...errors import UnexpectedResponseError
 
             raise UnexpectedResponseError(f"asked for {len(texts)} embeddings, got {len(vectors)}")
         stats.requests += 1

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import UnexpectedResponseError
+from ..secret import Secret
 from . import error_map
 from .call import BearerAuth, Call
 from .http import ApiResponse
@@ -36,7 +37,7 @@ def multipart_parts(fields: dict, filename: str, boundary: str) -> tuple[bytes, 
     return head, f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
-def upload(path: Path, purpose: str, api_key: str, settings: Settings) -> ApiResponse:
+def upload(path: Path, purpose: str, api_key: Secret, settings: Settings, *, sessions=None) -> ApiResponse:
     """POST /files with `path` as the file and `purpose`; return the File object."""
     request = endpoint_request("POST", "/files", settings)
     boundary = "openai-skill-" + uuid.uuid4().hex
@@ -49,20 +50,20 @@ def upload(path: Path, purpose: str, api_key: str, settings: Settings) -> ApiRes
             shutil.copyfileobj(source, body, COPY_BYTES)
         body.write(tail)
         body.flush()
-        with Call(request, BearerAuth(api_key), settings, data=body) as call:
+        with Call(request, BearerAuth(api_key), settings, data=body, sessions=sessions) as call:
             response, raw = call.run(read_body=True)
     data = error_map.parse_object(raw, response)
     return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,
                        response.headers.get(error_map.HEADER_REQUEST_ID))
 
 
-def download_content(file_id: str, dest: Path, api_key: str, settings: Settings, *,
-                     max_bytes: int = MAX_FILE_DOWNLOAD_BYTES) -> int:
+def download_content(file_id: str, dest: Path, api_key: Secret, settings: Settings, *,
+                     max_bytes: int = MAX_FILE_DOWNLOAD_BYTES, sessions=None) -> int:
     """GET /files/{id}/content into `dest` (written whole or not at all); return its size."""
     request = endpoint_request("GET", f"/files/{file_id}/content", settings)
     request = ApiRequest("GET", request.url, {**request.headers, "Accept": "*/*"})
     with Call(request, BearerAuth(api_key), settings, max_bytes=max_bytes,
-              what="the file") as call:
+              what="the file", sessions=sessions) as call:
         response, _ = call.run(read_body=False)
         return _save(call, response, Path(dest), max_bytes)
 

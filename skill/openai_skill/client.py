@@ -1,0 +1,278 @@
+"""`openai_skill.Client`: the one object every surface and job goes through.
+
+    client = Client()                                  # settings from the environment
+    client = Client(base_url="http://127.0.0.1:8080/v1", max_retries=0)
+    result = client.invoke("chat-completion", {"messages": [{"role": "user", "content": "hi"}]})
+
+A client is built once from `Settings` (the environment, then the keyword arguments here)
+and a key-source chain (`secrets.sources.KeyChain`). It owns the settings (base URL,
+timeouts, deadline, retries), the base URL's origin, the pooled sessions and the chain.
+The key is looked up lazily, after the request is built and its URL judged, for that
+request's origin: a URL the key must not go to is refused before any source is consulted.
+
+`invoke` and `prepare` are the action API; `send`, `stream`, `upload`, `download` and
+`endpoint` are what jobs (bulk embeddings, the Batch API) use for other API paths. A client is
+safe to share between threads; reuse one to pay for settings, manifest and key once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from . import actions, urls
+from .config import Settings
+from .manifest import Action
+from .pipeline import prepare as _prepare
+from .secret import Secret
+from .secrets.sources import KeyChain, KeySource
+from .transport.request import ApiRequest, endpoint_request
+
+
+class Prepared(NamedTuple):
+    """A checked call: the action, its rule-applied parameters, and the HTTP request (no key)."""
+
+    action: Action
+    params: dict
+    request: ApiRequest
+
+
+class Client:
+    """Settings, session and key sources for calls to the OpenAI API (or a compatible gateway)."""
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 organization: str | None = None, project: str | None = None,
+                 connect_timeout: float | None = None, read_timeout: float | None = None,
+                 deadline: float | None = None, stream_idle_timeout: float | None = None,
+                 max_retries: int | None = None, output_dir: str | os.PathLike | None = None,
+                 settings: Settings | None = None, key_sources: Sequence[KeySource] | None = None,
+                 env: Mapping[str, str] | None = None, cache_vault: bool = False, sessions=None):
+        """Keyword arguments override the environment (`settings` replaces it); `api_key`
+        goes first in the default key chain, `key_sources` replaces the chain; `cache_vault`
+        keeps the vault entry until the vault changes on disk (long-lived servers); `env`
+        stands for os.environ (settings and key sources both read it)."""
+        env = os.environ if env is None else env
+        base = settings if settings is not None else Settings.from_env(env)
+        self.settings = base.with_values(**{name: value for name, value in (
+            ("base_url", base_url), ("organization", organization), ("project", project),
+            ("connect_timeout", connect_timeout), ("read_timeout", read_timeout),
+            ("deadline", deadline), ("stream_idle_timeout", stream_idle_timeout),
+            ("max_retries", max_retries), ("output_dir", output_dir)) if value is not None})
+        if api_key is not None and key_sources is not None:
+            from .errors import InputError
+
+            raise InputError("give api_key or key_sources, not both (api_key is the first source of the "
+                             "default chain)", field="api_key")
+        self.keys = (KeyChain(key_sources) if key_sources is not None
+                     else KeyChain.default(env, api_key, cache_vault=cache_vault))
+        self._sessions = sessions
+
+    # --- what the client owns ---
+
+    @property
+    def base_url(self) -> str:
+        """The effective API base URL (the one place it is computed: `Settings`)."""
+        return self.settings.base_url
+
+    @property
+    def origin(self) -> str:
+        """The base URL's origin, as bound keys record it (IDNA-encoded host)."""
+        return urls.origin_of(self.settings.base_url)
+
+    @property
+    def sessions(self):
+        if self._sessions is None:
+            from .transport.session import default_sessions
+
+            self._sessions = default_sessions()
+        return self._sessions
+
+    def key_for(self, url: str) -> Secret:
+        """The key for a request to `url`, from the first source that answers for its origin."""
+        return self.keys.key_for(urls.origin_of(url))
+
+    def key_source(self, url: str | None = None) -> str | None:
+        """Which source would answer for `url` (default: the base URL); None when none would."""
+        return self.keys.answering(urls.origin_of(url or self.settings.base_url))
+
+    # --- actions ---
+
+    def prepare(self, action: str, input: dict | None = None) -> Prepared:
+        """Validate `input`, apply the model rules, build the request. Never touches the network
+        or a key source."""
+        action_, params, request = _prepare(action, input, self.settings)
+        return Prepared(action_, params, request)
+
+    def invoke(self, action: str, input: dict | None = None, *, dry_run: bool = False,
+               on_text: Callable[[str], None] | None = None, inline_images: bool = False,
+               download_images: bool = False) -> dict:
+        """Run one action; return its normalized result (schemas/<action>.output.json).
+
+        dry_run: return the request instead of sending it. on_text: called with each piece of
+        streamed text. inline_images: keep base64 in the result instead of saving files.
+        download_images: save URL images to files too.
+        """
+        prepared = self.prepare(action, input)
+        action_id = prepared.action.id
+        # The local side too (an output folder that cannot be written), before a paid call.
+        actions.check(action_id, prepared.params, self.settings, inline_images=inline_images,
+                      download_images=download_images)
+        if dry_run:
+            return {"dry_run": True, "action": action_id, "request": prepared.request.describe()}
+        if prepared.request.stream:
+            data, request_id = self._stream_answer(action_id, prepared.request, on_text)
+        else:
+            response = self.send(prepared.request)
+            data, request_id = response.data, response.request_id
+        result = actions.shape(action_id, data, request_id, prepared.params)
+        return actions.finish(action_id, result, self.settings, inline_images=inline_images,
+                              download_images=download_images)
+
+    def _stream_answer(self, action_id: str, request: ApiRequest, on_text) -> tuple[dict, str | None]:
+        handler = actions.module(action_id)
+        stream = self.stream(request)
+        chunks = []
+        for chunk in stream:
+            chunks.append(chunk)
+            if on_text:
+                piece = handler.stream_text(chunk)
+                if piece:
+                    on_text(piece)
+        return handler.accumulate(chunks), stream.request_id
+
+    # --- lower level: what jobs use for other API paths ---
+
+    def endpoint(self, method: str, path: str, *, body: dict | None = None,
+                 query: dict | None = None) -> ApiRequest:
+        """A request to an API path that is not an action (`/files`, `/batches`)."""
+        return endpoint_request(method, path, self.settings, body=body, query=query)
+
+    def send(self, request: ApiRequest, *, observe=None):
+        """Send with the key for the request's origin; the parsed JSON answer (`ApiResponse`)."""
+        from .transport import http
+
+        return http.send(request, self.key_for(request.url), self.settings, observe=observe,
+                         sessions=self.sessions)
+
+    def stream(self, request: ApiRequest):
+        """Send a streaming request; a `StreamResponse` to iterate once."""
+        from .transport import http
+
+        return http.stream(request, self.key_for(request.url), self.settings, sessions=self.sessions)
+
+    def upload(self, path: str | os.PathLike, purpose: str):
+        """POST /files with the file at `path`; the File object (`ApiResponse`)."""
+        from .transport import file_transfer
+
+        request = self.endpoint("POST", "/files")
+        return file_transfer.upload(Path(path), purpose, self.key_for(request.url), self.settings,
+                                    sessions=self.sessions)
+
+    def download(self, file_id: str, dest: str | os.PathLike, **limits) -> int:
+        """GET /files/{file_id}/content into `dest` (whole or not at all); its size in bytes."""
+        from .transport import file_transfer
+
+        request = self.endpoint("GET", "/files")
+        return file_transfer.download_content(file_id, Path(dest), self.key_for(request.url), self.settings,
+                                              sessions=self.sessions, **limits)
+
+    def close(self) -> None:
+        """Close the client's own pooled connections (the process's shared ones stay)."""
+        from .transport.session import default_sessions
+
+        if self._sessions is not None and self._sessions is not default_sessions():
+            self._sessions.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.settings.base_url!r})"
+
+
+# --- the default client behind `openai_skill.invoke` ---
+
+# The keyword arguments a Client takes: the facade turns any other into an InputError naming
+# the nearest one (read from the signature, so the list cannot drift).
+_code = Client.__init__.__code__
+CLIENT_OPTIONS = _code.co_varnames[_code.co_argcount:_code.co_argcount + _code.co_kwonlyargcount]
+_code = Client.invoke.__code__
+CALL_OPTIONS = _code.co_varnames[_code.co_argcount:_code.co_argcount + _code.co_kwonlyargcount]
+del _code
+
+_default: tuple | None = None  # (the environment it was built from, the client)
+
+
+def default_client() -> Client:
+    """One client per process, rebuilt only when the environment's settings or key change."""
+    global _default
+    snapshot = _environment_snapshot()
+    current = _default
+    if current is None or current[0] != snapshot:
+        current = _default = (snapshot, Client())
+    return current[1]
+
+
+def _environment_snapshot() -> tuple:
+    # The key sources read the environment on each lookup; only the settings are frozen.
+    from .config import SETTINGS_ENV
+
+    return tuple(os.environ.get(name) for name in SETTINGS_ENV)
+
+
+def check_options(options: Mapping) -> None:
+    """Refuse an option neither Client nor invoke takes, naming the nearest valid one."""
+    from .errors import InputError
+
+    for name in options:
+        if name not in CLIENT_OPTIONS and name not in CALL_OPTIONS:
+            import difflib
+
+            valid = sorted((*CLIENT_OPTIONS, *CALL_OPTIONS))
+            near = difflib.get_close_matches(name, valid, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise InputError(f"unknown option {name!r}{hint} Expected one of: {', '.join(valid)}",
+                             field=name, expected=valid, given=name)
+
+
+def invoke(action: str, input: dict | None = None, **options) -> dict:
+    """`openai_skill.invoke`: one call on the default client, or on a client built for these options."""
+    check_options(options)
+    call = {k: v for k, v in options.items() if k in CALL_OPTIONS}
+    settings = {k: v for k, v in options.items() if k in CLIENT_OPTIONS and v is not None}
+    client = Client(**settings) if settings else default_client()
+    return client.invoke(action, input, **call)
+
+
+__all__ = ["Client", "Prepared", "invoke", "default_client"]
+
+
+def build_client(options: Mapping, *, cache_vault: bool = False) -> Client:
+    """A Client from a job's options (api_key and the Settings fields); an unknown name is an
+    InputError naming the nearest valid one, never a TypeError."""
+    from .errors import InputError
+
+    unknown = [name for name in options if name not in CLIENT_OPTIONS or name in ("key_sources", "env",
+                                                                                    "sessions", "cache_vault")]
+    if unknown:
+        import difflib
+
+        valid = sorted(n for n in CLIENT_OPTIONS if n not in ("key_sources", "env", "sessions", "cache_vault"))
+        near = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise InputError(f"unknown option {unknown[0]!r}{hint} Expected one of: {', '.join(valid)}",
+                         field=unknown[0], expected=valid, given=unknown[0])
+    return Client(**options, cache_vault=cache_vault)
+
+
+def error_from_answer(status: int, body: bytes, request_id: str | None, url: str):
+    """The APIError a recorded answer (a batch output line) stands for: the class and message
+    a live call with that status and body would have raised."""
+    from .transport.error_map import recorded_error
+
+    return recorded_error(status, body, request_id, url)
