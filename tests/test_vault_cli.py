@@ -13,6 +13,7 @@ import pytest
 
 import openai_skill as skill
 import openai_skill.secrets.crypto as crypto
+from openai_skill.client import Client
 from conftest import CANARY_KEY
 from key_lookup import lookup_secret
 from openai_skill.secrets.store import VaultStore
@@ -99,23 +100,24 @@ def test_setup_other_names_take_any_value(cli):
 def test_setup_verify_calls_list_models_with_the_new_key(cli, monkeypatch):
     calls = []
 
-    def fake_invoke(action, data, **options):
-        calls.append((action, data, options))
+    def fake_invoke(client, action, data=None, **options):
+        calls.append((action, data, options, client.key_for(client.base_url).reveal()))
         return {"models": [{"id": "a"}, {"id": "b"}, {"id": "c"}], "count": 3, "request_id": "req_1"}
 
-    monkeypatch.setattr(skill, "invoke", fake_invoke)
+    monkeypatch.setattr(Client, "invoke", fake_invoke)
     result = run(cli, "setup", "--verify", stdin=CANARY_KEY)
     assert result.code == 0 and result.json()["verified"] == {"models_seen": 3}
-    assert calls == [("list-models", {}, {"api_key": CANARY_KEY})]
+    assert calls == [("list-models", {}, {}, CANARY_KEY)]
 
 
 def test_setup_verify_rejected_key_is_not_stored(cli, monkeypatch, vault_dir):
     from openai_skill.errors import AuthenticationError
 
-    def rejected(action, data, **options):
-        raise AuthenticationError(f"Incorrect API key provided: {options['api_key']}", status=401)
+    def rejected(client, action, data=None, **options):
+        raise AuthenticationError(f"Incorrect API key provided: {client.key_for(client.base_url).reveal()}",
+                                  status=401)
 
-    monkeypatch.setattr(skill, "invoke", rejected)
+    monkeypatch.setattr(Client, "invoke", rejected)
     result = run(cli, "setup", "--verify", stdin=CANARY_KEY)
     assert result.code == 3 and not (vault_dir / "vault").exists()
 

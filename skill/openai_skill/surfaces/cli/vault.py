@@ -39,10 +39,9 @@ def cmd_setup(args) -> int:
     base_url = _base_url(args.base_url)  # the API base the key is for (origin binding)
     result = {"stored": args.name}
     if args.verify:  # before storing: a rejected key is not kept
-        from ... import invoke  # the public facade (tests replace it)
+        from ...client import Client
 
-        options = {"base_url": args.base_url} if args.base_url else {}
-        models = invoke("list-models", {}, api_key=secret, **options)
+        models = Client(api_key=secret, base_url=args.base_url).invoke("list-models", {})
         result["verified"] = {"models_seen": len(models.get("models") or [])}
     store = VaultStore()
     vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
