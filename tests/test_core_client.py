@@ -273,3 +273,12 @@ def test_a_malformed_environment_key_fails_the_call_before_sending(openai, monke
     with pytest.raises(CredentialsError, match="from OPENAI_API_KEY is empty or malformed"):
         Client().invoke("list-models")
     assert openai.requests == []
+
+
+def test_a_job_option_nobody_takes_is_an_input_error_naming_the_nearest():
+    from openai_skill.jobs.batch import status
+
+    with pytest.raises(InputError, match="unknown option 'max_retrys'; did you mean 'max_retries'"):
+        list(openai_skill.embed_many(["a"], max_retrys=1))
+    with pytest.raises(InputError, match="unknown option 'key_sources'"):
+        status("batch_1", key_sources=[])  # a job builds its own chain

@@ -225,19 +225,24 @@ def _environment_snapshot() -> tuple:
     return tuple(os.environ.get(name) for name in SETTINGS_ENV)
 
 
-def check_options(options: Mapping) -> None:
-    """Refuse an option neither Client nor invoke takes, naming the nearest valid one."""
+def _refuse_unknown(name: str, valid: Sequence[str]):
+    """The InputError for an option nobody takes: it names the nearest valid one."""
+    import difflib
+
     from .errors import InputError
 
+    valid = sorted(valid)
+    near = difflib.get_close_matches(name, valid, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return InputError(f"unknown option {name!r}{hint} Expected one of: {', '.join(valid)}",
+                      field=name, expected=valid, given=name)
+
+
+def check_options(options: Mapping) -> None:
+    """Refuse an option neither Client nor invoke takes, naming the nearest valid one."""
     for name in options:
         if name not in CLIENT_OPTIONS and name not in CALL_OPTIONS:
-            import difflib
-
-            valid = sorted((*CLIENT_OPTIONS, *CALL_OPTIONS))
-            near = difflib.get_close_matches(name, valid, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise InputError(f"unknown option {name!r}{hint} Expected one of: {', '.join(valid)}",
-                             field=name, expected=valid, given=name)
+            raise _refuse_unknown(name, (*CLIENT_OPTIONS, *CALL_OPTIONS))
 
 
 def invoke(action: str, input: dict | None = None, **options) -> dict:
@@ -252,21 +257,17 @@ def invoke(action: str, input: dict | None = None, **options) -> dict:
 __all__ = ["Client", "Prepared", "invoke", "default_client"]
 
 
+# What a job's options may name: api_key and the Settings fields (the rest is the job's to set).
+JOB_CLIENT_OPTIONS = tuple(n for n in CLIENT_OPTIONS if n not in ("settings", "key_sources", "env", "sessions",
+                                                                   "cache_vault"))
+
+
 def build_client(options: Mapping, *, cache_vault: bool = False) -> Client:
     """A Client from a job's options (api_key and the Settings fields); an unknown name is an
     InputError naming the nearest valid one, never a TypeError."""
-    from .errors import InputError
-
-    unknown = [name for name in options if name not in CLIENT_OPTIONS or name in ("key_sources", "env",
-                                                                                    "sessions", "cache_vault")]
-    if unknown:
-        import difflib
-
-        valid = sorted(n for n in CLIENT_OPTIONS if n not in ("key_sources", "env", "sessions", "cache_vault"))
-        near = difflib.get_close_matches(unknown[0], valid, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise InputError(f"unknown option {unknown[0]!r}{hint} Expected one of: {', '.join(valid)}",
-                         field=unknown[0], expected=valid, given=unknown[0])
+    for name in options:
+        if name not in JOB_CLIENT_OPTIONS:
+            raise _refuse_unknown(name, JOB_CLIENT_OPTIONS)
     return Client(**options, cache_vault=cache_vault)
 
 
