@@ -8,8 +8,14 @@ from collections.abc import Sequence
 from ..errors import CredentialsError
 
 
-def allow_hint(name: str, origin: str) -> str:
-    return f"openai-skill vault allow-origin {name} {origin}"
+# The keychain source's name (keychain.WHERE): its origins live in the keychain record, and
+# `vault allow-origin ... --keychain` changes them.
+KEYCHAIN = "the OS keychain"
+
+
+def allow_hint(name: str, origin: str, where: str = "the vault") -> str:
+    """The command that lets the entry go to `origin`."""
+    return f"openai-skill vault allow-origin {name} {origin}" + (" --keychain" if where == KEYCHAIN else "")
 
 
 def check_origin(where: str, name: str, allowed: Sequence[str], origin: str) -> None:
@@ -17,5 +23,5 @@ def check_origin(where: str, name: str, allowed: Sequence[str], origin: str) -> 
     if origin not in allowed:
         raise CredentialsError(
             f"{where} entry {name!r} may be sent only to {', '.join(allowed)}, and this request goes to "
-            f"{origin}; nothing was sent. If you trust {origin} with this key, run `{allow_hint(name, origin)}` "
-            f"(or put the key in the environment yourself)", reason="origin_not_allowed", origin=origin)
+            f"{origin}; nothing was sent. If you trust {origin} with this key, run "
+            f"`{allow_hint(name, origin, where)}` (or put the key in the environment yourself)", reason="origin_not_allowed", origin=origin)

@@ -100,8 +100,9 @@ class VaultKey:
 
     name = "the vault"
 
-    def __init__(self, env: Mapping[str, str], entry: str, *, cache: bool = False):
+    def __init__(self, env: Mapping[str, str], entry: str, *, cache: bool = False, store=None):
         self.env, self.entry, self.cache = env, entry, cache
+        self.store = store  # a VaultStore already used (`vault list`): its passphrase is not asked twice
         self._lock = threading.Lock()
         self._cached: tuple | None = None  # (stamp, (Secret, origins) or None)
         self.opens = 0  # how many times the vault was read (tests and the benchmark read it)
@@ -134,7 +135,7 @@ class VaultKey:
 
     def _load(self, read_entry):
         self.opens += 1
-        entry = read_entry(self.entry, self.env)
+        entry = read_entry(self.entry, self.env, store=self.store)
         if entry is None:
             return None
         value, origins = entry
@@ -150,12 +151,13 @@ class KeyChain:
 
     @classmethod
     def default(cls, env: Mapping[str, str] | None = None, explicit: str | None = None, *,
-                cache_vault: bool = False) -> "KeyChain":
+                cache_vault: bool = False, vault_store=None) -> "KeyChain":
         """THE order, in one place: explicit > OPENAI_API_KEY > vault > OS keychain."""
         env = os.environ if env is None else env
         spec = credential()
         return cls([ExplicitKey(explicit), EnvKey(env, spec["env"]),
-                    VaultKey(env, spec["name"], cache=cache_vault), KeychainKey(env, spec["name"])])
+                    VaultKey(env, spec["name"], cache=cache_vault, store=vault_store),
+                    KeychainKey(env, spec["name"])])
 
     def key_for(self, origin: str) -> Secret:
         for source in self.sources:
@@ -166,13 +168,20 @@ class KeyChain:
 
     def answering(self, origin: str) -> str | None:
         """The name of the source that would answer for `origin` (None: none would)."""
+        return self.consult(origin)[0]
+
+    def consult(self, origin: str) -> tuple[str | None, CredentialsError | None]:
+        """(the source that would answer for `origin`, the error it would answer with or None).
+
+        A source that raises answers too: the chain stops at it (a key bound elsewhere, a vault
+        that does not open, a locked keychain) and never falls through to a weaker source."""
         for source in self.sources:
             try:
                 if source.key_for(origin) is not None:
-                    return source.name
-            except CredentialsError:
-                return source.name  # it has a key, bound elsewhere: it answers, with a refusal
-        return None
+                    return source.name, None
+            except CredentialsError as exc:
+                return source.name, exc
+        return None, None
 
 
 def missing_key_error() -> CredentialsError:

@@ -54,6 +54,16 @@ class VaultStore:
                 return None
             return self._open(data, counter)[0]
 
+    def listed_names(self) -> frozenset[str]:
+        """The entry names the vault file lists, read without any key or lock: NOT authenticated,
+        so only for advice (`setup --keychain` warning that the vault wins), never to decide what
+        is sent. Empty when there is no vault, or none that parses."""
+        try:
+            data = self._read_vault() if disk.may_exist(self.paths.vault) else None
+            return frozenset(entry.name for entry in parse(data).entries) if data else frozenset()
+        except VaultError:
+            return frozenset()
+
     def lookup(self, name: str) -> str | None:
         vault = self.open()
         return vault.get(name) if vault else None
@@ -174,7 +184,7 @@ class VaultStore:
         with self._locked():
             vault, _ = self._load_for_write()
             if vault is None or name not in vault.entries:
-                raise InputError(f"the vault has no entry named {name!r}")
+                raise InputError(f"the vault has no entry named {name!r}", field="name", reason="no_such_entry")
             vault.set_origins(name, change(set(vault.origins(name))))
             self._commit(vault)
             return vault.origins(name)
@@ -204,12 +214,13 @@ class VaultStore:
             return rotation.rotate(vault, self.keys, to, self._commit)
 
 
-def read_entry(name: str, env: Mapping | None = None) -> tuple[str, tuple[str, ...]] | None:
+def read_entry(name: str, env: Mapping | None = None, *,
+               store: VaultStore | None = None) -> tuple[str, tuple[str, ...]] | None:
     """(the entry's value, the origins it may be sent to), or None if there is no vault or no
     such entry. Raises VaultError when a vault exists but cannot be opened (never None then).
     Which origin a request may use is the key source's to judge (`sources.VaultKey`)."""
     check_name(name)
-    vault = VaultStore(env).open()
+    vault = (store or VaultStore(env)).open()
     if vault is None or name not in vault.entries:
         return None
     return vault.get(name), tuple(vault.origins(name))
