@@ -1,5 +1,6 @@
-"""Commands for the encrypted vault: `setup` (store a key once), `vault list|remove|rotate|
-path|verify|allow-origin|revoke-origin`, and `secret-provider` (OpenClaw's exec SecretRef
+"""Commands for the encrypted vault: `setup` (store a key once; `--keychain`: in the OS
+keychain instead), `vault list|remove|rotate|path|verify|allow-origin|revoke-origin` (the
+keychain's entries too, with `--keychain`), and `secret-provider` (OpenClaw's exec SecretRef
 protocol on stdin/stdout).
 
 Secrets are read from a hidden prompt or stdin, never from argv (other processes and shell
@@ -20,17 +21,18 @@ MAX_SECRET_CHARS = 64 * 1024
 
 
 def cmd_setup(args) -> int:
-    """Store a secret (default: your OpenAI API key) in the encrypted vault, from a hidden prompt or stdin."""
+    """Store a secret (default: your OpenAI API key) in the encrypted vault (--keychain: the OS keychain), from a hidden prompt or stdin."""
     from ...secrets.sources import credential, looks_like_api_key
     from ...redaction import remember
     from ...secrets.names import check_name
-    from ...secrets.store import VaultStore
 
     if args.argv_secret:  # caught here so argparse never echoes it in "unrecognized arguments"
         raise InputError("setup never takes the secret as an argument (other processes and shell history "
                          "can read it): type it at the prompt or pipe it on stdin. Nothing was stored; if "
                          "that was a real key, treat it as exposed")
     check_name(args.name)
+    if args.keychain:
+        _check_keychain_setup(args.name)  # before the prompt: nobody types a key for nothing
     secret = _read_secret(args.name)
     remember(secret)
     if args.name == credential()["name"] and not looks_like_api_key(secret):
@@ -43,17 +45,63 @@ def cmd_setup(args) -> int:
 
         models = Client(api_key=secret, base_url=args.base_url).invoke("list-models", {})
         result["verified"] = {"models_seen": len(models.get("models") or [])}
-    store = VaultStore()
-    vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
-    result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
-                  master_key=store.mode(vault), origins=list(vault.origins(args.name)))
-    env_name = credential()["env"]
-    if args.name == credential()["name"] and os.environ.get(env_name) and os.environ[env_name].strip() != secret:
-        result["warning"] = (f"{env_name} is set in this environment and wins over the vault: unset it "
-                             f"(`unset {env_name}`) to use the key you just stored")
-        sys.stderr.write(f"openai-skill: warning: {result['warning']}\n")
+    if args.keychain:
+        result.update(_store_in_keychain(args.name, secret, base_url))
+    else:
+        from ...secrets.store import VaultStore
+
+        store = VaultStore()
+        vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
+        result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
+                      master_key=store.mode(vault), origins=list(vault.origins(args.name)))
+    warning = _who_wins_instead(args.name, secret, keychain=args.keychain)
+    if warning:
+        result["warning"] = warning
+        sys.stderr.write(f"openai-skill: warning: {warning}\n")
     emit(result)
     return 0
+
+
+def _check_keychain_setup(name: str) -> None:
+    from ...secrets import keychain
+    from ...secrets.sources import credential
+
+    entry = credential()["name"]
+    if name != entry:  # the chain reads only the API key's entry: another would sit there unused
+        raise InputError(f"--keychain stores the OpenAI API key only (entry {entry!r}), not {name!r}; keep other "
+                         "secrets in the vault (`openai-skill setup --name NAME` without --keychain)", field="name")
+    keychain.available()
+
+
+def _store_in_keychain(name: str, secret: str, base_url: str) -> dict:
+    """keychain.store, bound to the origin of the base URL in effect; the result's fields."""
+    from ...secret import Secret
+    from ...secrets import keychain
+    from ...urls import origin_of
+
+    origins = keychain.store(os.environ, name, Secret(secret, "the key given to setup"), origin_of(base_url))
+    return {"where": keychain.WHERE, "service": keychain.SERVICE, "record": str(keychain.record_path(os.environ)),
+            "origins": list(origins)}
+
+
+def _who_wins_instead(name: str, secret: str, *, keychain: bool) -> str | None:
+    """A source earlier in the chain that holds another key wins over the one just stored: say so."""
+    from ...secrets.sources import credential
+
+    spec = credential()
+    if name != spec["name"]:
+        return None
+    env_name = spec["env"]
+    if os.environ.get(env_name) and os.environ[env_name].strip() != secret:
+        return (f"{env_name} is set in this environment and wins over the {'OS keychain' if keychain else 'vault'}:"
+                f" unset it (`unset {env_name}`) to use the key you just stored")
+    if keychain:
+        from ...secrets.store import VaultStore
+
+        if name in VaultStore().listed_names():  # unauthenticated names: advice only
+            return (f"the vault also holds {name!r} and wins over the OS keychain: remove it "
+                    f"(`openai-skill vault remove {name}`) to use the key you just stored")
+    return None
 
 
 def _base_url(given: str | None) -> str:
@@ -64,27 +112,84 @@ def _base_url(given: str | None) -> str:
 
 
 def cmd_list(args) -> int:
-    """List the vault's entries: name, created, updated and a short fingerprint (never the value)."""
+    """List the vault's and the OS keychain's entries (names, origins, never a value) and which key source answers for the base URL in effect."""
     store, vault = _open()
     entries = [] if vault is None else [
         {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name),
          "origins": list(e.origins)}
         for e in vault.entries.values()]
-    emit({"vault": str(store.paths.vault), "entries": entries})
+    result = {"vault": str(store.paths.vault), "entries": entries, "keychain": _keychain_listing()}
+    result.update(_answering(store))
+    emit(result)
     return 0
 
 
+def _keychain_listing() -> dict:
+    """The keychain record's entries (no keyring call: the record names them); a broken record
+    is reported here rather than hiding the vault's entries."""
+    from ...errors import VaultError
+    from ...secrets import keychain
+
+    listing = {"record": str(keychain.record_path(os.environ))}
+    try:
+        listing["entries"] = [{"name": name, "origins": list(origins)}
+                              for name, origins in keychain.read_record(os.environ).items()]
+    except VaultError as exc:
+        listing.update(entries=[], error=exc.message)
+    return listing
+
+
+def _answering(store) -> dict:
+    """Which source a call would take its key from (for the base URL in effect), and the error
+    it would answer with, if any (a key bound elsewhere, a locked keychain, ...)."""
+    from ...errors import SkillError
+    from ...secrets.sources import KeyChain
+    from ...urls import origin_of
+
+    try:
+        base_url = _base_url(None)
+        source, problem = KeyChain.default(os.environ, vault_store=store).consult(origin_of(base_url))
+    except SkillError as exc:  # a bad OPENAI_BASE_URL: the listing is still worth having
+        return {"key_source": None, "key_source_problem": exc.message}
+    answer = {"base_url": base_url, "key_source": source}
+    if problem is not None:
+        answer["key_source_problem"] = problem.message
+    return answer
+
+
 def cmd_remove(args) -> int:
-    """Remove one entry from the vault."""
+    """Remove one entry from the vault (with --keychain: from the OS keychain and its record)."""
     from ...secrets.names import check_name
     from ...secrets.store import VaultStore
 
     check_name(args.name)
+    if args.keychain:
+        from ...secrets import keychain
+
+        if not keychain.remove(os.environ, args.name):
+            raise InputError(f"the OS keychain has no entry named {args.name!r} (`openai-skill vault list` lists "
+                             "them)", field="name")
+        emit({"removed": args.name, "where": keychain.WHERE, "record": str(keychain.record_path(os.environ))})
+        return 0
     store = VaultStore()
     if not store.remove(args.name):
-        raise InputError(f"the vault has no entry named {args.name!r}")
+        raise InputError(f"the vault has no entry named {args.name!r}"
+                         + _in_keychain_hint(args.name, f"remove {args.name}"), field="name")
     emit({"removed": args.name, "vault": str(store.paths.vault)})
     return 0
+
+
+def _in_keychain_hint(name: str, command: str) -> str:
+    """For a name the vault lacks: point at the keychain entry of that name, if there is one
+    (`command`: the vault command and its arguments, as the user gave them)."""
+    from ...errors import VaultError
+    from ...secrets import keychain
+
+    try:
+        listed = name in keychain.read_record(os.environ)
+    except VaultError:
+        return ""  # a broken record is reported where it is used, not in this hint
+    return f"; the OS keychain has one: add --keychain (`openai-skill vault {command} --keychain`)" if listed else ""
 
 
 def cmd_rotate(args) -> int:
@@ -108,20 +213,35 @@ def cmd_rotate(args) -> int:
 
 
 def cmd_allow_origin(args) -> int:
-    """Let a vault entry be sent to one more origin (scheme://host[:port]), e.g. your API gateway."""
-    from ...secrets.store import VaultStore
-
-    store = VaultStore()
-    emit({"name": args.name, "origins": list(store.allow_origin(args.name, args.origin))})
-    return 0
+    """Let a vault entry (--keychain: the OS keychain's) be sent to one more origin (scheme://host[:port]), e.g. your API gateway."""
+    return _change_origins(args, "allow_origin")
 
 
 def cmd_revoke_origin(args) -> int:
-    """Stop sending a vault entry to an origin (an entry keeps at least one)."""
+    """Stop sending a vault entry (--keychain: the OS keychain's) to an origin (an entry keeps at least one)."""
+    return _change_origins(args, "revoke_origin")
+
+
+def _change_origins(args, change: str) -> int:
+    from ...secrets.names import check_name
+
+    check_name(args.name)
+    if args.keychain:
+        from ...secrets import keychain
+
+        origins = getattr(keychain, change)(os.environ, args.name, args.origin)
+        emit({"name": args.name, "where": keychain.WHERE, "origins": list(origins)})
+        return 0
     from ...secrets.store import VaultStore
 
-    store = VaultStore()
-    emit({"name": args.name, "origins": list(store.revoke_origin(args.name, args.origin))})
+    try:
+        origins = getattr(VaultStore(), change)(args.name, args.origin)
+    except InputError as exc:
+        if exc.details.get("reason") != "no_such_entry":
+            raise
+        hint = _in_keychain_hint(args.name, f"{change.replace('_', '-')} {args.name} {args.origin}")
+        raise InputError(exc.message + hint, field="name", reason="no_such_entry") from None
+    emit({"name": args.name, "origins": list(origins)})
     return 0
 
 
@@ -225,9 +345,13 @@ def register(subparsers) -> None:
     entry = credential()["name"]
     p.add_argument("--name", default=entry, help=f"entry name (default: {entry})")
     p.add_argument("--verify", action="store_true", help="first prove the key works with one list-models call")
-    p.add_argument("--passphrase", action="store_true",
-                   help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
-                        "instead of a key file")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--passphrase", action="store_true",
+                       help="protect a new vault with a passphrase (prompt, or OPENAI_SKILL_VAULT_PASSPHRASE) "
+                            "instead of a key file")
+    where.add_argument("--keychain", action="store_true",
+                       help="store the API key in the OS keychain (macOS Keychain, Windows Credential Locker, "
+                            "Secret Service) instead of the vault; needs pip install 'openai-skill[keychain]'")
     p.add_argument("--base-url", metavar="URL",
                    help="the API base this key is for (default: OPENAI_BASE_URL, else https://api.openai.com/v1); "
                         "the vault sends the key only to this origin and those you allow")
@@ -240,6 +364,7 @@ def register(subparsers) -> None:
     add_command(vsub, cmd_list)
     sp = add_command(vsub, cmd_remove)
     sp.add_argument("name", metavar="NAME", help="entry to remove")
+    sp.add_argument("--keychain", action="store_true", help="remove the OS keychain's entry, not the vault's")
     sp = add_command(vsub, cmd_rotate)
     to = sp.add_mutually_exclusive_group()
     to.add_argument("--new-passphrase", dest="to", action="store_const", const="passphrase",
@@ -255,5 +380,6 @@ def register(subparsers) -> None:
         sp = add_command(vsub, func)
         sp.add_argument("name", metavar="NAME", help="vault entry (e.g. openai_api_key)")
         sp.add_argument("origin", metavar="ORIGIN", help="https://host[:port] (a base URL is cut to its origin)")
+        sp.add_argument("--keychain", action="store_true", help="the OS keychain's entry, not the vault's")
 
     add_command(subparsers, cmd_secret_provider)
