@@ -64,4 +64,6 @@ def action_names() -> list[str]:
     return list(load_manifest().actions)
 
 
-__all__ = ["__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many", "batch", "action_names", *_error_names]
+# Client, Secret and batch come from __getattr__ on first use (F405: not defined at import time).
+__all__ = ["__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many",  # noqa: F405
+           "batch", "action_names", *_error_names]  # noqa: F405

@@ -185,7 +185,7 @@ class Client:
         if self._sessions is not None and self._sessions is not default_sessions():
             self._sessions.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc_info) -> None:

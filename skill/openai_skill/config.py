@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import InputError
 
@@ -53,7 +53,7 @@ class Settings:
     output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
 
     @classmethod
-    def from_env(cls, env: dict | None = None, /, **overrides) -> "Settings":
+    def from_env(cls, env: dict | None = None, /, **overrides) -> Settings:
         """Defaults, then the environment, then non-None `overrides`."""
         env = os.environ if env is None else env
         values: dict = {}
@@ -82,7 +82,7 @@ class Settings:
                 values[key] = value
         return cls().with_values(**values)
 
-    def with_values(self, **values) -> "Settings":
+    def with_values(self, **values) -> Settings:
         """A copy with `values` applied and checked."""
         if "output_dir" in values:
             if not isinstance(values["output_dir"], (str, os.PathLike)):

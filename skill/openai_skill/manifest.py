@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .errors import InputError
@@ -125,7 +125,7 @@ def _from_bundle(bundle: dict) -> Manifest:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_manifest() -> Manifest:
     bundled = PACKAGE_DIR / BUNDLE_NAME
     if bundled.is_file():

@@ -14,7 +14,7 @@ import contextlib
 import os
 import stat
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..config import ENV_HOME, config_folder  # noqa: F401  (ENV_HOME: named here for the store)
 from ..errors import VaultError
@@ -44,7 +44,7 @@ class Paths:
         self.generation = folder / GENERATION_NAME
 
     @classmethod
-    def from_env(cls, env: Mapping) -> "Paths":
+    def from_env(cls, env: Mapping) -> Paths:
         return cls(config_folder(env)[0])
 
 

@@ -11,7 +11,7 @@ malformed one raises InputError and gets no answer at all.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import InputError
 from .names import NAME_PATTERN, is_name

@@ -151,7 +151,7 @@ class KeyChain:
 
     @classmethod
     def default(cls, env: Mapping[str, str] | None = None, explicit: str | None = None, *,
-                cache_vault: bool = False, vault_store=None) -> "KeyChain":
+                cache_vault: bool = False, vault_store=None) -> KeyChain:
         """THE order, in one place: explicit > OPENAI_API_KEY > vault > OS keychain."""
         env = os.environ if env is None else env
         spec = credential()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ..errors import InputError, VaultError
 from ..redaction import remember
@@ -106,7 +106,8 @@ class VaultStore:
                 vault.raw_source = mode  # what a v1 file did not record: the source that opened it
             return vault, key_path
         raise VaultAuthError(f"cannot open the vault {self.paths.vault} with the "
-                             f"{' or the '.join(dict.fromkeys(tried))}: wrong key/passphrase, or the vault was modified")
+                             f"{' or the '.join(dict.fromkeys(tried))}: wrong key/passphrase, "
+                             "or the vault was modified")
 
     # ---- writing -------------------------------------------------------------------------
     def _locked(self):

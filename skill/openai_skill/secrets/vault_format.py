@@ -34,7 +34,8 @@ import hmac
 import os
 import re
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from ..errors import InputError
 from ..redaction import remember
@@ -264,13 +265,13 @@ class Vault:
 
     @classmethod
     def create(cls, master_key: bytes, kdf: ScryptParams | None = None, *, source: str = KEY_FILE,
-               rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> "Vault":
+               rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> Vault:
         """A new empty vault (generation 0) with a fresh id and data key."""
         vault = cls(rand(VAULT_ID_LEN), kdf, b"", b"", b"", 0, {})
         return vault.rekey(master_key, kdf, source=source, rand=rand, data_key=data_key)
 
     @classmethod
-    def open(cls, data: bytes | VaultFile, master_key: bytes) -> "Vault":
+    def open(cls, data: bytes | VaultFile, master_key: bytes) -> Vault:
         """Parse, check the MAC, then unwrap the data key; raise VaultFormatError/VaultAuthError."""
         vf = data if isinstance(data, VaultFile) else parse(data)
         check_key(master_key)
@@ -326,7 +327,7 @@ class Vault:
         return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX_LEN]
 
     def rekey(self, master_key: bytes, kdf: ScryptParams | None, *, source: str | None = None,
-              rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> "Vault":
+              rand: Callable[[int], bytes] = os.urandom, data_key: bytes | None = None) -> Vault:
         """A v2 copy under a new data key (and the given master key), every entry re-sealed.
 
         `source` says where a raw master key comes from ("key-file" or "env-key"); by default

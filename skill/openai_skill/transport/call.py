@@ -64,7 +64,7 @@ class Call:
         self.deadline_at = deadline_at
         self.watch = deadline.Watchdog(deadline_at)
 
-    def __enter__(self) -> "Call":
+    def __enter__(self) -> Call:
         return self
 
     def __exit__(self, *exc_info) -> None:

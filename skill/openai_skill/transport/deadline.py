@@ -41,7 +41,7 @@ class _Monitor:
         self.dogs: set = set()
         self.thread: threading.Thread | None = None
 
-    def wake(self, dog: "Watchdog") -> None:
+    def wake(self, dog: Watchdog) -> None:
         """(Re)consider `dog`; called with `cond` held."""
         if dog._closed or dog._sock is None or dog._expiry() is None:
             self.dogs.discard(dog)

@@ -14,8 +14,7 @@ from ..errors import (APIConnectionError, APIError, APITimeoutError, Authenticat
                       QuotaExceededError, RateLimitError, ServerError, UnexpectedResponseError)
 from ..redaction import redact
 from .. import retry
-from .body import MAX_ERROR_BODY_BYTES
-from .request import EVENT_STREAM_TYPE, JSON_TYPE
+from .request import JSON_TYPE
 from ..urls import host_of, safe_url
 
 MAX_SNIPPET_CHARS = 200                  # how much of an unexpected body a message quotes

@@ -30,10 +30,10 @@ def multipart_parts(fields: dict, filename: str, boundary: str) -> tuple[bytes, 
     head = b""
     for name, value in fields.items():
         head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                 f"{value}\r\n").encode("utf-8")
+                 f"{value}\r\n").encode()
     safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
     head += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\n"
-             f"Content-Type: application/jsonl\r\n\r\n").encode("utf-8")
+             f"Content-Type: application/jsonl\r\n\r\n").encode()
     return head, f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
@@ -73,7 +73,7 @@ def _save(call: Call, response, dest: Path, max_bytes: int) -> int:
     if declared.isdigit() and int(declared) > max_bytes:
         response.close()
         raise _too_large(call, max_bytes)
-    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", delete=False)  # noqa: SIM115  (entered by the `with` below; made first so the except can remove it by name)
     size = 0
     try:
         with handle:

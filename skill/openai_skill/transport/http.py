@@ -56,7 +56,7 @@ def send(request: ApiRequest, api_key: Secret, settings: Settings, *, observe=No
 
 def stream(request: ApiRequest, api_key: Secret, settings: Settings, *,
            max_bytes: int = MAX_STREAM_BYTES, max_line: int = MAX_LINE_CHARS,
-           max_event: int = MAX_EVENT_CHARS, sessions=None) -> "StreamResponse":
+           max_event: int = MAX_EVENT_CHARS, sessions=None) -> StreamResponse:
     """Send a streaming request; return a StreamResponse once the server has begun to answer.
 
     Retries apply until the response starts; after that a failure is raised while iterating.
@@ -152,7 +152,7 @@ class StreamResponse:
         self._call.close()
         self._response.close()
 
-    def __enter__(self) -> "StreamResponse":
+    def __enter__(self) -> StreamResponse:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -64,7 +64,7 @@ class Sessions:
         self._sessions = {}
 
 
-_all: "weakref.WeakSet[Sessions]" = weakref.WeakSet()
+_all: weakref.WeakSet[Sessions] = weakref.WeakSet()
 _default = Sessions()
 
 

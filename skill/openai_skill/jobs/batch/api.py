@@ -13,7 +13,6 @@ same key resolution, session, retries, deadline and redaction as `invoke`. Every
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable

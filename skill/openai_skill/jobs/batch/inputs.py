@@ -134,7 +134,7 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
                     handle.close()
                 part = Part(folder / f"batch-input-{len(parts) + 1:03d}.jsonl", first_line=number)
                 parts.append(part)
-                handle = open(part.path, "wb")
+                handle = open(part.path, "wb")  # noqa: SIM115  (one part after another; the finally closes the last)
             handle.write(encoded)
             part.last_line = number
             part.requests += 1
@@ -144,7 +144,8 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
         if handle is not None:
             handle.close()
     if problems:
-        head = problems[0]["message"] if bad == 1 else f"{bad} bad lines in the batch input; first: {problems[0]['message']}"
+        head = (problems[0]["message"] if bad == 1
+                else f"{bad} bad lines in the batch input; first: {problems[0]['message']}")
         raise InputError(head, problems=problems)
     if not parts:
         raise InputError("the batch input has no lines")

@@ -110,7 +110,7 @@ def _missing(line: int, table: dict) -> dict:
 
 def _write_in_order(out: Path, spool_path: Path, index: dict, order: list, missing: list, table: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False)  # noqa: SIM115  (entered by the `with` below; made first so the except can remove it by name)
     try:
         with handle, open(spool_path, "rb") as spool:
             pending = iter(missing)

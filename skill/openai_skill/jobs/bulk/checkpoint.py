@@ -55,8 +55,9 @@ class Checkpoint:
         else:
             _write_synced(journal, (json.dumps(self.header, sort_keys=True) + "\n").encode(), "wb")
             spool.write_bytes(b"")
-        self._journal = open(journal, "ab")
-        self._spool = open(spool, "r+b")
+        # Open for the checkpoint's life (every finished chunk appends to both); close() closes them.
+        self._journal = open(journal, "ab")  # noqa: SIM115
+        self._spool = open(spool, "r+b")  # noqa: SIM115
         self._spool.seek(0, os.SEEK_END)
 
     def _load(self, journal: Path, spool: Path) -> None:
@@ -117,7 +118,9 @@ class Checkpoint:
             raise InputError(f"cannot assemble {self.out}: chunks {missing[:5]} are not finished")
         self.close()
         folder = self.out.parent
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{self.out.name}.", suffix=".tmp", delete=False)
+        # entered by the `with` below; made first so the except can remove it by name
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{self.out.name}.", suffix=".tmp",  # noqa: SIM115
+                                             delete=False)
         try:
             with handle, open(self.folder / SPOOL, "rb") as spool:
                 handle.write(prefix)

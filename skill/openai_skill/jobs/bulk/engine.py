@@ -153,7 +153,7 @@ def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: 
             raise UnexpectedResponseError(f"asked for {len(texts)} embeddings, got {len(vectors)}")
         stats.requests += 1
         stats.sent_texts += len(texts)
-        return dict(zip(texts, vectors))
+        return dict(zip(texts, vectors, strict=True))
     raise AssertionError("unreachable")
 
 

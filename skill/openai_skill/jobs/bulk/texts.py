@@ -70,7 +70,8 @@ def scan(lines: Iterable[str], fmt: str = "txt", field: str = DEFAULT_FIELD, che
             count += 1
     if problems:
         more = f" (and {bad - len(problems)} more)" if bad > len(problems) else ""
-        head = problems[0]["message"] if bad == 1 else f"{bad} bad lines in the input{more}; first: {problems[0]['message']}"
+        head = (problems[0]["message"] if bad == 1
+                else f"{bad} bad lines in the input{more}; first: {problems[0]['message']}")
         raise InputError(head, problems=problems)
     if count == 0:
         raise InputError("the input has no texts to embed",

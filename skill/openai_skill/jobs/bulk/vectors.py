@@ -66,9 +66,9 @@ def json_array(data: bytes) -> str:
     if template is None:  # one format call per vector is about twice as fast as one per float
         template = _FORMATS[len(values)] = ",".join([FLOAT_FORMAT] * len(values))
     text = template % tuple(values)
-    if "n" in text:  # "nan" or "inf": not JSON, and never a real embedding
-        if any(not math.isfinite(value) for value in values):
-            raise UnexpectedResponseError("an embedding holds NaN or infinity")
+    # "nan" or "inf": not JSON, and never a real embedding (the substring test first: it is cheap)
+    if "n" in text and any(not math.isfinite(value) for value in values):
+        raise UnexpectedResponseError("an embedding holds NaN or infinity")
     return "[" + text + "]"
 
 
@@ -76,12 +76,12 @@ def jsonl_line(ordinal: int, ident, data: bytes) -> str:
     """One output line: `{"id": ..., "embedding": [...]}`, or `"index"` when the input had no id."""
     key = "index" if ident is None else "id"
     value = ordinal if ident is None else ident
-    return '{"%s":%s,"embedding":%s}\n' % (key, json.dumps(value, ensure_ascii=False), json_array(data))
+    return f'{{"{key}":{json.dumps(value, ensure_ascii=False)},"embedding":{json_array(data)}}}\n'
 
 
 def npy_header(rows: int, dimensions: int) -> bytes:
     """The .npy (format 1.0) header for a C-order little-endian float32 matrix."""
-    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, dimensions)
+    text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows:d}, {dimensions:d}), }}"
     used = len(NPY_MAGIC) + len(NPY_VERSION) + 2 + len(text) + 1
     text += " " * (-used % NPY_ALIGN) + "\n"
     return NPY_MAGIC + NPY_VERSION + len(text).to_bytes(2, "little") + text.encode("latin1")

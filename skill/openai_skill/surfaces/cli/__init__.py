@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 
 from ..._version import __version__
 from ...errors import EXIT_USAGE, InputError, SkillError
@@ -69,18 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     except SkillError as exc:
         if debug:
             raise
-        return _report(lambda: fail(exc, as_json=as_json), exc.exit_code)
+        # partial, not a lambda: bind `exc` now (Python unbinds the name when the except block ends)
+        return _report(partial(fail, exc, as_json=as_json), exc.exit_code)
     except KeyboardInterrupt:
         return _report(lambda: _interrupted(as_json), EXIT_INTERRUPTED)
     except BrokenPipeError:
         return _reader_gone()
     except OutputError as exc:  # stdout on a full disk: say so on stderr, if that still works
-        return _report(lambda: _silence_stdout() or write_text(sys.stderr, f"openai-skill: {exc}\n")
-                       or EXIT_INTERNAL)
+        return _report(partial(_output_failed, exc))
     except Exception as exc:  # the last resort: whatever was not foreseen, still one line
         if debug:
             raise
-        return _report(lambda: _internal_error(exc, as_json))
+        return _report(partial(_internal_error, exc, as_json))
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -105,6 +106,12 @@ def _internal_error(exc: BaseException, as_json: bool) -> int:
                                f"{DEBUG_ENV}=1 shows the traceback)\n")
     if as_json:
         emit({"error": {"type": "internal_error", "error": type(exc).__name__, "message": message}})
+    return EXIT_INTERNAL
+
+
+def _output_failed(exc: OutputError) -> int:
+    _silence_stdout()
+    write_text(sys.stderr, f"openai-skill: {exc}\n")
     return EXIT_INTERNAL
 
 

@@ -98,11 +98,15 @@ def register(sub) -> None:
                         help="on failure, print the error object as JSON on stdout")
     common.add_argument("--dry-run", action="store_true",
                         help="validate and print the request that would be sent; send nothing")
-    common.add_argument("--timeout", type=seconds, metavar="SECONDS", help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
-    common.add_argument("--max-retries", type=int, metavar="N", help=f"retries on 408/409/429/5xx and network errors (default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
+    common.add_argument("--timeout", type=seconds, metavar="SECONDS",
+                        help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
+    common.add_argument("--max-retries", type=int, metavar="N",
+                        help=f"retries on 408/409/429/5xx and network errors "
+                             f"(default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
     image_opts = argparse.ArgumentParser(add_help=False)
     image_opts.add_argument("-o", "--output-dir", metavar="DIR",
-                            help=f"folder for image files (default $OPENAI_SKILL_OUTPUT_DIR, else ./{DEFAULT_OUTPUT_DIR})")
+                            help=f"folder for image files "
+                                 f"(default $OPENAI_SKILL_OUTPUT_DIR, else ./{DEFAULT_OUTPUT_DIR})")
     image_opts.add_argument("--inline", action="store_true", help="keep base64 images inline instead of saving files")
     image_opts.add_argument("--download", action="store_true", help="also download URL images to files")
 

@@ -20,7 +20,8 @@ def cmd_tools(args) -> int:
 
 
 def cmd_skill_md(args) -> int:
-    """Print SKILL.md as generated from skill.yaml and the schemas (--write FILE to save it, --check FILE to compare)."""
+    """Print SKILL.md as generated from skill.yaml and the schemas (--write FILE to save it,
+    --check FILE to compare)."""
     from ...errors import InputError
     from ..exports.skill_md import render
 
@@ -48,6 +49,7 @@ def register(sub) -> None:
 
     p = add_command(sub, cmd_skill_md)
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", metavar="FILE", nargs="?", const="SKILL.md", help="write it to FILE (default ./SKILL.md)")
+    mode.add_argument("--write", metavar="FILE", nargs="?", const="SKILL.md",
+                      help="write it to FILE (default ./SKILL.md)")
     mode.add_argument("--check", metavar="FILE", nargs="?", const="SKILL.md",
                       help="exit 2 if FILE (default ./SKILL.md) differs from what would be generated")

@@ -21,11 +21,13 @@ PLAIN_PROGRESS_EVERY = 10.0   # seconds between count lines when stderr is not a
 def add_bulk_options(parser) -> None:
     """The `embed` options that switch it to the bulk engine (registered by actions.py)."""
     group = parser.add_argument_group("bulk (with --file)")
-    group.add_argument("--file", "-f", metavar="PATH", help="texts to embed: .txt (one per line), .jsonl, or - for stdin")
+    group.add_argument("--file", "-f", metavar="PATH",
+                       help="texts to embed: .txt (one per line), .jsonl, or - for stdin")
     group.add_argument("--out", "-o", metavar="PATH", help="write vectors here (.jsonl or .npy), atomically; "
                        "resumable. Default: JSONL on stdout")
     group.add_argument("--field", default="text", help="the text field of .jsonl lines (default text)")
-    group.add_argument("--format", dest="input_format", choices=["txt", "jsonl"], help="input format (default: from the name)")
+    group.add_argument("--format", dest="input_format", choices=["txt", "jsonl"],
+                       help="input format (default: from the name)")
     group.add_argument("--output-format", choices=["jsonl", "npy"], help="default: from --out's name")
     group.add_argument("--concurrency", "-k", type=int, default=4, metavar="K", help="requests in flight (default 4)")
     group.add_argument("--batch-size", type=int, default=2048, metavar="N",
@@ -211,7 +213,8 @@ def _register_batch(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="on failure, print the error object as JSON on stdout")
-    common.add_argument("--request-timeout", type=seconds, metavar="SECONDS", help="read timeout per request (default 600)")
+    common.add_argument("--request-timeout", type=seconds, metavar="SECONDS",
+                        help="read timeout per request (default 600)")
     common.add_argument("--max-retries", type=int, metavar="N", help="retries on 429/5xx/network errors (default 2)")
     group = sub.add_parser("batch", help="OpenAI's Batch API: create, status, wait, results, cancel, list",
                            description="OpenAI's Batch API (24-hour window, half the price): "

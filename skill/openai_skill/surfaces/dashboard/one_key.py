@@ -103,8 +103,8 @@ class OneKeyPage:
             self._finish(Outcome(STORED, self.entry, done["fingerprint"], done.get("models_seen")))
             checked = f" OpenAI accepted it ({done['models_seen']} models visible)." if "models_seen" in done else ""
             return HTMLResponse(pages.finished_page(
-                "Key stored", f"Stored {self.entry} in the vault (fingerprint {done['fingerprint']}); it will be sent only "
-                              f"to {', '.join(done['origins'])}.{checked} "
+                "Key stored", f"Stored {self.entry} in the vault (fingerprint {done['fingerprint']}); "
+                              f"it will be sent only to {', '.join(done['origins'])}.{checked} "
                               "Go back to your MCP client: it has been told."))
 
         async def cancel(request: Request) -> Response:

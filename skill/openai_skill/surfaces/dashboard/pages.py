@@ -8,7 +8,7 @@ No page has a script: forms and links are all there is, so it works without Java
 from __future__ import annotations
 
 import html
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -37,7 +37,7 @@ def escape(value) -> Html:
     return value if isinstance(value, Html) else Html(html.escape(str(value), quote=True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> Template:
     return Template(resources.files(__package__).joinpath("templates", name).read_text("utf-8"))
 

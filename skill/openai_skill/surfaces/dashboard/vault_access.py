@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ...errors import InputError, SkillError
 from ...redaction import remember

@@ -26,7 +26,8 @@ EXIT_ADVICE = {
     errors.EXIT_USAGE: ("invalid input or usage; nothing was sent",
                         "fix the input as the stderr line says (it names the field), then retry"),
     errors.EXIT_CREDENTIALS: ("no API key, or OpenAI rejected it",
-                              "ask the user to run `openai-skill setup` in their own terminal; never ask for the key in chat"),
+                              "ask the user to run `openai-skill setup` in their own terminal; "
+                              "never ask for the key in chat"),
     errors.EXIT_API: ("OpenAI refused the call (quota, permission, model, content)",
                       "tell the user the stderr line; only a rate limit (429) may pass if retried later"),
     errors.EXIT_NETWORK: ("network failure or timeout, after retries",
@@ -71,7 +72,8 @@ def frontmatter(manifest=None) -> str:
         "    envVars:",
     ]
     for name, text in _environment(manifest).items():
-        lines += [f"      - name: {name}", "        required: false", f"        description: {_q(' '.join(text.split()))}"]
+        lines += [f"      - name: {name}", "        required: false",
+                  f"        description: {_q(' '.join(text.split()))}"]
     lines += [
         "    install:",
         "      - id: uv",
@@ -152,10 +154,13 @@ def body(manifest=None) -> str:
         "## Results",
         "",
         "- JSON on stdout, shaped as `" + bin_name + " schema ACTION --output` describes.",
-        "- Images are saved as files: read `images[].path` (absolute) and show or attach that file; never print base64.",
-        "  Files go to `./openai-images/` (or `$OPENAI_SKILL_OUTPUT_DIR`); URL images (`images[].url`) expire after 60 minutes.",
+        "- Images are saved as files: read `images[].path` (absolute) and show or attach that file; "
+        "never print base64.",
+        "  Files go to `./openai-images/` (or `$OPENAI_SKILL_OUTPUT_DIR`); URL images (`images[].url`) "
+        "expire after 60 minutes.",
         "- Add `\"stream\": true` to a chat input to see the text arrive on stderr; the result is the same.",
-        f"- `{bin_name} run ACTION --dry-run` checks an input and shows the request without sending it (no key needed).",
+        f"- `{bin_name} run ACTION --dry-run` checks an input and shows the request without sending it "
+        "(no key needed).",
         "",
         "## Exit codes",
         "",

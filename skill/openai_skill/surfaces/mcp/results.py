@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 # Raw image bytes inlined per result: base64 adds a third, so 512 KiB stays near 700 KB on the
 # wire, under the ~1 MB tool-result cap of many clients; beyond it, a resource link only.
