@@ -9,7 +9,6 @@ dimensions, so the output file stays small; no cache anywhere.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -64,11 +63,11 @@ def measure(env: dict, work: Path, *, texts: int, sdk_texts: int, million: int) 
     txt, jsonl = write_inputs(work, texts, env)
     skill = tool("openai-skill")
     cases = []
-    ours = run([skill, "embed", "--file", str(txt), "--out", str(work / "ours.jsonl"), "-m", MODEL, "--dimensions", str(DIMS),
-                "-k", str(CONCURRENCY), "--no-cache"], env, cwd=work)
+    ours = run([skill, "embed", "--file", str(txt), "--out", str(work / "ours.jsonl"), "-m", MODEL,
+                "--dimensions", str(DIMS), "-k", str(CONCURRENCY), "--no-cache"], env, cwd=work)
     cases.append(_case("openai-skill embed --file (JSONL out)", texts, ours))
-    npy = run([skill, "embed", "--file", str(txt), "--out", str(work / "ours.npy"), "-m", MODEL, "--dimensions", str(DIMS),
-               "-k", str(CONCURRENCY), "--no-cache"], env, cwd=work)
+    npy = run([skill, "embed", "--file", str(txt), "--out", str(work / "ours.npy"), "-m", MODEL,
+               "--dimensions", str(DIMS), "-k", str(CONCURRENCY), "--no-cache"], env, cwd=work)
     cases.append(_case("openai-skill embed --file (.npy out)", texts, npy))
 
     sdk_txt = txt if sdk_texts == texts else write_inputs(work, sdk_texts, env)[0]

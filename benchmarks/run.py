@@ -53,10 +53,11 @@ def mcp_calls(env: dict, calls: int) -> dict | None:
 def machine() -> dict:
     cpu = "unknown"
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
     versions = {}
@@ -83,7 +84,8 @@ def table(results: dict) -> str:
          f"{by[names[1]]['texts_per_s']:.0f} texts/s"),
         ("bulk throughput vs llm embed-multi", f"{b['ratios']['bulk_vs_llm_throughput']}x", "",
          f"llm {by[names[3]]['texts_per_s']:.0f} texts/s"),
-        ("bulk peak RSS vs SDK / vs llm", f"{b['ratios']['bulk_vs_sdk_peak_rss']}x / {b['ratios']['bulk_vs_llm_peak_rss']}x",
+        ("bulk peak RSS vs SDK / vs llm",
+         f"{b['ratios']['bulk_vs_sdk_peak_rss']}x / {b['ratios']['bulk_vs_llm_peak_rss']}x",
          "", f"{by[names[0]]['peak_rss_mb']} / {by[names[2]]['peak_rss_mb']} / {by[names[3]]['peak_rss_mb']} MB"),
         (f"peak RSS, {b['cases'][4]['texts']:,} lines", f"{b['million_lines_peak_rss_mb']} MB", "< 200 MB",
          f"{b['cases'][4]['seconds']} s, {b['cases'][4]['texts_per_s']:.0f} texts/s"),
@@ -110,10 +112,11 @@ def table(results: dict) -> str:
                      f"{m['ratios']['ratio_p50']}x / {m['ratios']['ratio_p99']}x", "",
                      f"p50 {remote['p50_ms']} vs {local['p50_ms']} ms, p99 {remote['p99_ms']} vs "
                      f"{local['p99_ms']} ms; start {start['p50_ms']} ms"))
-    widths = [max(len(str(row[k])) for row in rows + [("what", "ratio", "target", "from")]) for k in range(4)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(("what", "ratio", "target", "from"), widths)) + " |",
+    heads = ("what", "ratio", "target", "from")
+    widths = [max(len(str(row[k])) for row in rows + [heads]) for k in range(4)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -9,7 +9,6 @@ loopback one started here (tests/misbehaving.py); nothing leaves the machine.
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys

@@ -46,7 +46,8 @@ def measure(label: str, env: dict) -> dict:
 
 
 def import_cost(env: dict) -> float:
-    code = ("import time, openai_skill.secrets.keys; t=time.perf_counter(); import openai_skill.secrets.vault_format, openai_skill.secrets.store; "
+    code = ("import time, openai_skill.secrets.keys; t=time.perf_counter(); "
+            "import openai_skill.secrets.vault_format, openai_skill.secrets.store; "
             "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; print((time.perf_counter()-t)*1000)")
     return round(_median([float(_run(code, env)) for _ in range(RUNS)]), 2)
 

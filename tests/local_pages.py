@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import re
 import threading
+from pathlib import Path
 from urllib.parse import urlencode
 
 START = re.compile(r"http://127\.0\.0\.1:(\d+)(/start/[A-Za-z0-9_-]+)")
@@ -76,7 +77,6 @@ class DashboardProcess:
         import shutil
         import subprocess
         import sys
-        from pathlib import Path
 
         beside = Path(sys.executable).parent / "openai-skill"
         exe = str(beside) if beside.exists() else shutil.which("openai-skill")
@@ -112,7 +112,7 @@ def listening_addresses(port: int) -> set[str]:
     found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            lines = open(table).read().splitlines()[1:]
+            lines = Path(table).read_text().splitlines()[1:]
         except FileNotFoundError:
             continue
         for line in lines:

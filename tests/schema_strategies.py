@@ -23,7 +23,8 @@ JSON_TYPES = ("object", "array", "string", "number", "integer", "boolean", "null
 json_scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6)
                 | st.floats(allow_nan=False, allow_infinity=False, width=32) | st.text(max_size=MAX_TEXT))
 any_json = st.recursive(json_scalars,
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                        lambda inner: (st.lists(inner, max_size=3)
+                                       | st.dictionaries(st.text(max_size=8), inner, max_size=3)),
                         max_leaves=8)
 
 
@@ -146,7 +147,8 @@ def allowed_types(schema: dict, root: dict) -> set[str]:
             return set().union(*(allowed_types(branch, root) for branch in schema[key]))
     values = schema.get("enum", [schema["const"]] if "const" in schema else None)
     if values is not None:
-        return {json_type(v) for v in values} | ({"number"} if any(json_type(v) == "integer" for v in values) else set())
+        types = {json_type(v) for v in values}
+        return types | ({"number"} if "integer" in types else set())
     kind = schema.get("type")
     if kind is None:
         return set(JSON_TYPES) if "properties" not in schema else {"object"}

@@ -29,7 +29,8 @@ CHAT_TOOLS = {
     "choices": [{"index": 0, "logprobs": None, "finish_reason": "tool_calls",
                  "message": {"role": "assistant", "content": None, "refusal": None, "annotations": [],
                              "tool_calls": [{"id": "call_1", "type": "function",
-                                             "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]}}],
+                                             "function": {"name": "get_weather",
+                                                          "arguments": "{\"city\":\"Oslo\"}"}}]}}],
 }
 
 
@@ -81,7 +82,8 @@ def test_chat_through_cli(openai, key, cli):
 
 def test_chat_shortcut_prints_the_text(openai, key, cli):
     openai.reply("POST", "/chat/completions", CHAT)
-    result = cli("chat", HI[0]["content"], "--system", "Be brief", "-m", "gpt-4o", "--max-tokens", "20", "--temperature", "0")
+    result = cli("chat", HI[0]["content"], "--system", "Be brief", "-m", "gpt-4o", "--max-tokens", "20",
+                 "--temperature", "0")
     assert (result.code, result.out) == (0, "Hi there!\n")
     assert openai.bodies() == [{"messages": [{"role": "system", "content": "Be brief"}, HI[0]], "model": "gpt-4o",
                                 "max_tokens": 20, "temperature": 0.0}]
@@ -109,7 +111,8 @@ def test_chat_reasoning_model_request(openai, key):
 def test_chat_json_schema_response_format(openai, key):
     openai.reply("POST", "/chat/completions", CHAT)
     fmt = {"type": "json_schema", "json_schema": {"name": "answer", "strict": True,
-                                                  "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}
+                                                  "schema": {"type": "object",
+                                                             "properties": {"a": {"type": "string"}}}}}
     skill.invoke("chat-completion", {"messages": HI, "response_format": fmt, "stop": ["END"], "top_p": 0.9})
     assert openai.bodies()[0]["response_format"] == fmt
 

@@ -130,7 +130,6 @@ def test_embedding_inputs_are_split_at_the_input_limit(fake, tmp_path):
 
 def test_default_limits_split_past_50000_requests(fake, tmp_path):
     from openai_skill.jobs.batch.inputs import write_parts
-    from openai_skill.config import Settings
 
     line = json.dumps({"input": "x", "dimensions": 4}) + "\n"
     parts = write_parts("create-embedding", [line] * 50_001, tmp_path, Client())

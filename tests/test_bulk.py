@@ -41,7 +41,7 @@ def _f32(values) -> bytes:
 def _assert_vectors(rows: list[dict], texts: list[str], dims: int = DIMS) -> None:
     """Each row holds exactly its own text's float32 vector (JSON carries 9 significant digits)."""
     assert len(rows) == len(texts)
-    for i, (row, text) in enumerate(zip(rows, texts)):
+    for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
         assert _f32(row["embedding"]) == _f32(expected_vector(text, dims)), f"row {i} holds another text's vector"
 
 

@@ -613,7 +613,7 @@ def test_download_cap(api, chunked):
     body = b"x" * 5000
     if chunked:  # no Content-Length: the cap is enforced while reading
         api.expect_request("/big").respond_with_handler(
-            lambda r: Response((body[i:i + 1000] for i in range(0, 5000, 1000))))
+            lambda r: Response(body[i:i + 1000] for i in range(0, 5000, 1000)))
     else:
         api.expect_request("/big").respond_with_data(body)
     with pytest.raises(UnexpectedResponseError, match="larger than"):

@@ -74,7 +74,8 @@ def _arguments():
 
 
 def test_the_walk_sees_the_whole_tree():
-    seen = {(" ".join(path), max(a.option_strings, key=len) if a.option_strings else a.dest) for path, a in _arguments()}
+    seen = {(" ".join(path), max(a.option_strings, key=len) if a.option_strings else a.dest)
+            for path, a in _arguments()}
     assert {("run", "--input"), ("chat", "--max-tokens"), ("image", "--response-format"),
             ("embed", "--dimensions"), ("vault rotate", "--to-keyfile"), ("chat", "prompt")} <= seen
 

@@ -49,7 +49,8 @@ def test_rejected_key_exit_3_redacts_the_echo(openai, key, cli):
 
 
 @pytest.mark.parametrize("status, body, kind", [
-    (400, error_body("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+    (400, error_body("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                     "Use 'max_completion_tokens' instead.",
                      "invalid_request_error", "unsupported_parameter", "max_tokens"), "bad_request"),
     (403, error_body("Your organization must be verified to use the model 'gpt-image-1'.", "invalid_request_error"),
      "permission_denied"),

@@ -206,7 +206,7 @@ def test_concurrent_saves_with_one_stem_get_distinct_files(out):
     paths = [r["path"] for r in results]
     assert len(set(paths)) == count
     assert files_in(out) == sorted(["same.png"] + [f"same-{n}.png" for n in range(2, count + 1)])
-    for payload, result in zip(payloads, results):
+    for payload, result in zip(payloads, results, strict=True):
         assert Path(result["path"]).read_bytes() == payload
 
 

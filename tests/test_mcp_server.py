@@ -22,7 +22,6 @@ require_module("mcp")  # the MCP SDK is in the test extra: under CI its absence 
 from conftest import CANARY_KEY, FakeOpenAI  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402
 from mcp_client import openai_skill_exe, run_session, server_env, texts  # noqa: E402
-from openai_skill.secrets.store import VaultStore  # noqa: E402
 from openai_skill.surfaces.exports.tools import tool_definitions  # noqa: E402
 
 CHAT = load_fixture("chat-completion.json")
@@ -103,7 +102,8 @@ def test_invalid_arguments_and_api_failures_are_is_error_results(run, openai):
 
     results = run(body)
     assert all(r.is_error for r in results.values())
-    assert texts(results["empty messages"]).startswith("openai-skill: chat-completion: messages: expected at least 1 item")
+    assert texts(results["empty messages"]).startswith(
+        "openai-skill: chat-completion: messages: expected at least 1 item")
     assert "prompt" in texts(results["wrong type"]).splitlines()[0]
     assert "api_key" in texts(results["key as argument"]).splitlines()[0]
     assert "unknown tool 'openai_nope'" in texts(results["unknown tool"])

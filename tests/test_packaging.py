@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_tests_run_against_the_installed_package_not_the_checkout():
     installed = Path(skill.__file__).resolve().parent
-    assert installed != REPO / "skill" / "openai_skill", "install with `pip install .` (not -e) so tests see what users get"
+    assert installed != REPO / "skill" / "openai_skill", (
+        "install with `pip install .` (not -e) so tests see what users get")
     assert (installed / "skill.yaml").is_file() and (installed / "_bundle.json").is_file()
     assert sorted(p.name for p in (installed / "schemas").glob("*.json")) == sorted(
         p.name for p in (REPO / "schemas").glob("*.json"))

@@ -150,7 +150,8 @@ def readme_fake(httpserver):
 
 SETUP_FILES = {
     # 5,000 short documents, one JSON object a line, for the bulk-embedding example.
-    "docs.jsonl": lambda: "".join(json.dumps({"id": f"doc-{i}", "text": f"Document number {i} is about topic {i % 17}."})
+    "docs.jsonl": lambda: "".join(json.dumps({"id": f"doc-{i}",
+                                              "text": f"Document number {i} is about topic {i % 17}."})
                                   + "\n" for i in range(5000)),
 }
 
@@ -208,7 +209,8 @@ def test_the_readme_has_examples_that_call_the_api_and_one_dry_run():
     commands = [cmd for e in EXAMPLES if not e.skip_reason for cmd, _ in e.steps]
     assert len(commands) >= 8
     assert any("--dry-run" in cmd for cmd in commands)
-    assert {"models", "chat", "image", "embed", "run"} <= {cmd.split()[1] for cmd in commands if cmd.startswith("openai-skill ")}
+    assert {"models", "chat", "image", "embed", "run"} <= {cmd.split()[1] for cmd in commands
+                                                          if cmd.startswith("openai-skill ")}
 
 
 def test_every_console_block_is_marked_and_a_stale_output_is_caught():

@@ -13,7 +13,8 @@ USAGE = {"prompt_tokens": 13, "completion_tokens": 226, "total_tokens": 239,
          "completion_tokens_details": {"reasoning_tokens": 192, "audio_tokens": 0,
                                        "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 ANSWER = {"id": "chatcmpl-r1", "object": "chat.completion", "created": 1764000000, "model": "o3-mini-2025-01-31",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": "42", "refusal": None, "annotations": []},
+          "choices": [{"index": 0,
+                       "message": {"role": "assistant", "content": "42", "refusal": None, "annotations": []},
                        "logprobs": None, "finish_reason": "stop"}],
           "usage": USAGE, "service_tier": "default"}
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from conftest import CANARY_KEY
 from openai_skill import redaction
-from openai_skill.errors import APIError, AuthenticationError, InputError
+from openai_skill.errors import AuthenticationError, InputError
 from openai_skill.redaction import (MASK, MAX_REMEMBERED, StreamRedactor, forget, redact,
                                     redact_untrusted, redact_value, remember)
 
@@ -220,7 +221,7 @@ def test_image_paths_under_a_lookalike_folder_are_reported_as_written(openai, ke
     assert result.code == 0, result.err
     path = result.json()["images"][0]["path"]
     assert path.startswith(str(folder.resolve()) + "/")
-    assert open(path, "rb").read() == make_png()
+    assert Path(path).read_bytes() == make_png()
 
 
 def test_argparse_echo_of_a_pasted_key_is_masked_but_words_are_not(cli):

@@ -34,7 +34,8 @@ VALID = {
         {"prompt": "x", "style": "natural", "response_format": "b64_json", "size": "1024x1792"},
     ],
     "list-models": [{}],
-    "create-embedding": [{"input": "x"}, {"input": ["a", "b"], "model": "m", "dimensions": 8, "encoding_format": "base64"}],
+    "create-embedding": [{"input": "x"},
+                         {"input": ["a", "b"], "model": "m", "dimensions": 8, "encoding_format": "base64"}],
 }
 
 ODD_VALUES = [None, True, False, 0, 1, -1, 1.0, 2.5, 3, 5000, "", " ", "x", "1.5", "2.01", "user", "tool", "vivid",

@@ -114,13 +114,13 @@ def test_watchdogs_share_one_thread_however_many_calls():
     pairs = [socket.socketpair() for _ in range(20)]
     dogs = [deadline.Watchdog(deadline._clock() + 30) for _ in pairs]
     try:
-        for dog, (a, _b) in zip(dogs, pairs):
+        for dog, (a, _b) in zip(dogs, pairs, strict=True):
             dog.attach(a)
         watchers = [t for t in threading.enumerate() if t.name == "openai-skill-watchdog"]
         assert len(watchers) == 1
         assert {dog._thread for dog in dogs} == {watchers[0]}
     finally:
-        for dog, (a, b) in zip(dogs, pairs):
+        for dog, (a, b) in zip(dogs, pairs, strict=True):
             dog.close()
             a.close()
             b.close()

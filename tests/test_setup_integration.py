@@ -108,8 +108,8 @@ async def _run(callback_driver, arguments: dict | None = None, *, accept: bool =
 
 def test_url_elicitation_stores_the_key_through_the_browser(browser, tmp_path):  # noqa: F811
     recorder = Recorder()
-    errlog = open(tmp_path / "server-stderr.txt", "w+")
-    result, seen, notes, browsing = anyio.run(lambda: _run(browser, errlog=errlog, recorder=recorder))
+    with open(tmp_path / "server-stderr.txt", "w") as errlog:
+        result, seen, notes, browsing = anyio.run(lambda: _run(browser, errlog=errlog, recorder=recorder))
     assert not result.is_error, result.content
     fingerprint = _vault().open().fingerprint("openai_api_key")
     assert result.structured_content == {
@@ -124,8 +124,7 @@ def test_url_elicitation_stores_the_key_through_the_browser(browser, tmp_path): 
     port = int(seen[0].url.split(":")[2].split("/")[0])
     with pytest.raises(OSError):
         call(port, "GET", "/")
-    errlog.seek(0)
-    everything = "\n".join(recorder.messages) + errlog.read() + repr(result)
+    everything = "\n".join(recorder.messages) + (tmp_path / "server-stderr.txt").read_text() + repr(result)
     assert CANARY_KEY not in everything and CANARY_KEY[8:30] not in everything
     assert len(recorder.messages) >= 6   # initialize, initialized, call, elicitation + answer, completion, result
 
@@ -151,13 +150,12 @@ def test_without_url_elicitation_the_result_carries_the_link(browser):  # noqa: 
 @pytest.mark.parametrize("arguments", [{"api_key": CANARY_KEY}, {CANARY_KEY: "x"}, {"key": "anything"}])
 def test_a_key_passed_as_an_argument_is_refused_and_never_echoed(arguments, tmp_path):
     recorder = Recorder()
-    errlog = open(tmp_path / "server-stderr.txt", "w+")
-    result, seen, _, _ = anyio.run(lambda: _run(None, arguments, errlog=errlog, recorder=recorder))
+    with open(tmp_path / "server-stderr.txt", "w") as errlog:
+        result, seen, _, _ = anyio.run(lambda: _run(None, arguments, errlog=errlog, recorder=recorder))
     assert result.is_error and seen == [] and not _vault().exists()
     text = result.content[0].text
     assert "takes no arguments" in text and "treat it as exposed" in text
-    errlog.seek(0)
-    logged = errlog.read()
+    logged = (tmp_path / "server-stderr.txt").read_text()
     assert CANARY_KEY not in text + logged and "api_key" not in text
     # Only the request itself carries it (the client sent it); no answer repeats it.
     answers = [m for m in recorder.messages if '"method":"tools/call"' not in m]

@@ -149,7 +149,8 @@ def test_skills_ref_validate_passes(tmp_path):
 def test_skills_ref_really_checks(tmp_path):
     """The validator is not a rubber stamp: an OpenClaw-only key at the top level fails."""
     skills_ref = agent_tool("skills-ref")
-    folder = _skill_folder(tmp_path, render().replace("metadata:\n", "homepage: https://example.invalid\nmetadata:\n", 1))
+    text = render().replace("metadata:\n", "homepage: https://example.invalid\nmetadata:\n", 1)
+    folder = _skill_folder(tmp_path, text)
     proc = subprocess.run([skills_ref, "validate", str(folder)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "Unexpected fields in frontmatter: homepage" in proc.stdout + proc.stderr

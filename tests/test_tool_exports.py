@@ -33,7 +33,7 @@ def test_the_python_api_and_the_cli_give_the_same_definitions(cli):
 def test_openai_function_shape_and_name_rules():
     tools = tool_definitions("openai")
     assert [t["function"]["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools, _actions()):
+    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
         assert set(tool) == {"type", "function"} and tool["type"] == "function"
         function = tool["function"]
         assert set(function) == {"name", "description", "parameters", "strict"}
@@ -71,7 +71,7 @@ def test_strict_mode_checker_knows_the_rules():
 def test_anthropic_shape():
     tools = tool_definitions("anthropic")
     assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools, _actions()):
+    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
         assert set(tool) == {"name", "description", "input_schema"}
         assert OPENAI_NAME.match(tool["name"])  # Anthropic's rule for tool names is the same pattern
         assert tool["input_schema"]["type"] == "object"
@@ -85,7 +85,7 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
 
     tools = tool_definitions("mcp")
     assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools, _actions()):
+    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
         parsed = mcp_types.Tool.model_validate(tool)
         assert parsed.model_dump(by_alias=True, exclude_none=True) == tool
         assert validate_tool_name(tool["name"]).is_valid

@@ -307,7 +307,7 @@ def test_caller_mistakes_get_specific_errors():
 def test_every_encryption_uses_a_fresh_nonce():
     vault = Vault.create(KEY)
     nonces = set()
-    for i in range(50):
+    for _ in range(50):
         vault.set("openai_api_key", "fake-canary-value")
         nonces.add(vault.entries["openai_api_key"].sealed[: v.NONCE_LEN])
     rekeyed = vault.rekey(KEY, None)

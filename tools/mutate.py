@@ -58,8 +58,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "settings": (["config.py"], ["test_settings.py", "test_docs.py", "test_client.py", "test_actions.py"]),
     "request building": (["transport/request.py", "transport/urls.py", "transport/guard.py"],
                          ["test_actions.py", "test_rules.py", "test_client.py", "test_settings.py",
-                          "test_credentials.py", "test_request_building.py", "test_edges.py", "test_readme_examples.py"]),
-    "model rules": (["input/model_rules.py"], ["test_rules.py", "test_edges.py", "test_actions.py", "test_validation.py"]),
+                          "test_credentials.py", "test_request_building.py", "test_edges.py",
+                          "test_readme_examples.py"]),
+    "model rules": (["input/model_rules.py"],
+                    ["test_rules.py", "test_edges.py", "test_actions.py", "test_validation.py"]),
     "validation and fast check": (["input/validation.py", "input/fast_check.py"],
                                   ["test_validation.py", "test_schema_check.py", "test_edges.py", "test_rules.py",
                                    "test_actions.py"]),
@@ -101,9 +103,10 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("transport/retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
     ("redaction.py", "html.escape(value),", "", "an HTML-escaped echo of the key is printed as is"),
     ("secrets/files.py", "os.fsync(f.fileno())", "f.fileno()", "the temp file is not fsynced before the rename"),
-    ("secrets/files.py", "        fsync_folder(path.parent)", "        pass", "the folder is not fsynced after the rename"),
-    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()", "pass",
-     "the vault's MAC is never checked"),
+    ("secrets/files.py", "        fsync_folder(path.parent)", "        pass",
+     "the folder is not fsynced after the rename"),
+    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()",
+     "pass", "the vault's MAC is never checked"),
     ("secrets/vault_format.py", 'aad = ENTRY_AAD_PREFIX[version] + vault_id + name.encode("ascii")',
      "aad = ENTRY_AAD_PREFIX[version] + vault_id", "an entry is not bound to its name: two can be swapped"),
     ("transport/call.py", "        remember(api_key)\n", "", "the key in use is not masked where it is echoed"),
@@ -228,9 +231,10 @@ class _Operators(ast.NodeTransformer):
 
     def visit_Return(self, node):
         self.generic_visit(node)
-        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
-            if self._offer(node, "return None"):
-                node.value = ast.copy_location(ast.Constant(None), node.value)
+        returns_value = node.value is not None and not (isinstance(node.value, ast.Constant)
+                                                         and node.value.value is None)
+        if returns_value and self._offer(node, "return None"):
+            node.value = ast.copy_location(ast.Constant(None), node.value)
         return node
 
     def visit_Raise(self, node):

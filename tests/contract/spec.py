@@ -15,7 +15,7 @@ file is, its HTTP status and how it is checked. `load_fixture(name)` reads one.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -45,7 +45,7 @@ def _registry() -> Registry:
     return Registry().with_resource(SUBSET_URI, resource)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_name: str) -> Draft202012Validator:
     if schema_name not in subset()["components"]["schemas"]:
         raise LookupError(f"schema {schema_name!r} is not in {SUBSET_FILE.name}")
