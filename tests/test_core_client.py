@@ -251,7 +251,8 @@ def test_the_default_origin_is_the_default_base_urls():
 def test_a_secret_never_prints_itself_and_masks_itself_everywhere():
     secret = Secret(f"  {CANARY_KEY}\n", "the test")
     assert secret.reveal() == CANARY_KEY  # trimmed once, at the source
-    for shown in (str(secret), repr(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):
+    # every way a program prints a value, %-formatting too
+    for shown in (str(secret), repr(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):  # noqa: UP031
         assert CANARY_KEY not in shown and "[REDACTED]" in shown
     assert redact(f"echo {CANARY_KEY}") == "echo [REDACTED]"
     with pytest.raises(TypeError, match="cannot be pickled"):
@@ -259,7 +260,8 @@ def test_a_secret_never_prints_itself_and_masks_itself_everywhere():
     assert secret == Secret(CANARY_KEY, "elsewhere") and secret != Secret(OTHER_KEY, "x")
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "sk-abc def0123456789012345", "sk-\u00e9" + "a" * 30, "sk-a\x00b" + "c" * 30])
+@pytest.mark.parametrize("bad", ["", "   ", "sk-abc def0123456789012345", "sk-\u00e9" + "a" * 30,
+                                 "sk-a\x00b" + "c" * 30])
 def test_a_malformed_key_is_refused_where_it_is_found_without_echoing_it(bad):
     with pytest.raises(CredentialsError) as caught:
         Secret(bad, "OPENAI_API_KEY")
