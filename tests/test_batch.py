@@ -128,6 +128,18 @@ def test_embedding_inputs_are_split_at_the_input_limit(fake, tmp_path):
     assert rows[3]["input"] == {"input": ["t3a", "t3b"], "dimensions": 4}
 
 
+@pytest.mark.parametrize("line, words", [("{oops", "not JSON (Expecting property name"),
+                                         ('{"input": ' + "1" * 5000 + "}", "4300 digits"),
+                                         ("[" * 100_000, "nested too deeply")])
+def test_a_line_json_cannot_read_is_an_input_error_naming_it(line, words):
+    from openai_skill.errors import InputError
+    from openai_skill.jobs.batch.inputs import read_inputs
+
+    [(number, error)] = read_inputs([line])
+    assert number == 1 and isinstance(error, InputError)
+    assert error.message.startswith("line 1: ") and words in error.message
+
+
 def test_default_limits_split_past_50000_requests(fake, tmp_path):
     from openai_skill.jobs.batch.inputs import write_parts
 

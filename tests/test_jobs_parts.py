@@ -37,6 +37,9 @@ def test_jsonl_reads_the_named_field_and_id():
     ("jsonl", ['{"txt": "x"}\n'], "line 1.text", "non-empty string"),
     ("jsonl", ['{"text": "x", "id": [1]}\n'], "line 1.id", "string or an integer"),
     ("jsonl", ['["text"]\n'], "line 1", "JSON object"),
+    # valid JSON that json.loads still refuses: one InputError each, not an internal error
+    ("jsonl", ['{"text": "x", "id": ' + "1" * 5000 + "}\n"], "line 1", "4300 digits"),
+    ("jsonl", ["[" * 100_000 + "\n"], "line 1", "nested too deeply"),
 ])
 def test_a_bad_line_is_named(fmt, lines, where, words):
     with pytest.raises(InputError) as caught:

@@ -93,8 +93,12 @@ def read_inputs(lines: Iterable[str]) -> Iterator[tuple[int, object]]:
             continue
         try:
             yield number, json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield number, InputError(f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
+        except RecursionError:
+            yield number, InputError(f"line {number}: the JSON is nested too deeply")
+        except ValueError as exc:  # an integer with thousands of digits (Python's int conversion limit)
+            yield number, InputError(f"line {number}: not JSON ({exc})")
 
 
 def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Client,

@@ -90,9 +90,13 @@ def _parse_txt(number: int, line: str, field: str):
 def _parse_jsonl(number: int, line: str, field: str):
     try:
         item = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return _problem(f"line {number}", "a JSON object", _show(line),
                         f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return _problem(f"line {number}", "a JSON object", _show(line), f"line {number}: the JSON is nested too deeply")
+    except ValueError as exc:  # an integer with thousands of digits (Python's int conversion limit)
+        return _problem(f"line {number}", "a JSON object", _show(line), f"line {number}: not JSON ({exc})")
     if not isinstance(item, dict):
         return _problem(f"line {number}", "a JSON object", _show(line), f"line {number}: expected a JSON object")
     text = item.get(field)
