@@ -53,7 +53,7 @@ class Settings:
     output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
 
     @classmethod
-    def from_env(cls, env: dict | None = None, /, **overrides) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides) -> Settings:
         """Defaults, then the environment, then non-None `overrides`."""
         env = os.environ if env is None else env
         values: dict = {}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from fnmatch import fnmatchcase
 
 from .problems import problem, raise_problems
@@ -28,7 +30,7 @@ class _State:
 
     params: dict
     explicit: set
-    model: str
+    model: str | None  # None: no model given (no rule matches)
     problems: list = field(default_factory=list)
 
     def drop_default(self, name: str) -> None:
@@ -92,8 +94,9 @@ def _only(state: _State, allowed_by_name: dict) -> None:
 
 # The one place the order lives: a rule's steps run in this order, whatever order skill.yaml
 # writes its keys in.
-STEPS = {"coerce": _coerce, "exclusive": _exclusive, "rename": _rename,
-         "omit_defaults": _omit_defaults, "unsupported": _unsupported, "only": _only}
+STEPS: dict[str, Callable[[_State, Any], None]] = {
+    "coerce": _coerce, "exclusive": _exclusive, "rename": _rename,
+    "omit_defaults": _omit_defaults, "unsupported": _unsupported, "only": _only}
 
 
 def apply_model_rules(action_id: str, params: dict, explicit: frozenset, rules: list[dict]) -> dict:
