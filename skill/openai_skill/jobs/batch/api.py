@@ -147,6 +147,4 @@ def results(batch_ids, out: str | Path | None = None, *, inputs: str | Path | No
                    inputs=Path(inputs) if inputs else None)
 
 
-list = list_batches  # noqa: A001  (the public name, `batch.list`; nothing in this module calls list())
-
-__all__ = ["create", "status", "wait", "results", "cancel", "list", "list_batches", "Limits", "line_of"]
+__all__ = ["create", "status", "wait", "results", "cancel", "list_batches", "Limits", "line_of"]

@@ -48,7 +48,7 @@ def custom_id(line: int) -> str:
     return f"{CUSTOM_ID_PREFIX}{line}"
 
 
-def line_of(custom: str) -> int | None:
+def line_of(custom: object) -> int | None:
     if isinstance(custom, str) and custom.startswith(CUSTOM_ID_PREFIX) and custom[len(CUSTOM_ID_PREFIX):].isdigit():
         return int(custom[len(CUSTOM_ID_PREFIX):])
     return None
@@ -79,7 +79,7 @@ def request_line(action_id: str, line: int, data, client: Client) -> tuple[bytes
     body = request.body
     entry = {"custom_id": custom_id(line), "method": action.method, "url": API_PREFIX + action.path, "body": body}
     inputs = 0
-    if action_id == "create-embedding":
+    if action_id == "create-embedding" and body is not None:  # a POST: it always has a body
         inputs = len(body["input"]) if isinstance(body["input"], list) else 1
     return (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"), inputs, params
 
@@ -133,7 +133,7 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
                 continue
             if bad:
                 continue  # still checking, no point writing
-            if part is None or _would_pass(part, encoded, inputs, limits):
+            if part is None or handle is None or _would_pass(part, encoded, inputs, limits):
                 if handle is not None:
                     handle.close()
                 part = Part(folder / f"batch-input-{len(parts) + 1:03d}.jsonl", first_line=number)

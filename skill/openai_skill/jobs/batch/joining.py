@@ -22,7 +22,7 @@ from .inputs import batch_actions, checked_id, line_of, load_inputs_params
 def action_of(batch: dict) -> str:
     known = batch_actions()
     action = (batch.get("metadata") or {}).get("action") or known.get(batch.get("endpoint", ""))
-    if action not in known.values():
+    if not isinstance(action, str) or action not in known.values():
         raise APIError(f"batch {batch.get('id')}: endpoint {batch.get('endpoint')!r} is not one this tool "
                        f"can shape ({', '.join(known.values())})")
     return action
@@ -76,7 +76,7 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
                                 continue
                             item = json.loads(raw)
                             line = line_of(item.get("custom_id"))
-                            data, params = table.get(line, (None, {}))
+                            data, params = (None, {}) if line is None else table.get(line, (None, {}))
                             line, entry = joined_line(item, action, params, client.base_url)
                             if inputs is not None:
                                 entry["input"] = data

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...client import build_client
 from ...errors import InputError
@@ -29,6 +30,9 @@ from .sender import DEFAULT_MODEL, EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
 from .vectors import FLOAT32_BYTES, npy_header, to_floats
+
+if TYPE_CHECKING:  # imported on use (it imports sqlite3): only a cached run needs it
+    from .cache import EmbeddingCache
 
 OUTPUT_FORMATS = ("jsonl", "npy")
 STDIN = "-"
@@ -66,7 +70,7 @@ class _Job:
         self.request = check_options(model, dimensions, self.client)
         self.limiter = RateLimiter()
         self.stats = engine.Stats()
-        self._cache = None
+        self._cache: EmbeddingCache | None = None
 
     def start(self) -> tuple:
         self.client.key_for(self.request.url)  # a missing key (or one bound elsewhere) fails before any work
@@ -161,6 +165,7 @@ class _NoClose:
 
 
 def _header(job: _Job, source: str, fmt: str, field: str, out_format: str) -> dict:
+    identity: dict[str, object]
     if source == STDIN:
         identity = {"stdin": True}
     else:
@@ -194,6 +199,7 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
         widths = [None]
         results = _same_width(engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
                                          cached=cached, skip=skip, stats=job.stats), widths)
+        payloads: Iterator[tuple]
         if out_format == "npy":
             payloads = ((chunk, vectors, b"".join(vectors)) for chunk, vectors in results)
         else:

@@ -57,7 +57,8 @@ def scan(lines: Iterable[str], fmt: str = "txt", field: str = DEFAULT_FIELD, che
     listing the first MAX_REPORTED_PROBLEMS problems (each with its line number).
     `check(text)` may add a problem of its own (a dict) for a line that parsed."""
     parse = _parse_jsonl if fmt == "jsonl" else _parse_txt
-    problems, count, bad = [], 0, 0
+    problems: list[dict] = []
+    count = bad = 0
     for number, raw in enumerate(lines, start=1):
         item = parse(number, raw.rstrip("\r\n"), field)
         if check is not None and isinstance(item, Text):
