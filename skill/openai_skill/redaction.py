@@ -71,7 +71,7 @@ class _Held(NamedTuple):
     """What redact() reads: replaced whole on every change, so it needs no lock."""
 
     secrets: tuple = ()
-    index: dict = {}          # window -> ((form, offset), ...)
+    windows: dict = {}        # window -> ((form, offset), ...) (not `index`: tuple has that method)
     exact: tuple = ()
     alphabet: frozenset = frozenset()
     longest: int = 0
@@ -208,7 +208,7 @@ def _spans(text: str, held: _Held) -> list[tuple[int, int]]:
         while start != -1:
             found.append((start, start + len(form)))
             start = text.find(form, start + 1)
-    index, covered = held.index, 0
+    index, covered = held.windows, 0
     for probe in range(0, len(text) - WINDOW_CHARS + 1, WINDOW_CHARS):
         entries = index.get(text[probe:probe + WINDOW_CHARS])
         if not entries or probe + WINDOW_CHARS <= covered:
@@ -247,7 +247,8 @@ def _masked_echoes(text: str, held) -> list[tuple[int, int]]:
     found = []
     for stars in _STARS.finditer(text):
         head = _trailing_run(text[max(0, stars.start() - MAX_ECHO_SIDE_CHARS):stars.start()])
-        tail = _ECHO_CHARS.match(text, stars.end(), stars.end() + MAX_ECHO_SIDE_CHARS).group()
+        after = _ECHO_CHARS.match(text, stars.end(), stars.end() + MAX_ECHO_SIDE_CHARS)
+        tail = after.group() if after else ""  # never None (`*` matches the empty string); for the types
         if len(head) < MIN_ECHO_PREFIX or len(head) + len(tail) < MIN_ECHO_CHARS:
             continue
         for secret in held:
