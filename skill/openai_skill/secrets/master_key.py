@@ -77,8 +77,8 @@ class MasterKeys:
             return
         env_set = bool(self.env.get(ENV_KEY))
         has_file = self.paths.key.exists() or self.paths.pending_key.exists()
-        order = (MODE_ENV, MODE_KEYFILE) if vf.raw_source == MODE_ENV or (vf.raw_source is None and env_set) \
-            else (MODE_KEYFILE, MODE_ENV)
+        order = [MODE_ENV, MODE_KEYFILE] if vf.raw_source == MODE_ENV or (vf.raw_source is None and env_set) \
+            else [MODE_KEYFILE, MODE_ENV]
         order = [m for m in order if (m == MODE_ENV and env_set) or (m == MODE_KEYFILE and has_file)]
         if not order:
             raise VaultError(self._no_key_message(vf.raw_source))

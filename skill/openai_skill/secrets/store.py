@@ -22,7 +22,7 @@ from .master_key import ENV_KEY, MasterKeys
 from .names import check_name
 from ..config import DEFAULT_ORIGIN
 from ..urls import origin_of
-from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, parse
+from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, VaultFormatError, parse
 
 
 HEADER_PEEK = 256   # bytes: the version, id and master lines
@@ -92,8 +92,8 @@ class VaultStore:
         """(vault, key file that opened it); checks the outside generation counter too."""
         try:
             vf = parse(data)
-        except VaultError as exc:
-            raise type(exc)(exc.reason, f"{exc.message}: {self.paths.vault}") from None
+        except VaultFormatError as exc:  # the only error parse() raises
+            raise VaultFormatError(exc.reason, f"{exc.message}: {self.paths.vault}") from None
         tried = []
         for label, mode, key_path, get_key in self.keys.candidates(vf):
             try:
@@ -186,9 +186,9 @@ class VaultStore:
             vault, _ = self._load_for_write()
             if vault is None or name not in vault.entries:
                 raise InputError(f"the vault has no entry named {name!r}", field="name", reason="no_such_entry")
-            vault.set_origins(name, change(set(vault.origins(name))))
+            vault.set_origins(name, change(set(vault.entries[name].origins)))
             self._commit(vault)
-            return vault.origins(name)
+            return vault.entries[name].origins
 
     def remove(self, name: str) -> bool:
         self._ask_ahead()
@@ -222,9 +222,12 @@ def read_entry(name: str, env: Mapping | None = None, *,
     Which origin a request may use is the key source's to judge (`sources.VaultKey`)."""
     check_name(name)
     vault = (store or VaultStore(env)).open()
-    if vault is None or name not in vault.entries:
+    if vault is None:
         return None
-    return vault.get(name), tuple(vault.origins(name))
+    value, origins = vault.get(name), vault.origins(name)
+    if value is None or origins is None:  # no such entry
+        return None
+    return value, origins
 
 
 __all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "read_entry"]

@@ -323,6 +323,8 @@ class Vault:
     def fingerprint(self, name: str) -> str:
         """First 8 hex digits of HMAC-SHA256 under a vault-derived key: identifies, never reveals."""
         value = self.get(name)
+        if value is None:
+            raise InputError(f"the vault has no entry named {name!r}")
         key = hkdf_expand(self.master_key, FINGERPRINT_KEY_INFO)
         return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX_LEN]
 
@@ -350,6 +352,8 @@ class Vault:
 
     def master_line(self) -> bytes:
         if self.kdf is None:
+            if self.raw_source is None:  # a v1 raw key (source not recorded): to_bytes refuses it first
+                raise ValueError("a vault read from a v1 file is written only after rekey() (the v2 upgrade)")
             return b"master " + self.raw_source.encode()
         return b"master scrypt %d %d %d %s" % (self.kdf.log_n, self.kdf.r, self.kdf.p, _b64e(self.kdf.salt))
 
