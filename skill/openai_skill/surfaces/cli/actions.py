@@ -27,7 +27,7 @@ def cmd_chat(args) -> int:
     """Ask a chat model; prints the reply text (--full for the whole JSON result)."""
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.prompt})
-    data = {"messages": messages}
+    data: dict = {"messages": messages}
     add_given(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
     if args.stream:
         data["stream"] = True

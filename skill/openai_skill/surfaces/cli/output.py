@@ -57,16 +57,24 @@ def write_text(stream, text: str, *, redacted: bool = False) -> None:
         raise OutputError(f"cannot write to {name} ({exc.strerror or type(exc).__name__})") from None
 
 
-def text_writer(stream):
+class _TextWriter:
     """A callback for streamed text: held secrets masked even when split across pieces.
     Call `.finish()` at the end to print what was held back."""
-    redactor = StreamRedactor()
 
-    def write(piece: str) -> None:
-        write_text(stream, redactor.feed(piece), redacted=True)
+    def __init__(self, stream):
+        self.stream = stream
+        self.redactor = StreamRedactor()
 
-    write.finish = lambda: write_text(stream, redactor.flush(), redacted=True)
-    return write
+    def __call__(self, piece: str) -> None:
+        write_text(self.stream, self.redactor.feed(piece), redacted=True)
+
+    def finish(self) -> None:
+        write_text(self.stream, self.redactor.flush(), redacted=True)
+
+
+def text_writer(stream) -> _TextWriter:
+    """The streamed-text callback for `stream` (see _TextWriter)."""
+    return _TextWriter(stream)
 
 
 def error_message(exc: SkillError) -> str:

@@ -53,7 +53,7 @@ def cmd_setup(args) -> int:
         store = VaultStore()
         vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
         result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
-                      master_key=store.mode(vault), origins=list(vault.origins(args.name)))
+                      master_key=store.mode(vault), origins=list(vault.entries[args.name].origins))
     warning = _who_wins_instead(args.name, secret, keychain=args.keychain)
     if warning:
         result["warning"] = warning

@@ -54,17 +54,16 @@ class OneKeyPage:
     def url(self) -> str:
         return self.page.url
 
-    def start(self) -> None:
+    def start(self) -> asyncio.Future:
         self._task = asyncio.ensure_future(self.page.serve())
+        return self._task
 
     def cancel(self) -> None:
         self._finish(Outcome(CANCELLED, self.entry))
 
     async def wait(self) -> Outcome:
         """Until stored, cancelled or the lifetime is over; the page is stopped when this returns."""
-        if self._task is None:
-            self.start()
-        await asyncio.shield(self._task)
+        await asyncio.shield(self._task if self._task is not None else self.start())
         return self.outcome or Outcome(TIMED_OUT, self.entry)
 
     def _finish(self, outcome: Outcome) -> None:

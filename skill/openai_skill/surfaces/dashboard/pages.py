@@ -39,11 +39,11 @@ def escape(value) -> Html:
 
 @cache
 def template(name: str) -> Template:
-    return Template(resources.files(__package__).joinpath("templates", name).read_text("utf-8"))
+    return Template((resources.files(__package__) / "templates" / name).read_text("utf-8"))
 
 
 def stylesheet() -> bytes:
-    return resources.files(__package__).joinpath("templates", "style.css").read_bytes()
+    return (resources.files(__package__) / "templates" / "style.css").read_bytes()
 
 
 def fill(template_name: str, /, **values) -> Html:
@@ -105,7 +105,7 @@ def passphrase_field(needed: bool) -> Html:
 
 
 def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_name: str, prefix: str) -> str:
-    mode = view.get("mode")
+    mode = view.get("mode") or ""  # "": no vault yet (the defaults below)
     body = fill("vault.html",
                 vault_path=view["path"],
                 mode_name=MODE_NAMES.get(mode, "nothing yet: the first key you store creates the vault "

@@ -51,7 +51,7 @@ class VaultAccess:
     def view(self) -> dict:
         """Path, master-key mode, whether it is locked, entries with times and fingerprints."""
         vf = self._file()
-        out = {"path": self.path, "mode": None, "locked": False, "entries": []}
+        out: dict = {"path": self.path, "mode": None, "locked": False, "entries": []}
         if vf is None:
             return out
         out["mode"] = self.store.mode(vf)
@@ -61,6 +61,9 @@ class VaultAccess:
                                "fingerprint": "(locked)", "origins": list(e.origins)} for e in vf.entries]
             return out
         vault = self.store.open()
+        if vault is None:  # removed since _file() read it: as if there were none
+            out["mode"] = None
+            return out
         out["entries"] = [{"name": e.name, "created": e.created, "updated": e.updated,
                            "fingerprint": vault.fingerprint(e.name), "origins": list(e.origins)}
                           for e in vault.entries.values()]
@@ -93,13 +96,13 @@ class VaultAccess:
         if is_api_key and not looks_like_api_key(value):
             raise InputError(f"that does not look like an OpenAI API key (expected {credential()['prefix']}... "
                              "with no spaces); nothing was stored")
-        out = {"name": name}
+        out: dict = {"name": name}
         if verify:
             out["models_seen"] = self.verifier(value)  # before storing: a rejected key is not kept
         vault = self.store.put(name, value, origin=self.base_url())
         out["fingerprint"] = vault.fingerprint(name)
         out["mode"] = self.store.mode(vault)
-        out["origins"] = list(vault.origins(name))
+        out["origins"] = list(vault.entries[name].origins)
         return out
 
     def fingerprint(self, name: str) -> str | None:

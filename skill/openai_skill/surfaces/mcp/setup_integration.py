@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import TYPE_CHECKING
 
 import mcp_types as types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+if TYPE_CHECKING:  # imported on use (_new_page): it brings in Starlette
+    from ..dashboard.one_key import OneKeyPage
 
 NAME = "setup_integration"
 REQUEST_KEY = "openai_api_key"     # the key of our one request inside InputRequiredResult
@@ -31,7 +35,7 @@ REFUSED_ARGUMENTS = (
     "treat it as exposed: revoke it at platform.openai.com and create a new one. Call setup_integration "
     "with no arguments; it opens a local page where the user types the key.")
 
-_pending: dict[str, object] = {}    # request_state -> OneKeyPage, between the two 2026-07-28 rounds
+_pending: dict[str, OneKeyPage] = {}    # request_state -> OneKeyPage, between the two 2026-07-28 rounds
 _background: set = set()            # link-mode pages still serving (kept referenced until done)
 
 
@@ -65,7 +69,7 @@ def _outcome_result(outcome) -> types.CallToolResult:
                    entry=outcome.entry)
 
 
-def _new_page(lifetime: float | None):
+def _new_page(lifetime: float | None) -> OneKeyPage:
     from ..dashboard.one_key import DEFAULT_LIFETIME, OneKeyPage
 
     page = OneKeyPage(lifetime=lifetime or DEFAULT_LIFETIME)
