@@ -79,6 +79,7 @@ class Call:
 
         errors = _transport_errors()
         attempt = 0
+        error: APIError | APIConnectionError | APITimeoutError  # an answer's error, or the transport's
         while True:
             timeouts = self._timeouts()
             if hasattr(self.data, "seek"):
@@ -125,7 +126,7 @@ class Call:
             raise self.map_error(exc) from None
         self._raise_if_cut()  # a body without a length "ends" when the watchdog shuts it
 
-    def read(self, response) -> bytes:
+    def read(self, response) -> bytearray:
         """The whole body within the deadline and the size cap; failures as our errors."""
         try:
             return self._read(response)
@@ -140,8 +141,9 @@ class Call:
         return self._cut_error() or error_map.transport_error(exc, self.url, self.settings)
 
     def _raise_if_cut(self) -> None:
-        if self.watch.fired:
-            raise self._cut_error()
+        error = self._cut_error() if self.watch.fired else None
+        if error is not None:
+            raise error
 
     def _cut_error(self) -> APITimeoutError | None:
         if self.watch.fired == deadline.IDLE:
@@ -158,7 +160,7 @@ class Call:
             f"{host_of(self.url)} passed {when} (OPENAI_SKILL_DEADLINE / deadline option; "
             "0 disables it)")
 
-    def _read(self, response) -> bytes:
+    def _read(self, response) -> bytearray:
         try:
             data = body.read_capped(response, self.max_bytes, check=self._check_deadline)
             self._raise_if_cut()
@@ -175,7 +177,7 @@ class Call:
             data = body.read_capped(response, body.MAX_ERROR_BODY_BYTES, truncate=True,
                                     check=self._check_deadline)
         except (APITimeoutError, *_transport_errors()):
-            data = b""
+            data = bytearray()
         finally:
             self.watch.detach()
             response.close()

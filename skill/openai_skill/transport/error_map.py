@@ -50,20 +50,21 @@ def recorded_error(status: int, body: bytes, request_id: str | None, url: str) -
     return api_error(_Recorded(status, request_id), body, url)
 
 
-def api_error(response, body: bytes, url: str, *, hint: str = "") -> APIError:
+def api_error(response, body: bytes | bytearray, url: str, *, hint: str = "") -> APIError:
     """The APIError for a non-2xx response, with OpenAI's message/type/code/param if any."""
     status = response.status_code
     request_id = response.headers.get(HEADER_REQUEST_ID)
     payload = _loads(body)
     error = payload.get("error") if isinstance(payload, dict) else None
     kind = code = param = None
+    cls: type[APIError]
     if isinstance(error, Mapping):
         message = _text(error.get("message")) or snippet(body, "application/json")
         kind, code, param = (_text(error.get(k)) for k in ("type", "code", "param"))
     elif isinstance(error, str) and error:
         message = error  # some gateways: {"error": "text"}
-    elif isinstance(payload, dict) and isinstance(payload.get("message") or payload.get("detail"), str):
-        message = payload.get("message") or payload.get("detail")
+    elif isinstance(payload, dict) and isinstance(detail := payload.get("message") or payload.get("detail"), str):
+        message = detail
     else:
         content_type = media_type(response) or "no content type"
         message = f"the body is not JSON ({content_type}): {snippet(body, content_type)}"
@@ -92,6 +93,7 @@ def stream_error(error, request_id: str | None) -> APIError:
         return APIError(f"the API reported an error: {truncate(str(error))}",
                         request_id=request_id)
     kind, code, param = (_text(error.get(k)) for k in ("type", "code", "param"))
+    cls: type[APIError]
     if retry.is_quota_error(error):
         cls = QuotaExceededError
     elif code and code.isdigit() and int(code) >= 500:
@@ -105,7 +107,7 @@ def stream_error(error, request_id: str | None) -> APIError:
                request_id=request_id, api_type=kind, code=code, param=param)
 
 
-def parse_object(body: bytes, response) -> dict:
+def parse_object(body: bytes | bytearray, response) -> dict:
     """A 2xx body as a JSON object, or UnexpectedResponseError saying what came instead."""
     status = response.status_code
     request_id = response.headers.get(HEADER_REQUEST_ID)
@@ -210,7 +212,7 @@ def lower_keys(headers: Mapping) -> dict:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def _loads(body: bytes):
+def _loads(body: bytes | bytearray):
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
@@ -225,7 +227,7 @@ MAX_SNIPPET_SOURCE = 64 * 1024   # how much of a body a snippet is taken from
 _HIDDEN_ELEMENTS = ("script", "style")
 
 
-def snippet(body: bytes, content_type: str) -> str:
+def snippet(body: bytes | bytearray, content_type: str) -> str:
     """A short, one-line, redacted quote of a body (tags dropped from HTML)."""
     text = body[:MAX_SNIPPET_SOURCE].decode("utf-8", errors="replace")
     if "html" in content_type or text.lstrip().startswith("<"):
