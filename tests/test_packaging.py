@@ -56,6 +56,13 @@ def test_wheel_carries_manifest_schemas_and_bundle(wheel):
     assert "openai-skill = openai_skill.surfaces.cli:main" in entry_points
 
 
+def test_wheel_ships_the_py_typed_marker(wheel):
+    # PEP 561: type checkers read an installed package's annotations only when it has this
+    # (empty) marker; without it, a user's mypy sees openai_skill as untyped.
+    with zipfile.ZipFile(wheel) as zf:
+        assert "openai_skill/py.typed" in zf.namelist()
+
+
 def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
     openai.reply("GET", "/models", MODELS)
     elsewhere = tmp_path / "elsewhere"
