@@ -24,4 +24,5 @@ def check_origin(where: str, name: str, allowed: Sequence[str], origin: str) -> 
         raise CredentialsError(
             f"{where} entry {name!r} may be sent only to {', '.join(allowed)}, and this request goes to "
             f"{origin}; nothing was sent. If you trust {origin} with this key, run "
-            f"`{allow_hint(name, origin, where)}` (or put the key in the environment yourself)", reason="origin_not_allowed", origin=origin)
+            f"`{allow_hint(name, origin, where)}` (or put the key in the environment yourself)",
+            reason="origin_not_allowed", origin=origin)

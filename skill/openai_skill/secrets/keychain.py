@@ -69,7 +69,11 @@ def read_record(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
 
 def write_record(env: Mapping[str, str], entries: Mapping[str, Sequence[str]]) -> None:
     """Replace the record with `entries` (under the writers' lock)."""
-    _change_record(env, lambda current: (current.clear(), current.update(entries)))
+    def replace(current: dict) -> None:
+        current.clear()
+        current.update(entries)
+
+    _change_record(env, replace)
 
 
 def _write_record(env: Mapping[str, str], entries: Mapping[str, Sequence[str]]) -> None:

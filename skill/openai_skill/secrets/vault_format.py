@@ -324,7 +324,7 @@ class Vault:
         """First 8 hex digits of HMAC-SHA256 under a vault-derived key: identifies, never reveals."""
         value = self.get(name)
         if value is None:
-            raise InputError(f"the vault has no entry named {name!r}")
+            raise InputError(f"the vault has no entry named {name!r}", field="name", reason="no_such_entry")
         key = hkdf_expand(self.master_key, FINGERPRINT_KEY_INFO)
         return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX_LEN]
 

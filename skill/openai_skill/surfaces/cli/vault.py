@@ -21,7 +21,8 @@ MAX_SECRET_CHARS = 64 * 1024
 
 
 def cmd_setup(args) -> int:
-    """Store a secret (default: your OpenAI API key) in the encrypted vault (--keychain: the OS keychain), from a hidden prompt or stdin."""
+    """Store a secret (default: your OpenAI API key) in the encrypted vault (--keychain: the OS
+    keychain), from a hidden prompt or stdin."""
     from ...secrets.sources import credential, looks_like_api_key
     from ...redaction import remember
     from ...secrets.names import check_name
@@ -112,7 +113,8 @@ def _base_url(given: str | None) -> str:
 
 
 def cmd_list(args) -> int:
-    """List the vault's and the OS keychain's entries (names, origins, never a value) and which key source answers for the base URL in effect."""
+    """List the vault's and the OS keychain's entries (names, origins, never a value) and which
+    key source answers for the base URL in effect."""
     store, vault = _open()
     entries = [] if vault is None else [
         {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name),
@@ -130,7 +132,7 @@ def _keychain_listing() -> dict:
     from ...errors import VaultError
     from ...secrets import keychain
 
-    listing = {"record": str(keychain.record_path(os.environ))}
+    listing: dict = {"record": str(keychain.record_path(os.environ))}
     try:
         listing["entries"] = [{"name": name, "origins": list(origins)}
                               for name, origins in keychain.read_record(os.environ).items()]
@@ -213,7 +215,8 @@ def cmd_rotate(args) -> int:
 
 
 def cmd_allow_origin(args) -> int:
-    """Let a vault entry (--keychain: the OS keychain's) be sent to one more origin (scheme://host[:port]), e.g. your API gateway."""
+    """Let a vault entry (--keychain: the OS keychain's) be sent to one more origin
+    (scheme://host[:port]), e.g. your API gateway."""
     return _change_origins(args, "allow_origin")
 
 
