@@ -183,3 +183,76 @@ def test_the_documented_size_caps_are_the_codes():
     assert amount("an image") == body.MAX_DOWNLOAD_BYTES
     assert amount("a stream") == http.MAX_STREAM_BYTES
     assert amount("one event-stream line or event") == sse.MAX_LINE_CHARS == sse.MAX_EVENT_CHARS
+
+
+# --- the docs for two readers: README for users, docs/ for maintainers -----------------------
+
+DOCS = REPO / "docs"
+ARCHITECTURE = (DOCS / "ARCHITECTURE.md").read_text(encoding="utf-8")
+FENCE = re.compile(r"^```.*?^```$", re.S | re.M)
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", FENCE.sub("", text), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_the_readme_links_the_maintainer_docs_and_every_link_between_the_docs_resolves():
+    for name in ("ARCHITECTURE.md", "CONTRIBUTING.md", "SEED-TO-SCHEMA.md"):
+        assert f"](docs/{name})" in README, f"README.md does not link docs/{name}"
+    for screenshot in ("docs/dashboard.png", "docs/one-key.png"):
+        assert f"]({screenshot})" in README, screenshot
+    checked = 0
+    for path in [REPO / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = FENCE.sub("", path.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = target.partition("#")
+            dest = (path.parent / file).resolve() if file else path
+            assert dest.exists(), f"{path.name}: the link to {target} leads to no file"
+            if anchor:
+                assert anchor in _anchors(dest.read_text(encoding="utf-8")), \
+                    f"{path.name}: the link to {target} leads to no heading"
+            checked += 1
+    assert checked >= 15  # the pattern still finds the links
+
+
+def test_the_key_lookup_order_in_the_readme_is_the_codes():
+    from openai_skill.secrets.sources import KeyChain
+
+    chain = KeyChain.default({}).sources
+    section = README.split("### Where the key comes from", 1)[1].split("\n#", 1)[0]
+    items = re.findall(r"^\d+\. (.+)$", section, re.MULTILINE)
+    # How the README names each source, by the class that implements it.
+    named = {"ExplicitKey": "`api_key=`", "EnvKey": "`OPENAI_API_KEY`", "VaultKey": "the vault",
+             "KeychainKey": "the OS keychain"}
+    assert [type(source).__name__ for source in chain] == list(named), "a new key source: name it here and in the README"
+    assert len(items) == len(chain)
+    for item, source in zip(items, chain):
+        assert named[type(source).__name__] in item, (item, source)
+    # ...stated once: no other numbered list in the README walks the sources.
+    assert README.count("### Where the key comes from") == 1
+    assert len(re.findall(r"^1\. \*\*`api_key=`", README, re.MULTILINE)) == 1
+    # `Client.key_source()` answers with the sources' names: the README lists them as they are.
+    for source in chain:
+        assert f'`"{source.name}"`' in README, source.name
+
+
+def test_the_architecture_layer_diagram_is_the_import_linter_contract():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    expected = [" ".join(layer.replace("openai_skill.", "").split()) for layer in layers]
+    block = re.search(r"<!-- layers:[^\n]*-->\n```\n(.*?)```", ARCHITECTURE, re.S).group(1)
+    drawn = []
+    for line in block.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("│", "(")):
+            drawn.append(" ".join(re.split(r"\s{2,}", line)[0].split()))
+    assert drawn == expected, "docs/ARCHITECTURE.md's layer diagram differs from pyproject.toml's layers contract"

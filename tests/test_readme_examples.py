@@ -12,6 +12,8 @@ which serves the ids and request ids the README shows). Its stderr then stdout m
 lines shown under it, after the explicit normalizations in `normalize` (the fake's URL, the
 working folder, timestamps in image file names, timings) and nothing else. `$ echo $?` shows
 the exit code of the command before it; any other command must exit 0.
+
+Every ```python block runs too, as its own program against the same fake, and must not raise.
 """
 
 from __future__ import annotations
@@ -222,6 +224,41 @@ def test_every_console_block_is_marked_and_a_stale_output_is_caught():
     shown = dry.steps[0][1]
     stale = shown.replace('"max_completion_tokens": 200', '"max_tokens": 200')
     assert stale != shown and normalize(stale) != normalize(shown)
+
+
+# --- the README's Python blocks: each runs, as a fresh program, against the same fake ----------
+
+PYTHON_BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```$", re.S | re.M)
+PYTHON_EXAMPLES = [(README.read_text(encoding="utf-8").count("\n", 0, m.start("body")), m.group("body"))
+                   for m in PYTHON_BLOCK.finditer(README.read_text(encoding="utf-8"))]
+# Run first in each block's process: any name lookup but loopback fails, so an example that
+# would reach a real host fails here instead of opening a connection (examples use the fake).
+LOOPBACK_ONLY = """
+import socket
+_getaddrinfo = socket.getaddrinfo
+def _loopback_only(host, *args, **kwargs):
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise OSError(f"a README example tried to reach {host!r}; examples talk to the loopback fake only")
+    return _getaddrinfo(host, *args, **kwargs)
+socket.getaddrinfo = _loopback_only
+"""
+
+
+@pytest.mark.parametrize("line, code", PYTHON_EXAMPLES, ids=[f"README.md:{line}:python" for line, _ in PYTHON_EXAMPLES])
+def test_readme_python_block_runs(line, code, readme_fake, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(OPENAI_API_KEY=CANARY_KEY, OPENAI_BASE_URL=readme_fake.url_for("/v1"))
+    proc = subprocess.run([sys.executable, "-c", LOOPBACK_ONLY + code], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, f"README.md:{line}: the Python example fails:\n{proc.stderr}"
+    assert CANARY_KEY not in proc.stdout + proc.stderr
+
+
+def test_the_python_examples_are_found_and_the_guard_refuses_other_hosts(tmp_path):
+    assert PYTHON_EXAMPLES and any("Client(" in code for _, code in PYTHON_EXAMPLES)
+    proc = subprocess.run([sys.executable, "-c", LOOPBACK_ONLY + "import socket; socket.getaddrinfo('api.openai.com', 443)"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode != 0 and "loopback fake only" in proc.stderr
 
 
 def main(argv: list[str]) -> int:
