@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .redaction import redact, redact_untrusted
 
-# Exit codes are part of the CLI's documented contract (README "Exit codes").
+# Exit codes are part of the CLI's documented contract (README "Troubleshooting").
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CREDENTIALS = 3
