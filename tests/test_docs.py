@@ -256,3 +256,20 @@ def test_the_architecture_layer_diagram_is_the_import_linter_contract():
         if line and not line.startswith(("│", "(")):
             drawn.append(" ".join(re.split(r"\s{2,}", line)[0].split()))
     assert drawn == expected, "docs/ARCHITECTURE.md's layer diagram differs from pyproject.toml's layers contract"
+
+
+def test_every_repository_path_the_docs_name_exists():
+    # Files move (tests into subfolders, modules between layers): a path a doc names in prose or
+    # in a command must still be there, or a reader runs a command that cannot work.
+    pattern = re.compile(r"(?<![\w/.~-])((?:tests|tools|benchmarks|\.ci|skill|schemas|docs)/[\w./-]*\w)")
+    mcp_methods = {"tools/list", "tools/call"}  # MCP's method names read like paths
+    missing, seen = [], 0
+    for path in [REPO / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for name in pattern.findall(path.read_text(encoding="utf-8")):
+            if name in mcp_methods:
+                continue
+            seen += 1
+            if not (REPO / name).exists():
+                missing.append(f"{path.name}: {name}")
+    assert seen >= 30  # the pattern still finds the paths
+    assert missing == []
