@@ -228,9 +228,10 @@ def test_the_key_lookup_order_in_the_readme_is_the_codes():
     # How the README names each source, by the class that implements it.
     named = {"ExplicitKey": "`api_key=`", "EnvKey": "`OPENAI_API_KEY`", "VaultKey": "the vault",
              "KeychainKey": "the OS keychain"}
-    assert [type(source).__name__ for source in chain] == list(named), "a new key source: name it here and in the README"
+    assert [type(source).__name__ for source in chain] == list(named), \
+        "a new key source: name it here and in the README"
     assert len(items) == len(chain)
-    for item, source in zip(items, chain):
+    for item, source in zip(items, chain, strict=True):
         assert named[type(source).__name__] in item, (item, source)
     # ...stated once: no other numbered list in the README walks the sources.
     assert README.count("### Where the key comes from") == 1
@@ -246,7 +247,8 @@ def test_the_architecture_layer_diagram_is_the_import_linter_contract():
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
-    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = pyproject["tool"]["importlinter"]["contracts"]
     (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
     expected = [" ".join(layer.replace("openai_skill.", "").split()) for layer in layers]
     block = re.search(r"<!-- layers:[^\n]*-->\n```\n(.*?)```", ARCHITECTURE, re.S).group(1)

@@ -256,8 +256,11 @@ def test_readme_python_block_runs(line, code, readme_fake, tmp_path):
 
 def test_the_python_examples_are_found_and_the_guard_refuses_other_hosts(tmp_path):
     assert PYTHON_EXAMPLES and any("Client(" in code for _, code in PYTHON_EXAMPLES)
-    proc = subprocess.run([sys.executable, "-c", LOOPBACK_ONLY + "import socket; socket.getaddrinfo('api.openai.com', 443)"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    # An IP literal from TEST-NET-1: refused by the guard, and even without it resolved locally
+    # (no DNS query), so this test itself can never reach out.
+    reach_out = "import socket; socket.getaddrinfo('192.0.2.1', 443)"
+    proc = subprocess.run([sys.executable, "-c", LOOPBACK_ONLY + reach_out], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60)
     assert proc.returncode != 0 and "loopback fake only" in proc.stderr
 
 
