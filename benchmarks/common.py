@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_SERVER = REPO / "tests" / "fake_openai.py"
+FAKE_SERVER = REPO / "tests" / "support" / "fake_openai.py"
 FAKE_KEY = "sk-bench-fake-key-not-real-000000000000"   # never a real key: the server is ours
 
 
@@ -30,7 +30,7 @@ class Server:
 
 
 def start_server() -> Server:
-    """The loopback OpenAI (tests/fake_openai.py) in its own process, so its work does not
+    """The loopback OpenAI (tests/support/fake_openai.py) in its own process, so its work does not
     share our GIL; it answers from memory with TCP_NODELAY."""
     process = subprocess.Popen([sys.executable, str(FAKE_SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True)
     url = process.stdout.readline().strip()

@@ -19,6 +19,6 @@ echo "installer, cache hit: $(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN{pri
 eval "$agent_env"
 
 start=$EPOCHREALTIME
-pytest -q -p no:cacheprovider --durations=0 tests/test_openclaw.py tests/test_skill_md.py -k "openclaw or skills_ref" \
+pytest -q -p no:cacheprovider --durations=0 tests/surfaces/test_openclaw.py tests/surfaces/exports/test_skill_md.py -k "openclaw or skills_ref" \
     | grep -E "^[0-9.]+s call|passed|failed"
 echo "real-client tests, wall: $(awk -v a="$EPOCHREALTIME" -v b="$start" 'BEGIN{printf "%.1f", a-b}') s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -4,7 +4,7 @@
     python benchmarks/run.py                 # full run (about 6 minutes on 2 cores)
     python benchmarks/run.py --quick         # smaller counts, same cases (about 1.5 minutes)
 
-It starts its own loopback OpenAI (tests/fake_openai.py in its own process: answers from
+It starts its own loopback OpenAI (tests/support/fake_openai.py in its own process: answers from
 memory, TCP_NODELAY), uses a temporary HOME (never the real config, never a real key), and
 reports every figure as a ratio to a baseline measured in the same run. The JSON goes to
 benchmarks/results.json (--json PATH to change). Not part of the test suite.

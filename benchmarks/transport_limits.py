@@ -4,7 +4,7 @@ process) and time on oversized answers, and how far past the deadline a slow-dri
     python benchmarks/transport_limits.py
 
 Rerunnable, not a test (the tests use small caps through their seams). Every server is a
-loopback one started here (tests/misbehaving.py); nothing leaves the machine.
+loopback one started here (tests/support/misbehaving.py); nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import time
 import zlib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # misbehaving.py lives there
-from misbehaving import RawServer, drip  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support/misbehaving.py lives there
+from support.misbehaving import RawServer, drip  # noqa: E402
 
 MiB = 1024 * 1024
 KEY = "sk-bench-0000000000000000000000000000"

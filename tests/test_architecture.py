@@ -4,11 +4,10 @@ pyproject.toml), no module imports another that imports it back, and modules sta
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import grimp
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 400
 
 

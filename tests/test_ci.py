@@ -4,13 +4,12 @@ rather than skip."""
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
-from conftest import need_beside_repo
+from support.ci import need_beside_repo
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 CI_RUN = REPO / ".ci" / "run"
 
 

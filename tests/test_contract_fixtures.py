@@ -6,21 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import sys
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
-TESTS_DIR = str(Path(__file__).resolve().parent)
-if TESTS_DIR not in sys.path:  # `contract` lives beside this file; tests/ is not a package
-    sys.path.insert(0, TESTS_DIR)
-
-from conftest import need_beside_repo  # noqa: E402
-from contract import extract_spec  # noqa: E402
-from contract.spec import (FIXTURES_DIR, SUBSET_FILE, load_fixture, operation,  # noqa: E402
+from contract import extract_spec
+from contract.spec import (FIXTURES_DIR, SUBSET_FILE, load_fixture, operation,
                            schema_errors, sse_data, subset, validate_error, validate_request,
                            validate_response, validate_stream_chunk)
+from support.ci import need_beside_repo
 
 MANIFEST = json.loads((FIXTURES_DIR / "MANIFEST.json").read_text(encoding="utf-8"))
 ERROR_FIELDS = {"message", "type", "param", "code"}

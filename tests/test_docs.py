@@ -7,8 +7,8 @@ from pathlib import Path
 from openai_skill import errors
 from openai_skill.surfaces.cli import build_parser
 from openai_skill.manifest import load_manifest
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 

@@ -9,9 +9,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import openai_skill as skill
-from conftest import CANARY_KEY
-from misbehaving import read_next_request
-from openai_data import HI
+from support.canary import CANARY_KEY
+from support.misbehaving import read_next_request
+from support.openai_data import HI
 from openai_skill import redaction
 from openai_skill.input.fast_check import conforms
 from openai_skill.input.model_rules import apply_model_rules
@@ -178,7 +178,7 @@ def _answer_then_answer_slowly(conn, _head, stop):
 
 @pytest.mark.timeout(30)
 def test_a_finished_calls_deadline_does_not_cut_the_next_call_on_its_connection():
-    from misbehaving import RawServer
+    from support.misbehaving import RawServer
 
     server = RawServer(_answer_then_answer_slowly)
     try:
@@ -303,7 +303,7 @@ def _open_stream(api, **settings):
 
 
 def test_a_stream_can_be_read_only_once(api):
-    from openai_data import sse
+    from support.openai_data import sse
 
     api.expect_request("/v1/chat/completions").respond_with_data(sse(_chunk("a")), content_type="text/event-stream")
     response = _open_stream(api)
@@ -333,7 +333,7 @@ def test_the_idle_timeout_counts_from_the_last_event_not_from_the_start(api):
 
 
 def test_a_stream_over_its_byte_cap_names_the_cap_in_mib(api):
-    from openai_data import sse
+    from support.openai_data import sse
     from openai_skill.errors import UnexpectedResponseError
     from openai_skill.transport import http
 

@@ -2,18 +2,17 @@
 the seed page's field tables, or the installed copy drift from them."""
 
 import re
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
 import openai_skill as skill
-from conftest import need_beside_repo
+from support.ci import need_beside_repo
 from openai_skill.manifest import bundle_from_sources, load_manifest
 from openai_skill import actions as registry
 from openai_skill.input.model_rules import STEPS
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seed" / "openai-integration-page.txt"
 MANIFEST = load_manifest()
 

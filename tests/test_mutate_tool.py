@@ -4,11 +4,10 @@ operator mutants really change the code, and a curated bug whose text is gone is
 import ast
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
     import tomli as tomllib
 
 import openai_skill as skill
-from conftest import CANARY_KEY
-from openai_data import MODELS
+from support.canary import CANARY_KEY
+from support.openai_data import MODELS
 from openai_skill.manifest import bundle_from_sources
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_tests_run_against_the_installed_package_not_the_checkout():

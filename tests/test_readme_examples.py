@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
-from conftest import CANARY_KEY
-from test_images import PNG_BYTES
+from support.canary import CANARY_KEY
+from support.images import PNG_BYTES
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 SHOWN_HOME = "/home/me"            # the working folder the README's outputs show
 SHOWN_BASE_URL = "https://api.openai.com/v1"

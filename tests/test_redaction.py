@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import CANARY_KEY
+from support.canary import CANARY_KEY
 from openai_skill import redaction
 from openai_skill.errors import AuthenticationError, InputError
 from openai_skill.redaction import (MASK, MAX_REMEMBERED, StreamRedactor, forget, redact,
@@ -212,7 +212,7 @@ def test_chat_and_chat_full_both_mask_the_held_key_in_model_output(openai, key, 
 
 
 def test_image_paths_under_a_lookalike_folder_are_reported_as_written(openai, key, cli, tmp_path):
-    from test_images import make_png
+    from support.images import make_png
 
     b64 = base64.b64encode(make_png()).decode()
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [{"b64_json": b64}]})

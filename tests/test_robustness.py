@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import openai_skill as skill
-from conftest import CANARY_KEY
-from test_images import make_png
+from support.canary import CANARY_KEY
+from support.images import make_png
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
 EXE = str(Path(sys.executable).parent / "openai-skill")

@@ -14,8 +14,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from openai_data import MODELS
-from test_images import PNG_BYTES
+from support.openai_data import MODELS
+from support.images import PNG_BYTES
 
 STALL_SECONDS = 15  # longer than any timeout under test, short enough to fail fast if ignored
 

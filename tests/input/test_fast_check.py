@@ -1,0 +1,103 @@
+"""The quick schema check must give jsonschema's verdict on every input: it lets valid input
+skip the jsonschema import, so a wrong "yes" would let invalid input reach the network."""
+
+import copy
+import itertools
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from openai_skill.manifest import load_manifest
+from openai_skill.input.fast_check import Unsupported, conforms
+from support.openai_data import HI
+
+MANIFEST = load_manifest()
+
+VALID = {
+    "chat-completion": [
+        {"messages": HI},
+        {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": [{"type": "text", "text": "t"},
+                      {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}]},
+                      {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]},
+                      {"role": "tool", "content": "42", "tool_call_id": "c"}],
+         "model": "o3", "max_completion_tokens": 5, "temperature": "1.0", "top_p": 0.5, "stop": ["a", "b"],
+         "stream": True, "reasoning_effort": "low",
+         "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {}, "strict": None}},
+         "tools": [{"type": "function", "function": {"name": "f", "parameters": {}, "strict": True}}],
+         "tool_choice": {"type": "function", "function": {"name": "f"}}},
+        {"messages": HI, "response_format": {"type": "json_object"}, "tool_choice": "auto", "stop": "END"},
+    ],
+    "generate-image": [
+        {"prompt": "x"},
+        {"prompt": "x", "model": "gpt-image-1", "size": "auto", "quality": "high", "n": 4, "output_format": "webp",
+         "output_compression": 50, "background": "transparent", "moderation": "low"},
+        {"prompt": "x", "style": "natural", "response_format": "b64_json", "size": "1024x1792"},
+    ],
+    "list-models": [{}],
+    "create-embedding": [{"input": "x"},
+                         {"input": ["a", "b"], "model": "m", "dimensions": 8, "encoding_format": "base64"}],
+}
+
+ODD_VALUES = [None, True, False, 0, 1, -1, 1.0, 2.5, 3, 5000, "", " ", "x", "1.5", "2.01", "user", "tool", "vivid",
+              "auto", "1024x1024", "json_schema", [], ["x"], [None], [{}], {}, {"type": "text"},
+              {"role": "user", "content": "x"}, {"type": "function", "function": {"name": "f"}}]
+
+
+def mutations(value):
+    """The value with each of its members (recursively) replaced by each odd value, removed, or joined by an extra."""
+    yield value
+    if isinstance(value, dict):
+        for key in value:
+            for odd in ODD_VALUES:
+                yield {**value, key: odd}
+            yield {k: v for k, v in value.items() if k != key}
+            for inner in itertools.islice(mutations(value[key]), 1, 60):
+                yield {**value, key: inner}
+        yield {**value, "unexpected_field": 1}
+    elif isinstance(value, list):
+        for index in range(len(value)):
+            for inner in itertools.islice(mutations(value[index]), 1, 60):
+                yield value[:index] + [inner] + value[index + 1:]
+        yield []
+        yield value + value
+
+
+@pytest.mark.parametrize("action", list(MANIFEST.actions))
+def test_same_verdict_as_jsonschema(action):
+    schema = MANIFEST.actions[action].input_schema
+    reference = Draft202012Validator(schema)
+    checked = agreed_invalid = 0
+    for base in VALID[action]:
+        for candidate in itertools.chain(mutations(base), ({**base, k: v} for k in schema["properties"]
+                                                           for v in ODD_VALUES)):
+            candidate = copy.deepcopy(candidate)
+            expected = reference.is_valid(candidate)
+            assert conforms(schema, candidate) == expected, candidate
+            checked += 1
+            agreed_invalid += not expected
+    # The corpus really probes both verdicts.
+    assert agreed_invalid >= 1 and checked - agreed_invalid >= len(VALID[action])
+    assert checked >= {"list-models": 2}.get(action, 300)
+
+
+@pytest.mark.parametrize("action", list(MANIFEST.actions))
+def test_every_schema_keyword_is_known(action):
+    """A new keyword in a schema must be implemented here (or it would always fall back)."""
+    for schema in (MANIFEST.actions[action].input_schema,):
+        for base in VALID[action]:
+            conforms(schema, base)  # raises Unsupported otherwise
+
+
+def test_unknown_keyword_is_not_guessed():
+    with pytest.raises(Unsupported):
+        conforms({"uniqueItems": True}, [1, 1])
+
+
+@pytest.mark.parametrize("schema, value, verdict", [
+    ({"type": "integer"}, True, False), ({"type": "integer"}, 2.0, True), ({"type": "number"}, False, False),
+    ({"enum": [1]}, True, False), ({"const": 1}, 1.0, True), ({"const": [1, {"a": True}]}, [1, {"a": True}], True),
+    ({"const": False}, 0, False), ({"pattern": "\\S"}, "  ", False), ({"pattern": "b"}, "abc", True),
+])
+def test_json_semantics(schema, value, verdict):
+    assert conforms(schema, value) is verdict
+    assert Draft202012Validator(schema).is_valid(value) is verdict
