@@ -1,6 +1,6 @@
 """Writing generated images to disk: decode, check the real type, pick a safe unique name.
 
-Three guarantees, each tested in tests/test_images.py:
+Three guarantees, each tested in tests/actions/test_image_files.py:
 - only bytes that really are PNG, JPEG or WebP (by their signature, not by what the API
   claims) are written, with the matching extension;
 - a file is never overwritten: names are claimed with O_CREAT|O_EXCL, so two concurrent

@@ -4,7 +4,7 @@ Why this exists: agents start the CLI once per call, and importing jsonschema co
 50 ms, a third of a whole `openai-skill models` call. Valid input, the common case, is
 accepted here without that import; anything this check rejects, or any schema keyword it
 does not know, goes to jsonschema, which stays the authority and writes the error report.
-Tests hold the two to the same verdict (tests/test_schema_check.py).
+Tests hold the two to the same verdict (tests/input/test_fast_check.py).
 """
 
 from __future__ import annotations

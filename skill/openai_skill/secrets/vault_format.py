@@ -19,7 +19,7 @@ passphrase) yields the wrap, MAC and fingerprint keys by HKDF-Expand; the random
 seals the entries. Every fault in the file's own bytes beyond its structure is one
 `VaultAuthError` with no detail, and the MAC is checked before anything is decrypted.
 `Vault.create`, `set` and `rekey` take `rand`, `now` and `data_key` seams so known-answer
-tests can fix every random byte (tests/vault_fixture.py).
+tests can fix every random byte (tests/support/vault_fixture.py).
 
 This module only parses, checks and builds bytes; files, locks and key sources live in
 `secrets/store.py` (and the modules it names), which also has `lookup_secret`.
