@@ -17,28 +17,16 @@ import os
 import shutil
 import statistics
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support/fake_openai.py lives there
+from support.fake_openai import FakeOpenAI  # noqa: E402
 
 FAKE_KEY = "sk-proj-BENCH0123456789abcdefghijklmnopqrstuvwxyzBENCH"
 MODELS = json.dumps({"object": "list", "data": [
     {"id": f"gpt-model-{i}", "object": "model", "created": 1700000000 + i, "owned_by": "system"}
     for i in range(20)]}).encode()
-
-
-class FakeOpenAI(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(MODELS)))
-        self.send_header("x-request-id", "req_bench")
-        self.end_headers()
-        self.wfile.write(MODELS)
-
-    def log_message(self, *args):
-        pass
 
 
 def pct(values, p):
@@ -101,16 +89,16 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=10)
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server = FakeOpenAI(keep_log=False)  # the tests' loopback OpenAI, with a 20-model list scripted
+    server.reply_raw("GET", "/models", MODELS, content_type="application/json", headers={"x-request-id": "req_bench"})
+    base_url = server.start()
     env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_SKILL_MAX_RETRIES": "0"}
     os.environ.update(env)
     try:
         local = in_process(args.calls)
         init, remote = through_mcp(args.calls, args.starts, env)
     finally:
-        server.shutdown()
+        server.stop()
     results = [summary("invoke in-process", local), summary("MCP tools/call over stdio", remote),
                summary("server start to initialize", init)]
     for row in results:

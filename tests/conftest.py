@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from support.canary import CANARY_KEY
+from support.fake_openai import FakeOpenAI
+from support.spec_checks import check_answer, check_request
 
 
 @pytest.fixture(autouse=True)
@@ -94,46 +96,13 @@ def installed_cli():
     return run
 
 
-class FakeOpenAI:
-    """Answers as api.openai.com does, from a real HTTP server on 127.0.0.1. Every success
-    answer it is given, and every request body it receives, is checked against the
-    official OpenAI spec (tests/contract)."""
-
-    def __init__(self, server):
-        self.server = server
-
-    def reply(self, method: str, path: str, data, status: int = 200, headers: dict | None = None,
-              once: bool = False):
-        from contract.spec import validate_response
-
-        if status == 200:
-            validate_response(method, path, data)
-        expect = self.server.expect_oneshot_request if once else self.server.expect_request
-        expect("/v1" + path, method=method).respond_with_json(
-            data, status=status, headers={"x-request-id": f"req_{status}_{path.strip('/')}", **(headers or {})})
-
-    def reply_raw(self, method: str, path: str, body, status: int = 200, content_type: str = "text/html",
-                  once: bool = False):
-        expect = self.server.expect_oneshot_request if once else self.server.expect_request
-        expect("/v1" + path, method=method).respond_with_data(body, status=status, content_type=content_type)
-
-    @property
-    def requests(self):
-        return [request for request, _response in self.server.log]
-
-    def bodies(self) -> list:
-        return [json.loads(request.get_data()) for request in self.requests if request.get_data()]
-
-    def check_sent_bodies(self) -> None:
-        from contract.spec import validate_request
-
-        for request in self.requests:
-            if request.get_data():
-                validate_request(request.method, request.path, json.loads(request.get_data()))
-
-
 @pytest.fixture
-def openai(api):
-    fake = FakeOpenAI(api)
+def openai(monkeypatch):
+    """The loopback OpenAI (support/fake_openai.py) with OPENAI_BASE_URL pointed at it. Every
+    body it receives and every success answer it gives or is given (`reply`) is checked against
+    the official spec (tests/contract); a test that sent or served a wrong one fails."""
+    fake = FakeOpenAI(validate=check_request, validate_answer=check_answer)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.start())
     yield fake
-    fake.check_sent_bodies()
+    fake.stop()
+    assert fake.invalid == [], "\n".join(fake.invalid)

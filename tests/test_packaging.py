@@ -70,7 +70,7 @@ def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
     openai.reply("GET", "/models", MODELS)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.server.url_for("/v1")}
+    env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
     result = installed_cli("models", env=env, cwd=elsewhere)
     assert result.code == 0, result.err
     assert [m["id"] for m in json.loads(result.out)["models"]] == ["dall-e-3", "gpt-4o-mini", "text-embedding-3-small"]

@@ -7,8 +7,8 @@ Every ```console block in README.md carries a marker comment on the line before 
     <!-- example: not run: REASON -->      shown but not run (REASON says why, and what tests it)
 
 Each `$ command` runs through bash with the INSTALLED `openai-skill` first on PATH, from a
-fresh working folder, against a loopback server answering as OpenAI does (`ReadmeFake`,
-which serves the ids and request ids the README shows). Its stderr then stdout must equal the
+fresh working folder, against the loopback OpenAI (support/fake_openai.py) scripted with the
+answers, ids and request ids the README shows (`serve_readme_answers`). Its stderr then stdout must equal the
 lines shown under it, after the explicit normalizations in `normalize` (the fake's URL, the
 working folder, timestamps in image file names, timings) and nothing else. `$ echo $?` shows
 the exit code of the command before it; any other command must exit 0.
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug import Response
 
 from support.canary import CANARY_KEY
+from support.fake_openai import Answer, FakeOpenAI
 from support.images import PNG_BYTES
 from support import REPO
 
@@ -102,8 +102,8 @@ MODELS = {"object": "list", "data": [
     {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
     {"id": "dall-e-3", "object": "model", "created": 1698785189, "owned_by": "system"},
     {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"}]}
-REQUEST_IDS = {"/v1/chat/completions": "req_1b2c", "/v1/images/generations": "req_5e6f",
-               "/v1/models": "req_7f3a", "/v1/embeddings": "req_9d8e"}
+REQUEST_IDS = {"/chat/completions": "req_1b2c", "/images/generations": "req_5e6f",
+               "/models": "req_7f3a", "/embeddings": "req_9d8e"}
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -129,25 +129,19 @@ def _embeddings(body: dict) -> dict:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
-def _answer(request) -> Response:
-    body = json.loads(request.get_data() or b"null")
-    if request.path == "/v1/chat/completions":
-        data = CHAT
-    elif request.path == "/v1/images/generations":
-        data = IMAGE
-    elif request.path == "/v1/models":
-        data = MODELS
-    else:
-        data = _embeddings(body)
-    return Response(json.dumps(data), content_type="application/json",
-                    headers={"x-request-id": REQUEST_IDS[request.path]})
+def serve_readme_answers(fake: FakeOpenAI) -> FakeOpenAI:
+    """Script the loopback OpenAI with the answers and request ids the README shows."""
+    fake.reply("POST", "/chat/completions", CHAT, headers={"x-request-id": REQUEST_IDS["/chat/completions"]})
+    fake.reply("POST", "/images/generations", IMAGE, headers={"x-request-id": REQUEST_IDS["/images/generations"]})
+    fake.reply("GET", "/models", MODELS, headers={"x-request-id": REQUEST_IDS["/models"]})
+    fake.reply_with("POST", "/embeddings", lambda request: Answer.of_json(
+        _embeddings(request.json()), headers={"x-request-id": REQUEST_IDS["/embeddings"]}))
+    return fake
 
 
 @pytest.fixture
-def readme_fake(httpserver):
-    for path in REQUEST_IDS:
-        httpserver.expect_request(path).respond_with_handler(_answer)
-    return httpserver
+def readme_fake(openai):
+    return serve_readme_answers(openai)
 
 
 SETUP_FILES = {
@@ -267,14 +261,11 @@ def test_the_python_examples_are_found_and_the_guard_refuses_other_hosts(tmp_pat
 def main(argv: list[str]) -> int:
     """`python tests/test_readme_examples.py --print` reruns every example against the fake and
     prints the outputs, to paste into the README after a deliberate change."""
-    from pytest_httpserver import HTTPServer
     import tempfile
 
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = serve_readme_answers(FakeOpenAI())
     server.start()
     try:
-        for path in REQUEST_IDS:
-            server.expect_request(path).respond_with_handler(_answer)
         for example in EXAMPLES:
             if example.skip_reason:
                 continue

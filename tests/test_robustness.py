@@ -18,6 +18,7 @@ import pytest
 
 import openai_skill as skill
 from support.canary import CANARY_KEY
+from support.misbehaving import RawServer
 from support.images import make_png
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
@@ -254,7 +255,7 @@ def test_a_write_that_fails_after_generation_keeps_the_images_in_the_result(open
     png = make_png() + bytes(20_000)   # the type is read from the signature; the size is what matters
     openai.reply("POST", "/images/generations", image_answer(2, png))
     folder = tmp_path / "imgs"
-    env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.server.url_for("/v1")}
+    env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
     code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-1", "-n", "2", "-o", str(folder)],
                              env=env, preexec_fn=_file_size_limit(8192))
     assert code == 6, err
@@ -316,22 +317,10 @@ def test_stdout_on_a_full_disk_is_one_line_not_a_traceback(args, code):
     assert "No space left on device" in proc.stderr
 
 
-def test_ctrl_c_is_exit_130_with_the_error_object(api, key):
+def test_ctrl_c_is_exit_130_with_the_error_object(key):
     """SIGINT while waiting for a slow answer: one line, exit 130, --json still answers."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self):
-            time.sleep(30)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY,
-           "OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1"}
+    server = RawServer(lambda conn, head, stop: stop.wait(30))  # reads the request, never answers
+    env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": server.url()}
     try:
         proc = subprocess.Popen([EXE, "--json", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, text=True)
@@ -339,7 +328,7 @@ def test_ctrl_c_is_exit_130_with_the_error_object(api, key):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
-        server.shutdown()
+        server.close()
     assert proc.returncode == 130, err
     assert err == "openai-skill: interrupted\n"
     assert json.loads(out)["error"]["type"] == "interrupted"

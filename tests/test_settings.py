@@ -70,9 +70,9 @@ def test_the_timeout_option_beats_the_environment(stalling, cli, monkeypatch):
 def test_openai_skill_max_retries_sets_the_number_of_attempts(openai, key, cli, monkeypatch, setting, attempts):
     if setting is not None:
         monkeypatch.setenv("OPENAI_SKILL_MAX_RETRIES", setting)
-    openai.server.expect_request("/v1/models").respond_with_json(
-        {"error": {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}},
-        status=503, headers={"retry-after-ms": "1"})  # a 1 ms wait, so retries cost no time
+    openai.reply("GET", "/models",
+                 {"error": {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}},
+                 status=503, headers={"retry-after-ms": "1"})  # a 1 ms wait, so retries cost no time
     result = cli("models")
     assert result.code == 4
     assert len(openai.requests) == attempts
@@ -115,13 +115,13 @@ def test_the_output_dir_option_beats_the_environment(openai, key, cli, monkeypat
 
 @pytest.mark.parametrize("suffix", ["/v1/", "/v1//"])
 def test_a_trailing_slash_on_the_base_url_is_dropped(openai, key, cli, monkeypatch, suffix):
-    monkeypatch.setenv("OPENAI_BASE_URL", openai.server.url_for("/").rstrip("/") + suffix)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai.url_for("/").rstrip("/") + suffix)
     openai.reply("GET", "/models", MODELS)
     result = cli("models")
     assert result.code == 0, result.err
     assert [r.path for r in openai.requests] == ["/v1/models"]
     dry = cli("run", "list-models", "--dry-run")
-    assert dry.json()["request"]["url"] == openai.server.url_for("/v1/models")
+    assert dry.json()["request"]["url"] == openai.url_for("/v1/models")
 
 
 def test_organization_and_project_headers_are_sent_only_when_set(openai, key, cli, monkeypatch):

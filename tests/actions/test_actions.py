@@ -126,7 +126,7 @@ def test_models_through_invoke(openai, key):
     assert [m["id"] for m in result["models"]] == ["dall-e-3", "gpt-4o-mini", "text-embedding-3-small"]
     assert result["models"][1] == {"id": "gpt-4o-mini", "owned_by": "system", "created": 1721172741}
     assert result["count"] == 3 and result["request_id"] == "req_200_models"
-    assert openai.requests[0].get_data() == b""
+    assert openai.requests[0].body == b""
 
 
 def test_models_through_cli(openai, key, cli):
@@ -226,13 +226,13 @@ def test_image_inline_base64_when_asked(openai, key):
 
 def test_image_url_download(openai, key, tmp_path):
     png = tiny_png()
-    openai.server.expect_request("/files/abc.png").respond_with_data(png, content_type="image/png")
-    url = openai.server.url_for("/files/abc.png")
+    openai.reply_raw("GET", "/cdn/abc.png", png, content_type="image/png")
+    url = openai.url_for("/v1/cdn/abc.png")
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [{"url": url}]})
     result = skill.invoke("generate-image", {"prompt": "x"}, download_images=True, output_dir=tmp_path)
     (image,) = result["images"]
     assert image["url"] == url and Path(image["path"]).read_bytes() == png
-    download = [r for r in openai.requests if r.path == "/files/abc.png"][0]
+    download = [r for r in openai.requests if r.path == "/v1/cdn/abc.png"][0]
     assert "Authorization" not in download.headers  # the key goes to OpenAI only
 
 

@@ -37,7 +37,7 @@ def test_reasoning_tokens_are_reported(openai, key):
 def test_reasoning_tokens_are_reported_when_streamed(openai, key, cli):
     stream = sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "4"}), chunk({"content": "2"}),
                  chunk({}, "stop"), chunk(None, usage=USAGE))
-    openai.server.expect_request("/v1/chat/completions").respond_with_data(stream, content_type="text/event-stream")
+    openai.reply_raw("POST", "/chat/completions", stream, content_type="text/event-stream")
     result = cli("run", "chat-completion", "--input", json.dumps({"messages": HI, "model": "o3-mini", "stream": True}))
     assert result.code == 0, result.err
     assert result.err == "42\n"

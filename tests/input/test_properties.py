@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import threading
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -30,6 +28,7 @@ from openai_skill.input.model_rules import apply_model_rules
 from openai_skill.input.validation import validate_input
 from openai_skill.manifest import load_manifest
 from openai_skill.transport.request import build_request
+from support.misbehaving import RawServer
 from support.schema_strategies import SAMPLES, allowed_types, from_schema
 
 PROFILE_ENV = "OPENAI_SKILL_HYPOTHESIS_PROFILE"
@@ -78,41 +77,10 @@ def test_schema_valid_input_is_a_model_rule_error_or_a_spec_valid_request(action
 
 # -- 2. outside the schemas ---------------------------------------------------------------------
 
-class CountingServer:
-    """A loopback listener that counts every connection made to it (and answers nothing)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def counting():
-    server = CountingServer()
+    """A loopback listener that counts every connection made to it (and answers nothing)."""
+    server = RawServer()
     yield server
     server.close()
 
@@ -161,25 +129,25 @@ def test_input_outside_the_schemas_is_an_input_error_with_paths_and_sends_nothin
     @given(invalid_inputs(action_id))
     def check(data):
         with pytest.raises(InputError) as caught:
-            skill.invoke(action_id, data, base_url=counting.url, max_retries=0, inline_images=True)
+            skill.invoke(action_id, data, base_url=counting.url(), max_retries=0, inline_images=True)
         error = caught.value
         assert error.problems, error.message
         assert all(isinstance(p["path"], str) and p["path"] for p in error.problems), error.problems
-        assert counting.connections == 0
+        assert counting.accepted == 0
         assert CANARY_KEY not in error.message
 
     check()
-    assert counting.connections == 0
+    assert counting.accepted == 0
 
 
 def test_the_counting_server_does_count(counting, monkeypatch):
     """The zero above means something: a valid call does reach it."""
-    before = counting.connections
+    before = counting.accepted
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
     with pytest.raises(skill.SkillError):
-        skill.invoke("list-models", {}, base_url=counting.url, max_retries=0)
-    assert counting.connections == before + 1
-    counting.connections = before
+        skill.invoke("list-models", {}, base_url=counting.url(), max_retries=0)
+    assert counting.accepted == before + 1
+    counting.accepted = before
 
 
 @EXAMPLES

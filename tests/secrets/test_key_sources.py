@@ -90,7 +90,7 @@ def test_which_key_source_wins_explicit_then_environment_then_vault(openai, monk
 
     vault_key, env_key, explicit_key = ("sk-from-vault-" + "v" * 24, "sk-from-env-" + "e" * 24,
                                         "sk-explicit-" + "x" * 24)
-    VaultStore().put("openai_api_key", vault_key, origin=openai.server.url_for("/v1"))  # setup --base-url
+    VaultStore().put("openai_api_key", vault_key, origin=openai.url)  # setup --base-url
     openai.reply("GET", "/models", MODELS)
     sent = []
     for env, explicit in ((None, None), (env_key, None), (env_key, explicit_key), (None, explicit_key)):

@@ -1,10 +1,14 @@
-"""A loopback OpenAI: embeddings, chat, models, files and batches, with rate-limit headers.
+"""The loopback OpenAI: the one fake of the OpenAI API that tests and benchmarks talk to.
 
-Answers from memory on 127.0.0.1 (TCP_NODELAY, HTTP/1.1 keep-alive), so tests and
-benchmarks measure the client, not the server. Standalone on purpose: the test suite imports
-it, and the benchmark suite runs it as its own process:
+It computes answers for embeddings, chat, models, files and batches, with rate-limit headers,
+from memory on 127.0.0.1 (TCP_NODELAY, HTTP/1.1 keep-alive), so tests and benchmarks measure
+the client, not the server. A test can also script the answer to one route (`reply`,
+`reply_raw`, `reply_with`: an error, a stream, a slow or odd answer); a scripted route answers
+before the computed one, and every request is kept in `requests` (method, path, headers,
+body). Standalone on purpose: the test suite imports it (the `openai` fixture in
+tests/conftest.py), and the benchmark suite runs it as its own process:
 
-    python tests/support/fake_openai.py --port 0         # prints "http://127.0.0.1:PORT/v1" and serves
+    python tests/support/fake_openai.py --port 0          # prints "http://127.0.0.1:PORT/v1" and serves
 
 Behaviour that tests steer through `FakeOpenAI` attributes:
   - `validate(method, path, body)` checks every JSON request body (tests pass the official
@@ -15,6 +19,9 @@ Behaviour that tests steer through `FakeOpenAI` attributes:
   - `fail_texts`: an embedding input in this set makes its request fail with 400.
   - batches advance one status per GET (validating -> in_progress -> finalizing -> completed);
     a batch line whose body has `"model": "fail-model"` lands in the error file.
+  - `reply(method, path, data)` and its kin: a scripted answer for one route (path relative to
+    /v1), kept until the test ends or, with once=True, for one request. The first matching
+    script answers (one-shot scripts before kept ones), as pytest-httpserver does.
 
 The embedding of a text is `expected_vector(text, dimensions)`: tests recompute it to check
 that every output line holds the vector of its own input.
@@ -33,6 +40,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -87,6 +95,43 @@ def _duration(seconds: float) -> str:
 
 
 @dataclass
+class Request:
+    """One request as the fake received it."""
+
+    method: str
+    path: str               # as sent, /v1 included, without the query
+    query: dict             # parsed query: name -> [values]
+    headers: Message        # case-insensitive: headers["authorization"] works
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    """A scripted answer. A body that is an iterable of bytes (not bytes or str) is streamed,
+    one HTTP chunk per item, as the items come (a generator may sleep between them)."""
+
+    status: int = 200
+    body: object = b""
+    content_type: str = "application/json"
+    headers: dict = field(default_factory=dict)
+
+    @classmethod
+    def of_json(cls, data, status: int = 200, headers: dict | None = None) -> "Answer":
+        return cls(status, json.dumps(data).encode(), "application/json", dict(headers or {}))
+
+
+@dataclass
+class _Script:
+    method: str
+    path: str               # relative to /v1
+    answer: object          # callable(Request) -> Answer
+    once: bool
+
+
+@dataclass
 class FakeOpenAI:
     validate: object = None                 # callable(method, path, body) raising AssertionError
     validate_answer: object = None          # callable(method, path, data) for every 200 JSON answer
@@ -100,7 +145,9 @@ class FakeOpenAI:
     files: dict = field(default_factory=dict)
     batches: dict = field(default_factory=dict)
     invalid: list = field(default_factory=list)
-    log: list = field(default_factory=list)  # (method, path, status)
+    log: list = field(default_factory=list)  # (method, path, status), once answered
+    requests: list = field(default_factory=list)  # every Request, as it arrives
+    scripts: list = field(default_factory=list)   # scripted routes, in the order given
     embedding_inputs: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -125,12 +172,68 @@ class FakeOpenAI:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        """The API's base URL, what OPENAI_BASE_URL is set to: http://127.0.0.1:PORT/v1."""
+        return self.url_for("/v1")
+
+    def url_for(self, path: str) -> str:
+        """A URL on this server, from its root: url_for("/v1/models")."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
     def stop(self) -> None:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+    # --- scripted answers ------------------------------------------------------------------
+    def reply(self, method: str, path: str, data, status: int = 200, headers: dict | None = None,
+              once: bool = False) -> None:
+        """Answer `method /v1{path}` with the JSON `data`. A success answer is checked against
+        the spec now (`validate_answer`), so a wrong fixture fails where the test wrote it."""
+        if status == 200 and self.validate_answer:
+            self.validate_answer(method, "/v1" + path, data)
+        answer = Answer.of_json(data, status, {"x-request-id": f"req_{status}_{path.strip('/')}", **(headers or {})})
+        self.reply_with(method, path, lambda request: answer, once=once)
+
+    def reply_raw(self, method: str, path: str, body, status: int = 200, content_type: str = "text/html",
+                  headers: dict | None = None, once: bool = False) -> None:
+        """Answer `method /v1{path}` with these bytes (or text), as they are: not checked."""
+        answer = Answer(status, body.encode() if isinstance(body, str) else body, content_type, dict(headers or {}))
+        self.reply_with(method, path, lambda request: answer, once=once)
+
+    def reply_with(self, method: str, path: str, handler, once: bool = False) -> None:
+        """Answer `method /v1{path}` with `handler(request)`, an Answer (slow, streamed, ...)."""
+        with self.lock:
+            self.scripts.append(_Script(method.upper(), path, handler, once))
+
+    def _scripted(self, request: Request):
+        """The handler scripted for this request, if any (a one-shot one is used up)."""
+        route = request.path.removeprefix("/v1")
+        with self.lock:
+            for once in (True, False):
+                for script in self.scripts:
+                    if script.once == once and script.method == request.method and script.path == route:
+                        if once:
+                            self.scripts.remove(script)
+                        return script.answer
+        return None
+
+    def _check_scripted_body(self, request: Request) -> None:
+        """A body sent to a scripted route is checked too; a bad one fails the test at its end
+        (the script still answers: the test asked for that answer)."""
+        if not (self.validate and request.body):
+            return
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return  # not JSON (a multipart upload): nothing the JSON spec checks
+        try:
+            self.validate(request.method, request.path, body)
+        except AssertionError as exc:
+            self.invalid.append(f"{request.method} {request.path}: {exc}")
+
+    def bodies(self) -> list:
+        """The JSON body of every request that had one, in order."""
+        return [request.json() for request in list(self.requests) if request.body]
 
     def count(self, method: str, path: str, status: int | None = None) -> int:
         return sum(1 for m, p, s in list(self.log) if m == method and p == path and (status is None or s == status))
@@ -428,13 +531,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         split = urlsplit(self.path)
+        request = Request(self.command, split.path, parse_qs(split.query), self.headers, raw)
+        if owner.keep_log:
+            owner.requests.append(request)
         with owner.lock:
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
         try:
-            status, body, content_type, headers = owner.route(
-                self.command, split.path, parse_qs(split.query), self.headers.get("content-type", ""), raw)
-            if owner.validate_answer and status == 200 and content_type == "application/json":
+            scripted = owner._scripted(request) if owner.scripts else None
+            if scripted is not None:
+                owner._check_scripted_body(request)
+                answer = scripted(request)
+                status, body, content_type, headers = answer.status, answer.body, answer.content_type, answer.headers
+                if isinstance(body, str):
+                    body = body.encode()
+            else:
+                status, body, content_type, headers = owner.route(
+                    self.command, split.path, request.query, self.headers.get("content-type", ""), raw)
+            if scripted is None and owner.validate_answer and status == 200 and content_type == "application/json":
                 try:
                     owner.validate_answer(self.command, split.path, json.loads(body))
                 except AssertionError as exc:
@@ -447,16 +561,29 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.in_flight -= 1
         if owner.keep_log:
             owner.log.append((self.command, split.path, status))
+        streamed = not isinstance(body, (bytes, bytearray))
         self.send_response(status)
         self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(body)))
-        self.send_header("x-request-id", f"req_{status}_{len(owner.log)}")
+        if streamed:
+            self.send_header("transfer-encoding", "chunked")
+        else:
+            self.send_header("content-length", str(len(body)))
+        if not any(name.lower() == "x-request-id" for name in headers):
+            self.send_header("x-request-id", f"req_{status}_{len(owner.log)}")
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not streamed:
+            self.wfile.write(body)
+            return
+        for chunk in body:  # each item goes out as it comes: tests time what the client sees
+            chunk = chunk.encode() if isinstance(chunk, str) else chunk
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
-    do_GET = do_POST = do_DELETE = _serve
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
 
 def main() -> None:

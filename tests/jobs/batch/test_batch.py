@@ -10,8 +10,10 @@ import pytest
 
 from support.canary import CANARY_KEY
 from support.fake_openai import FAIL_MODEL, expected_vector
-from support.jobs_fixtures import fake  # noqa: F401  (fixture)
 from openai_skill.client import Client
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 
 @pytest.fixture(autouse=True)
@@ -34,17 +36,17 @@ def _chat_inputs(path, contents, fail_lines=()):
     return path
 
 
-def test_a_chat_batch_runs_and_joins_failed_lines_by_line(fake, cli, tmp_path, no_poll_wait):
+def test_a_chat_batch_runs_and_joins_failed_lines_by_line(openai, cli, tmp_path, no_poll_wait):
     inputs = _chat_inputs(tmp_path / "in.jsonl", [f"question {i}" for i in range(1, 7)], fail_lines={2, 5})
     created = cli("batch", "create", "chat-completion", "--file", inputs)
     assert created.code == 0, created.err
     (entry,) = created.json()["batches"]
     assert entry["lines"] == "1-6" and entry["status"] == "validating"
-    uploaded = fake.files[entry["input_file_id"]][1].decode().splitlines()
+    uploaded = openai.files[entry["input_file_id"]][1].decode().splitlines()
     first = json.loads(uploaded[0])
     assert first["custom_id"] == "line-1" and first["url"] == "/v1/chat/completions"
     assert first["body"]["model"] == "gpt-4o-mini"            # the schema's default, filled in
-    assert fake.batches[entry["id"]]["completion_window"] == "24h"
+    assert openai.batches[entry["id"]]["completion_window"] == "24h"
 
     waited = cli("batch", "wait", entry["id"])
     assert waited.code == 0, waited.err
@@ -68,7 +70,7 @@ def test_a_chat_batch_runs_and_joins_failed_lines_by_line(fake, cli, tmp_path, n
         assert CANARY_KEY not in text
 
 
-def test_a_bad_line_is_named_and_nothing_is_uploaded(fake, cli, tmp_path):
+def test_a_bad_line_is_named_and_nothing_is_uploaded(openai, cli, tmp_path):
     inputs = tmp_path / "in.jsonl"
     inputs.write_text("\n".join([
         json.dumps({"messages": [{"role": "user", "content": "fine"}]}),
@@ -82,27 +84,27 @@ def test_a_bad_line_is_named_and_nothing_is_uploaded(fake, cli, tmp_path):
     assert paths[0].startswith("line 2") and "temperature" in paths[0]
     assert any(p.startswith("line 3") for p in paths) and any(p.startswith("line 4") for p in paths)
     assert "line 2" in result.err
-    assert fake.count("POST", "/v1/files") == 0 and fake.count("POST", "/v1/batches") == 0
+    assert openai.count("POST", "/v1/files") == 0 and openai.count("POST", "/v1/batches") == 0
 
 
-def test_model_rules_apply_to_each_line(fake, tmp_path):
+def test_model_rules_apply_to_each_line(openai, tmp_path):
     from openai_skill.jobs.batch import api as batch
 
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "model": "o3-mini",
                                   "max_tokens": 50}) + "\n")
     (created,) = batch.create("chat-completion", inputs)
-    body = json.loads(fake.files[created["input_file_id"]][1])["body"]
+    body = json.loads(openai.files[created["input_file_id"]][1])["body"]
     assert body["max_completion_tokens"] == 50 and "max_tokens" not in body
 
 
-def test_a_file_above_the_per_batch_limit_becomes_several_batches(fake, cli, tmp_path):
+def test_a_file_above_the_per_batch_limit_becomes_several_batches(openai, cli, tmp_path):
     inputs = _chat_inputs(tmp_path / "in.jsonl", [f"q{i}" for i in range(1, 8)], fail_lines={7})
     created = cli("batch", "create", "chat-completion", "--file", inputs, "--max-requests", 3)
     assert created.code == 0, created.err
     batches = created.json()["batches"]
     assert [b["lines"] for b in batches] == ["1-3", "4-6", "7-7"]
-    assert fake.count("POST", "/v1/files") == 3
+    assert openai.count("POST", "/v1/files") == 3
     ids = [b["id"] for b in batches]
     assert cli("batch", "wait", *ids).code == 0                 # each batch completes; line 7 fails inside it
     joined = cli("batch", "results", *ids)
@@ -111,7 +113,7 @@ def test_a_file_above_the_per_batch_limit_becomes_several_batches(fake, cli, tmp
     assert [row["error"] is None for row in rows] == [True] * 6 + [False]
 
 
-def test_embedding_inputs_are_split_at_the_input_limit(fake, tmp_path):
+def test_embedding_inputs_are_split_at_the_input_limit(openai, tmp_path):
     from openai_skill.jobs.batch import api as batch
     from openai_skill.jobs.batch.inputs import Limits
 
@@ -140,7 +142,7 @@ def test_a_line_json_cannot_read_is_an_input_error_naming_it(line, words):
     assert error.message.startswith("line 1: ") and words in error.message
 
 
-def test_default_limits_split_past_50000_requests(fake, tmp_path):
+def test_default_limits_split_past_50000_requests(openai, tmp_path):
     from openai_skill.jobs.batch.inputs import write_parts
 
     line = json.dumps({"input": "x", "dimensions": 4}) + "\n"
@@ -149,7 +151,7 @@ def test_default_limits_split_past_50000_requests(fake, tmp_path):
     assert parts[0].embedding_inputs == 50_000
 
 
-def test_status_cancel_and_list(fake, cli, tmp_path):
+def test_status_cancel_and_list(openai, cli, tmp_path):
     inputs = _chat_inputs(tmp_path / "in.jsonl", ["a", "b"])
     batch_id = cli("batch", "create", "chat-completion", "--file", inputs).json()["batches"][0]["id"]
     status = cli("batch", "status", batch_id).json()
@@ -165,20 +167,20 @@ def test_status_cancel_and_list(fake, cli, tmp_path):
     assert [row["error"]["type"] for row in rows] == ["not_run", "not_run"]
 
 
-def test_results_of_an_unfinished_batch_are_refused(fake, cli, tmp_path):
+def test_results_of_an_unfinished_batch_are_refused(openai, cli, tmp_path):
     inputs = _chat_inputs(tmp_path / "in.jsonl", ["a"])
     batch_id = cli("batch", "create", "chat-completion", "--file", inputs).json()["batches"][0]["id"]
     result = cli("batch", "results", batch_id)
     assert result.code == 4 and "wait" in result.err
 
 
-def test_bad_ids_and_actions_never_reach_the_network(fake, cli):
+def test_bad_ids_and_actions_never_reach_the_network(openai, cli):
     assert cli("batch", "status", "../files").code == 2
     assert cli("batch", "create", "generate-image", "--file", "x").code == 2
-    assert fake.log == []
+    assert openai.log == []
 
 
-def test_the_python_api_is_openai_skill_batch(fake, tmp_path):
+def test_the_python_api_is_openai_skill_batch(openai, tmp_path):
     import openai_skill
 
     inputs = _chat_inputs(tmp_path / "in.jsonl", ["hello"])

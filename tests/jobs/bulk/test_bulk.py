@@ -16,7 +16,9 @@ import pytest
 
 from support.canary import CANARY_KEY
 from support.fake_openai import RateLimits, expected_vector
-from support.jobs_fixtures import fake  # noqa: F401  (fixture)
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 DIMS = 8
 
@@ -45,9 +47,9 @@ def _assert_vectors(rows: list[dict], texts: list[str], dims: int = DIMS) -> Non
         assert _f32(row["embedding"]) == _f32(expected_vector(text, dims)), f"row {i} holds another text's vector"
 
 
-def test_a_file_comes_back_in_input_order_though_chunks_finish_out_of_order(fake, cli, tmp_path):
+def test_a_file_comes_back_in_input_order_though_chunks_finish_out_of_order(openai, cli, tmp_path):
     texts = _lines(1000)
-    fake.slow_texts = {texts[0]}          # the first chunk answers last
+    openai.slow_texts = {texts[0]}          # the first chunk answers last
     source = _write_txt(tmp_path / "in.txt", texts)
     out = tmp_path / "out.jsonl"
     result = cli("embed", "--file", source, "--out", out, "--dimensions", DIMS, "--batch-size", 100,
@@ -59,12 +61,12 @@ def test_a_file_comes_back_in_input_order_though_chunks_finish_out_of_order(fake
     summary = result.json()
     assert summary["texts"] == 1000 and summary["chunks"] == 10 and summary["requests"] == 10
     assert summary["sent_texts"] == 1000 and summary["dimensions"] == DIMS
-    assert fake.count("POST", "/v1/embeddings") == 10
-    assert 2 <= fake.max_in_flight <= 4
+    assert openai.count("POST", "/v1/embeddings") == 10
+    assert 2 <= openai.max_in_flight <= 4
     assert not (tmp_path / "out.jsonl.partial").exists()
 
 
-def test_jsonl_input_keeps_ids_and_npy_output_is_a_matrix(fake, tmp_path):
+def test_jsonl_input_keeps_ids_and_npy_output_is_a_matrix(openai, tmp_path):
     import numpy as np
     from openai_skill.jobs.bulk import embed_file
 
@@ -82,9 +84,9 @@ def test_jsonl_input_keeps_ids_and_npy_output_is_a_matrix(fake, tmp_path):
     assert summary["output_format"] == "npy"
 
 
-def test_without_out_vectors_stream_to_stdout_in_order(fake, cli, tmp_path):
+def test_without_out_vectors_stream_to_stdout_in_order(openai, cli, tmp_path):
     texts = _lines(250)
-    fake.slow_texts = {texts[0]}
+    openai.slow_texts = {texts[0]}
     result = cli("embed", "--file", "-", "--dimensions", DIMS, "--batch-size", 50, "--no-cache",
                  stdin="".join(t + "\n" for t in texts))
     assert result.code == 0, result.err
@@ -95,20 +97,20 @@ def test_without_out_vectors_stream_to_stdout_in_order(fake, cli, tmp_path):
     assert CANARY_KEY not in result.out + result.err
 
 
-def test_requests_carry_base64_and_stay_within_the_limits(fake, tmp_path):
+def test_requests_carry_base64_and_stay_within_the_limits(openai, tmp_path):
     from openai_skill.jobs.bulk import embed_file
 
     texts = ["x" * 3000 + str(i) for i in range(200)]   # 600 kB: the token budget splits it
     embed_file(_write_txt(tmp_path / "in.txt", texts), tmp_path / "o.jsonl", dimensions=DIMS, cache=False)
-    assert fake.count("POST", "/v1/embeddings") == 3      # 83 + 83 + 34 texts of 3001+ bytes
+    assert openai.count("POST", "/v1/embeddings") == 3      # 83 + 83 + 34 texts of 3001+ bytes
     _assert_vectors(_read_jsonl(tmp_path / "o.jsonl"), texts)
 
 
 # --- resumption -----------------------------------------------------------------------------
 
-def test_a_run_killed_with_sigkill_resumes_without_paying_twice(fake, tmp_path):
+def test_a_run_killed_with_sigkill_resumes_without_paying_twice(openai, tmp_path):
     texts = _lines(2000)
-    fake.latency = 0.03
+    openai.latency = 0.03
     source = _write_txt(tmp_path / "in.txt", texts)
     out = tmp_path / "out.jsonl"
     journal = tmp_path / "out.jsonl.partial" / "journal"
@@ -127,14 +129,14 @@ def test_a_run_killed_with_sigkill_resumes_without_paying_twice(fake, tmp_path):
     assert not out.exists()
     finished = {json.loads(line)["chunk"] for line in journal.read_text().splitlines()[1:] if line.endswith("}")}
     assert 10 <= len(finished) < 80
-    sent_before = fake.embedding_inputs
+    sent_before = openai.embedding_inputs
 
-    fake.latency = 0
+    openai.latency = 0
     done = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ), timeout=60)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["resumed_texts"] >= len(finished) * 25
-    assert fake.embedding_inputs - sent_before == 2000 - summary["resumed_texts"]
+    assert openai.embedding_inputs - sent_before == 2000 - summary["resumed_texts"]
     rows = _read_jsonl(out)
     assert [row["index"] for row in rows] == list(range(2000))
     _assert_vectors(rows, texts)
@@ -142,7 +144,7 @@ def test_a_run_killed_with_sigkill_resumes_without_paying_twice(fake, tmp_path):
     assert CANARY_KEY not in done.stdout + done.stderr
 
 
-def test_a_changed_input_is_not_mixed_with_an_old_checkpoint(fake, tmp_path, cli):
+def test_a_changed_input_is_not_mixed_with_an_old_checkpoint(openai, tmp_path, cli):
     from openai_skill.jobs.bulk.checkpoint import Checkpoint
 
     source = _write_txt(tmp_path / "in.txt", _lines(10))
@@ -150,7 +152,7 @@ def test_a_changed_input_is_not_mixed_with_an_old_checkpoint(fake, tmp_path, cli
     Checkpoint(out, {"input": {"path": "elsewhere"}}).close()
     result = cli("embed", "--file", source, "--out", out, "--dimensions", DIMS)
     assert result.code == 2 and "different run" in result.err
-    assert fake.count("POST", "/v1/embeddings") == 0
+    assert openai.count("POST", "/v1/embeddings") == 0
     result = cli("embed", "--file", source, "--out", out, "--dimensions", DIMS, "--restart")
     assert result.code == 0, result.err
     assert len(_read_jsonl(out)) == 10
@@ -158,16 +160,16 @@ def test_a_changed_input_is_not_mixed_with_an_old_checkpoint(fake, tmp_path, cli
 
 # --- cache ----------------------------------------------------------------------------------
 
-def test_repeated_texts_are_never_sent_twice(fake, cli, tmp_path):
+def test_repeated_texts_are_never_sent_twice(openai, cli, tmp_path):
     texts = _lines(300) + _lines(300)[:100]        # 100 repeats inside the same input
     source = _write_txt(tmp_path / "in.txt", texts)
     first = cli("embed", "--file", source, "--out", tmp_path / "a.jsonl", "--dimensions", DIMS)
     assert first.code == 0, first.err
     assert first.json()["sent_texts"] == 300
-    assert fake.embedding_inputs == 300
+    assert openai.embedding_inputs == 300
     second = cli("embed", "--file", source, "--out", tmp_path / "b.jsonl", "--dimensions", DIMS)
     assert second.json()["cached_texts"] == 400 and second.json()["sent_texts"] == 0
-    assert fake.embedding_inputs == 300
+    assert openai.embedding_inputs == 300
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     _assert_vectors(_read_jsonl(tmp_path / "b.jsonl"), texts)
 
@@ -175,7 +177,7 @@ def test_repeated_texts_are_never_sent_twice(fake, cli, tmp_path):
     assert other_dims.json()["sent_texts"] == 300           # the key includes dimensions
     no_cache = cli("embed", "--file", source, "--out", tmp_path / "d.jsonl", "--dimensions", DIMS, "--no-cache")
     assert no_cache.json()["sent_texts"] == 300 and no_cache.json()["cached_texts"] == 0  # repeats: once a request
-    assert fake.embedding_inputs == 900
+    assert openai.embedding_inputs == 900
 
     stats = cli("cache", "stats").json()
     assert stats["entries"] == 600
@@ -185,7 +187,7 @@ def test_repeated_texts_are_never_sent_twice(fake, cli, tmp_path):
     assert cli("cache", "stats").json()["entries"] == 0
 
 
-def test_embed_many_yields_vectors_in_order_and_uses_the_cache(fake):
+def test_embed_many_yields_vectors_in_order_and_uses_the_cache(openai):
     import openai_skill
 
     texts = _lines(120)
@@ -193,10 +195,10 @@ def test_embed_many_yields_vectors_in_order_and_uses_the_cache(fake):
     assert vectors == [expected_vector(t, DIMS) for t in texts]
     again = list(openai_skill.embed_many(texts[:50], dimensions=DIMS))
     assert again == vectors[:50]
-    assert fake.embedding_inputs == 120
+    assert openai.embedding_inputs == 120
 
 
-def test_embed_many_names_a_bad_text_and_checks_options_first(fake):
+def test_embed_many_names_a_bad_text_and_checks_options_first(openai):
     import openai_skill
     from openai_skill.errors import InputError
 
@@ -207,20 +209,20 @@ def test_embed_many_names_a_bad_text_and_checks_options_first(fake):
         openai_skill.embed_many(["a"], dimensions=0)
     with pytest.raises(InputError, match="concurrency"):
         openai_skill.embed_many(["a"], concurrency=0)
-    assert fake.count("POST", "/v1/embeddings") == 0
+    assert openai.count("POST", "/v1/embeddings") == 0
 
 
 # --- rate limits --------------------------------------------------------------------------
 
-def test_the_rate_limit_it_is_told_is_never_exceeded(fake, tmp_path):
+def test_the_rate_limit_it_is_told_is_never_exceeded(openai, tmp_path):
     from openai_skill.jobs.bulk import embed_file
 
-    fake.limits = RateLimits(requests=3, tokens=10_000_000, window=0.15)
+    openai.limits = RateLimits(requests=3, tokens=10_000_000, window=0.15)
     texts = _lines(300)
     summary = embed_file(_write_txt(tmp_path / "in.txt", texts), tmp_path / "o.jsonl", dimensions=DIMS,
                          max_inputs=20, concurrency=3, cache=False)
-    assert fake.count("POST", "/v1/embeddings", 429) == 0
-    assert fake.count("POST", "/v1/embeddings", 200) == 15
+    assert openai.count("POST", "/v1/embeddings", 429) == 0
+    assert openai.count("POST", "/v1/embeddings", 200) == 15
     assert summary["rate_limit_waits"] > 0
     assert summary["seconds"] >= 4 * 0.15          # 15 requests, 3 a window: at least 4 resets
     _assert_vectors(_read_jsonl(tmp_path / "o.jsonl"), texts)
@@ -242,28 +244,28 @@ def backoffs(monkeypatch):
     return asked
 
 
-def test_a_429_storm_is_ridden_out_with_backoff(fake, tmp_path, backoffs):
+def test_a_429_storm_is_ridden_out_with_backoff(openai, tmp_path, backoffs):
     from openai_skill.jobs.bulk import embed_file
 
-    fake.storm = 25                 # more 429s than the core's 2 retries per call absorb
-    fake.storm_wait_ms = 5
+    openai.storm = 25                 # more 429s than the core's 2 retries per call absorb
+    openai.storm_wait_ms = 5
     texts = _lines(200)
     summary = embed_file(_write_txt(tmp_path / "in.txt", texts), tmp_path / "o.jsonl", dimensions=DIMS,
                          max_inputs=20, concurrency=4, cache=False, max_retries=1)
-    assert fake.count("POST", "/v1/embeddings", 429) == 25
-    assert fake.count("POST", "/v1/embeddings", 200) == 10
+    assert openai.count("POST", "/v1/embeddings", 429) == 25
+    assert openai.count("POST", "/v1/embeddings", 200) == 10
     assert summary["rate_limited"] >= 1
     assert backoffs and max(backoffs) >= 1                    # the core's retries, then the engine's rounds
     _assert_vectors(_read_jsonl(tmp_path / "o.jsonl"), texts)
 
 
-def test_an_endless_429_fails_with_the_rate_limit_error(fake, tmp_path, cli, backoffs):
-    fake.storm = 10_000
-    fake.storm_wait_ms = 1
+def test_an_endless_429_fails_with_the_rate_limit_error(openai, tmp_path, cli, backoffs):
+    openai.storm = 10_000
+    openai.storm_wait_ms = 1
     source = _write_txt(tmp_path / "in.txt", _lines(5))
     result = cli("embed", "--file", source, "--out", tmp_path / "o.jsonl", "--max-retries", 0, "--no-cache")
     assert result.code == 4 and "Rate limit" in result.err
-    assert fake.count("POST", "/v1/embeddings", 429) == 9   # one try + DEFAULT_RATE_ROUNDS
+    assert openai.count("POST", "/v1/embeddings", 429) == 9   # one try + DEFAULT_RATE_ROUNDS
     # the core asks the policy once per attempt (attempt 0, no retries left); the engine once per round
     assert sorted(backoffs) == [0] * 9 + list(range(8))
     assert not (tmp_path / "o.jsonl").exists()
@@ -271,7 +273,7 @@ def test_an_endless_429_fails_with_the_rate_limit_error(fake, tmp_path, cli, bac
 
 # --- bad input: named by line, never sent ---------------------------------------------------
 
-def test_an_over_long_input_is_reported_by_line_before_anything_is_sent(fake, cli, tmp_path):
+def test_an_over_long_input_is_reported_by_line_before_anything_is_sent(openai, cli, tmp_path):
     texts = _lines(5)
     texts[3] = "word " * 8000                 # 40 kB: far over 8192 tokens
     source = _write_txt(tmp_path / "in.txt", texts)
@@ -279,43 +281,43 @@ def test_an_over_long_input_is_reported_by_line_before_anything_is_sent(fake, cl
     assert result.code == 2
     assert "line 4" in result.err and "too long" in result.err
     assert json.loads(result.out)["error"]["problems"][0]["path"] == "line 4"
-    assert fake.count("POST", "/v1/embeddings") == 0
+    assert openai.count("POST", "/v1/embeddings") == 0
 
 
-def test_blank_lines_and_bad_json_are_all_listed_by_line(fake, cli, tmp_path):
+def test_blank_lines_and_bad_json_are_all_listed_by_line(openai, cli, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": "a"}\n\n{"text": "b"}\n{"text": 5}\n')
     result = cli("embed", "--file", source, "--out", tmp_path / "o.jsonl")
     assert result.code == 2
     assert "line 2" in result.err and "line 4" in result.err
-    assert fake.count("POST", "/v1/embeddings") == 0
+    assert openai.count("POST", "/v1/embeddings") == 0
 
 
-def test_a_text_the_api_refuses_as_too_long_is_named(fake, cli, tmp_path):
+def test_a_text_the_api_refuses_as_too_long_is_named(openai, cli, tmp_path):
     texts = _lines(30)
     texts[12] = "y" * 9000                     # under our estimate's limit, refused by the server
-    fake.fail_texts = {texts[12]}
+    openai.fail_texts = {texts[12]}
     source = _write_txt(tmp_path / "in.txt", texts)
     result = cli("embed", "--file", source, "--out", tmp_path / "o.jsonl", "--batch-size", 10, "--no-cache")
     assert result.code == 2
     assert "line 13" in result.err and "lines 11-20" in result.err
 
 
-def test_texts_and_file_together_are_refused(fake, cli, tmp_path):
+def test_texts_and_file_together_are_refused(openai, cli, tmp_path):
     source = _write_txt(tmp_path / "in.txt", ["a"])
     assert cli("embed", "hello", "--file", source).code == 2
     assert cli("embed").code == 2
 
 
-def test_positional_embed_still_works(fake, cli):
+def test_positional_embed_still_works(openai, cli):
     result = cli("embed", "hello", "--dimensions", DIMS)
     assert result.code == 0, result.err
     assert result.json()["embedding"] == expected_vector("hello", DIMS)
 
 
-def test_the_formatting_helper_does_not_outlive_a_killed_run(fake, tmp_path):
+def test_the_formatting_helper_does_not_outlive_a_killed_run(openai, tmp_path):
     """Wide vectors are formatted in a helper process; SIGKILL of the run must not orphan it."""
-    fake.latency = 0.05
+    openai.latency = 0.05
     source = _write_txt(tmp_path / "in.txt", _lines(3000))
     exe = Path(sys.executable).parent / "openai-skill"
     proc = subprocess.Popen([str(exe), "embed", "--file", str(source), "--out", str(tmp_path / "o.jsonl"),

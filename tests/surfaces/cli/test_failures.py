@@ -9,6 +9,7 @@ import pytest
 import openai_skill as skill
 from support.canary import CANARY_KEY
 from support import openai_data
+from support.fake_openai import Answer
 
 HI = json.dumps({"messages": openai_data.HI})
 
@@ -117,22 +118,16 @@ def test_connection_refused_exit_5(key, cli, monkeypatch):
 
 def test_read_timeout_exit_5(openai, key, cli):
     import threading
-    import time
-
-    from werkzeug import Response
 
     release = threading.Event()
 
     def slow(request):
         release.wait(5)
-        return Response("{}", content_type="application/json")
+        return Answer(body=b"{}")
 
-    openai.server.expect_request("/v1/chat/completions").respond_with_handler(slow)
+    openai.reply_with("POST", "/chat/completions", slow)
     result = run_chat(cli, "--timeout", "0.2")
-    release.set()
-    deadline = time.monotonic() + 5  # let the handler finish, so it is logged in this test, not the next
-    while not openai.server.log and time.monotonic() < deadline:
-        time.sleep(0.01)
+    release.set()  # the fake's thread ends now, not 5 s later
     error = assert_clean(result, 5)
     assert error["type"] == "timeout"
 

@@ -32,8 +32,8 @@ def streaming(openai):
     for event in STREAM.split("\n\n"):
         if event.startswith("data: {"):
             validate_stream_chunk(json.loads(event[len("data: "):]))
-    openai.server.expect_request("/v1/chat/completions", method="POST").respond_with_data(
-        STREAM, content_type="text/event-stream", headers={"x-request-id": "req_stream"})
+    openai.reply_raw("POST", "/chat/completions", STREAM, content_type="text/event-stream",
+                     headers={"x-request-id": "req_stream"})
     return openai
 
 
@@ -69,7 +69,7 @@ def test_mid_stream_error_is_raised(openai, key, cli):
     broken = sse(chunk({"role": "assistant", "content": "One"}),
                  {"error": {"message": "The server had an error while processing your request.",
                             "type": "server_error", "param": None, "code": None}}, done=False)
-    openai.server.expect_request("/v1/chat/completions").respond_with_data(broken, content_type="text/event-stream")
+    openai.reply_raw("POST", "/chat/completions", broken, content_type="text/event-stream")
     result = cli("--json", "run", "chat-completion", "--input", json.dumps({"messages": HI, "stream": True}))
     assert result.code == 4
     assert "server had an error" in result.err and "Traceback" not in result.err

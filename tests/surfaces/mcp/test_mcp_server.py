@@ -12,15 +12,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from support.agent_clients import require_module  # noqa: E402
 
 require_module("mcp")  # the MCP SDK is in the test extra: under CI its absence fails, never skips
 
-from conftest import FakeOpenAI  # noqa: E402  (until the one fake lands)
 from support.canary import CANARY_KEY  # noqa: E402
+from support.fake_openai import Answer  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402
 from support.mcp_client import openai_skill_exe, run_session, server_env, texts  # noqa: E402
 from openai_skill.surfaces.exports.tools import tool_definitions  # noqa: E402
@@ -37,7 +35,7 @@ def run(openai, tmp_path):
     stderr = tmp_path / "server-stderr.txt"
 
     def go(body, env=None, args=("mcp",)):
-        return run_session(body, env or server_env(openai.server.url_for("/v1")), tmp_path, stderr, args)
+        return run_session(body, env or server_env(openai.url), tmp_path, stderr, args)
 
     yield go
     if stderr.exists():
@@ -120,13 +118,12 @@ def test_invalid_arguments_and_api_failures_are_is_error_results(run, openai):
 def _slow(seconds: float, data: dict):
     def handler(request):
         time.sleep(seconds)
-        return Response(json.dumps(data), status=200, content_type="application/json",
-                        headers={"x-request-id": "req_slow"})
+        return Answer.of_json(data, headers={"x-request-id": "req_slow"})
     return handler
 
 
 def test_long_calls_report_progress_when_asked(run, openai):
-    openai.server.expect_request("/v1/images/generations", method="POST").respond_with_handler(_slow(1.2, IMAGE))
+    openai.reply_with("POST", "/images/generations", _slow(1.2, IMAGE))
     chunks = [line for line in load_fixture("chat-completion-stream.sse").split("\n\n") if line.strip()]
 
     def slow_stream(request):
@@ -134,9 +131,9 @@ def test_long_calls_report_progress_when_asked(run, openai):
             for chunk in chunks:
                 time.sleep(0.15)
                 yield (chunk + "\n\n").encode()
-        return Response(generate(), status=200, content_type="text/event-stream", headers={"x-request-id": "req_s"})
+        return Answer(200, generate(), "text/event-stream", {"x-request-id": "req_s"})
 
-    openai.server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(slow_stream)
+    openai.reply_with("POST", "/chat/completions", slow_stream)
     seen = {"image": [], "chat": []}
 
     async def body(session):
@@ -164,30 +161,25 @@ def test_long_calls_report_progress_when_asked(run, openai):
     assert streamed[-1] <= len(chat.structured_content["content"])
 
 
-def test_concurrent_calls_run_side_by_side(tmp_path):
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)  # the shared fake answers one at a time
-    server.start()
-    try:
-        FakeOpenAI(server)  # same fake, own threaded server
-        server.expect_request("/v1/models", method="GET").respond_with_handler(_slow(1.0, MODELS))
+def test_concurrent_calls_run_side_by_side(run, openai):
+    openai.reply_with("GET", "/models", _slow(1.0, MODELS))  # the fake answers each on its own thread
 
-        async def body(session):
-            results = []
+    async def body(session):
+        results = []
 
-            async def one():
-                results.append(await session.call_tool("openai_list_models", {}))
+        async def one():
+            results.append(await session.call_tool("openai_list_models", {}))
 
-            start = time.monotonic()
-            async with anyio.create_task_group() as group:
-                for _ in range(3):
-                    group.start_soon(one)
-            return results, time.monotonic() - start
+        start = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(one)
+        return results, time.monotonic() - start
 
-        results, elapsed = run_session(body, server_env(server.url_for("/v1")), tmp_path, tmp_path / "err.txt")
-        assert [r.is_error for r in results] == [False] * 3
-        assert elapsed < 2.5, f"three 1 s calls took {elapsed:.2f} s: not concurrent"
-    finally:
-        server.stop()
+    results, elapsed = run(body)
+    assert [r.is_error for r in results] == [False] * 3
+    assert elapsed < 2.5, f"three 1 s calls took {elapsed:.2f} s: not concurrent"
+    assert openai.max_in_flight == 3
 
 
 def test_vault_key_is_used_and_a_rewrite_by_another_process_is_picked_up(run, openai, installed_cli):
@@ -201,7 +193,7 @@ def test_vault_key_is_used_and_a_rewrite_by_another_process_is_picked_up(run, op
         second = await session.call_tool("openai_list_models", {})
         return first, second
 
-    first, second = run(body, env=server_env(openai.server.url_for("/v1"), key=None))
+    first, second = run(body, env=server_env(openai.url, key=None))
     assert not first.is_error and not second.is_error
     assert [r.headers["Authorization"] for r in openai.requests] == [f"Bearer {CANARY_KEY}", f"Bearer {newer}"]
 
@@ -213,7 +205,7 @@ def test_streamable_http_on_loopback_with_token_host_and_origin_checks(openai, t
 
     openai.reply("GET", "/models", MODELS)
     token = "test-token-0123456789"
-    env = {**server_env(openai.server.url_for("/v1")), "OPENAI_SKILL_MCP_TOKEN": token,
+    env = {**server_env(openai.url), "OPENAI_SKILL_MCP_TOKEN": token,
            "PATH": str(Path(openai_skill_exe()).parent)}
     err = (tmp_path / "http-stderr.txt").open("w+")
     proc = subprocess.Popen([openai_skill_exe(), "mcp", "--transport", "streamable-http", "--port", "0"],

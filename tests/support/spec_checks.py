@@ -1,15 +1,12 @@
-"""Shared by the bulk and batch tests: a loopback FakeOpenAI that checks every body it gets
-(and every answer it gives) against the official spec, with OPENAI_BASE_URL pointed at it."""
+"""The official spec's checks in the shape the loopback OpenAI (support/fake_openai.py) takes
+them: `check_request` for every body it gets, `check_answer` for every success answer it
+gives. The fake itself stays free of them: the benchmarks run it without the spec."""
 
 from __future__ import annotations
 
 import base64
 import re
 import struct
-
-import pytest
-
-from support.fake_openai import FakeOpenAI
 
 # Concrete paths -> the spec's templated operation paths.
 _TEMPLATES = [
@@ -49,11 +46,3 @@ def _floats(embedding):
     raw = base64.b64decode(embedding)
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
-
-@pytest.fixture
-def fake(monkeypatch, key):
-    server = FakeOpenAI(validate=check_request, validate_answer=check_answer)
-    monkeypatch.setenv("OPENAI_BASE_URL", server.start())
-    yield server
-    server.stop()
-    assert server.invalid == [], server.invalid
