@@ -309,7 +309,10 @@ def test_spec_accepts_the_requests_the_skill_sends(case):
 
 
 def test_operation_accepts_the_v1_prefix_and_refuses_unknown_paths():
-    assert operation("post", "/v1/embeddings") == operation("POST", "/embeddings")
+    embeddings = {"operationId": "createEmbedding", "request": "CreateEmbeddingRequest",
+                  "response": "CreateEmbeddingResponse", "errors": {"429": "ErrorResponse"}}
+    assert operation("post", "/v1/embeddings") == embeddings
+    assert operation("POST", "/embeddings") == embeddings
     with pytest.raises(LookupError, match="POST /completions is not one of"):
         operation("POST", "/completions")
 

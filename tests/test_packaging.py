@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 try:
     import tomllib
@@ -18,7 +19,6 @@ except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
 import openai_skill as skill
 from support.canary import CANARY_KEY
 from support.openai_data import MODELS
-from openai_skill.manifest import bundle_from_sources
 from support import REPO
 
 
@@ -55,7 +55,10 @@ def test_wheel_carries_manifest_schemas_and_bundle(wheel):
     # The import name is openai_skill only: no top-level `skill` package to collide with PyPI's `skill`.
     assert {n.split("/")[0] for n in names if not n.startswith("openai_skill-")} == {"openai_skill"}
     assert not any(n.startswith(("tests/", "schemas/")) or n == "skill.yaml" for n in names)
-    assert bundle == bundle_from_sources(REPO)
+    # the bundle is skill.yaml and every schema file, as the files hold them
+    assert bundle["manifest"] == yaml.safe_load((REPO / "skill.yaml").read_text(encoding="utf-8"))
+    assert bundle["schemas"] == {f"schemas/{p.name}": json.loads(p.read_text(encoding="utf-8"))
+                                 for p in (REPO / "schemas").glob("*.json")}
     assert "openai-skill = openai_skill.surfaces.cli:main" in entry_points
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -84,7 +85,8 @@ def test_cli_answers_from_the_vault_and_writes_nothing_else(cli):
     assert json.loads(result.out) == {"protocolVersion": 1, "values": {"openai_api_key": CANARY_KEY},
                                       "errors": {"nope": {"code": "NOT_FOUND"}}}
     # OpenClaw shows only "NOT_FOUND": stderr says where the provider looked, and never the value
-    assert result.err == (f"openai-skill secret-provider: NOT_FOUND nope: looked in {VaultStore().paths.vault} "
+    vault = Path(os.environ["XDG_CONFIG_HOME"]) / "openai-skill" / "vault"  # the documented place
+    assert result.err == (f"openai-skill secret-provider: NOT_FOUND nope: looked in {vault} "
                           f"(XDG_CONFIG_HOME={os.environ['XDG_CONFIG_HOME']}, HOME={os.environ['HOME']}); "
                           "it has no entry 'nope'.\n")
     assert CANARY_KEY not in result.err

@@ -34,22 +34,23 @@ def test_committed_skill_md_is_what_the_generator_makes():
 
 
 def test_skill_md_command_writes_and_checks(cli, tmp_path):
+    committed = SKILL_MD.read_text(encoding="utf-8")  # the reviewed file (kept fresh by the test above)
     out = tmp_path / "SKILL.md"
     assert cli("skill-md", "--write", out).code == 0
-    assert out.read_text(encoding="utf-8") == render()
+    assert out.read_text(encoding="utf-8") == committed
     assert cli("skill-md", "--check", out).code == 0
-    out.write_text(render().replace("# OpenAI", "# OpenAI (edited by hand)"), encoding="utf-8")
+    out.write_text(committed.replace("# OpenAI", "# OpenAI (edited by hand)"), encoding="utf-8")
     result = cli("skill-md", "--check", out)
     assert result.code == 2 and "skill-md --write" in result.err
     printed = cli("skill-md")
-    assert printed.code == 0 and printed.out == render()
+    assert printed.code == 0 and printed.out == committed
 
 
 def test_the_installed_package_carries_skill_md():
     from openai_skill.manifest import source_root
 
     # In a wheel, beside skill.yaml inside the package; in a development install, the checkout's.
-    assert (source_root() / "SKILL.md").read_text(encoding="utf-8") == render()
+    assert (source_root() / "SKILL.md").read_text(encoding="utf-8") == SKILL_MD.read_text(encoding="utf-8")
 
 
 def test_frontmatter_is_valid_for_the_spec_and_for_openclaw():

@@ -8,14 +8,23 @@ import pytest
 
 import openai_skill
 from support.agent_clients import require_module
+from support.skill_files import published_tools
 from openai_skill.errors import InputError
 from openai_skill.manifest import load_manifest
-from openai_skill.surfaces.exports.tools import (FORMATS, published_schema, strict_mode_problems,
-                                                 tool_definitions)
+from openai_skill.surfaces.exports.tools import FORMATS, strict_mode_problems, tool_definitions
 
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SEED_TOOLS = ["openai_chat_completion", "openai_generate_image", "openai_list_models", "openai_create_embedding"]
 SETUP_TOOLS = ["setup_integration"]  # skill.yaml's setup_tools: listed beside the four, not actions
+SOURCES = published_tools()  # skill.yaml and schemas/ as their files hold them (support/skill_files.py)
+
+
+def _name(tool: dict) -> str:
+    return tool.get("name") or tool["function"]["name"]
+
+
+def _input_schema(tool: dict) -> dict:
+    return tool.get("input_schema") or tool.get("inputSchema") or tool["function"]["parameters"]
 
 
 def _actions():
@@ -26,14 +35,19 @@ def test_the_python_api_and_the_cli_give_the_same_definitions(cli):
     for fmt in FORMATS:
         result = cli("tools", "--format", fmt)
         assert result.code == 0, result.err
-        assert json.loads(result.out) == openai_skill.tool_definitions(fmt)
+        printed = json.loads(result.out)
+        # what both give is the schema files' content, tool by tool...
+        assert [_name(t) for t in printed] == SEED_TOOLS + SETUP_TOOLS, fmt
+        assert [_input_schema(t) for t in printed] == [s["input"] for s in SOURCES.values()], fmt
+        # ...and the two give it alike
+        assert printed == openai_skill.tool_definitions(fmt)
     assert "tool_definitions" in openai_skill.__all__
 
 
 def test_openai_function_shape_and_name_rules():
     tools = tool_definitions("openai")
     assert [t["function"]["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
+    for tool in tools:
         assert set(tool) == {"type", "function"} and tool["type"] == "function"
         function = tool["function"]
         assert set(function) == {"name", "description", "parameters", "strict"}
@@ -41,8 +55,8 @@ def test_openai_function_shape_and_name_rules():
         assert 0 < len(function["description"]) <= 1024
         assert function["parameters"]["type"] == "object"
         assert "$schema" not in function["parameters"] and "$id" not in function["parameters"]
-        # the published parameters are the enforced schema, minus only the document header
-        assert function["parameters"] == {k: v for k, v in action.input_schema.items() if k not in ("$schema", "$id")}
+        # the published parameters are the schema file, minus only the document header
+        assert function["parameters"] == SOURCES[function["name"]]["input"]
 
 
 def test_openai_strict_mode_is_claimed_only_where_the_schema_allows_it():
@@ -52,8 +66,9 @@ def test_openai_strict_mode_is_claimed_only_where_the_schema_allows_it():
     problems = strict_mode_problems(chat["parameters"])
     assert chat["strict"] is False
     assert any("every property must be required" in p and "model" in p for p in problems)
-    for function in tools.values():
-        assert function["strict"] == (strict_mode_problems(function["parameters"]) == [])
+    # Every published schema carries `examples`, a keyword strict mode refuses: none may claim it.
+    assert {name: f["strict"] for name, f in tools.items()} == dict.fromkeys(SEED_TOOLS + SETUP_TOOLS, False)
+    assert all("examples" in f["parameters"] for f in tools.values())
 
 
 def test_strict_mode_checker_knows_the_rules():
@@ -71,12 +86,12 @@ def test_strict_mode_checker_knows_the_rules():
 def test_anthropic_shape():
     tools = tool_definitions("anthropic")
     assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
+    for tool in tools:
         assert set(tool) == {"name", "description", "input_schema"}
         assert OPENAI_NAME.match(tool["name"])  # Anthropic's rule for tool names is the same pattern
         assert tool["input_schema"]["type"] == "object"
-        assert tool["input_schema"] == published_schema(action.input_schema)
-        assert tool["description"] == action.summary
+        assert tool["input_schema"] == SOURCES[tool["name"]]["input"]
+        assert tool["description"] == SOURCES[tool["name"]]["summary"]
 
 
 def test_mcp_shape_is_what_the_mcp_sdk_accepts():
@@ -85,15 +100,16 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
 
     tools = tool_definitions("mcp")
     assert [t["name"] for t in tools] == SEED_TOOLS + SETUP_TOOLS
-    for tool, action in zip(tools[:len(SEED_TOOLS)], _actions(), strict=True):  # SETUP_TOOLS, last, are no actions
+    for tool in tools:
         parsed = mcp_types.Tool.model_validate(tool)
         assert parsed.model_dump(by_alias=True, exclude_none=True) == tool
         assert validate_tool_name(tool["name"]).is_valid
-        assert tool["inputSchema"] == published_schema(action.input_schema)
-        assert tool["outputSchema"] == published_schema(action.output_schema)
+        assert tool["inputSchema"] == SOURCES[tool["name"]]["input"]
+        assert tool["outputSchema"] == SOURCES[tool["name"]]["output"]
         assert tool["outputSchema"]["type"] == "object"  # MCP requires an object at the top
         # annotations come from skill.yaml, as written there
-        assert {k: tool["annotations"][k] for k in action.annotations} == action.annotations
+        assert {k: tool["annotations"][k] for k in SOURCES[tool["name"]]["annotations"]} == \
+            SOURCES[tool["name"]]["annotations"]
     models = next(t for t in tools if t["name"] == "openai_list_models")
     assert models["annotations"]["readOnlyHint"] is True and models["annotations"]["idempotentHint"] is True
 

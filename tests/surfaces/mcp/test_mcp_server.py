@@ -21,7 +21,7 @@ from support.canary import CANARY_KEY  # noqa: E402
 from support.fake_openai import Answer  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402
 from support.mcp_client import openai_skill_exe, run_session, server_env, texts  # noqa: E402
-from openai_skill.surfaces.exports.tools import tool_definitions  # noqa: E402
+from support.skill_files import published_tools  # noqa: E402
 
 CHAT = load_fixture("chat-completion.json")
 MODELS = load_fixture("models-list.json")
@@ -48,9 +48,11 @@ def test_lists_the_four_tools_with_the_manifest_schemas(run):
 
     listed = run(body)
     got = [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools]
-    assert got == tool_definitions("mcp")
     assert [t["name"] for t in got] == ["openai_chat_completion", "openai_generate_image",
                                        "openai_list_models", "openai_create_embedding", "setup_integration"]
+    # each with the schemas of its files in schemas/ (header dropped), as skill.yaml names them
+    sources = published_tools()
+    assert [(t["inputSchema"], t["outputSchema"]) for t in got] == [(s["input"], s["output"]) for s in sources.values()]
 
 
 def test_calls_each_tool_against_loopback(run, openai, tmp_path):
