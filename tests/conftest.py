@@ -1,5 +1,6 @@
 """Shared fixtures: every test runs with a clean environment, a private config folder and
-working directory, and (where it asks) a real HTTP server on 127.0.0.1."""
+working directory, and (where it asks) a real HTTP server on 127.0.0.1. Before any test, the
+run stops if the imported openai_skill is an installed copy that is not this checkout's code."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ import pytest
 from support.canary import CANARY_KEY
 from support.fake_openai import FakeOpenAI
 from support.spec_checks import check_answer, check_request
+from support.install_guard import session_problem
+
+
+def pytest_sessionstart(session):
+    """Stop before any test if the imported openai_skill is an installed copy that is not this
+    checkout's code (support/install_guard.py says what differs and how to fix it)."""
+    found = session_problem()
+    if found:
+        raise pytest.UsageError(found)
 
 
 @pytest.fixture(autouse=True)

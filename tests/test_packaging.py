@@ -1,7 +1,10 @@
 """Installed as users install it: a regular (non-editable) install carries skill.yaml and
-the schemas, and the installed `openai-skill` works from a folder that is not the repo."""
+the schemas, and the installed `openai-skill` works from a folder that is not the repo; and
+the test run refuses an installed copy that is not this checkout's code (support/install_guard.py)."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,20 +22,66 @@ except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
 import openai_skill as skill
 from support.canary import CANARY_KEY
 from support.openai_data import MODELS
-from support import REPO
+from openai_skill.manifest import bundle_from_sources
+from support import REPO, install_guard
 
 
+def _installed_copy(folder: Path) -> Path:
+    """What a wheel of this checkout installs, laid out by hand in `folder`: the package's .py
+    files, skill.yaml, SKILL.md and schemas/ inside it, and the generated _bundle.json."""
+    package = REPO / "skill" / "openai_skill"
+    copy = folder / "site-packages" / "openai_skill"
+    for source in package.rglob("*.py"):
+        if "__pycache__" not in source.parts:
+            target = copy / source.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    shutil.copyfile(REPO / "skill.yaml", copy / "skill.yaml")
+    shutil.copyfile(REPO / "SKILL.md", copy / "SKILL.md")
+    shutil.copytree(REPO / "schemas", copy / "schemas")
+    (copy / "_bundle.json").write_text(json.dumps(bundle_from_sources(REPO)))
+    return copy
 
-def test_tests_run_against_the_installed_package_not_the_checkout():
-    installed = Path(skill.__file__).resolve().parent
-    if installed == REPO / "skill" / "openai_skill":
-        # A development install (`pip install -e`, docs/CONTRIBUTING.md) is the checkout by
-        # design. CI installs the wheel (tests/test_ci.py pins its command to
-        # `pip install '.[test]'`), and there this test runs in full.
-        pytest.skip("development install (pip install -e): CI checks the installed wheel")
-    assert (installed / "skill.yaml").is_file() and (installed / "_bundle.json").is_file()
-    assert sorted(p.name for p in (installed / "schemas").glob("*.json")) == sorted(
-        p.name for p in (REPO / "schemas").glob("*.json"))
+
+def test_the_guard_accepts_the_checkout_itself_and_an_exact_copy(tmp_path):
+    # a development install (pip install -e): the imported package is the checkout's folder
+    assert install_guard.problem(REPO / "skill" / "openai_skill") is None
+    # a regular install of this very checkout (what CI installs): an identical copy
+    assert install_guard.differences(_installed_copy(tmp_path)) == []
+
+
+def test_the_guard_refuses_an_installed_copy_that_is_not_this_checkout(tmp_path):
+    copy = _installed_copy(tmp_path)
+    (copy / "retry.py").write_text((copy / "retry.py").read_text() + "\nPLANTED = True\n")  # an old build
+    (copy / "schemas" / "list-models.input.json").unlink()
+    (copy / "transport" / "files.py").write_text("# a module since renamed in the checkout\n")
+    bundle = json.loads((copy / "_bundle.json").read_text())
+    bundle["manifest"]["version"] = "0.0.1"
+    (copy / "_bundle.json").write_text(json.dumps(bundle))
+    assert install_guard.differences(copy) == [
+        "retry.py: differs",
+        "schemas/list-models.input.json: in the checkout, not in the installed copy",
+        "transport/files.py: in the installed copy only (gone from the checkout)",
+        "_bundle.json: not made from this checkout's skill.yaml and schemas/",
+    ]
+    message = install_guard.problem(copy)
+    assert message.startswith("the tests would run an installed openai_skill that is not this checkout's code")
+    assert f"installed: {copy}" in message and "pip install -e '.[test]'" in message
+
+
+def test_a_stale_install_stops_the_run_before_any_test(tmp_path):
+    """End to end: pytest, with a stale copy of the package first on its path, refuses to start;
+    with OPENAI_SKILL_MUTATING=1 (tools/mutate.py's runs) it runs."""
+    copy = _installed_copy(tmp_path)
+    (copy / "errors.py").write_text((copy / "errors.py").read_text() + "\nPLANTED = True\n")
+    env = {**os.environ, "PYTHONPATH": str(copy.parent)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_retry.py"]
+    refused = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == pytest.ExitCode.USAGE_ERROR, refused.stdout[-2000:]
+    assert "errors.py: differs" in refused.stderr and "passed" not in refused.stdout + refused.stderr
+    env[install_guard.MUTATING] = "1"
+    allowed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert allowed.returncode == 0 and " passed" in allowed.stdout, allowed.stdout[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,26 @@
 """Mutation testing: plant one realistic bug at a time in the INSTALLED package, run the tests
 that should notice, and report the bugs the suite misses, with a score per module.
 
-    pip install --no-deps --force-reinstall .      # the installed copy must equal the checkout
+It needs a regular (non-editable) install in a virtual environment of its own: a development
+install (`pip install -e`) IS the checkout, and mutating it would edit your working files.
+
+    python3 -m venv /tmp/venv-mutate && . /tmp/venv-mutate/bin/activate
+    pip install '.[test]'                            # a copy of the checkout (again after each edit)
     python tools/mutate.py --list                   # the mutants, nothing run
     python tools/mutate.py                          # a fixed sample of each core module (+ curated)
     python tools/mutate.py --all --group redaction  # every mutant of one group
-    python tools/mutate.py --id transport/retry.py#12 --show   # one mutant, with pytest's output
+    python tools/mutate.py --id retry.py#12 --show  # one mutant, with pytest's output
     python tools/mutate.py --json mutation.json     # also write the results
     python tools/mutate.py --coverage cover.json    # first only the tests that run the line (pytest-cov)
 
 Why not mutmut: mutmut 3 copies the source tree into `mutants/` and puts it first on sys.path,
-but our tests import the installed `openai_skill` (the repo folder `skill/` is mapped to that
-name by the wheel; `tests/test_packaging.py` insists the tests run against the installed
-package) and many tests run the installed `openai-skill` command in a subprocess. Neither sees
-`mutants/`. So this tool mutates the installed file itself (and deletes its cached bytecode),
-which is exactly the code every test runs, in-process or not, and restores it afterwards.
+but our tests import the installed `openai_skill` (the wheel maps the repo folder
+`skill/openai_skill/` to that name) and many tests run the installed `openai-skill` command in
+a subprocess. Neither sees `mutants/`. So this tool mutates the installed file itself (and
+deletes its cached bytecode), which is exactly the code every test runs, in-process or not,
+and restores it afterwards. The test runs it starts set OPENAI_SKILL_MUTATING=1: otherwise
+tests/conftest.py would stop them, as it stops any run whose installed copy differs from the
+checkout (tests/support/install_guard.py).
 
 Mutants come from two sources:
   - operators, generated from the current code with `ast` (so the list never goes stale):
@@ -23,7 +29,8 @@ Mutants come from two sources:
     (n -> n+1, x -> 2x), True/False, `return X` -> `return None`, `raise` -> `pass`, a dropped
     call statement, + -, * /, min/max. Lines marked `# pragma: no mutate` are skipped.
   - CURATED: hand-written bugs that operators cannot express (a header name, a dropped
-    rstrip, a missing fsync). One whose text is no longer in the code is reported STALE.
+    rstrip, a missing fsync). One whose text or module is no longer in the code is reported
+    STALE (tests/test_mutate_tool.py fails on one).
 
 Each mutant runs the tests mapped to its group (GROUPS), stopping at the first failure; with
 --confirm a survivor then runs the rest of the fast suite too (about a minute each). A mutant
@@ -52,41 +59,54 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "skill" / "openai_skill"
 TESTS = REPO / "tests"
+MUTATING = "OPENAI_SKILL_MUTATING"  # tests/support/install_guard.py: the guard is off while set to 1
 
-# group -> (module globs under skill/, the tests that should catch its bugs, run first)
+# group -> (module globs under skill/openai_skill/, the tests that should catch its bugs, run
+# first, as paths under tests/; the tree mirrors the package: tests/transport/ tests transport/)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    "settings": (["config.py"], ["test_settings.py", "test_docs.py", "test_client.py", "test_actions.py"]),
-    "request building": (["transport/request.py", "transport/urls.py", "transport/guard.py"],
-                         ["test_actions.py", "test_rules.py", "test_client.py", "test_settings.py",
-                          "test_credentials.py", "test_request_building.py", "test_edges.py",
-                          "test_readme_examples.py"]),
-    "model rules": (["input/model_rules.py"],
-                    ["test_rules.py", "test_edges.py", "test_actions.py", "test_validation.py"]),
+    "settings": (["config.py"], ["test_settings.py", "test_docs.py", "transport/test_http.py", "actions/test_actions.py"]),
+    "request building": (["transport/request.py"],
+                         ["actions/test_actions.py", "input/test_model_rules.py", "transport/test_http.py",
+                          "test_settings.py", "secrets/test_key_sources.py", "transport/test_request.py",
+                          "test_edges.py", "test_readme_examples.py"]),
+    "URL judge": (["urls.py"], ["test_urls.py", "secrets/test_vault_origins.py", "test_settings.py", "test_edges.py",
+                                "transport/test_http.py"]),
+    "model rules": (["input/model_rules.py"], ["input/test_model_rules.py", "test_edges.py", "actions/test_actions.py",
+                                               "input/test_validation.py"]),
     "validation and fast check": (["input/validation.py", "input/fast_check.py"],
-                                  ["test_validation.py", "test_schema_check.py", "test_edges.py", "test_rules.py",
-                                   "test_actions.py"]),
-    "redaction": (["redaction.py"], ["test_redaction.py", "test_edges.py", "test_failures.py", "test_client.py",
-                                     "test_credentials.py", "test_vault_cli.py"]),
-    "retry": (["transport/retry.py"], ["test_retry.py", "test_client.py", "test_settings.py"]),
+                                  ["input/test_validation.py", "input/test_fast_check.py", "test_edges.py",
+                                   "input/test_model_rules.py", "actions/test_actions.py"]),
+    "redaction": (["redaction.py"], ["test_redaction.py", "test_edges.py", "surfaces/cli/test_failures.py",
+                                     "transport/test_http.py", "secrets/test_key_sources.py",
+                                     "surfaces/cli/test_vault_cli.py"]),
+    "key sources": (["secret.py", "secrets/sources.py", "secrets/binding.py"],
+                    ["secrets/test_key_sources.py", "test_redaction.py", "secrets/test_vault_origins.py",
+                     "surfaces/cli/test_vault_cli.py", "test_edges.py"]),
+    "retry": (["retry.py"], ["test_retry.py", "transport/test_http.py", "test_settings.py"]),
     "HTTP client": (["transport/http.py", "transport/call.py", "transport/body.py", "transport/error_map.py",
-                     "transport/sse.py", "transport/download.py", "transport/session.py", "transport/deadline.py"],
-                    ["test_client.py", "test_edges.py", "test_settings.py", "test_failures.py", "test_streaming.py",
-                     "test_streaming_cli.py", "test_images.py", "test_sizes.py", "test_session.py", "test_docs.py"]),
-    "result shaping": (["actions/*.py"], ["test_actions.py", "test_edges.py", "test_images.py", "test_streaming.py",
-                                          "test_streaming_cli.py", "test_reasoning_usage.py",
-                                          "test_readme_examples.py"]),
-    "vault format": (["secrets/vault_format.py", "secrets/crypto.py", "secrets/origins.py", "secrets/names.py"],
-                     ["test_vault_format.py", "test_vault_origins.py", "test_vault_store.py", "test_vault_cli.py",
-                      "test_vault_properties.py", "test_edges.py"]),
-    "vault store": (["secrets/store.py", "secrets/files.py", "secrets/locking.py", "secrets/master_key.py",
-                     "secrets/keys.py", "secrets/rotation.py", "secrets/rollback.py"],
-                    ["test_vault_store.py", "test_vault_cli.py", "test_vault_files.py", "test_vault_origins.py",
-                     "test_secret_provider.py", "test_credentials.py", "test_vault_concurrency.py", "test_edges.py"]),
+                     "transport/sse.py", "transport/download.py", "transport/session.py", "transport/deadline.py",
+                     "transport/file_transfer.py"],
+                    ["transport/test_http.py", "test_edges.py", "test_settings.py", "surfaces/cli/test_failures.py",
+                     "transport/test_sse.py", "surfaces/cli/test_streaming_cli.py", "actions/test_image_files.py",
+                     "transport/test_sizes.py", "transport/test_session.py", "transport/test_deadline.py",
+                     "transport/test_transport_failures.py", "test_docs.py"]),
+    "result shaping": (["actions/*.py"], ["actions/test_actions.py", "test_edges.py", "actions/test_image_files.py",
+                                          "transport/test_sse.py", "surfaces/cli/test_streaming_cli.py",
+                                          "actions/test_reasoning_usage.py", "test_readme_examples.py"]),
+    "vault format": (["secrets/vault_format.py", "secrets/crypto.py", "secrets/names.py"],
+                     ["secrets/test_vault_format.py", "secrets/test_vault_origins.py", "secrets/test_vault_store.py",
+                      "surfaces/cli/test_vault_cli.py", "secrets/test_vault_properties.py", "test_edges.py"]),
+    "vault store": (["secrets/store.py", "secrets/disk.py", "secrets/locking.py", "secrets/master_key.py",
+                     "secrets/rotation.py", "secrets/rollback.py"],
+                    ["secrets/test_vault_store.py", "surfaces/cli/test_vault_cli.py", "secrets/test_vault_files.py",
+                     "secrets/test_vault_origins.py", "secrets/test_provider.py", "secrets/test_key_sources.py",
+                     "secrets/test_vault_concurrency.py", "test_edges.py"]),
 }
 # Left out of the second stage: slow, and about packaging, architecture or other surfaces.
-SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mcp_server.py", "test_skill_md.py",
-              "test_tool_exports.py", "test_jobs_parts.py", "test_bulk.py", "test_dashboard.py",
-              "test_openclaw.py", "test_agent_clients.py"}
+SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mutate_tool.py", "surfaces/mcp/test_mcp_server.py",
+              "surfaces/mcp/test_setup_integration.py", "surfaces/exports/test_skill_md.py",
+              "surfaces/exports/test_tool_exports.py", "jobs/bulk/test_bulk.py", "jobs/bulk/test_bulk_parts.py",
+              "jobs/batch/test_batch.py", "surfaces/dashboard/test_dashboard_browser.py", "surfaces/test_openclaw.py"}
 
 # Hand-written bugs: (module, exact text, replacement, what a user would see).
 CURATED: list[tuple[str, str, str, str]] = [
@@ -98,19 +118,20 @@ CURATED: list[tuple[str, str, str, str]] = [
      "OPENAI_SKILL_TIMEOUT sets the connect timeout"),
     ("transport/request.py", '"OpenAI-Organization"', '"OpenAI-Org"', "organization header misnamed"),
     ("transport/request.py", '"OpenAI-Project"', '"OpenAI-Project-Id"', "project header misnamed"),
-    ("transport/retry.py", "RETRY_STATUSES = frozenset({408, 409, 429})", "RETRY_STATUSES = frozenset({408, 429})",
+    ("retry.py", "RETRY_STATUSES = frozenset({408, 409, 429})", "RETRY_STATUSES = frozenset({408, 429})",
      "409 conflicts not retried"),
-    ("transport/retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
+    ("retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
     ("redaction.py", "html.escape(value),", "", "an HTML-escaped echo of the key is printed as is"),
-    ("secrets/files.py", "os.fsync(f.fileno())", "f.fileno()", "the temp file is not fsynced before the rename"),
-    ("secrets/files.py", "        fsync_folder(path.parent)", "        pass",
-     "the folder is not fsynced after the rename"),
-    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()",
-     "pass", "the vault's MAC is never checked"),
+    ("secrets/disk.py", "os.fsync(f.fileno())", "f.fileno()", "the temp file is not fsynced before the rename"),
+    ("secrets/disk.py", "        fsync_folder(path.parent)", "        pass", "the folder is not fsynced after the rename"),
+    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()", "pass",
+     "the vault's MAC is never checked"),
     ("secrets/vault_format.py", 'aad = ENTRY_AAD_PREFIX[version] + vault_id + name.encode("ascii")',
      "aad = ENTRY_AAD_PREFIX[version] + vault_id", "an entry is not bound to its name: two can be swapped"),
-    ("transport/call.py", "        remember(api_key)\n", "", "the key in use is not masked where it is echoed"),
-    ("transport/urls.py", "return address is not None and address.is_loopback",
+    # The key is registered for masking where it becomes a Secret (it used to be in transport/call.py).
+    ("secret.py", "        remember(value)  # before any message could quote it\n", "",
+     "the key in use is not masked where it is echoed"),
+    ("urls.py", "return address is not None and address.is_loopback",
      "return address is not None and (address.is_loopback or address.is_private)",
      "plain http to a private address (10.x, 192.168.x) carries the key in clear"),
     ("actions/chat.py", 'out["reasoning_tokens"] = int(reasoning)', "pass", "reasoning tokens dropped from usage"),
@@ -129,7 +150,7 @@ QUIET_CALLS = {"debug", "info", "warning", "log"}  # dropping a log line changes
 class Mutant:
     id: str             # module#n (operator) or module@n (curated)
     group: str
-    module: str         # path under skill/
+    module: str         # path under skill/openai_skill/
     line: int
     what: str
     end_line: int = 0
@@ -286,7 +307,10 @@ def curated_mutants(modules: dict[str, str], groups: dict[str, str]) -> list[Mut
     out = []
     for n, (module, find, replace, what) in enumerate(CURATED):
         if module not in modules:
-            continue  # the module is not in this tree (renamed or split): nothing to say
+            if not (SOURCE / module).is_file():  # renamed, moved or split: CURATED must follow
+                out.append(Mutant(f"{module}@{n}", "(none)", module, 0, what + " (the module is gone: update CURATED)",
+                                  status="stale"))
+            continue  # a module of a group not selected: not this run's business
         text = modules[module]
         count = text.count(find)
         line = text[: text.find(find)].count("\n") + 1 if count else 0
@@ -320,7 +344,9 @@ def installed_root() -> Path:
         sys.exit("openai_skill is not installed in this Python: pip install '.[test]' first")
     root = Path(list(spec.submodule_search_locations)[0])
     if root.resolve() == SOURCE.resolve():
-        sys.exit("openai_skill is installed in editable mode: install it as users do (pip install .)")
+        sys.exit("openai_skill is installed in editable mode: mutating it would edit the checkout itself. "
+                 "Use a venv of its own with a regular install: python3 -m venv /tmp/venv-mutate && "
+                 ". /tmp/venv-mutate/bin/activate && pip install '.[test]'")
     return root
 
 
@@ -330,12 +356,18 @@ def _write(path: Path, text: str) -> None:
     cached.unlink(missing_ok=True)  # a same-second, same-size rewrite would reuse stale bytecode
 
 
+def _test_env() -> dict:
+    """The environment of the test runs: the stale-install guard (tests/conftest.py) off, since
+    the installed copy differs from the checkout on purpose."""
+    return {**os.environ, MUTATING: "1"}
+
+
 def _pytest(files: list[str], timeout: float) -> tuple[str, str]:
     """('passed'|'failed'|'timeout', first failing test) for one pytest run, stopping at the first failure."""
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               "-o", "addopts=", *files]
+               "-o", "addopts=--import-mode=importlib", *files]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=_test_env())
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -353,10 +385,15 @@ def _pytest(files: list[str], timeout: float) -> tuple[str, str]:
     return "failed", failed.group(1) if failed else out.strip().splitlines()[-1][:200]
 
 
+def _fast_test_files() -> list[str]:
+    """Every test file under tests/ but the slow ones, as paths under tests/."""
+    found = (p.relative_to(TESTS).as_posix() for p in TESTS.rglob("test_*.py") if "support" not in p.parts)
+    return sorted(rel for rel in found if rel not in SLOW_TESTS)
+
+
 def test_files(group: str) -> tuple[list[str], list[str]]:
     first = [f"tests/{name}" for name in GROUPS[group][1] if (TESTS / name).exists()]
-    rest = sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py")
-                  if f"tests/{p.name}" not in first and p.name not in SLOW_TESTS)
+    rest = [f"tests/{rel}" for rel in _fast_test_files() if f"tests/{rel}" not in first]
     return first, rest
 
 
@@ -370,11 +407,12 @@ def coverage_map(root: Path, timeout: float) -> dict[str, dict[int, list[str]]]:
     except ImportError:
         sys.exit("--coverage needs pytest-cov: pip install pytest-cov")
     data_file = Path(tempfile.mkdtemp(prefix="mutate-cov-")) / ".coverage"
-    files = sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py") if p.name not in SLOW_TESTS)
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
-               "--cov=openai_skill", "--cov-context=test", "--cov-report=", *files]
+    files = [f"tests/{rel}" for rel in _fast_test_files()]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "-o", "addopts=--import-mode=importlib", "--cov=openai_skill", "--cov-context=test", "--cov-report=",
+               *files]
     print(f"measuring which tests run which lines ({len(files)} test files)...", flush=True)
-    subprocess.run(command, cwd=REPO, env={**os.environ, "COVERAGE_FILE": str(data_file)},
+    subprocess.run(command, cwd=REPO, env={**_test_env(), "COVERAGE_FILE": str(data_file)},
                    stdout=subprocess.DEVNULL, timeout=timeout * 4)
     data = coverage.CoverageData(basename=str(data_file))
     data.read()
@@ -461,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--group", action="append", choices=sorted(GROUPS), help="only these groups (repeatable)")
-    parser.add_argument("--module", action="append", help="only these modules under skill/ (repeatable)")
+    parser.add_argument("--module", action="append", help="only these modules under skill/openai_skill/ (repeatable)")
     parser.add_argument("--id", action="append", help="only these mutant ids (repeatable)")
     parser.add_argument("--all", action="store_true", help="every operator mutant, not a sample")
     parser.add_argument("--sample", type=int, default=12, help="operator mutants per module (default 12)")
