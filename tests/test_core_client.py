@@ -11,8 +11,8 @@ import sys
 import pytest
 
 import openai_skill
-from conftest import CANARY_KEY
-from openai_data import MODELS
+from support.canary import CANARY_KEY
+from support.openai_data import MODELS
 from openai_skill import Client, Secret
 from openai_skill.errors import CredentialsError, InputError, InsecureTransportError
 from openai_skill.redaction import redact

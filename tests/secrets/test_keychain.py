@@ -1,5 +1,5 @@
 """The OS keychain as a key source (secrets/keychain.py), through the real `keyring` library
-with the in-memory backend of tests/fake_keyring.py plugged in: where it stands in the chain,
+with the in-memory backend of tests/support/fake_keyring.py plugged in: where it stands in the chain,
 the origins it may go to, its record, and every way it can fail (each one of our errors)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-import fake_keyring
-from conftest import CANARY_KEY
-from openai_data import MODELS
+from support import fake_keyring
+from support.canary import CANARY_KEY
+from support.openai_data import MODELS
 from openai_skill import Client
 from openai_skill.errors import CredentialsError, InputError, VaultError
 from openai_skill.secret import Secret
@@ -64,7 +64,7 @@ def test_with_both_stored_the_vault_wins_and_the_keychain_is_not_asked(backend):
 
 
 def test_a_keychain_key_is_sent_with_its_source_named(openai, backend):
-    in_keychain(origin=origin_of(openai.server.url_for("/")))
+    in_keychain(origin=origin_of(openai.url_for("/")))
     openai.reply("GET", "/models", MODELS)
     client = Client()
     assert client.key_source() == "the OS keychain"
@@ -76,7 +76,7 @@ def test_a_keychain_key_is_sent_with_its_source_named(openai, backend):
 
 def test_a_keychain_key_goes_only_to_its_origins(openai, backend):
     in_keychain(origin=OPENAI)  # bound to api.openai.com; OPENAI_BASE_URL points at the fake
-    fake_origin = origin_of(openai.server.url_for("/"))
+    fake_origin = origin_of(openai.url_for("/"))
     with pytest.raises(CredentialsError) as caught:
         Client().invoke("list-models")
     message = caught.value.message
@@ -84,7 +84,7 @@ def test_a_keychain_key_goes_only_to_its_origins(openai, backend):
     assert caught.value.details["reason"] == "origin_not_allowed" and "nothing was sent" in message
     assert openai.requests == []
     assert ("get", keychain.SERVICE, ENTRY) not in backend.calls  # refused before the keychain is read
-    assert keychain.allow_origin(os.environ, ENTRY, openai.server.url_for("/v1")) == (fake_origin, OPENAI)
+    assert keychain.allow_origin(os.environ, ENTRY, openai.url) == (fake_origin, OPENAI)
     openai.reply("GET", "/models", MODELS)
     Client().invoke("list-models")
     assert openai.requests[-1].headers["Authorization"] == f"Bearer {KEYCHAIN_KEY}"

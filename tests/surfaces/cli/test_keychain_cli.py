@@ -1,5 +1,5 @@
 """`openai-skill setup --keychain` and the `vault` commands' `--keychain`, through the CLI: in a
-subprocess with keyring's backend chosen by PYTHON_KEYRING_BACKEND (tests/fake_keyring.py),
+subprocess with keyring's backend chosen by PYTHON_KEYRING_BACKEND (tests/support/fake_keyring.py),
 or in-process with the in-memory backend. The canary key must never show in output, errors
 or any file the skill writes."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import fake_keyring
-from conftest import CANARY_KEY
-from openai_data import MODELS
+from support import fake_keyring
+from support.canary import CANARY_KEY
+from support.openai_data import MODELS
 from openai_skill.secret import Secret
 from openai_skill.secrets import keychain
 from openai_skill.secrets.store import VaultStore
@@ -61,7 +61,7 @@ def assert_no_key_under(root: Path, key: str = CANARY_KEY):
 def test_setup_keychain_round_trip_end_to_end(openai, installed_cli, os_keychain, isolated):
     """Setup stores the key in the keychain for the fake's origin; `models` then sends it."""
     env = fake_keyring.subprocess_env("FileKeyring", **{fake_keyring.FILE_ENV: str(os_keychain)})
-    fake_origin = origin_of(openai.server.url_for("/"))
+    fake_origin = origin_of(openai.url_for("/"))
     stored = installed_cli("setup", "--keychain", stdin=CANARY_KEY + "\n", env=env)
     assert stored.code == 0, stored.err
     assert stored.json() == {"stored": ENTRY, "where": "the OS keychain", "service": "openai-skill",
@@ -173,14 +173,14 @@ def test_setup_keychain_warns_when_another_source_would_win(cli, backend, monkey
 
 def test_a_keychain_key_is_refused_for_another_origin_until_allowed(cli, openai, backend):
     keychain.store(os.environ, ENTRY, Secret(CANARY_KEY, "test"), OPENAI)
-    fake_origin = origin_of(openai.server.url_for("/"))
+    fake_origin = origin_of(openai.url_for("/"))
     openai.reply("GET", "/models", MODELS)
     refused = run(cli, "models")
     assert refused.code == 3 and openai.requests == []
     assert f"`openai-skill vault allow-origin {ENTRY} {fake_origin} --keychain`" in refused.err
     listing = run(cli, "vault", "list").json()
     assert listing["key_source"] == "the OS keychain" and "may be sent only to" in listing["key_source_problem"]
-    allowed = run(cli, "vault", "allow-origin", ENTRY, openai.server.url_for("/v1"), "--keychain")
+    allowed = run(cli, "vault", "allow-origin", ENTRY, openai.url, "--keychain")
     assert allowed.json() == {"name": ENTRY, "where": "the OS keychain", "origins": sorted([OPENAI, fake_origin])}
     assert run(cli, "models").code == 0
     assert openai.requests[-1].headers["Authorization"] == f"Bearer {CANARY_KEY}"

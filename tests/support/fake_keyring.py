@@ -3,8 +3,8 @@ backend interface, so the skill's calls go through keyring exactly as they would
 Keychain or the Secret Service.
 
 In-process: `use(backend)` (the `keyring_backend` fixture does it). In a subprocess: set
-PYTHON_KEYRING_BACKEND to `fake_keyring.FileKeyring` (or `fake_keyring.BrokenKeyring`) with
-this folder on PYTHONPATH; `subprocess_env()` builds those variables.
+PYTHON_KEYRING_BACKEND to `support.fake_keyring.FileKeyring` (or `...BrokenKeyring`) with
+tests/ on PYTHONPATH; `subprocess_env()` builds those variables.
 
 Every backend here has priority -1: keyring's own "no backend" (fail.Keyring, priority 0)
 beats it, so it is never picked on its own, only when a test names it.
@@ -21,7 +21,7 @@ from keyring.errors import KeyringLocked, PasswordDeleteError
 
 FILE_ENV = "TEST_KEYRING_FILE"        # FileKeyring's store (a JSON file)
 FAILURE_ENV = "TEST_KEYRING_FAILURE"  # BrokenKeyring's failure: "locked" or "foreign"
-HERE = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]  # where `support` is importable from
 
 
 class MemoryKeyring(KeyringBackend):
@@ -112,6 +112,6 @@ def use(backend: KeyringBackend, monkeypatch) -> KeyringBackend:
 
 
 def subprocess_env(backend: str = "FileKeyring", **extra: str) -> dict[str, str]:
-    """Variables that make a subprocess's keyring use `fake_keyring.<backend>`."""
-    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHON_KEYRING_BACKEND": f"fake_keyring.{backend}", "PYTHONPATH": path, **extra}
+    """Variables that make a subprocess's keyring use `support.fake_keyring.<backend>`."""
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHON_KEYRING_BACKEND": f"support.fake_keyring.{backend}", "PYTHONPATH": path, **extra}
