@@ -50,6 +50,24 @@ def test_the_guard_accepts_the_checkout_itself_and_an_exact_copy(tmp_path):
     assert install_guard.differences(_installed_copy(tmp_path)) == []
 
 
+def test_the_guard_refuses_a_stale_bundle_left_in_a_development_checkout(tmp_path):
+    repo = tmp_path / "checkout"  # a copy of the checkout, installed in development mode
+    shutil.copytree(REPO / "skill" / "openai_skill", repo / "skill" / "openai_skill",
+                    ignore=shutil.ignore_patterns("__pycache__", "_bundle.json"))
+    for name in ("skill.yaml", "SKILL.md"):
+        shutil.copyfile(REPO / name, repo / name)
+    shutil.copytree(REPO / "schemas", repo / "schemas")
+    package = repo / "skill" / "openai_skill"
+    assert install_guard.differences(package, repo) == []
+    old = bundle_from_sources(repo)
+    (package / "_bundle.json").write_text(json.dumps(old))  # what an old build left: harmless while fresh
+    assert install_guard.differences(package, repo) == []
+    (repo / "skill.yaml").write_text((repo / "skill.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    assert install_guard.differences(package, repo) == [
+        "_bundle.json: an old build left a stale one in the checkout's package folder (it is read instead of "
+        "skill.yaml): delete it"]
+
+
 def test_the_guard_refuses_an_installed_copy_that_is_not_this_checkout(tmp_path):
     copy = _installed_copy(tmp_path)
     (copy / "retry.py").write_text((copy / "retry.py").read_text() + "\nPLANTED = True\n")  # an old build

@@ -37,7 +37,12 @@ def differences(installed: Path, repo: Path = REPO) -> list[str]:
     (empty when it is the checkout itself, or an exact copy of it)."""
     package = repo / "skill" / "openai_skill"
     if installed.resolve() == package.resolve():
-        return []  # a development install: the checkout itself
+        # A development install: the checkout itself. Only a _bundle.json left in it by an old
+        # build could make it run other data: load_manifest() prefers one to skill.yaml.
+        if (package / "_bundle.json").is_file() and _stale_bundle(package, repo):
+            return ["_bundle.json: an old build left a stale one in the checkout's package folder "
+                    "(it is read instead of skill.yaml): delete it"]
+        return []
     expected = {rel: package / rel for rel in _files(package) if rel.endswith(".py")}
     expected["skill.yaml"] = repo / "skill.yaml"
     expected["SKILL.md"] = repo / "SKILL.md"
@@ -58,14 +63,17 @@ def differences(installed: Path, repo: Path = REPO) -> list[str]:
 def _bundle_differences(installed: Path, repo: Path) -> list[str]:
     """The wheel's _bundle.json (skill.yaml and the schemas as one document, made by
     tools/build_hook.py) is what the installed package reads: it must hold today's files."""
-    bundle = installed / "_bundle.json"
-    if not bundle.is_file():
+    if not (installed / "_bundle.json").is_file():
         return ["_bundle.json: missing from the installed copy (the wheel build makes it)"]
-    from openai_skill.manifest import bundle_from_sources
-
-    if json.loads(bundle.read_text(encoding="utf-8")) != bundle_from_sources(repo):
+    if _stale_bundle(installed, repo):
         return ["_bundle.json: not made from this checkout's skill.yaml and schemas/"]
     return []
+
+
+def _stale_bundle(folder: Path, repo: Path) -> bool:
+    from openai_skill.manifest import bundle_from_sources
+
+    return json.loads((folder / "_bundle.json").read_text(encoding="utf-8")) != bundle_from_sources(repo)
 
 
 def problem(installed: Path, repo: Path = REPO) -> str | None:
