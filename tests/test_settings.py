@@ -70,8 +70,8 @@ def test_the_timeout_option_beats_the_environment(stalling, cli, monkeypatch):
 def test_openai_skill_max_retries_sets_the_number_of_attempts(openai, key, cli, monkeypatch, setting, attempts):
     if setting is not None:
         monkeypatch.setenv("OPENAI_SKILL_MAX_RETRIES", setting)
-    openai.reply("GET", "/models",
-                 {"error": {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}},
+    overloaded = {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}
+    openai.reply("GET", "/models", {"error": overloaded},
                  status=503, headers={"retry-after-ms": "1"})  # a 1 ms wait, so retries cost no time
     result = cli("models")
     assert result.code == 4

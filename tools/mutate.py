@@ -64,7 +64,8 @@ MUTATING = "OPENAI_SKILL_MUTATING"  # tests/support/install_guard.py: the guard 
 # group -> (module globs under skill/openai_skill/, the tests that should catch its bugs, run
 # first, as paths under tests/; the tree mirrors the package: tests/transport/ tests transport/)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    "settings": (["config.py"], ["test_settings.py", "test_docs.py", "transport/test_http.py", "actions/test_actions.py"]),
+    "settings": (["config.py"],
+                 ["test_settings.py", "test_docs.py", "transport/test_http.py", "actions/test_actions.py"]),
     "request building": (["transport/request.py"],
                          ["actions/test_actions.py", "input/test_model_rules.py", "transport/test_http.py",
                           "test_settings.py", "secrets/test_key_sources.py", "transport/test_request.py",
@@ -103,10 +104,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                      "secrets/test_vault_concurrency.py", "test_edges.py"]),
 }
 # Left out of the second stage: slow, and about packaging, architecture or other surfaces.
-SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mutate_tool.py", "surfaces/mcp/test_mcp_server.py",
-              "surfaces/mcp/test_setup_integration.py", "surfaces/exports/test_skill_md.py",
-              "surfaces/exports/test_tool_exports.py", "jobs/bulk/test_bulk.py", "jobs/bulk/test_bulk_parts.py",
-              "jobs/batch/test_batch.py", "surfaces/dashboard/test_dashboard_browser.py", "surfaces/test_openclaw.py"}
+SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mutate_tool.py", "test_lint.py",
+              "surfaces/mcp/test_mcp_server.py", "surfaces/mcp/test_setup_integration.py",
+              "surfaces/exports/test_skill_md.py", "surfaces/exports/test_tool_exports.py",
+              "jobs/bulk/test_bulk.py", "jobs/bulk/test_bulk_parts.py", "jobs/batch/test_batch.py",
+              "surfaces/dashboard/test_dashboard_browser.py", "surfaces/test_openclaw.py"}
 
 # Hand-written bugs: (module, exact text, replacement, what a user would see).
 CURATED: list[tuple[str, str, str, str]] = [
@@ -122,10 +124,12 @@ CURATED: list[tuple[str, str, str, str]] = [
      "409 conflicts not retried"),
     ("retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
     ("redaction.py", "html.escape(value),", "", "an HTML-escaped echo of the key is printed as is"),
-    ("secrets/disk.py", "os.fsync(f.fileno())", "f.fileno()", "the temp file is not fsynced before the rename"),
-    ("secrets/disk.py", "        fsync_folder(path.parent)", "        pass", "the folder is not fsynced after the rename"),
-    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()", "pass",
-     "the vault's MAC is never checked"),
+    ("secrets/disk.py", "os.fsync(f.fileno())", "f.fileno()",
+     "the temp file is not fsynced before the rename"),
+    ("secrets/disk.py", "        fsync_folder(path.parent)", "        pass",
+     "the folder is not fsynced after the rename"),
+    ("secrets/vault_format.py", "if not hmac.compare_digest(expected, vf.mac):\n            raise VaultAuthError()",
+     "pass", "the vault's MAC is never checked"),
     ("secrets/vault_format.py", 'aad = ENTRY_AAD_PREFIX[version] + vault_id + name.encode("ascii")',
      "aad = ENTRY_AAD_PREFIX[version] + vault_id", "an entry is not bound to its name: two can be swapped"),
     # The key is registered for masking where it becomes a Secret (it used to be in transport/call.py).

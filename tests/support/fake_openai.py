@@ -119,7 +119,7 @@ class Answer:
     headers: dict = field(default_factory=dict)
 
     @classmethod
-    def of_json(cls, data, status: int = 200, headers: dict | None = None) -> "Answer":
+    def of_json(cls, data, status: int = 200, headers: dict | None = None) -> Answer:
         return cls(status, json.dumps(data).encode(), "application/json", dict(headers or {}))
 
 
