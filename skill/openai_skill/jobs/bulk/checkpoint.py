@@ -14,6 +14,9 @@ texts (the input file's identity, the model, dimensions, packing limits, output 
 a rerun with a different header is refused rather than mixing two runs' vectors.
 When every chunk is in, `assemble` writes OUT atomically (temp file, fsync, rename) in
 chunk order and removes the folder.
+
+A run holds the folder's lock (`run_lock.py`) from before it reads the journal until after it
+removed the folder: a second run on the same OUT is refused, never interleaved.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import threading
 from pathlib import Path
 
 from ...errors import InputError
+from .run_lock import LOCK_FILE, RunLock
 
 FORMAT = "openai-skill-embed-checkpoint"
 VERSION = 1
@@ -39,18 +43,48 @@ def folder_for(out: Path) -> Path:
     return out.with_name(out.name + SUFFIX)
 
 
-class Checkpoint:
-    """Open (or resume) the checkpoint for `out`; `header` is a JSON-able dict."""
+def lock_output(out: Path) -> RunLock:
+    """Hold the lock of `out`'s checkpoint folder (made if missing); OutputBusyError if another
+    run holds it."""
+    out = Path(out)
+    return RunLock(folder_for(out), out).acquire()
 
-    def __init__(self, out: Path, header: dict):
+
+class Checkpoint:
+    """Open (or resume) the checkpoint for `out`; `header` is a JSON-able dict.
+
+    `restart` discards an unfinished run's chunks; `no_resume` (a reason) refuses to open an
+    unfinished run's checkpoint unless `restart` is given. Either way the folder's lock is taken
+    first: OutputBusyError (exit 2) while another run writes `out`. `close()` releases it.
+    """
+
+    def __init__(self, out: Path, header: dict, *, restart: bool = False, no_resume: str | None = None,
+                 lock: RunLock | None = None):
         self.out = Path(out)
         self.folder = folder_for(self.out)
         self.header = {"format": FORMAT, "version": VERSION, **header}
         self.records: dict[int, dict] = {}
         self._lock = threading.Lock()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._journal = self._spool = None
+        # `lock`: taken earlier by the caller (before reading the input), else taken here
+        self.run_lock = lock if lock is not None and lock.held else lock_output(self.out)
+        try:
+            self._open(restart, no_resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, restart: bool, no_resume: str | None) -> None:
         journal, spool = self.folder / JOURNAL, self.folder / SPOOL
-        if journal.exists() and journal.stat().st_size:
+        unfinished = journal.exists() and journal.stat().st_size > 0
+        if unfinished and no_resume and not restart:
+            raise InputError(f"{self.folder} holds an unfinished run; {no_resume}",
+                             problems=[{"path": "out", "expected": "no unfinished run, or --restart",
+                                        "given": str(self.folder), "message": no_resume}])
+        if restart:
+            self.discard()
+            unfinished = False
+        if unfinished:
             self._load(journal, spool)
         else:
             _write_synced(journal, (json.dumps(self.header, sort_keys=True) + "\n").encode(), "wb")
@@ -59,6 +93,16 @@ class Checkpoint:
         self._journal = open(journal, "ab")  # noqa: SIM115
         self._spool = open(spool, "r+b")  # noqa: SIM115
         self._spool.seek(0, os.SEEK_END)
+
+    def discard(self) -> None:
+        """Remove every file of the folder but the lock (the lock stays held, and named)."""
+        for entry in self.folder.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def _load(self, journal: Path, spool: Path) -> None:
         raw = journal.read_bytes()
@@ -116,7 +160,7 @@ class Checkpoint:
         missing = [n for n in range(chunks) if n not in self.records]
         if missing:
             raise InputError(f"cannot assemble {self.out}: chunks {missing[:5]} are not finished")
-        self.close()
+        self._close_files()
         folder = self.out.parent
         # entered by the `with` below; made first so the except can remove it by name
         handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{self.out.name}.", suffix=".tmp",  # noqa: SIM115
@@ -141,12 +185,18 @@ class Checkpoint:
             Path(handle.name).unlink(missing_ok=True)
             raise
         _fsync_dir(folder)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # still locked: no run can start on it now
+        self.run_lock.release()
+
+    def _close_files(self) -> None:
+        for handle in (self._journal, self._spool):
+            if handle is not None and not handle.closed:
+                handle.close()
 
     def close(self) -> None:
-        for handle in (self._journal, self._spool):
-            if not handle.closed:
-                handle.close()
+        """Close the files and let the next run in (the checkpoint stays for it to resume)."""
+        self._close_files()
+        self.run_lock.release()
 
 
 def _write_synced(path: Path, data: bytes, mode: str) -> None:

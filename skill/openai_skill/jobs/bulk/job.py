@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ...client import build_client
 from ...errors import InputError
 from . import engine, packing, texts as texts_
-from .checkpoint import Checkpoint, folder_for
+from .checkpoint import Checkpoint, folder_for, lock_output
 from .sender import DEFAULT_MODEL, EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
@@ -114,6 +114,18 @@ def embed_file(source: str | Path, out: str | Path | None = None, *, input_forma
     out_format = output_format_for(out, output_format)
     if out is None and out_format == "npy":
         raise InputError("--output-format npy needs --out PATH (a .npy file is not streamed)")
+    # A second run on the same OUT is refused now, before reading a byte of its input.
+    lock = lock_output(out) if out is not None else None
+    try:
+        return _embed_file(job, source, out, lock, fmt, field, out_format, restart, progress,
+                           stdout, stdin, started)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _embed_file(job, source, out, lock, fmt, field, out_format, restart, progress, stdout, stdin,
+                started) -> dict:
     total = None
     if source != STDIN:
         path = Path(source)
@@ -134,7 +146,7 @@ def embed_file(source: str | Path, out: str | Path | None = None, *, input_forma
             else:
                 header = _header(job, source, fmt, field, out_format)
                 _to_file(job, chunks, sender, cached, out, header, out_format, restart,
-                         source == STDIN, progress, total)
+                         source == STDIN, progress, total, lock)
     finally:
         job.close()
     summary = {k: v for k, v in asdict(job.stats).items() if k != "extra"}
@@ -177,15 +189,12 @@ def _header(job: _Job, source: str, fmt: str, field: str, out_format: str) -> di
 
 
 def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: str, restart: bool,
-             from_stdin: bool, progress, total) -> None:
+             from_stdin: bool, progress, total, lock) -> None:
     folder = folder_for(out)
-    if folder.exists() and (restart or from_stdin):
-        if from_stdin and not restart:
-            raise InputError(f"{folder} holds an unfinished run; a run from stdin cannot resume "
-                             "(its input cannot be checked): pass --restart, or use --file PATH")
-        shutil.rmtree(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpoint(out, header)
+    no_resume = ("a run from stdin cannot resume (its input cannot be checked): pass --restart, "
+                 "or use --file PATH") if from_stdin else None
+    checkpoint = Checkpoint(out, header, restart=restart, no_resume=no_resume, lock=lock)
     done = sum(record["count"] for record in checkpoint.records.values())
     if done:
         log.info("resuming: %d texts already embedded in %s", done, folder)
