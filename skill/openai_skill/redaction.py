@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -104,6 +105,16 @@ def _encodings(value: str) -> list[str]:
 _lock = threading.Lock()
 _registry: OrderedDict[str, _Secret] = OrderedDict()
 _held = _Held()
+
+
+def _after_fork_in_child() -> None:
+    # The lock may have been held by a thread that the child does not have.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def remember(secret: str | None) -> None:

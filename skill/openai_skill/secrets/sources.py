@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -106,6 +107,7 @@ class VaultKey:
         self._lock = threading.Lock()
         self._cached: tuple | None = None  # (stamp, (Secret, origins) or None)
         self.opens = 0  # how many times the vault was read (tests and the benchmark read it)
+        _vault_sources.add(self)
 
     def key_for(self, origin: str) -> Secret | None:
         found = self._read()
@@ -140,6 +142,21 @@ class VaultKey:
             return None
         value, origins = entry
         return Secret(value, f"the vault entry {self.entry!r}"), origins
+
+
+_vault_sources: "weakref.WeakSet[VaultKey]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A thread may have held a source's lock at the fork (reading a passphrase vault takes a
+    # second of scrypt); that thread does not exist in the child, so the lock would never be
+    # released there and the child's first key lookup would hang.
+    for source in list(_vault_sources):
+        source._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class KeyChain:
