@@ -50,15 +50,20 @@ class Stats:
 class Cached:
     """The engine's view of the cache: lookups and stores keyed by text."""
 
-    def __init__(self, cache, model: str, dimensions: int | None):
+    def __init__(self, cache, model: str, dimensions: int | None, shape=None):
         from .cache import text_key
+        from .vectors import Shape
 
         self.cache, self.model, self.dimensions, self.key = cache, model, dimensions, text_key
+        self.shape = shape if shape is not None else Shape(dimensions)
+        self.refused = 0   # cached vectors not used: wrong width or not finite (fetched again)
 
     def lookup(self, texts: list[str]) -> dict[str, bytes]:
         keys = {self.key(text): text for text in texts}
         found = self.cache.get_many(self.model, self.dimensions, keys)
-        return {keys[key]: vector for key, vector in found.items()}
+        usable = {keys[key]: vector for key, vector in found.items() if self.shape.fits(vector)}
+        self.refused += len(found) - len(usable)  # an older version's bad entry: asked for again
+        return usable
 
     def store(self, pairs: Iterable[tuple[str, bytes]]) -> None:
         self.cache.put_many(self.model, self.dimensions, [(self.key(text), vector) for text, vector in pairs])

@@ -29,7 +29,7 @@ from .checkpoint import Checkpoint, folder_for, lock_output
 from .sender import DEFAULT_MODEL, EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
-from .vectors import FLOAT32_BYTES, npy_header, to_floats
+from .vectors import FLOAT32_BYTES, Shape, npy_header, to_floats
 
 if TYPE_CHECKING:  # imported on use (it imports sqlite3): only a cached run needs it
     from .cache import EmbeddingCache
@@ -70,17 +70,19 @@ class _Job:
         self.request = check_options(model, dimensions, self.client)
         self.limiter = RateLimiter()
         self.stats = engine.Stats()
+        self.shape = Shape(dimensions)   # one width, finite vectors: checked before caching or writing
         self._cache: EmbeddingCache | None = None
 
     def start(self) -> tuple:
         self.client.key_for(self.request.url)  # a missing key (or one bound elsewhere) fails before any work
-        sender = EmbeddingSender(self.model, self.dimensions, self.client, observe=self._observe)
+        sender = EmbeddingSender(self.model, self.dimensions, self.client, observe=self._observe,
+                                 shape=self.shape)
         cached = None
         if self.use_cache:
             from .cache import EmbeddingCache, default_path
 
             self._cache = EmbeddingCache(default_path())
-            cached = engine.Cached(self._cache, self.model, self.dimensions)
+            cached = engine.Cached(self._cache, self.model, self.dimensions, self.shape)
         return sender, cached
 
     def _observe(self, status: int, headers) -> None:
@@ -196,6 +198,8 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
                  "or use --file PATH") if from_stdin else None
     checkpoint = Checkpoint(out, header, restart=restart, no_resume=no_resume, lock=lock)
     done = sum(record["count"] for record in checkpoint.records.values())
+    if checkpoint.records and job.shape.width is None:
+        job.shape.width = _width_from(checkpoint.records) or None  # new chunks match the resumed ones
     if done:
         log.info("resuming: %d texts already embedded in %s", done, folder)
     if progress:
@@ -205,9 +209,8 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
         return checkpoint.done(chunk.number, chunk.first, len(chunk.texts))
 
     try:
-        widths = [None]
-        results = _same_width(engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
-                                         cached=cached, skip=skip, stats=job.stats), widths)
+        results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
+                             cached=cached, skip=skip, stats=job.stats)
         payloads: Iterator[tuple]
         if out_format == "npy":
             payloads = ((chunk, vectors, b"".join(vectors)) for chunk, vectors in results)
@@ -219,27 +222,12 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
             if progress:
                 progress(done, total)
         rows = sum(record["count"] for record in checkpoint.records.values())
-        width = widths[0] or (_width_from(checkpoint.records) if checkpoint.records else None)
+        width = job.shape.width or (_width_from(checkpoint.records) if checkpoint.records else None)
         job.stats.dimensions = width // FLOAT32_BYTES if width else None
         prefix = npy_header(rows, job.stats.dimensions or 0) if out_format == "npy" else b""
         checkpoint.assemble(job.stats.chunks, prefix)
     finally:
         checkpoint.close()
-
-
-def _same_width(results, widths: list):
-    """Pass (chunk, vectors) through, refusing vectors whose size differs from the first's
-    (kept in widths[0])."""
-    for chunk, vectors in results:
-        for vector in vectors:
-            if widths[0] is None:
-                widths[0] = len(vector)
-            elif len(vector) != widths[0]:
-                from ...errors import UnexpectedResponseError
-
-                raise UnexpectedResponseError(
-                    f"embeddings of {len(vector) // 4} and {widths[0] // 4} dimensions in one run")
-        yield chunk, vectors
 
 
 def _width_from(records: dict) -> int:

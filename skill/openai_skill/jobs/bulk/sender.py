@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from ...client import Client
 from ...errors import UnexpectedResponseError
-from .vectors import decode_base64, from_floats
+from .vectors import Shape, decode_base64, from_floats
 
 ACTION = "create-embedding"
 DEFAULT_MODEL = "text-embedding-3-small"
@@ -31,14 +31,18 @@ def check_options(model: str, dimensions: int | None, client: Client):
 class EmbeddingSender:
     """send(texts) -> ([float32 bytes per text, in order], the answer's headers)."""
 
-    def __init__(self, model: str, dimensions: int | None, client: Client, observe=None):
+    def __init__(self, model: str, dimensions: int | None, client: Client, observe=None,
+                 shape: Shape | None = None):
         self.model, self.dimensions, self.client = model, dimensions, client
         self.observe = observe
+        self.shape = shape if shape is not None else Shape(dimensions)
 
     def __call__(self, texts: list) -> tuple[list, Mapping]:
         request = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions)).request
         response = self.client.send(request, observe=self.observe)
-        return decode_answer(response.data, len(texts), response.request_id), response.headers
+        vectors = decode_answer(response.data, len(texts), response.request_id)
+        self.shape.check(vectors, response.request_id)  # before the engine caches or writes any
+        return vectors, response.headers
 
 
 def decode_answer(data: dict, expected: int, request_id: str | None = None) -> list:

@@ -12,6 +12,7 @@ import binascii
 import json
 import math
 import sys
+import threading
 from array import array
 
 from ...errors import UnexpectedResponseError
@@ -46,6 +47,66 @@ def from_floats(values) -> bytes:
     if _BIG_ENDIAN:
         packed.byteswap()
     return packed.tobytes()
+
+
+# Little-endian float32: the high byte of each value is every 4th byte from index 3. A NaN or an
+# infinity has all 8 exponent bits set, so its high byte is 0x7f or 0xff; finite values with
+# such a high byte (magnitude >= 2**127) are rare enough to be checked one by one.
+_HIGH_BYTE = slice(FLOAT32_BYTES - 1, None, FLOAT32_BYTES)
+
+
+def is_finite(data: bytes) -> bool:
+    """Whether every float32 of `data` is a number (no NaN, no infinity)."""
+    high = data[_HIGH_BYTE]
+    if b"\x7f" not in high and b"\xff" not in high:
+        return True   # the common case, at memory speed
+    values = array("f")
+    values.frombytes(data)
+    # float32 values are below 3.5e38, so a double sum of them cannot overflow: it is finite
+    # exactly when every value is.
+    return math.isfinite(sum(values))
+
+
+class Shape:
+    """The one vector width of a run, and the finiteness of every vector, checked before a
+    vector is cached or written. The width is `dimensions` when the request sets it; else the
+    first vector's (so a run never mixes two widths). Safe to share between threads."""
+
+    def __init__(self, dimensions: int | None):
+        self.asked = dimensions
+        self.width: int | None = dimensions * FLOAT32_BYTES if dimensions else None
+        self._lock = threading.Lock()
+
+    @property
+    def dimensions(self) -> int | None:
+        return self.width // FLOAT32_BYTES if self.width else None
+
+    def check(self, vectors: list, request_id: str | None = None) -> None:
+        """Raise UnexpectedResponseError unless every vector has the run's width and is finite."""
+        for vector in vectors:
+            problem = self.problem(vector)
+            if problem:
+                raise UnexpectedResponseError(f"the embeddings answer {problem}; nothing of it was "
+                                              "cached or written", request_id=request_id)
+
+    def fits(self, vector: bytes) -> bool:
+        """Whether a vector from the cache may be used (else it is fetched again)."""
+        return self.problem(vector) is None
+
+    def problem(self, vector: bytes, *, adopt: bool = True) -> str | None:
+        if self.width is None and adopt:
+            with self._lock:
+                if self.width is None:
+                    self.width = len(vector)
+        if self.width is not None and len(vector) != self.width:
+            got = len(vector) // FLOAT32_BYTES
+            if self.asked:
+                return (f"holds a vector of {got} dimensions, not the {self.asked} asked for (does the "
+                        "server ignore `dimensions`?)")
+            return f"holds vectors of {got} and {self.dimensions} dimensions in one run"
+        if not is_finite(vector):
+            return "holds NaN or infinity in a vector"
+        return None
 
 
 def to_floats(data: bytes) -> list[float]:
