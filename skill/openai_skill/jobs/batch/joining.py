@@ -15,8 +15,11 @@ from pathlib import Path
 
 from ... import actions
 from ...client import Client
-from ...errors import APIError, SkillError
-from .inputs import batch_actions, checked_id, line_of, load_inputs_params
+from ...errors import APIError, SkillError, UnexpectedResponseError
+from .inputs import Limits, batch_actions, checked_id, line_of, load_inputs_params
+
+MAX_REPORTED_PROBLEMS = 20
+MAX_LINES_PER_BATCH = Limits.requests   # a batch file holds at most this many requests
 
 
 def action_of(batch: dict) -> str:
@@ -57,12 +60,17 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
     table = {}
     if inputs is not None:
         table = load_inputs_params(action, inputs, client)
+    expected: set[int] = set(table)     # the lines that should have an answer
+    unnamed = 0                          # lines the batch ran but that no custom_id names (foreign batches)
     index: dict[int, tuple[int, int]] = {}
+    answered: dict[str, str] = {}        # custom_id -> where its answer was
+    problems: list[str] = []
     counts = {"succeeded": 0, "failed": 0}
     with tempfile.TemporaryDirectory(prefix="openai-skill-results-") as folder:
         spool_path = Path(folder) / "spool"
         with open(spool_path, "wb") as spool:
             for number, batch in enumerate(batches):
+                in_batch = 0
                 for name in ("output_file_id", "error_file_id"):
                     file_id = batch.get(name)
                     if not file_id:
@@ -70,31 +78,79 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
                     # A name we choose: the server's id never becomes a path (`../x`, `/home/...`).
                     local = Path(folder) / f"{number}-{name}.jsonl"
                     client.download(checked_id(file_id, name), local)
-                    with open(local, encoding="utf-8") as handle:
-                        for raw in handle:
-                            if not raw.strip():
-                                continue
-                            item = json.loads(raw)
-                            line = line_of(item.get("custom_id"))
-                            data, params = (None, {}) if line is None else table.get(line, (None, {}))
-                            line, entry = joined_line(item, action, params, client.base_url)
-                            if inputs is not None:
-                                entry["input"] = data
-                            counts["failed" if entry["error"] else "succeeded"] += 1
-                            encoded = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-                            index[line if line is not None else -len(index) - 1] = (spool.tell(), len(encoded))
-                            spool.write(encoded)
+                    for where, item in _items(local, f"batch {batch.get('id')} {name} {file_id}", problems):
+                        custom = item["custom_id"]
+                        if custom in answered:
+                            problems.append(f"custom_id {custom!r} is answered twice ({answered[custom]}; {where})")
+                            continue
+                        answered[custom] = where
+                        in_batch += 1
+                        line = line_of(custom)
+                        data, params = (None, {}) if line is None else table.get(line, (None, {}))
+                        line, entry = joined_line(item, action, params, client.base_url)
+                        if inputs is not None:
+                            entry["input"] = data
+                        counts["failed" if entry["error"] else "succeeded"] += 1
+                        encoded = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+                        index[line if line is not None else -len(index) - 1] = (spool.tell(), len(encoded))
+                        spool.write(encoded)
                     local.unlink()
-        missing = sorted(set(table) - set(index))
+                if inputs is None:
+                    # Lines an expired or cancelled batch never ran have no line in either file:
+                    # the batch's own record says which lines it held (our metadata) or how many.
+                    named = lines_of(batch)
+                    if named is not None:
+                        expected |= named
+                    else:
+                        total = (batch.get("request_counts") or {}).get("total")
+                        unnamed += max(int(total) - in_batch, 0) if isinstance(total, int) else 0
+        if problems:
+            shown = "; ".join(problems[:MAX_REPORTED_PROBLEMS])
+            more = f" (and {len(problems) - MAX_REPORTED_PROBLEMS} more)" if len(problems) > MAX_REPORTED_PROBLEMS else ""
+            raise UnexpectedResponseError(
+                f"the batch output cannot be joined safely, so nothing was written: {shown}{more}")
+        missing = sorted(expected - set(index))
         order = sorted(index)
         if out is None:
             with open(spool_path, "rb") as spool:
                 entries = [json.loads(_read(spool, index[n])) for n in order]
-            entries += [_missing(n, table) for n in missing]
+            entries += [_missing(n, table, inputs is not None) for n in missing]
             return sorted(entries, key=lambda e: (e["line"] is None, e["line"] or 0))
-        _write_in_order(out, spool_path, index, order, missing, table)
-    return {"out": str(out), "lines": len(order) + len(missing), **counts, "missing": len(missing),
-            "batches": [b["id"] for b in batches]}
+        _write_in_order(out, spool_path, index, order, missing, table, inputs is not None)
+    return {"out": str(out), "lines": len(order) + len(missing) + unnamed, **counts,
+            "missing": len(missing) + unnamed, "batches": [b["id"] for b in batches]}
+
+
+def lines_of(batch: dict) -> set[int] | None:
+    """The input lines a batch this tool created holds (its metadata's "lines": "FIRST-LAST")."""
+    value = (batch.get("metadata") or {}).get("lines")
+    if not isinstance(value, str):
+        return None
+    first, _, last = value.partition("-")
+    if not (first.isdigit() and last.isdigit()) or not 1 <= int(first) <= int(last):
+        return None
+    if int(last) - int(first) >= MAX_LINES_PER_BATCH:   # not ours: never a range this large
+        return None
+    return set(range(int(first), int(last) + 1))
+
+
+def _items(path: Path, what: str, problems: list):
+    """(where, the parsed object) for each line of a downloaded output or error file; a line
+    that is not a JSON object with a custom_id becomes a problem (the caller fails, exit 4)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{what} line {number}"
+            try:
+                item = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                problems.append(f"{where} is not JSON")
+                continue
+            if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
+                problems.append(f"{where} is not an answer object with a custom_id")
+                continue
+            yield where, item
 
 
 def _read(spool, where: tuple[int, int]) -> bytes:
@@ -102,13 +158,17 @@ def _read(spool, where: tuple[int, int]) -> bytes:
     return spool.read(where[1])
 
 
-def _missing(line: int, table: dict) -> dict:
-    return {"line": line, "custom_id": f"line-{line}", "result": None, "input": table[line][0],
-            "error": {"type": "not_run", "error": "NotRun",
-                      "message": "the batch ended (expired or cancelled) before this line ran"}}
+def _missing(line: int, table: dict, with_input: bool) -> dict:
+    entry = {"line": line, "custom_id": f"line-{line}", "result": None,
+             "error": {"type": "not_run", "error": "NotRun",
+                       "message": "the batch ended (expired, cancelled or failed) before this line ran"}}
+    if with_input:
+        entry["input"] = table[line][0]
+    return entry
 
 
-def _write_in_order(out: Path, spool_path: Path, index: dict, order: list, missing: list, table: dict) -> None:
+def _write_in_order(out: Path, spool_path: Path, index: dict, order: list, missing: list, table: dict,
+                    with_input: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False)  # noqa: SIM115  (entered by the `with` below; made first so the except can remove it by name)
     try:
@@ -117,11 +177,11 @@ def _write_in_order(out: Path, spool_path: Path, index: dict, order: list, missi
             gap = next(pending, None)
             for line in order:
                 while gap is not None and line > gap:
-                    handle.write((json.dumps(_missing(gap, table)) + "\n").encode())
+                    handle.write((json.dumps(_missing(gap, table, with_input)) + "\n").encode())
                     gap = next(pending, None)
                 handle.write(_read(spool, index[line]))
             while gap is not None:
-                handle.write((json.dumps(_missing(gap, table)) + "\n").encode())
+                handle.write((json.dumps(_missing(gap, table, with_input)) + "\n").encode())
                 gap = next(pending, None)
             handle.flush()
             os.fsync(handle.fileno())
