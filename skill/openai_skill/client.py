@@ -149,12 +149,14 @@ class Client:
         """A request to an API path that is not an action (`/files`, `/batches`)."""
         return endpoint_request(method, path, self.settings, body=body, query=query)
 
-    def send(self, request: ApiRequest, *, observe=None):
-        """Send with the key for the request's origin; the parsed JSON answer (`ApiResponse`)."""
+    def send(self, request: ApiRequest, *, observe=None, max_retries: int | None = None):
+        """Send with the key for the request's origin; the parsed JSON answer (`ApiResponse`).
+        `max_retries` overrides the client's for this call (0: a create that must never be
+        repeated blindly, such as POST /batches)."""
         from .transport import http
 
-        return http.send(request, self.key_for(request.url), self.settings, observe=observe,
-                         sessions=self.sessions)
+        settings = self.settings if max_retries is None else self.settings.with_values(max_retries=max_retries)
+        return http.send(request, self.key_for(request.url), settings, observe=observe, sessions=self.sessions)
 
     def stream(self, request: ApiRequest):
         """Send a streaming request; a `StreamResponse` to iterate once."""

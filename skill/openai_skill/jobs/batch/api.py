@@ -13,19 +13,27 @@ same key resolution, session, retries, deadline and redaction as `invoke`. Every
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ...client import Client, build_client
-from ...errors import APIError, InputError
+from ...errors import (APIError, ConflictError, InputError, QuotaExceededError, RateLimitError, ServerError,
+                       SkillError, TransportError)
+from ...retry import retry_delay
 from .inputs import Limits, check_action, checked_id, line_of, write_parts
 
 COMPLETION_WINDOW = "24h"            # the only window the API offers
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 2.0, 1.5, 60.0   # seconds: wait() backs off to once a minute
 CREATED_BY = "openai-skill"
+TAG_KEY = "create_tag"      # metadata: a random tag per create, to find a batch whose answer was lost
+TAG_BYTES = 8
+LOOKUP_PAGES = 5            # list pages searched for a tag (newest first; a create is recent)
+LOOKUP_PAGE_SIZE = 100
+CLOCK_SKEW = 300.0          # seconds of clock difference allowed between us and the server
 _sleep = time.sleep   # seams for tests
 _clock = time.monotonic
 
@@ -38,13 +46,21 @@ def _client(options: dict) -> Client:
     return client
 
 
-def _call(client: Client, method: str, path: str, body=None, query=None) -> dict:
-    return client.send(client.endpoint(method, path, body=body, query=query)).data
+def _call(client: Client, method: str, path: str, body=None, query=None, max_retries: int | None = None) -> dict:
+    return client.send(client.endpoint(method, path, body=body, query=query), max_retries=max_retries).data
 
 
 def create(action: str, source: str | Path, *, limits: Limits | None = None, metadata: dict | None = None,
            **options) -> list[dict]:
-    """Check `source` (one input of `action` per line), upload it and create its batch(es)."""
+    """Check `source` (one input of `action` per line), upload it and create its batch(es).
+
+    Every part is uploaded before any batch is created, so a refused upload creates nothing.
+    A create is never repeated blindly: each carries a tag in its metadata, and a create that
+    failed in a way that may have reached the server (a timeout, a broken connection, a 5xx)
+    is looked up by that tag before it is tried again. When a create fails for good, the
+    error carries the batches created before it (`.created`, and "created" in its details):
+    they run and are billed, so they are always reported.
+    """
     check_action(action)
     client = build_client(options, cache_vault=True)
     source = Path(source)
@@ -57,16 +73,80 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
         except UnicodeDecodeError as exc:
             raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         client.key_for(client.base_url)  # every line checked: now the key (a missing one fails here)
-        created = []
-        for number, part in enumerate(parts, start=1):
-            uploaded = client.upload(part.path, "batch").data
-            tags = {"created_by": CREATED_BY, "action": action, "source": source.name[:200],
+        uploaded = [client.upload(part.path, "batch").data for part in parts]
+    created: list[dict] = []
+    try:
+        for number, (part, file) in enumerate(zip(parts, uploaded), start=1):
+            tags = {**(metadata or {}), "created_by": CREATED_BY, "action": action, "source": source.name[:200],
                     "lines": f"{part.first_line}-{part.last_line}", "part": f"{number} of {len(parts)}",
-                    **(metadata or {})}
-            body = {"input_file_id": uploaded["id"], "endpoint": request_line_endpoint(action),
+                    TAG_KEY: secrets.token_hex(TAG_BYTES)}   # ours win: results count lines from them
+            body = {"input_file_id": file["id"], "endpoint": request_line_endpoint(action),
                     "completion_window": COMPLETION_WINDOW, "metadata": tags}
-            created.append(_call(client, "POST", "/batches", body=body))
+            created.append(_create_once(client, body, tags))
+    except SkillError as exc:
+        if created:
+            ids = ", ".join(b["id"] for b in created)
+            _annotate(exc, f"; batches created before this failure run and are billed: {ids} "
+                           "(`openai-skill batch status ID`)")
+            exc.details["created"] = [_brief(b) for b in created]
+        exc.created = created
+        raise
     return created
+
+
+def _create_once(client: Client, body: dict, tags: dict) -> dict:
+    """POST /batches, never sent twice for one batch: after a failure that may have created it,
+    the tag is looked up first; only a create that did not happen is tried again."""
+    started = time.time()
+    retries = client.settings.max_retries
+    for attempt in range(retries + 1):
+        try:
+            return _call(client, "POST", "/batches", body=body, max_retries=0)
+        except QuotaExceededError:
+            raise
+        except (TransportError, ServerError, RateLimitError, ConflictError) as exc:
+            try:
+                found = _find_tagged(client, tags[TAG_KEY], started)
+            except SkillError as lookup:
+                _annotate(exc, f"; whether the batch for lines {tags['lines']} was created could not be "
+                               f"checked ({lookup.message}): before creating it again, look for metadata "
+                               f"{TAG_KEY}={tags[TAG_KEY]} in `openai-skill batch list`")
+                raise exc from None
+            if found is not None:
+                return found           # it was created: the answer was lost, not the batch
+            if attempt >= retries:
+                raise
+            _sleep(retry_delay(attempt))
+    raise AssertionError("unreachable")
+
+
+def _find_tagged(client: Client, tag: str, since: float) -> dict | None:
+    """The batch whose metadata carries `tag`, among those created since `since` (newest first)."""
+    after = None
+    for _ in range(LOOKUP_PAGES):
+        page = _call(client, "GET", "/batches", query={"limit": LOOKUP_PAGE_SIZE, "after": after})
+        batches = [b for b in page.get("data") or [] if isinstance(b, dict)]
+        for batch in batches:
+            if (batch.get("metadata") or {}).get(TAG_KEY) == tag:
+                return batch
+        if not page.get("has_more") or not batches:
+            return None
+        oldest = batches[-1].get("created_at")
+        if isinstance(oldest, (int, float)) and oldest < since - CLOCK_SKEW:
+            return None                # past the time of our create: it is not there
+        after = checked_id(batches[-1].get("id"), "batch id in the list")
+    return None
+
+
+def _brief(batch: dict) -> dict:
+    return {"id": batch.get("id"), "status": batch.get("status"),
+            "lines": (batch.get("metadata") or {}).get("lines"), "input_file_id": batch.get("input_file_id")}
+
+
+def _annotate(exc: SkillError, more: str) -> None:
+    """Add to an error's message (it stays the same class, with the same exit code)."""
+    exc.message = exc.message + more
+    exc.args = (exc.message,)
 
 
 def request_line_endpoint(action: str) -> str:

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 
+from ...errors import SkillError
 from .commands import add_command, seconds
 from .output import emit
 
@@ -143,10 +144,21 @@ def cmd_batch_create(args) -> int:
     from ...jobs.batch import Limits
 
     limits = Limits(requests=args.max_requests) if args.max_requests else Limits()
-    created = batch.create(args.action, args.file, limits=limits, **_settings(args))
-    emit({"batches": [{"id": b["id"], "status": b["status"], "lines": (b.get("metadata") or {}).get("lines"),
-                       "input_file_id": b["input_file_id"]} for b in created]})
+    try:
+        created = batch.create(args.action, args.file, limits=limits, **_settings(args))
+    except SkillError as exc:
+        # Batches created before the failure run and are billed: their ids go where the ids of
+        # a success go (with --json, in the error object's "created" instead).
+        if getattr(exc, "created", None) and not getattr(args, "json", False):
+            emit({"batches": [_brief(b) for b in exc.created], "complete": False})
+        raise
+    emit({"batches": [_brief(b) for b in created]})
     return 0
+
+
+def _brief(b: dict) -> dict:
+    return {"id": b["id"], "status": b.get("status"), "lines": (b.get("metadata") or {}).get("lines"),
+            "input_file_id": b.get("input_file_id")}
 
 
 def cmd_batch_status(args) -> int:
