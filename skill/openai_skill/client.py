@@ -149,14 +149,17 @@ class Client:
         """A request to an API path that is not an action (`/files`, `/batches`)."""
         return endpoint_request(method, path, self.settings, body=body, query=query)
 
-    def send(self, request: ApiRequest, *, observe=None, max_retries: int | None = None):
+    def send(self, request: ApiRequest, *, observe=None, max_retries: int | None = None,
+             deadline_at: float | None = None):
         """Send with the key for the request's origin; the parsed JSON answer (`ApiResponse`).
-        `max_retries` overrides the client's for this call (0: a create that must never be
-        repeated blindly, such as POST /batches)."""
+        Per call: `max_retries` overrides the client's (0: a create that must never be repeated
+        blindly, such as POST /batches); `deadline_at` (a `time.monotonic()` instant) ends a
+        deadline that began before this call (a bulk request that waited for the rate limit)."""
         from .transport import http
 
         settings = self.settings if max_retries is None else self.settings.with_values(max_retries=max_retries)
-        return http.send(request, self.key_for(request.url), settings, observe=observe, sessions=self.sessions)
+        return http.send(request, self.key_for(request.url), settings, observe=observe, sessions=self.sessions,
+                         deadline_at=deadline_at)
 
     def stream(self, request: ApiRequest):
         """Send a streaming request; a `StreamResponse` to iterate once."""

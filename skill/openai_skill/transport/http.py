@@ -38,16 +38,18 @@ class ApiResponse:
 
 
 def send(request: ApiRequest, api_key: Secret, settings: Settings, *, observe=None,
-         sessions=None) -> ApiResponse:
+         sessions=None, deadline_at: float | None = None) -> ApiResponse:
     """Send `request` with the key, retrying per `transport.retry`; return the parsed JSON object.
 
     Raises the APIError subclass for the status, UnexpectedResponseError for a 2xx that is not
     a JSON object (or is larger than the cap), APITimeoutError / APIConnectionError for
     transport failures and the deadline. (A URL the key must not go to was refused when the
     ApiRequest was built.) `observe(status, headers)`, if given, sees every attempt's answer
-    (a 429 included), with lower-case header names.
+    (a 429 included), with lower-case header names. `deadline_at` (on `deadline._clock`)
+    replaces the deadline that would start now, for a call whose deadline began earlier.
     """
-    with Call(request, BearerAuth(api_key), settings, observe=observe, sessions=sessions) as call:
+    with Call(request, BearerAuth(api_key), settings, observe=observe, sessions=sessions,
+              deadline_at=deadline_at) as call:
         response, body = call.run(read_body=True)
     data = error_map.parse_object(body, response)
     return ApiResponse(response.status_code, error_map.lower_keys(response.headers), data,

@@ -5,6 +5,9 @@ the rest to a pool of `concurrency` workers over the core's shared session; it a
 answers back (so the SQLite cache is only ever touched from one thread). A worker waits for
 the rate limiter before each request; a 429 that outlasts the core's own retries pauses every
 worker for the retry policy's backoff and the chunk is tried again, up to `rate_rounds` times.
+A chunk's `deadline` (the settings' deadline: OPENAI_SKILL_DEADLINE) starts when its worker
+starts waiting for it, so rate-limit waits, pauses and rounds all count against it; when it
+passes, the run ends with APITimeoutError (exit 5) and the finished chunks stay checkpointed.
 
 `run` yields (chunk, vectors) as chunks finish, in any order; `in_order` restores input order
 with a buffer bounded by the dispatch window (at most `window` chunks past the oldest
@@ -30,8 +33,9 @@ WINDOW_PER_WORKER = 2        # chunks started ahead per worker: keeps workers fe
 
 log = logging.getLogger(__name__)
 
-# send(texts) -> (vectors as float32 bytes in input order, the answer's headers)
-Sender = Callable[[list], tuple[list, Mapping]]
+# send(texts[, deadline_at]) -> (vectors as float32 bytes in input order, the answer's headers);
+# deadline_at is on the limiter's clock (time.monotonic, the transport's, outside tests)
+Sender = Callable[..., tuple[list, Mapping]]
 
 
 @dataclass
@@ -73,7 +77,7 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
         limiter: RateLimiter | None = None, cached: Cached | None = None,
         skip: Callable[[Chunk], bool] | None = None, stats: Stats | None = None,
         rate_rounds: int = DEFAULT_RATE_ROUNDS, backoff=None,
-        label: str = "line") -> Iterator[tuple[Chunk, list]]:
+        label: str = "line", deadline: float | None = None) -> Iterator[tuple[Chunk, list]]:
     """Yield (chunk, [float32 bytes per text]) for every chunk not skipped, as each finishes."""
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"concurrency: expected 1..{MAX_CONCURRENCY}, got {concurrency}")
@@ -117,7 +121,8 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for future in done:
                     yield finish(future)
-            future = pool.submit(_work, chunk, missing, send, limiter, stats, rate_rounds, backoff, stop, label)
+            future = pool.submit(_work, chunk, missing, send, limiter, stats, rate_rounds, backoff, stop, label,
+                                 deadline)
             pending[future] = (chunk, known)
         while pending:
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
@@ -129,15 +134,19 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
 
 
 def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: Stats,
-          rate_rounds: int, backoff, stop: threading.Event, label: str) -> dict:
+          rate_rounds: int, backoff, stop: threading.Event, label: str, deadline: float | None) -> dict:
     tokens = sum(map(token_bound, texts))
+    clock = limiter._clock
+    deadline_at = clock() + deadline if deadline else None
     for round_ in range(rate_rounds + 1):
         if stop.is_set():
             raise InterruptedError("stopped")
-        reserved = limiter.acquire(tokens)
+        reserved = limiter.acquire(tokens, deadline_at)
         headers = None
         try:
-            vectors, headers = send(texts)
+            if deadline_at is not None and clock() >= deadline_at:
+                raise limiter.deadline_error("passed before the request was sent")
+            vectors, headers = send(texts, deadline_at) if deadline_at is not None else send(texts)
         except QuotaExceededError:
             raise
         except RateLimitError as exc:

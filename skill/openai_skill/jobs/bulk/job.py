@@ -39,7 +39,7 @@ STDIN = "-"
 log = logging.getLogger(__name__)
 
 # The options embed_file and embed_many take besides the Settings fields.
-JOB_OPTIONS = ("model", "dimensions", "concurrency", "cache", "api_key", "max_inputs", "token_budget")
+JOB_OPTIONS = ("model", "dimensions", "concurrency", "cache", "api_key", "max_inputs", "token_budget", "notice")
 
 
 def output_format_for(out: Path | None, given: str | None = None) -> str:
@@ -56,7 +56,8 @@ class _Job:
     def __init__(self, *, model: str = DEFAULT_MODEL, dimensions: int | None = None,
                  concurrency: int = engine.DEFAULT_CONCURRENCY, cache: bool = True,
                  api_key: str | None = None, max_inputs: int = packing.MAX_INPUTS_PER_REQUEST,
-                 token_budget: int = packing.DEFAULT_TOKEN_BUDGET, **settings):
+                 token_budget: int = packing.DEFAULT_TOKEN_BUDGET,
+                 notice: Callable[[str], None] | None = None, **settings):
         # One client for the run: the vault (if the key is there) is read once, not per request.
         self.client = build_client({**settings, "api_key": api_key}, cache_vault=True)
         self.settings = self.client.settings
@@ -68,7 +69,11 @@ class _Job:
             raise InputError(f"concurrency: expected 1..{engine.MAX_CONCURRENCY}, got {concurrency}")
         # schema + model rules; building the request also judged its URL (transport.urls)
         self.request = check_options(model, dimensions, self.client)
-        self.limiter = RateLimiter()
+        # What the run waits for, said as it starts waiting (the CLI: on stderr).
+        self.notice = notice or (lambda message: log.info("%s", message))
+        self._told_long_wait = False
+        self.limiter = RateLimiter(on_wait=lambda seconds, reason: self.notice(
+            f"waiting {seconds:.1f} s for {reason}"))
         self.stats = engine.Stats()
         self.shape = Shape(dimensions)   # one width, finite vectors: checked before caching or writing
         self._cache: EmbeddingCache | None = None
@@ -85,14 +90,25 @@ class _Job:
             cached = engine.Cached(self._cache, self.model, self.dimensions, self.shape)
         return sender, cached
 
+    def run(self, chunks, sender, cached, **options):
+        """engine.run with this job's workers, limiter, stats and per-request deadline."""
+        return engine.run(chunks, sender, concurrency=self.concurrency, limiter=self.limiter, cached=cached,
+                          stats=self.stats, deadline=self.settings.deadline, **options)
+
     def _observe(self, status: int, headers) -> None:
         self.limiter.observe(headers)
         if status == 429:
-            from ...retry import server_wait
+            from ...retry import MAX_RETRY_AFTER, server_wait
 
             wait = server_wait(headers)
-            if wait is not None and wait > 0:
+            if wait is not None and 0 < wait <= MAX_RETRY_AFTER:
                 self.limiter.pause(wait)  # the core waits this long; the other workers too
+                if wait >= 1:
+                    self.notice(f"rate limited (429): waiting {wait:.1f} s, as the server asks (Retry-After)")
+            elif wait is not None and wait > MAX_RETRY_AFTER and not self._told_long_wait:
+                self._told_long_wait = True   # once a run: every 429 would say it again
+                self.notice(f"rate limited (429): the server asks for {wait:.0f} s, more than the "
+                            f"{MAX_RETRY_AFTER:.0f} s honoured; backing off instead")
 
     def close(self) -> None:
         if self._cache is not None:
@@ -209,8 +225,7 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
         return checkpoint.done(chunk.number, chunk.first, len(chunk.texts))
 
     try:
-        results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
-                             cached=cached, skip=skip, stats=job.stats)
+        results = job.run(chunks, sender, cached, skip=skip)
         payloads: Iterator[tuple]
         if out_format == "npy":
             payloads = ((chunk, vectors, b"".join(vectors)) for chunk, vectors in results)
@@ -238,8 +253,7 @@ def _width_from(records: dict) -> int:
 
 def _to_stream(job, chunks, sender, cached, stdout, progress, total) -> None:
     done = 0
-    results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
-                         cached=cached, stats=job.stats)
+    results = job.run(chunks, sender, cached)
     for chunk, _vectors, payload in jsonl_payloads(engine.in_order(results)):
         stdout.write(payload.decode("utf-8"))
         stdout.flush()
@@ -266,8 +280,7 @@ def _embed_many(job: _Job, texts: Iterable[str]) -> Iterator[list[float]]:
     try:
         items = (_api_text(number, text) for number, text in enumerate(texts, start=1))
         chunks = packing.pack(items, max_inputs=job.max_inputs, token_budget=job.token_budget, label="text")
-        results = engine.run(chunks, sender, concurrency=job.concurrency, limiter=job.limiter,
-                             cached=cached, stats=job.stats, label="text")
+        results = job.run(chunks, sender, cached, label="text")
         for _chunk, vectors in engine.in_order(results):
             for vector in vectors:
                 yield to_floats(vector)

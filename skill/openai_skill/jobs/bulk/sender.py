@@ -37,9 +37,11 @@ class EmbeddingSender:
         self.observe = observe
         self.shape = shape if shape is not None else Shape(dimensions)
 
-    def __call__(self, texts: list) -> tuple[list, Mapping]:
+    def __call__(self, texts: list, deadline_at: float | None = None) -> tuple[list, Mapping]:
+        """`deadline_at`: when this request's deadline ends (a `time.monotonic()` instant; it
+        began before any rate-limit wait)."""
         request = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions)).request
-        response = self.client.send(request, observe=self.observe)
+        response = self.client.send(request, observe=self.observe, deadline_at=deadline_at)
         vectors = decode_answer(response.data, len(texts), response.request_id)
         self.shape.check(vectors, response.request_id)  # before the engine caches or writes any
         return vectors, response.headers

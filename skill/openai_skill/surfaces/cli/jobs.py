@@ -14,7 +14,7 @@ import time
 
 from ...errors import SkillError
 from .commands import add_command, seconds
-from .output import emit
+from .output import emit, write_text
 
 PLAIN_PROGRESS_EVERY = 10.0   # seconds between count lines when stderr is not a terminal
 
@@ -49,6 +49,7 @@ def cmd_bulk_embed(args) -> int:
                "read_timeout": args.timeout, "max_retries": args.max_retries}
     if args.dry_run:
         return _dry_run(options)
+    options["notice"] = lambda message: write_text(sys.stderr, f"openai-skill: {message}\n")
     with _Progress() as progress:
         summary = embed_file(args.file, args.out, input_format=args.input_format, field=args.field,
                              output_format=args.output_format, restart=args.restart,
