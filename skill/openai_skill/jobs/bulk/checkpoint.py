@@ -37,6 +37,7 @@ SUFFIX = ".partial"
 JOURNAL = "journal"
 SPOOL = "spool"
 COPY_BYTES = 1024 * 1024
+KEEP = ("stdin",)     # files of the run that are not chunks (job.STDIN_SPOOL)
 
 
 def folder_for(out: Path) -> Path:
@@ -53,13 +54,12 @@ def lock_output(out: Path) -> RunLock:
 class Checkpoint:
     """Open (or resume) the checkpoint for `out`; `header` is a JSON-able dict.
 
-    `restart` discards an unfinished run's chunks; `no_resume` (a reason) refuses to open an
-    unfinished run's checkpoint unless `restart` is given. Either way the folder's lock is taken
-    first: OutputBusyError (exit 2) while another run writes `out`. `close()` releases it.
+    `restart` discards an unfinished run's chunks. The folder's lock is taken first (or
+    `lock`, already held, is used): OutputBusyError (exit 2) while another run writes `out`.
+    `close()` releases it.
     """
 
-    def __init__(self, out: Path, header: dict, *, restart: bool = False, no_resume: str | None = None,
-                 lock: RunLock | None = None):
+    def __init__(self, out: Path, header: dict, *, restart: bool = False, lock: RunLock | None = None):
         self.out = Path(out)
         self.folder = folder_for(self.out)
         self.header = {"format": FORMAT, "version": VERSION, **header}
@@ -69,18 +69,14 @@ class Checkpoint:
         # `lock`: taken earlier by the caller (before reading the input), else taken here
         self.run_lock = lock if lock is not None and lock.held else lock_output(self.out)
         try:
-            self._open(restart, no_resume)
+            self._open(restart)
         except BaseException:
             self.close()
             raise
 
-    def _open(self, restart: bool, no_resume: str | None) -> None:
+    def _open(self, restart: bool) -> None:
         journal, spool = self.folder / JOURNAL, self.folder / SPOOL
         unfinished = journal.exists() and journal.stat().st_size > 0
-        if unfinished and no_resume and not restart:
-            raise InputError(f"{self.folder} holds an unfinished run; {no_resume}",
-                             problems=[{"path": "out", "expected": "no unfinished run, or --restart",
-                                        "given": str(self.folder), "message": no_resume}])
         if restart:
             self.discard()
             unfinished = False
@@ -95,9 +91,12 @@ class Checkpoint:
         self._spool.seek(0, os.SEEK_END)
 
     def discard(self) -> None:
-        """Remove every file of the folder but the lock (the lock stays held, and named)."""
+        """Remove the chunks (spool, journal): never the lock (it stays held, and named), nor
+        the run's spooled stdin (`KEEP`)."""
+        self._close_files()
+        self.records = {}
         for entry in self.folder.iterdir():
-            if entry.name == LOCK_FILE:
+            if entry.name in (LOCK_FILE, *KEEP):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)

@@ -12,10 +12,12 @@ output is assembled in input order and replaces OUT in one rename.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import logging
+import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
@@ -36,6 +38,8 @@ if TYPE_CHECKING:  # imported on use (it imports sqlite3): only a cached run nee
 
 OUTPUT_FORMATS = ("jsonl", "npy")
 STDIN = "-"
+STDIN_SPOOL = "stdin"         # stdin's bytes, in the run's folder, checked before anything is sent
+SPOOL_COPY_BYTES = 1024 * 1024
 log = logging.getLogger(__name__)
 
 # The options embed_file and embed_many take besides the Settings fields.
@@ -144,29 +148,31 @@ def embed_file(source: str | Path, out: str | Path | None = None, *, input_forma
 
 def _embed_file(job, source, out, lock, fmt, field, out_format, restart, progress, stdout, stdin,
                 started) -> dict:
-    total = None
-    if source != STDIN:
-        path = Path(source)
+    # stdin is spooled to a file first (in the run's 0700 folder), so it is checked whole, like
+    # a file, before anything is sent or paid for; memory stays flat whatever its size.
+    with _input_file(source, stdin, lock.folder if lock is not None else None) as path:
+        digest = _read(path, source, texts_.file_sha256)
+        total = _read(path, source, lambda p: _scan(p, fmt, field))
+        sender, cached = job.start()
+
+        def unchanged() -> None:  # the bytes read during the run are the bytes checked
+            if _read(path, source, texts_.file_sha256) != digest:
+                raise InputError(f"{source} changed while it was being embedded; run again (with "
+                                 "--restart if the output's checkpoint is refused)", field="file")
+
         try:
-            with open(path, encoding="utf-8") as handle:
-                total = texts_.scan(handle, fmt, field, check=packing.check_length)
-        except OSError as exc:
-            raise InputError(f"{source}: cannot read the input ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    sender, cached = job.start()
-    try:
-        with _open_input(source, stdin) as handle:
-            chunks = packing.pack(texts_.read_texts(handle, fmt, field),
-                                  max_inputs=job.max_inputs, token_budget=job.token_budget)
-            if out is None:
-                _to_stream(job, chunks, sender, cached, stdout or sys.stdout, progress, total)
-            else:
-                header = _header(job, source, fmt, field, out_format)
-                _to_file(job, chunks, sender, cached, out, header, out_format, restart,
-                         source == STDIN, progress, total, lock)
-    finally:
-        job.close()
+            with texts_.open_input(path) as handle:
+                chunks = packing.pack(_decoded(texts_.read_texts(handle, fmt, field), path, source),
+                                      max_inputs=job.max_inputs, token_budget=job.token_budget)
+                if out is None:
+                    _to_stream(job, chunks, sender, cached, stdout or sys.stdout, progress, total)
+                    unchanged()
+                else:
+                    header = _header(job, source, path, digest, fmt, field, out_format)
+                    _to_file(job, chunks, sender, cached, out, header, out_format, restart,
+                             progress, total, lock, unchanged)
+        finally:
+            job.close()
     summary = {k: v for k, v in asdict(job.stats).items() if k != "extra"}
     summary.update({"out": str(out) if out else None, "output_format": out_format, "model": job.model,
                     "rate_limit_waits": job.limiter.waits,
@@ -174,45 +180,79 @@ def _embed_file(job, source, out, lock, fmt, field, out_format, restart, progres
     return summary
 
 
-def _open_input(source: str, stdin):
-    if source == STDIN:
-        stream = stdin or sys.stdin
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(encoding="utf-8")
-        return _NoClose(stream)
-    return open(source, encoding="utf-8")
+def _scan(path: Path, fmt: str, field: str) -> int:
+    with texts_.open_input(path) as handle:
+        return texts_.scan(handle, fmt, field, check=packing.check_length)
 
 
-class _NoClose:
-    def __init__(self, stream):
-        self.stream = stream
+def _read(path: Path, source: str, reader):
+    """reader(path), with a file that cannot be read or decoded as an InputError naming it."""
+    try:
+        return reader(path)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read the input ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise texts_.undecodable(path, source) from None
 
-    def __enter__(self):
-        return self.stream
 
-    def __exit__(self, *exc):
-        return False
+def _decoded(items, path: Path, source: str):
+    """`items`, with a decoding failure (the file changed after the scan) as an InputError."""
+    try:
+        yield from items
+    except UnicodeDecodeError:
+        raise texts_.undecodable(path, source) from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read the input ({exc.strerror})") from None
 
 
-def _header(job: _Job, source: str, fmt: str, field: str, out_format: str) -> dict:
-    identity: dict[str, object]
-    if source == STDIN:
-        identity = {"stdin": True}
-    else:
-        stat = Path(source).stat()
-        identity = {"path": str(Path(source).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+@contextlib.contextmanager
+def _input_file(source: str, stdin, folder: Path | None):
+    """The input as a file path: the file itself, or stdin spooled to STDIN_SPOOL in `folder`
+    (the run's checkpoint folder) or in a private temporary folder; the spool is removed after."""
+    if source != STDIN:
+        yield Path(source)
+        return
+    made = None
+    if folder is None:
+        made = folder = Path(tempfile.mkdtemp(prefix="openai-skill-stdin-"))   # 0700
+    spool = folder / STDIN_SPOOL
+    try:
+        _spool_stdin(stdin or sys.stdin, spool)
+        yield spool
+    finally:
+        spool.unlink(missing_ok=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _spool_stdin(stream, spool: Path) -> None:
+    fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as handle:
+        binary = getattr(stream, "buffer", None)
+        try:
+            if binary is not None:       # the bytes as they come: a bad one is named by line later
+                shutil.copyfileobj(binary, handle, SPOOL_COPY_BYTES)
+            else:                        # a text stream (tests, embedding): its text as UTF-8
+                for piece in iter(lambda: stream.read(SPOOL_COPY_BYTES), ""):
+                    handle.write(piece.encode("utf-8", "surrogateescape"))
+        except OSError as exc:
+            raise InputError(f"cannot spool stdin to {spool} ({exc.strerror})") from None
+
+
+def _header(job: _Job, source: str, path: Path, digest: str, fmt: str, field: str, out_format: str) -> dict:
+    # The input is known by its content: an edit that keeps the size and restores the time
+    # stamp is still another input. (The same bytes on stdin again resume, as a file does.)
+    identity: dict[str, object] = {"sha256": digest, "size": path.stat().st_size}
+    identity.update({"stdin": True} if source == STDIN else {"path": str(Path(source).resolve())})
     return {"input": identity, "input_format": fmt, "field": field if fmt == "jsonl" else None,
             "model": job.model, "dimensions": job.dimensions, "output_format": out_format,
             "max_inputs": job.max_inputs, "token_budget": job.token_budget}
 
 
 def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: str, restart: bool,
-             from_stdin: bool, progress, total, lock) -> None:
+             progress, total, lock, unchanged) -> None:
     folder = folder_for(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    no_resume = ("a run from stdin cannot resume (its input cannot be checked): pass --restart, "
-                 "or use --file PATH") if from_stdin else None
-    checkpoint = Checkpoint(out, header, restart=restart, no_resume=no_resume, lock=lock)
+    checkpoint = Checkpoint(out, header, restart=restart, lock=lock)
     done = sum(record["count"] for record in checkpoint.records.values())
     if checkpoint.records and job.shape.width is None:
         job.shape.width = _width_from(checkpoint.records) or None  # new chunks match the resumed ones
@@ -236,6 +276,11 @@ def _to_file(job, chunks, sender, cached, out: Path, header: dict, out_format: s
             done += len(chunk.texts)
             if progress:
                 progress(done, total)
+        try:
+            unchanged()                # every byte read matches the bytes checked: else no output
+        except InputError:
+            checkpoint.discard()       # its chunks may come from either version of the input
+            raise
         rows = sum(record["count"] for record in checkpoint.records.values())
         width = job.shape.width or (_width_from(checkpoint.records) if checkpoint.records else None)
         job.stats.dimensions = width // FLOAT32_BYTES if width else None

@@ -4,10 +4,17 @@ Formats: `txt` (one text per line) and `jsonl` (one JSON object per line; the te
 field, `text` by default, and an optional `id` that the output carries instead of the
 index). A problem names its 1-based line number; `scan` collects them for the whole input
 before anything is sent.
+
+Lines end at "\n" only (a "\r\n" ending loses its "\r" too): a lone "\r" inside a text is
+part of it, never a line break that would shift every later index. A UTF-8 byte-order mark
+at the start of the input is not part of the first text (`open_input`). Bytes that are not
+UTF-8 are an InputError naming their line (`undecodable`, on the rare failing path only: the
+common path decodes in bulk). `file_sha256` is how a checkpoint knows its input: by content.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,12 +48,54 @@ def format_for(path: str | None, given: str | None = None) -> str:
     return "txt"
 
 
-def read_texts(lines: Iterable[str], fmt: str = "txt", field: str = DEFAULT_FIELD) -> Iterator[Text]:
-    """Yield each input line as a Text; raise InputError naming the first bad line."""
+BOM = b"\xef\xbb\xbf"
+HASH_BLOCK = 1024 * 1024
+
+
+def open_input(path):
+    """An input file as text lines: split at "\n" only, a leading byte-order mark dropped."""
+    return open(path, encoding="utf-8-sig", newline="\n")
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def undecodable(path, source: str) -> InputError:
+    """The InputError for the first line of `path` that is not UTF-8 (after a UnicodeDecodeError)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                message = f"line {number}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line)"
+                return InputError(f"{source}: {message}", problems=[_problem(
+                    f"line {number}", "UTF-8 text", f"the byte 0x{raw[exc.start]:02x}", message)])
+    return InputError(f"{source}: not UTF-8 text")
+
+
+def line_text(number: int, raw: str) -> str:
+    """Line `number` without its ending: one "\n", then one "\r" (never a "\r" inside)."""
+    if number == 1 and raw.startswith("\ufeff"):
+        raw = raw[1:]
+    if raw.endswith("\n"):
+        raw = raw[:-1]
+    return raw[:-1] if raw.endswith("\r") else raw
+
+
+def _items(lines: Iterable[str], fmt: str, field: str):
     parse = _parse_jsonl if fmt == "jsonl" else _parse_txt
     for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
-        item = parse(number, line, field)
+        yield parse(number, line_text(number, raw), field)
+
+
+def read_texts(lines: Iterable[str], fmt: str = "txt", field: str = DEFAULT_FIELD) -> Iterator[Text]:
+    """Yield each input line as a Text; raise InputError naming the first bad line."""
+    for item in _items(lines, fmt, field):
         if isinstance(item, dict):
             raise InputError(item["message"], problems=[item])
         yield item
@@ -56,11 +105,9 @@ def scan(lines: Iterable[str], fmt: str = "txt", field: str = DEFAULT_FIELD, che
     """Check every line without keeping any; return the number of texts or raise InputError
     listing the first MAX_REPORTED_PROBLEMS problems (each with its line number).
     `check(text)` may add a problem of its own (a dict) for a line that parsed."""
-    parse = _parse_jsonl if fmt == "jsonl" else _parse_txt
     problems: list[dict] = []
     count = bad = 0
-    for number, raw in enumerate(lines, start=1):
-        item = parse(number, raw.rstrip("\r\n"), field)
+    for item in _items(lines, fmt, field):
         if check is not None and isinstance(item, Text):
             item = check(item) or item
         if isinstance(item, dict):
