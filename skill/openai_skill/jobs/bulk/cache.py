@@ -4,14 +4,16 @@ never sent again.
 One SQLite file in the config folder (`embeddings.sqlite3`), one table keyed by
 (model, dimensions, SHA-256 of the UTF-8 text); the vector is stored as the little-endian
 float32 bytes the API sent. `dimensions` is 0 when the request did not set it (the model's
-own size). The text itself is not stored. Used from one thread at a time (the engine's
-coordinating thread); WAL mode so a reader (`cache stats`) does not block a running job.
+own size). The text itself is not stored. The engine's workers store answers as they arrive
+and its coordinating thread looks texts up, so every use of the one connection holds a lock;
+WAL mode so a reader (`cache stats`, another run) does not block a running job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +57,7 @@ def text_key(text: str) -> bytes:
 class EmbeddingCache:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
@@ -77,10 +80,10 @@ class EmbeddingCache:
             for start in range(0, len(keys), LOOKUP_BATCH):
                 part = keys[start:start + LOOKUP_BATCH]
                 marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND dimensions = ? "
-                    f"AND text_sha256 IN ({marks})", (model, dimensions or 0, *part))
-                found.update(rows)
+                with self._lock:
+                    found.update(self._db.execute(
+                        f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND dimensions = ? "
+                        f"AND text_sha256 IN ({marks})", (model, dimensions or 0, *part)).fetchall())
         except sqlite3.Error as exc:
             raise CacheError(f"embedding cache read failed: {exc}") from None
         return found
@@ -88,7 +91,7 @@ class EmbeddingCache:
     def put_many(self, model: str, dimensions: int | None, items: Iterable[tuple[bytes, bytes]]) -> None:
         now = int(time.time())
         try:
-            with self._db:
+            with self._lock, self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?)",
                     [(model, dimensions or 0, key, vector, now) for key, vector in items])

@@ -1,8 +1,10 @@
 """The bulk embedding engine: chunks in, vectors out, K requests in flight.
 
 The calling thread reads and packs the input, answers what it can from the cache, and hands
-the rest to a pool of `concurrency` workers over the core's shared session; it also takes the
-answers back (so the SQLite cache is only ever touched from one thread). A worker waits for
+the rest to a pool of `concurrency` workers over the core's shared session. A worker stores
+its answer in the cache the moment it arrives (checked first, see vectors.Shape), not when the
+caller gets round to taking it: a run killed while its caller is busy writing (or blocked on
+a full pipe) has every answer it paid for in the cache. A worker waits for
 the rate limiter before each request; a 429 that outlasts the core's own retries pauses every
 worker for the retry policy's backoff and the chunk is tried again, up to `rate_rounds` times.
 A chunk's `deadline` (the settings' deadline: OPENAI_SKILL_DEADLINE) starts when its worker
@@ -93,9 +95,7 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
 
     def finish(future: Future) -> tuple[Chunk, list]:
         chunk, known = pending.pop(future)
-        fresh = future.result()  # raises the worker's error
-        if cached is not None and fresh:
-            cached.store(fresh.items())
+        fresh = future.result()  # raises the worker's error; its answer is already cached
         known.update(fresh)
         vectors = [known[text.text] for text in chunk.texts]
         unfinished.discard(chunk.number)
@@ -122,7 +122,7 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
                 for future in done:
                     yield finish(future)
             future = pool.submit(_work, chunk, missing, send, limiter, stats, rate_rounds, backoff, stop, label,
-                                 deadline)
+                                 deadline, cached)
             pending[future] = (chunk, known)
         while pending:
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
@@ -134,7 +134,8 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
 
 
 def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: Stats,
-          rate_rounds: int, backoff, stop: threading.Event, label: str, deadline: float | None) -> dict:
+          rate_rounds: int, backoff, stop: threading.Event, label: str, deadline: float | None,
+          cached: Cached | None = None) -> dict:
     tokens = sum(map(token_bound, texts))
     clock = limiter._clock
     deadline_at = clock() + deadline if deadline else None
@@ -167,6 +168,8 @@ def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: 
             raise UnexpectedResponseError(f"asked for {len(texts)} embeddings, got {len(vectors)}")
         stats.requests += 1
         stats.sent_texts += len(texts)
+        if cached is not None:
+            cached.store(zip(texts, vectors, strict=True))   # on arrival: paid for, so kept whatever happens next
         return dict(zip(texts, vectors, strict=True))
     raise AssertionError("unreachable")
 
