@@ -28,6 +28,7 @@ from .manifest import Action
 from .pipeline import prepare as _prepare
 from .secret import Secret
 from .secrets.sources import KeyChain, KeySource
+from .transport.deadline import Cancel, cancelling
 from .transport.request import ApiRequest, endpoint_request
 
 
@@ -259,7 +260,11 @@ def invoke(action: str, input: dict | None = None, **options) -> dict:
     return client.invoke(action, input, **call)
 
 
-__all__ = ["Client", "Prepared", "invoke", "default_client"]
+# Cancel / cancelling: end calls from another thread (a cancelled MCP call, Ctrl-C in a bulk run):
+#     switch = Cancel()
+#     with cancelling(switch): client.invoke(...)      # in the worker
+#     switch.cancel()                                   # anywhere: its connection closes now
+__all__ = ["Client", "Prepared", "invoke", "default_client", "Cancel", "cancelling"]
 
 
 # What a job's options may name: api_key and the Settings fields (the rest is the job's to set).

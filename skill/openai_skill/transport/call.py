@@ -81,6 +81,8 @@ class Call:
         attempt = 0
         error: APIError | APIConnectionError | APITimeoutError  # an answer's error, or the transport's
         while True:
+            if self.watch.fired == deadline.CANCELLED:
+                raise self._cut_error()
             timeouts = self._timeouts()
             if hasattr(self.data, "seek"):
                 self.data.seek(0)
@@ -111,6 +113,8 @@ class Call:
                                                  requests.exceptions.InvalidURL))
                 delay = retry.retry_delay(attempt, None)
             self.watch.detach()
+            if self.watch.fired == deadline.CANCELLED:
+                raise self._cut_error() from None    # never retried; said as what it is
             if not retryable or attempt >= self.settings.max_retries:
                 raise error
             self._wait(delay, error)
@@ -145,7 +149,9 @@ class Call:
         if error is not None:
             raise error
 
-    def _cut_error(self) -> APITimeoutError | None:
+    def _cut_error(self) -> APIConnectionError | APITimeoutError | None:
+        if self.watch.fired == deadline.CANCELLED:
+            return APIConnectionError(f"the call to {host_of(self.url)} was cancelled; its connection is closed")
         if self.watch.fired == deadline.IDLE:
             return APITimeoutError(
                 f"no event from {host_of(self.url)} for {self.settings.stream_idle_timeout:g} s "
@@ -205,7 +211,11 @@ class Call:
             raise self.deadline_error(
                 f"during the {delay:.1f} s wait before retrying after: {error}") from error
         log.debug("waiting %.2f s before retrying", delay)
-        _sleep(delay)
+        switch = self.watch.cancel_switch
+        if switch is None:
+            _sleep(delay)
+        elif switch.wait(delay):
+            raise self._cut_error()
 
     def _too_large(self, limit: int) -> UnexpectedResponseError:
         return UnexpectedResponseError(

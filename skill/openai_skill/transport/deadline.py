@@ -7,6 +7,12 @@ call is using and shuts it down when the call's total deadline (or, for a stream
 timeout) passes: whatever read is blocked then returns at once, and the call reports the
 deadline. The sockets are handed over by the session's connection classes (`session.py`)
 while `watching(watchdog)` is in effect.
+
+A `Cancel` ends calls from outside: every call made under `cancelling(cancel)` registers its
+watchdog with it, and `cancel.cancel()` (from any thread) shuts their sockets at once and
+fails their next attempt, instead of leaving them to run until their deadline. The MCP server
+cancels a tool call its client cancelled; the bulk engine, the requests in flight when it
+stops (Ctrl-C, another chunk's failure).
 """
 
 from __future__ import annotations
@@ -17,14 +23,63 @@ import os
 import socket
 import threading
 import time
+import weakref
 
 # Seam for tests: the clock every deadline and wait is measured with.
 _clock = time.monotonic
 
 DEADLINE = "deadline"
 IDLE = "idle"
+CANCELLED = "cancelled"
 
 _current: contextvars.ContextVar = contextvars.ContextVar("openai_skill_watchdog", default=None)
+_cancel: contextvars.ContextVar = contextvars.ContextVar("openai_skill_cancel", default=None)
+
+
+class Cancel:
+    """A switch for the calls made under `cancelling(self)`: `cancel()` ends them now."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._dogs: "weakref.WeakSet[Watchdog]" = weakref.WeakSet()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        """Shut the sockets of every call under this switch, and refuse their next attempts."""
+        with self._lock:
+            self._event.set()
+            dogs = list(self._dogs)
+        for dog in dogs:
+            dog.cancel()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (at once) when cancelled meanwhile."""
+        return self._event.wait(seconds)
+
+    def _join(self, dog: "Watchdog") -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self._dogs.add(dog)
+                return
+        dog.cancel()
+
+
+@contextlib.contextmanager
+def cancelling(cancel: Cancel):
+    """Calls started in this block (this thread, or this context) end when `cancel` is cancelled."""
+    token = _cancel.set(cancel)
+    try:
+        yield cancel
+    finally:
+        _cancel.reset(token)
+
+
+def current_cancel() -> Cancel | None:
+    return _cancel.get()
 
 
 class _Monitor:
@@ -94,6 +149,9 @@ class Watchdog:
         self._last_touch = 0.0
         self._sock = None
         self._closed = False
+        self.cancel_switch = _cancel.get()
+        if self.cancel_switch is not None:
+            self.cancel_switch._join(self)
 
     @property
     def _thread(self) -> threading.Thread | None:
@@ -128,6 +186,13 @@ class Watchdog:
         """Progress was made (a stream event arrived): the idle timeout starts again."""
         self._last_touch = _clock()  # read by the monitor when it wakes; later is always safe
 
+    def cancel(self) -> None:
+        """End the call now (its Cancel was cancelled): shut the socket it uses, if any."""
+        with _monitor.cond:
+            self.fired = CANCELLED
+            if self._sock is not None:
+                _shutdown(self._sock)
+
     def close(self) -> None:
         with _monitor.cond:
             self._closed = True
@@ -142,6 +207,8 @@ class Watchdog:
 
     def _fire(self, now: float) -> None:
         """Called by the monitor, with its lock held, once this dog's time has passed."""
+        if self.fired == CANCELLED:
+            return
         passed_deadline = self.deadline_at is not None and now >= self.deadline_at
         self.fired = DEADLINE if passed_deadline else IDLE
         if self._sock is not None:

@@ -79,8 +79,11 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
         limiter: RateLimiter | None = None, cached: Cached | None = None,
         skip: Callable[[Chunk], bool] | None = None, stats: Stats | None = None,
         rate_rounds: int = DEFAULT_RATE_ROUNDS, backoff=None,
-        label: str = "line", deadline: float | None = None) -> Iterator[tuple[Chunk, list]]:
-    """Yield (chunk, [float32 bytes per text]) for every chunk not skipped, as each finishes."""
+        label: str = "line", deadline: float | None = None,
+        abort: Callable[[], None] | None = None) -> Iterator[tuple[Chunk, list]]:
+    """Yield (chunk, [float32 bytes per text]) for every chunk not skipped, as each finishes.
+    When the run stops with requests in flight (Ctrl-C, an error, the caller closing the
+    generator), `abort()` ends them (their connections close) instead of waiting them out."""
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"concurrency: expected 1..{MAX_CONCURRENCY}, got {concurrency}")
     limiter = limiter or RateLimiter()
@@ -130,6 +133,10 @@ def run(chunks: Iterable[Chunk], send: Sender, *, concurrency: int = DEFAULT_CON
                 yield finish(future)
     finally:
         stop.set()
+        if pending:
+            limiter.close()          # workers waiting for the rate limit stop waiting
+            if abort is not None:
+                abort()              # and those waiting for an answer stop now, not at their deadline
         pool.shutdown(wait=True, cancel_futures=True)
 
 

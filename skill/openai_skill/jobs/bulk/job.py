@@ -97,7 +97,8 @@ class _Job:
     def run(self, chunks, sender, cached, **options):
         """engine.run with this job's workers, limiter, stats and per-request deadline."""
         return engine.run(chunks, sender, concurrency=self.concurrency, limiter=self.limiter, cached=cached,
-                          stats=self.stats, deadline=self.settings.deadline, **options)
+                          stats=self.stats, deadline=self.settings.deadline, abort=sender.switch.cancel,
+                          **options)
 
     def _observe(self, status: int, headers) -> None:
         self.limiter.observe(headers)

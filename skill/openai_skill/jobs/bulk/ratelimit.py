@@ -78,6 +78,7 @@ class RateLimiter:
                  on_wait: Callable[[float, str], None] | None = None):
         self._clock, self._sleep = clock, sleep
         self.on_wait = on_wait
+        self.closed = False         # the run stopped: no request may start any more
         self._noticed = (0.0, "")   # (until, reason) of the last wait reported
         self._cond = threading.Condition()
         self.requests_left: int | None = None
@@ -96,6 +97,8 @@ class RateLimiter:
         APITimeoutError, at once, when the wait would end after `deadline_at` (this clock)."""
         with self._cond:
             while True:
+                if self.closed:
+                    raise InterruptedError("the run stopped")
                 wait, reason = self._wait_needed(tokens)
                 if wait <= 0:
                     tokens = self._fit(tokens)
@@ -113,7 +116,7 @@ class RateLimiter:
                 else:
                     self._sleep_unlocked(seconds)
 
-    def _sleep_unlocked(self, seconds: float) -> None:
+    def _sleep_unlocked(self, seconds: float) -> None:  # a test's clock: close() cannot wake it
         self._cond.release()
         try:
             self._sleep(seconds)
@@ -179,6 +182,12 @@ class RateLimiter:
             if left is not None and reset is not None:
                 self.tokens_left, self.tokens_reset_at = _merge(
                     self.tokens_left, self.tokens_reset_at, left, now + reset, now)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """The run stopped: wake every waiting worker, and let none start a request."""
+        with self._cond:
+            self.closed = True
             self._cond.notify_all()
 
     def pause(self, seconds: float) -> None:

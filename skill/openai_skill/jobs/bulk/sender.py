@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...client import Client
+from ...client import Cancel, Client, cancelling
 from ...errors import UnexpectedResponseError
 from .vectors import Shape, decode_base64, from_floats
 
@@ -32,16 +32,18 @@ class EmbeddingSender:
     """send(texts) -> ([float32 bytes per text, in order], the answer's headers)."""
 
     def __init__(self, model: str, dimensions: int | None, client: Client, observe=None,
-                 shape: Shape | None = None):
+                 shape: Shape | None = None, switch: Cancel | None = None):
         self.model, self.dimensions, self.client = model, dimensions, client
         self.observe = observe
         self.shape = shape if shape is not None else Shape(dimensions)
+        self.switch = switch if switch is not None else Cancel()   # switch.cancel(): every request ends now
 
     def __call__(self, texts: list, deadline_at: float | None = None) -> tuple[list, Mapping]:
         """`deadline_at`: when this request's deadline ends (a `time.monotonic()` instant; it
         began before any rate-limit wait)."""
         request = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions)).request
-        response = self.client.send(request, observe=self.observe, deadline_at=deadline_at)
+        with cancelling(self.switch):
+            response = self.client.send(request, observe=self.observe, deadline_at=deadline_at)
         vectors = decode_answer(response.data, len(texts), response.request_id)
         self.shape.check(vectors, response.request_id)  # before the engine caches or writes any
         return vectors, response.headers

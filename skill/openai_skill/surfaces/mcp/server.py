@@ -27,6 +27,10 @@ from .results import error_result, internal_error_result, success_result
 
 SERVER_NAME = "openai-skill"
 DEFAULT_PROGRESS_INTERVAL = 5.0  # seconds between keep-alive progress notifications
+# Tool calls run in threads of their own budget: anyio's default limiter (40 threads) is also
+# what the SDK's stdio transport reads and writes through, so calls stuck on a slow upstream
+# must never be able to take all of it (the server would stop reading its own stdin).
+TOOL_THREADS = 16
 POLL_SECONDS = 0.1               # how often a running call is looked at for progress to report
 STREAM_REPORT_GAP = 0.5          # at most two "characters received" notifications a second
 
@@ -40,7 +44,26 @@ def _progress_token(meta):
     return getattr(meta, "progress_token", None)
 
 
-async def _run_with_progress(ctx, work, interval: float):
+async def _in_thread(work, on_text, threads):
+    """`work(on_text)` in a worker thread (of `threads`, the tool calls' own budget), ended with
+    the call: when the client cancels, the call's connection is shut at once (a `Cancel`), so its
+    thread returns now instead of at the call's deadline, and the cancellation goes on at once."""
+    from ...client import Cancel, cancelling
+
+    switch = Cancel()
+
+    def run(on_text):
+        with cancelling(switch):
+            return work(on_text)
+
+    try:
+        return await anyio.to_thread.run_sync(run, on_text, abandon_on_cancel=True, limiter=threads)
+    except anyio.get_cancelled_exc_class():
+        switch.cancel()
+        raise
+
+
+async def _run_with_progress(ctx, work, interval: float, threads=None):
     """Run `work(on_text)` in a worker thread; while it runs, and only if the client asked for
     progress, send a notification when streamed text arrives or every `interval` seconds, so a
     client with a 60 s tool timeout can keep a minute-long image generation alive."""
@@ -50,7 +73,7 @@ async def _run_with_progress(ctx, work, interval: float):
         received[0] += len(piece)
 
     if _progress_token(ctx.meta) is None:
-        return await anyio.to_thread.run_sync(work, on_text)
+        return await _in_thread(work, on_text, threads)
 
     async def report() -> None:
         start = last = time.monotonic()
@@ -72,7 +95,7 @@ async def _run_with_progress(ctx, work, interval: float):
     async with anyio.create_task_group() as group:
         group.start_soon(report)
         try:
-            return await anyio.to_thread.run_sync(work, on_text)
+            return await _in_thread(work, on_text, threads)
         finally:
             group.cancel_scope.cancel()
 
@@ -84,9 +107,12 @@ class ToolRunner:
     """Runs one tool call on the server's one Client: validate, then the key for the request's
     origin (the vault read once, and again only when it changes on disk), then send."""
 
-    def __init__(self, client=None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL):
+    def __init__(self, client=None, progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+                 threads: int = TOOL_THREADS):
         self._client = client
         self.progress_interval = progress_interval
+        self.thread_budget = threads
+        self._threads = None   # a CapacityLimiter, made in the event loop on first use
         self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json") if tool["action"]}
 
     @property
@@ -114,7 +140,10 @@ class ToolRunner:
                                  field="name", expected=list(self.actions), given=name)
             if arguments is not None and not isinstance(arguments, dict):
                 raise InputError("the arguments must be a JSON object", field="arguments")
-            result = await _run_with_progress(ctx, self.work(action, arguments or {}), self.progress_interval)
+            if self._threads is None:
+                self._threads = anyio.CapacityLimiter(self.thread_budget)
+            result = await _run_with_progress(ctx, self.work(action, arguments or {}), self.progress_interval,
+                                              self._threads)
             return success_result(action, result)
         except SkillError as exc:
             return error_result(exc)
