@@ -13,6 +13,11 @@ from .commands import add_command, seconds
 
 ENV_TOKEN = "OPENAI_SKILL_MCP_TOKEN"
 
+try:
+    _ExceptionGroup = BaseExceptionGroup
+except NameError:  # Python 3.10: anyio (which the SDK needs) brings the backport
+    from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
+
 
 def cmd_mcp(args) -> int:
     """Run the MCP server: stdio (default), or --transport streamable-http on 127.0.0.1 behind a bearer token."""
@@ -26,7 +31,12 @@ def cmd_mcp(args) -> int:
                          f"(missing: {exc.name})") from None
     server = build_server(ToolRunner(progress_interval=args.progress_interval))
     if args.transport == "stdio":
-        anyio.run(_stdio, server)
+        try:
+            anyio.run(_stdio, server)
+        except _ExceptionGroup as group:
+            if not _client_gone(group):
+                raise
+            raise BrokenPipeError from None   # the client closed stdout: a quiet exit (main: 141)
         return 0
     from ..mcp.http import PATH, new_token, serve_http
 
@@ -40,6 +50,13 @@ def cmd_mcp(args) -> int:
 
     anyio.run(serve_http, server, args.port, token, ready)
     return 0
+
+
+def _client_gone(group: BaseException) -> bool:
+    """Whether every error in `group` says the client's end of a pipe is closed."""
+    if isinstance(group, _ExceptionGroup):
+        return all(_client_gone(inner) for inner in group.exceptions)
+    return isinstance(group, (BrokenPipeError, ConnectionResetError))
 
 
 async def _stdio(server) -> None:

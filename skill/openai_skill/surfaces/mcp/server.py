@@ -10,6 +10,7 @@ the pipeline, `requests` and the vault load on the first tool call.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -194,8 +195,41 @@ async def _setup_tool(ctx, params):
         return types.CallToolResult.model_validate(internal_error_result(params.name))
 
 
+STDOUT_CHECK_SECONDS = 0.2   # how often a stdio server looks whether its client closed stdout
+EXIT_CLIENT_GONE = 141       # as the CLI reports a reader that went away (SIGPIPE)
+
+
 async def serve_stdio(server: Server) -> None:
     from mcp.server.stdio import stdio_server
 
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+    # A copy of stdout taken before the SDK moves the wire to a private descriptor: it shows
+    # when the client closed its end, whether or not anything was written since.
+    watched = os.dup(1)
+    try:
+        async with anyio.create_task_group() as outside:
+            outside.start_soon(_exit_when_closed, watched)
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+            outside.cancel_scope.cancel()
+    finally:
+        os.close(watched)
+
+
+async def _exit_when_closed(fd: int) -> None:
+    """End the process, quietly, once nobody reads its stdout (the client closed it, or died).
+
+    Waiting for the SDK to notice is no way out: its stdin reader blocks in a thread, for a
+    line that may never come, and no cancellation reaches it, so the server would run on until
+    stdin ends and then fail on the broken pipe. Nothing is lost by exiting: no answer can
+    reach the client any more, and the vault's writes are atomic (as against a SIGKILL)."""
+    import select
+
+    if not hasattr(select, "poll"):
+        return  # Windows: no poll on pipes; the broken pipe is reported when stdin ends
+    poller = select.poll()
+    poller.register(fd, 0)   # no events asked: POLLERR and POLLHUP are always reported
+    while True:
+        if any(events & (select.POLLERR | select.POLLHUP) for _fd, events in poller.poll(0)):
+            sys.stderr.flush()
+            os._exit(EXIT_CLIENT_GONE)
+        await anyio.sleep(STDOUT_CHECK_SECONDS)
