@@ -144,7 +144,7 @@ class VaultKey:
         return Secret(value, f"the vault entry {self.entry!r}"), origins
 
 
-_vault_sources: "weakref.WeakSet[VaultKey]" = weakref.WeakSet()
+_vault_sources: weakref.WeakSet[VaultKey] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:

@@ -82,7 +82,7 @@ class Call:
         error: APIError | APIConnectionError | APITimeoutError  # an answer's error, or the transport's
         while True:
             if self.watch.fired == deadline.CANCELLED:
-                raise self._cut_error()
+                raise self._cancelled_error()
             timeouts = self._timeouts()
             if hasattr(self.data, "seek"):
                 self.data.seek(0)
@@ -114,7 +114,7 @@ class Call:
                 delay = retry.retry_delay(attempt, None)
             self.watch.detach()
             if self.watch.fired == deadline.CANCELLED:
-                raise self._cut_error() from None    # never retried; said as what it is
+                raise self._cancelled_error() from None    # never retried; said as what it is
             if not retryable or attempt >= self.settings.max_retries:
                 raise error
             self._wait(delay, error)
@@ -151,7 +151,7 @@ class Call:
 
     def _cut_error(self) -> APIConnectionError | APITimeoutError | None:
         if self.watch.fired == deadline.CANCELLED:
-            return APIConnectionError(f"the call to {host_of(self.url)} was cancelled; its connection is closed")
+            return self._cancelled_error()
         if self.watch.fired == deadline.IDLE:
             return APITimeoutError(
                 f"no event from {host_of(self.url)} for {self.settings.stream_idle_timeout:g} s "
@@ -159,6 +159,9 @@ class Call:
         if self.watch.fired == deadline.DEADLINE or self._deadline_passed():
             return self.deadline_error(f"while waiting for {self.what}")
         return None
+
+    def _cancelled_error(self) -> APIConnectionError:
+        return APIConnectionError(f"the call to {host_of(self.url)} was cancelled; its connection is closed")
 
     def deadline_error(self, when: str) -> APITimeoutError:
         return APITimeoutError(
@@ -215,7 +218,7 @@ class Call:
         if switch is None:
             _sleep(delay)
         elif switch.wait(delay):
-            raise self._cut_error()
+            raise self._cancelled_error()
 
     def _too_large(self, limit: int) -> UnexpectedResponseError:
         return UnexpectedResponseError(

@@ -42,7 +42,7 @@ class Cancel:
     def __init__(self):
         self._lock = threading.Lock()
         self._event = threading.Event()
-        self._dogs: "weakref.WeakSet[Watchdog]" = weakref.WeakSet()
+        self._dogs: weakref.WeakSet[Watchdog] = weakref.WeakSet()
 
     @property
     def cancelled(self) -> bool:
@@ -60,7 +60,7 @@ class Cancel:
         """Sleep up to `seconds`; True (at once) when cancelled meanwhile."""
         return self._event.wait(seconds)
 
-    def _join(self, dog: "Watchdog") -> None:
+    def _join(self, dog: Watchdog) -> None:
         with self._lock:
             if not self._event.is_set():
                 self._dogs.add(dog)

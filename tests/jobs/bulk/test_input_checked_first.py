@@ -64,7 +64,7 @@ def test_stdin_is_spooled_privately_and_the_same_bytes_resume(fake, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["index"] for row in rows] == list(range(len(TEXTS)))
     assert all(row["embedding"] == pytest.approx(expected_vector(text, 8), rel=1e-6)
-               for row, text in zip(rows, TEXTS))
+               for row, text in zip(rows, TEXTS, strict=True))
 
     other = _embed(tmp_path, _body(TEXTS[:10]), "--out", tmp_path / "p.jsonl")
     assert other.returncode == 0

@@ -32,7 +32,8 @@ def test_a_lone_carriage_return_stays_inside_its_line(fake, cli, tmp_path):
     assert result.code == 0, result.err
     rows = _rows(out)
     assert [row["index"] for row in rows] == [0, 1, 2]
-    assert [_is_vector_of(row, text) for row, text in zip(rows, ["first\rstill first", "second", "third"])] == [True] * 3
+    texts = ["first\rstill first", "second", "third"]
+    assert [_is_vector_of(row, text) for row, text in zip(rows, texts, strict=True)] == [True] * 3
 
 
 @pytest.mark.parametrize("fmt", ["txt", "jsonl"])
@@ -43,7 +44,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_text(fake, cli, tmp_path, fm
     out = tmp_path / "o.jsonl"
     result = cli("embed", "--file", source, "--out", out, "--dimensions", DIMS, "--no-cache")
     assert result.code == 0, result.err
-    assert [_is_vector_of(row, text) for row, text in zip(_rows(out), ["hello", "world"])] == [True, True]
+    assert [_is_vector_of(row, text) for row, text in zip(_rows(out), ["hello", "world"], strict=True)] == [True, True]
 
 
 def test_an_edit_with_the_same_size_and_time_stamp_is_not_resumed_with_stale_vectors(fake, cli, tmp_path):

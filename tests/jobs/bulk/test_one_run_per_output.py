@@ -86,7 +86,7 @@ def test_a_second_run_on_the_same_out_is_refused_at_once_naming_the_first(fake, 
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["index"] for row in rows] == list(range(len(TEXTS)))
     assert all(row["embedding"] == pytest.approx(expected_vector(text, DIMS), rel=1e-6)
-               for row, text in zip(rows, TEXTS))
+               for row, text in zip(rows, TEXTS, strict=True))
     assert fake.embedding_inputs == len(TEXTS)
     assert not (tmp_path / "out.jsonl.partial").exists()
 

@@ -45,7 +45,7 @@ def _poisoning(bad_text: str, value: float):
     def change(body, answer):
         status, data, headers = answer(body)
         if status == 200:
-            for item, text in zip(data["data"], body["input"]):
+            for item, text in zip(data["data"], body["input"], strict=True):
                 if text == bad_text:
                     raw = bytearray(base64.b64decode(item["embedding"]))
                     raw[4:8] = struct.pack("<f", value)

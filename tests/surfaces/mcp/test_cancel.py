@@ -6,7 +6,6 @@ its 900 s deadline), the server keeps reading its stdin while more calls than an
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
@@ -47,7 +46,7 @@ class Upstream:
         while not stop.is_set():
             try:
                 data = conn.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 data = b""

@@ -58,7 +58,7 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
     A create is never repeated blindly: each carries a tag in its metadata, and a create that
     failed in a way that may have reached the server (a timeout, a broken connection, a 5xx)
     is looked up by that tag before it is tried again. When a create fails for good, the
-    error carries the batches created before it (`.created`, and "created" in its details):
+    error carries the batches created before it ("created" in its details: id, status, lines):
     they run and are billed, so they are always reported.
     """
     check_action(action)
@@ -76,7 +76,7 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
         uploaded = [client.upload(part.path, "batch").data for part in parts]
     created: list[dict] = []
     try:
-        for number, (part, file) in enumerate(zip(parts, uploaded), start=1):
+        for number, (part, file) in enumerate(zip(parts, uploaded, strict=True), start=1):
             tags = {**(metadata or {}), "created_by": CREATED_BY, "action": action, "source": source.name[:200],
                     "lines": f"{part.first_line}-{part.last_line}", "part": f"{number} of {len(parts)}",
                     TAG_KEY: secrets.token_hex(TAG_BYTES)}   # ours win: results count lines from them
@@ -89,7 +89,6 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
             _annotate(exc, f"; batches created before this failure run and are billed: {ids} "
                            "(`openai-skill batch status ID`)")
             exc.details["created"] = [_brief(b) for b in created]
-        exc.created = created
         raise
     return created
 

@@ -106,7 +106,8 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
                         unnamed += max(int(total) - in_batch, 0) if isinstance(total, int) else 0
         if problems:
             shown = "; ".join(problems[:MAX_REPORTED_PROBLEMS])
-            more = f" (and {len(problems) - MAX_REPORTED_PROBLEMS} more)" if len(problems) > MAX_REPORTED_PROBLEMS else ""
+            extra = len(problems) - MAX_REPORTED_PROBLEMS
+            more = f" (and {extra} more)" if extra > 0 else ""
             raise UnexpectedResponseError(
                 f"the batch output cannot be joined safely, so nothing was written: {shown}{more}")
         missing = sorted(expected - set(index))

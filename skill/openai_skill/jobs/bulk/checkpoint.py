@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from ...errors import InputError
 from .run_lock import LOCK_FILE, RunLock
@@ -65,7 +66,8 @@ class Checkpoint:
         self.header = {"format": FORMAT, "version": VERSION, **header}
         self.records: dict[int, dict] = {}
         self._lock = threading.Lock()
-        self._journal = self._spool = None
+        self._journal: BinaryIO | None = None
+        self._spool: BinaryIO | None = None
         # `lock`: taken earlier by the caller (before reading the input), else taken here
         self.run_lock = lock if lock is not None and lock.held else lock_output(self.out)
         try:
@@ -141,6 +143,8 @@ class Checkpoint:
     def record(self, chunk: int, first: int, count: int, payload: bytes, width: int | None = None) -> None:
         """Persist one finished chunk (safe to call from several threads); `width` (bytes per
         vector) is kept so a fully resumed run still knows its dimensions."""
+        if self._journal is None or self._spool is None:
+            raise InputError(f"{self.folder}: the checkpoint is closed; nothing more can be recorded")
         with self._lock:
             offset = self._spool.tell()
             self._spool.write(payload)

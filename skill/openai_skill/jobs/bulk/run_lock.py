@@ -45,7 +45,7 @@ class RunLock:
         self.path = self.folder / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         import fcntl
 
         while True:

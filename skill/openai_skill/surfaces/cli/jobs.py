@@ -150,8 +150,8 @@ def cmd_batch_create(args) -> int:
     except SkillError as exc:
         # Batches created before the failure run and are billed: their ids go where the ids of
         # a success go (with --json, in the error object's "created" instead).
-        if getattr(exc, "created", None) and not getattr(args, "json", False):
-            emit({"batches": [_brief(b) for b in exc.created], "complete": False})
+        if exc.details.get("created") and not getattr(args, "json", False):
+            emit({"batches": exc.details["created"], "complete": False})
         raise
     emit({"batches": [_brief(b) for b in created]})
     return 0

@@ -13,10 +13,6 @@ from .commands import add_command, seconds
 
 ENV_TOKEN = "OPENAI_SKILL_MCP_TOKEN"
 
-try:
-    _ExceptionGroup = BaseExceptionGroup
-except NameError:  # Python 3.10: anyio (which the SDK needs) brings the backport
-    from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
 
 
 def cmd_mcp(args) -> int:
@@ -33,8 +29,8 @@ def cmd_mcp(args) -> int:
     if args.transport == "stdio":
         try:
             anyio.run(_stdio, server)
-        except _ExceptionGroup as group:
-            if not _client_gone(group):
+        except Exception as exc:
+            if not _client_gone(exc):
                 raise
             raise BrokenPipeError from None   # the client closed stdout: a quiet exit (main: 141)
         return 0
@@ -52,11 +48,13 @@ def cmd_mcp(args) -> int:
     return 0
 
 
-def _client_gone(group: BaseException) -> bool:
-    """Whether every error in `group` says the client's end of a pipe is closed."""
-    if isinstance(group, _ExceptionGroup):
-        return all(_client_gone(inner) for inner in group.exceptions)
-    return isinstance(group, (BrokenPipeError, ConnectionResetError))
+def _client_gone(exc: BaseException) -> bool:
+    """Whether `exc` (or every error of an exception group: 3.11's, or anyio's backport on
+    3.10) says the client's end of a pipe is closed."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, (list, tuple)) and inner:
+        return all(_client_gone(one) for one in inner)
+    return isinstance(exc, (BrokenPipeError, ConnectionResetError))
 
 
 async def _stdio(server) -> None:

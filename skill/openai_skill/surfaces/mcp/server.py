@@ -113,7 +113,7 @@ class ToolRunner:
         self._client = client
         self.progress_interval = progress_interval
         self.thread_budget = threads
-        self._threads = None   # a CapacityLimiter, made in the event loop on first use
+        self._threads: anyio.CapacityLimiter | None = None   # made in the event loop, on first use
         self.actions = {tool["name"]: tool["action"] for tool in tool_definitions("json") if tool["action"]}
 
     @property
