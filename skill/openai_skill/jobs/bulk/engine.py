@@ -144,7 +144,7 @@ def _work(chunk: Chunk, texts: list, send: Sender, limiter: RateLimiter, stats: 
           rate_rounds: int, backoff, stop: threading.Event, label: str, deadline: float | None,
           cached: Cached | None = None) -> dict:
     tokens = sum(map(token_bound, texts))
-    clock = limiter._clock
+    clock = limiter.clock
     deadline_at = clock() + deadline if deadline else None
     for round_ in range(rate_rounds + 1):
         if stop.is_set():

@@ -184,6 +184,11 @@ class RateLimiter:
                     self.tokens_left, self.tokens_reset_at, left, now + reset, now)
             self._cond.notify_all()
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock waits and deadlines are measured with (time.monotonic outside tests)."""
+        return self._clock
+
     def close(self) -> None:
         """The run stopped: wake every waiting worker, and let none start a request."""
         with self._cond:

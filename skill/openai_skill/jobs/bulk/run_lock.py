@@ -85,15 +85,17 @@ class RunLock:
         return self._fd is not None
 
     def _busy(self, holder: dict) -> OutputBusyError:
-        pid = holder.get("pid")
-        who = f"another openai-skill run (pid {pid}" if isinstance(pid, int) else "another openai-skill run ("
-        started = holder.get("started")
-        who += f", started {started})" if isinstance(started, str) else "pid not known yet)"
-        stop = f"`kill {pid}`" if isinstance(pid, int) else "stop it"
+        pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
+        started = holder.get("started") if isinstance(holder.get("started"), str) else None
+        # The holder writes its pid just after it locks: a run refused in between reads nothing.
+        about = [f"pid {pid}" if pid is not None else "its pid not written yet"]
+        about += [f"started {started}"] if started else []
+        who = f"another openai-skill run ({', '.join(about)})"
+        stop = f"`kill {pid}`" if pid is not None else "stop it"
         message = (f"--out {self.out}: {who} is writing this output now; wait for it to finish, or "
                    f"{stop} and run again (the rerun resumes where it stopped)")
         return OutputBusyError(message, field="out", expected="an output no other run is writing",
-                               given=str(self.out), holder_pid=pid if isinstance(pid, int) else None,
+                               given=str(self.out), holder_pid=pid,
                                problems=[{"path": "out", "expected": "an output no other run is writing",
                                           "given": f"{self.out} (locked by {self.path})", "message": message}])
 
