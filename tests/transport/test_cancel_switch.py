@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from conftest import CANARY_KEY
-from misbehaving import RawServer, respond
+from support.canary import CANARY_KEY
+from support.misbehaving import RawServer, respond
 from openai_skill.client import Cancel, Client, cancelling
 from openai_skill.errors import APIConnectionError
 

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
+
 
 ROUNDS = 8        # each: a client's own sessions, then the default client's
 CALLS = 3         # calls per process per round, at the same time as the other process's
 
 
 @pytest.mark.timeout(150)
-def test_parent_and_forked_child_each_get_their_own_answers(fake):
+def test_parent_and_forked_child_each_get_their_own_answers(openai):
     script = Path(__file__).with_name("fork_rounds.py")
     done = subprocess.run([sys.executable, str(script), str(ROUNDS), str(CALLS)], capture_output=True,
                           text=True, env={**os.environ, "FORK_DEADLINE": "5"}, timeout=100)
@@ -27,7 +29,7 @@ def test_parent_and_forked_child_each_get_their_own_answers(fake):
     report = json.loads(done.stdout)
     assert report["problems"] == [], report["problems"][:5]
     assert report["calls"] == ROUNDS * 2 * CALLS * 2
-    assert fake.count("POST", "/v1/chat/completions", 200) == report["calls"] + ROUNDS * 2  # + warm-ups
+    assert openai.count("POST", "/v1/chat/completions", 200) == report["calls"] + ROUNDS * 2  # + warm-ups
 
 
 def test_a_lock_a_parent_thread_held_at_the_fork_does_not_hang_the_child(tmp_path):

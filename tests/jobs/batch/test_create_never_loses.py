@@ -10,7 +10,9 @@ import threading
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
+
 
 WAIT = 30.0
 
@@ -31,46 +33,46 @@ def _inputs(tmp_path, lines: int = 4):
     return path
 
 
-def _wrap(fake, name: str, wrapper):
-    real = getattr(fake, name)
-    setattr(fake, name, lambda *args: wrapper(real, *args))
+def _wrap(openai, name: str, wrapper):
+    real = getattr(openai, name)
+    setattr(openai, name, lambda *args: wrapper(real, *args))
 
 
-def _lists_batches(fake) -> threading.Event:
+def _lists_batches(openai) -> threading.Event:
     """Set when the client lists batches (its lookup)."""
     listed = threading.Event()
-    route = fake.route
+    route = openai.route
 
     def watched(method, path, *args):
         if method == "GET" and path.rstrip("/").endswith("/batches"):
             listed.set()
         return route(method, path, *args)
 
-    fake.route = watched
+    openai.route = watched
     return listed
 
 
-def test_a_create_whose_answer_is_lost_is_found_by_its_tag_not_sent_again(fake, cli, tmp_path):
-    listed = _lists_batches(fake)
+def test_a_create_whose_answer_is_lost_is_found_by_its_tag_not_sent_again(openai, cli, tmp_path):
+    listed = _lists_batches(openai)
 
     def answer_late(real, body):
         answer = real(body)            # the batch exists from here on
         listed.wait(WAIT)              # ... but its answer comes after the client gave up
         return answer
 
-    _wrap(fake, "create_batch", answer_late)
+    _wrap(openai, "create_batch", answer_late)
     try:
         result = cli("batch", "create", "chat-completion", "--file", _inputs(tmp_path), "--request-timeout", 1)
     finally:
         listed.set()
     assert result.code == 0, result.err
-    (made,) = fake.batches.values()
+    (made,) = openai.batches.values()
     assert [b["id"] for b in result.json()["batches"]] == [made["id"]]
-    assert fake.count("POST", "/v1/batches") <= 1 and len(fake.batches) == 1   # sent once, created once
+    assert openai.count("POST", "/v1/batches") <= 1 and len(openai.batches) == 1   # sent once, created once
     assert len(made["metadata"]["create_tag"]) == 16
 
 
-def test_a_create_that_did_not_happen_is_tried_again(fake, cli, tmp_path):
+def test_a_create_that_did_not_happen_is_tried_again(openai, cli, tmp_path):
     refusals = [1]
 
     def unavailable_once(real, body):
@@ -80,15 +82,15 @@ def test_a_create_that_did_not_happen_is_tried_again(fake, cli, tmp_path):
                                    "code": None}}, {}
         return real(body)
 
-    _wrap(fake, "create_batch", unavailable_once)
+    _wrap(openai, "create_batch", unavailable_once)
     result = cli("batch", "create", "chat-completion", "--file", _inputs(tmp_path))
     assert result.code == 0, result.err
-    assert len(fake.batches) == 1 and fake.count("POST", "/v1/batches") == 2
-    assert fake.count("GET", "/v1/batches") == 1                     # looked up before trying again
+    assert len(openai.batches) == 1 and openai.count("POST", "/v1/batches") == 2
+    assert openai.count("GET", "/v1/batches") == 1                     # looked up before trying again
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_batches_created_before_a_failure_are_always_reported(fake, cli, tmp_path, as_json):
+def test_batches_created_before_a_failure_are_always_reported(openai, cli, tmp_path, as_json):
     calls = []
 
     def refuse_second(real, body):
@@ -98,11 +100,11 @@ def test_batches_created_before_a_failure_are_always_reported(fake, cli, tmp_pat
                                    "param": None, "code": None}}, {}
         return real(body)
 
-    _wrap(fake, "create_batch", refuse_second)
+    _wrap(openai, "create_batch", refuse_second)
     args = ["batch", "create", "chat-completion", "--file", _inputs(tmp_path), "--max-requests", 2]
     result = cli(*(["--json"] if as_json else []), *args)
     assert result.code == 4
-    (first,) = fake.batches.values()
+    (first,) = openai.batches.values()
     assert first["id"] in result.err and "billed" in result.err
     if as_json:
         assert json.loads(result.out)["error"]["created"][0]["id"] == first["id"]
@@ -111,7 +113,7 @@ def test_batches_created_before_a_failure_are_always_reported(fake, cli, tmp_pat
         assert printed["complete"] is False and [b["id"] for b in printed["batches"]] == [first["id"]]
 
 
-def test_a_refused_upload_creates_no_batch(fake, cli, tmp_path):
+def test_a_refused_upload_creates_no_batch(openai, cli, tmp_path):
     uploads = []
 
     def refuse_second(real, *args):
@@ -121,13 +123,13 @@ def test_a_refused_upload_creates_no_batch(fake, cli, tmp_path):
                                    "param": None, "code": None}}, {}
         return real(*args)
 
-    _wrap(fake, "upload", refuse_second)
+    _wrap(openai, "upload", refuse_second)
     result = cli("batch", "create", "chat-completion", "--file", _inputs(tmp_path), "--max-requests", 2)
     assert result.code == 4 and "file too large" in result.err
-    assert fake.batches == {} and fake.count("POST", "/v1/batches") == 0
+    assert openai.batches == {} and openai.count("POST", "/v1/batches") == 0
 
 
-def test_when_the_lookup_fails_too_the_create_is_not_repeated_and_the_tag_is_named(fake, cli, tmp_path):
+def test_when_the_lookup_fails_too_the_create_is_not_repeated_and_the_tag_is_named(openai, cli, tmp_path):
     listed = threading.Event()
 
     def answer_late(real, body):
@@ -135,8 +137,8 @@ def test_when_the_lookup_fails_too_the_create_is_not_repeated_and_the_tag_is_nam
         listed.wait(WAIT)
         return answer
 
-    _wrap(fake, "create_batch", answer_late)
-    route = fake.route
+    _wrap(openai, "create_batch", answer_late)
+    route = openai.route
 
     def no_list(method, path, *args):
         if method == "GET" and path.rstrip("/").endswith("/batches"):
@@ -144,13 +146,13 @@ def test_when_the_lookup_fails_too_the_create_is_not_repeated_and_the_tag_is_nam
             return 500, b'{"error": {"message": "down", "type": "server_error"}}', "application/json", {}
         return route(method, path, *args)
 
-    fake.route = no_list
+    openai.route = no_list
     try:
         result = cli("batch", "create", "chat-completion", "--file", _inputs(tmp_path), "--request-timeout", 1,
                      "--max-retries", 1)
     finally:
         listed.set()
     assert result.code == 5, result.err
-    (made,) = fake.batches.values()
-    assert fake.count("POST", "/v1/batches") <= 1
+    (made,) = openai.batches.values()
+    assert openai.count("POST", "/v1/batches") <= 1
     assert f"create_tag={made['metadata']['create_tag']}" in result.err and "batch list" in result.err

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
+
 
 TEXTS = [f"text number {i}" for i in range(400)]
 WAIT = 30.0
@@ -34,7 +36,7 @@ def _cached(home: Path) -> int:
             return 0
 
 
-def test_answers_are_cached_on_arrival_so_a_killed_run_never_pays_twice(fake, tmp_path):
+def test_answers_are_cached_on_arrival_so_a_killed_run_never_pays_twice(openai, tmp_path):
     import openai_skill.jobs.bulk.cache as cache
 
     home = Path(os.environ["HOME"])
@@ -52,8 +54,8 @@ def test_answers_are_cached_on_arrival_so_a_killed_run_never_pays_twice(fake, tm
         deadline = time.monotonic() + WAIT
         answered = -1
         while time.monotonic() < deadline:
-            answered = fake.embedding_inputs
-            if answered >= 50 and _cached(home) == answered and fake.in_flight == 0:
+            answered = openai.embedding_inputs
+            if answered >= 50 and _cached(home) == answered and openai.in_flight == 0:
                 break
             time.sleep(0.05)
         else:
@@ -66,9 +68,9 @@ def test_answers_are_cached_on_arrival_so_a_killed_run_never_pays_twice(fake, tm
         os.close(read_end)
     assert _cached(home) == answered                       # nothing paid for was lost with the kill
 
-    paid = fake.embedding_inputs
+    paid = openai.embedding_inputs
     again = subprocess.run(args + ["--out", str(tmp_path / "o.jsonl")], capture_output=True, text=True,
                            env=dict(os.environ), timeout=WAIT)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["cached_texts"] == answered and fake.embedding_inputs - paid == len(TEXTS) - answered
+    assert summary["cached_texts"] == answered and openai.embedding_inputs - paid == len(TEXTS) - answered

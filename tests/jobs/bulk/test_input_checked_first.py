@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import expected_vector
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+from support.fake_openai import expected_vector
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 TEXTS = [f"text number {i}" for i in range(1200)]
 
@@ -29,38 +31,38 @@ def _body(texts) -> bytes:
     return "".join(t + "\n" for t in texts).encode()
 
 
-def test_a_blank_line_at_the_end_of_stdin_is_refused_before_anything_is_sent(fake, tmp_path):
+def test_a_blank_line_at_the_end_of_stdin_is_refused_before_anything_is_sent(openai, tmp_path):
     done = _embed(tmp_path, _body(TEXTS) + b"\n" + b"one more\n", "--out", tmp_path / "o.jsonl")
     assert done.returncode == 2, done.stderr
     assert b"line 1201: empty line" in done.stderr
-    assert fake.embedding_inputs == 0 and fake.count("POST", "/v1/embeddings") == 0
+    assert openai.embedding_inputs == 0 and openai.count("POST", "/v1/embeddings") == 0
     assert not (tmp_path / "o.jsonl.partial").exists()
 
 
-def test_bytes_that_are_not_utf8_on_stdin_are_an_input_error_naming_the_line(fake, tmp_path):
+def test_bytes_that_are_not_utf8_on_stdin_are_an_input_error_naming_the_line(openai, tmp_path):
     for extra in ([], ["--out", tmp_path / "o.jsonl"]):
         done = _embed(tmp_path, _body(TEXTS[:900]) + b"caf\xe9 au lait\n" + _body(TEXTS[900:]), *extra)
         assert done.returncode == 2, done.stderr
         assert b"line 901: not UTF-8 text" in done.stderr and b"a bug" not in done.stderr
         assert done.stdout == b"" or b"error" not in done.stdout
-    assert fake.embedding_inputs == 0
+    assert openai.embedding_inputs == 0
 
 
-def test_stdin_is_spooled_privately_and_the_same_bytes_resume(fake, tmp_path):
-    fake.fail_texts = {TEXTS[700]}                     # the run stops at chunk 14, after paying for some
+def test_stdin_is_spooled_privately_and_the_same_bytes_resume(openai, tmp_path):
+    openai.fail_texts = {TEXTS[700]}                     # the run stops at chunk 14, after paying for some
     out = tmp_path / "o.jsonl"
     first = _embed(tmp_path, _body(TEXTS), "--out", out, "-k", "1")
     assert first.returncode != 0
     folder = tmp_path / "o.jsonl.partial"
     assert folder.stat().st_mode & 0o777 == 0o700
     assert sorted(p.name for p in folder.iterdir()) == ["journal", "lock", "spool"]   # the stdin spool: gone
-    paid = fake.embedding_inputs
+    paid = openai.embedding_inputs
 
-    fake.fail_texts = set()
+    openai.fail_texts = set()
     again = _embed(tmp_path, _body(TEXTS), "--out", out)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["resumed_texts"] == 700 and fake.embedding_inputs - paid == 500
+    assert summary["resumed_texts"] == 700 and openai.embedding_inputs - paid == 500
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["index"] for row in rows] == list(range(len(TEXTS)))
     assert all(row["embedding"] == pytest.approx(expected_vector(text, 8), rel=1e-6)

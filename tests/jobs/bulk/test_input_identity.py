@@ -10,8 +10,10 @@ import os
 
 import pytest
 
-from fake_openai import expected_vector
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+from support.fake_openai import expected_vector
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 DIMS = 8
 
@@ -24,7 +26,7 @@ def _is_vector_of(row, text):
     return row["embedding"] == pytest.approx(expected_vector(text, DIMS), rel=1e-6)
 
 
-def test_a_lone_carriage_return_stays_inside_its_line(fake, cli, tmp_path):
+def test_a_lone_carriage_return_stays_inside_its_line(openai, cli, tmp_path):
     source = tmp_path / "in.txt"
     source.write_bytes(b"first\rstill first\nsecond\r\nthird\n")
     out = tmp_path / "o.jsonl"
@@ -37,7 +39,7 @@ def test_a_lone_carriage_return_stays_inside_its_line(fake, cli, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["txt", "jsonl"])
-def test_a_byte_order_mark_is_not_part_of_the_first_text(fake, cli, tmp_path, fmt):
+def test_a_byte_order_mark_is_not_part_of_the_first_text(openai, cli, tmp_path, fmt):
     source = tmp_path / f"in.{fmt}"
     lines = ["hello", "world"] if fmt == "txt" else [json.dumps({"text": "hello"}), json.dumps({"text": "world"})]
     source.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
@@ -47,11 +49,11 @@ def test_a_byte_order_mark_is_not_part_of_the_first_text(fake, cli, tmp_path, fm
     assert [_is_vector_of(row, text) for row, text in zip(_rows(out), ["hello", "world"], strict=True)] == [True, True]
 
 
-def test_an_edit_with_the_same_size_and_time_stamp_is_not_resumed_with_stale_vectors(fake, cli, tmp_path):
+def test_an_edit_with_the_same_size_and_time_stamp_is_not_resumed_with_stale_vectors(openai, cli, tmp_path):
     texts = [f"text number {i:02d}" for i in range(30)]
     source = tmp_path / "in.txt"
     source.write_text("".join(t + "\n" for t in texts))
-    fake.fail_texts = {texts[25]}                     # chunk 0 (lines 1-10) finishes, then the run stops
+    openai.fail_texts = {texts[25]}                     # chunk 0 (lines 1-10) finishes, then the run stops
     out = tmp_path / "o.jsonl"
     args = ("embed", "--file", source, "--out", out, "--dimensions", DIMS, "--batch-size", 10, "-k", 1,
             "--no-cache")
@@ -63,7 +65,7 @@ def test_an_edit_with_the_same_size_and_time_stamp_is_not_resumed_with_stale_vec
     source.write_text("".join(t + "\n" for t in texts))
     os.utime(source, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     assert os.stat(source).st_size == stamp.st_size
-    fake.fail_texts = set()
+    openai.fail_texts = set()
     refused = cli(*args)
     assert refused.code == 2 and "different run" in refused.err
 

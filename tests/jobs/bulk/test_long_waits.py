@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
+
 
 TEXTS = [f"text number {i}" for i in range(60)]
 BOUND = 60.0        # seconds: the old code stalled for an hour (or 1000 h) here
@@ -32,9 +34,9 @@ def _run(tmp_path, *extra, env=None):
     return done, time.monotonic() - started
 
 
-def _answer(fake, change):
-    real = fake.embeddings
-    fake.embeddings = lambda body: change(real, body)
+def _answer(openai, change):
+    real = openai.embeddings
+    openai.embeddings = lambda body: change(real, body)
 
 
 def _too_many(headers):
@@ -42,7 +44,7 @@ def _too_many(headers):
                            "param": None, "code": "rate_limit_exceeded"}}, headers
 
 
-def test_a_429_asking_for_an_hour_is_backed_off_not_waited_for(fake, tmp_path):
+def test_a_429_asking_for_an_hour_is_backed_off_not_waited_for(openai, tmp_path):
     asked = []
 
     def once(real, body):
@@ -51,28 +53,28 @@ def test_a_429_asking_for_an_hour_is_backed_off_not_waited_for(fake, tmp_path):
             return _too_many({"retry-after": "3600"})
         return real(body)
 
-    _answer(fake, once)
+    _answer(openai, once)
     done, _seconds = _run(tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["texts"] == len(TEXTS)
     assert "asks for 3600 s, more than the 120 s honoured" in done.stderr
 
 
-def test_a_window_reset_of_1000_hours_is_not_waited_for(fake, tmp_path):
+def test_a_window_reset_of_1000_hours_is_not_waited_for(openai, tmp_path):
     def closed_window(real, body):
         status, data, headers = real(body)
         return status, data, {**headers, "x-ratelimit-remaining-requests": "0",
                               "x-ratelimit-reset-requests": "1000h", "x-ratelimit-limit-requests": "100"}
 
-    _answer(fake, closed_window)
+    _answer(openai, closed_window)
     done, _seconds = _run(tmp_path)
     assert done.returncode == 0, done.stderr
-    assert fake.count("POST", "/v1/embeddings", 200) == 10
+    assert openai.count("POST", "/v1/embeddings", 200) == 10
 
 
 @pytest.mark.parametrize("limited", ["retry-after 3600", "window reset 30s"])
 def test_a_deadline_that_passes_while_waiting_ends_the_run_with_exit_5_keeping_the_checkpoint(
-        fake, tmp_path, limited):
+        openai, tmp_path, limited):
     served = []
 
     def then_limited(real, body):
@@ -85,7 +87,7 @@ def test_a_deadline_that_passes_while_waiting_ends_the_run_with_exit_5_keeping_t
         return status, data, {**headers, "x-ratelimit-remaining-requests": "0",
                               "x-ratelimit-reset-requests": "30s"}
 
-    _answer(fake, then_limited)
+    _answer(openai, then_limited)
     done, seconds = _run(tmp_path, "-k", "1", env={"OPENAI_SKILL_DEADLINE": "3"})
     assert done.returncode == 5, done.stderr
     # the limiter's refusal, or the core's own (its retry's wait would pass the same deadline)
@@ -98,8 +100,8 @@ def test_a_deadline_that_passes_while_waiting_ends_the_run_with_exit_5_keeping_t
     assert not (tmp_path / "o.jsonl").exists()
 
 
-def test_a_wait_the_server_asks_for_is_said_on_stderr(fake, tmp_path):
-    fake.storm, fake.storm_wait_ms = 1, 1200
+def test_a_wait_the_server_asks_for_is_said_on_stderr(openai, tmp_path):
+    openai.storm, openai.storm_wait_ms = 1, 1200
     done, _seconds = _run(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "rate limited (429): waiting 1.2 s, as the server asks" in done.stderr

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from fake_openai import expected_vector
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+from support.fake_openai import expected_vector
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 DIMS = 8
 TEXTS = [f"text number {i}" for i in range(200)]
@@ -31,16 +33,16 @@ def _env(home: Path) -> dict:
     return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
 
 
-def _gate(fake) -> threading.Event:
+def _gate(openai) -> threading.Event:
     """Hold every embedding answer until the returned event is set."""
     gate = threading.Event()
-    answer = fake.embeddings
+    answer = openai.embeddings
 
     def gated(body):
         gate.wait(WAIT)
         return answer(body)
 
-    fake.embeddings = gated
+    openai.embeddings = gated
     return gate
 
 
@@ -59,16 +61,16 @@ def _holder(lock: Path) -> int | None:
         return None
 
 
-def test_a_second_run_on_the_same_out_is_refused_at_once_naming_the_first(fake, tmp_path):
+def test_a_second_run_on_the_same_out_is_refused_at_once_naming_the_first(openai, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("".join(t + "\n" for t in TEXTS))
     out = tmp_path / "out.jsonl"
-    gate = _gate(fake)
+    gate = _gate(openai)
     args = [_cli(), "embed", "--file", str(source), "--out", str(out), "--dimensions", str(DIMS),
             "--batch-size", "20", "-k", "2"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(tmp_path / "a"))
     try:
-        _wait_for(lambda: fake.in_flight > 0, "the first run's first request")
+        _wait_for(lambda: openai.in_flight > 0, "the first run's first request")
         assert _holder(tmp_path / "out.jsonl.partial" / "lock") == first.pid
 
         for extra in ([], ["--restart"]):       # --restart must not pull the folder from under it
@@ -77,7 +79,7 @@ def test_a_second_run_on_the_same_out_is_refused_at_once_naming_the_first(fake, 
             assert second.returncode == 2, second.stderr
             assert f"pid {first.pid}" in second.stderr and "writing this output" in second.stderr
             assert first.poll() is None        # refused while the first is still running
-        assert fake.embedding_inputs == 0      # the refused runs sent nothing (the first is held)
+        assert openai.embedding_inputs == 0      # the refused runs sent nothing (the first is held)
     finally:
         gate.set()
     stdout, stderr = first.communicate(timeout=WAIT)
@@ -87,11 +89,11 @@ def test_a_second_run_on_the_same_out_is_refused_at_once_naming_the_first(fake, 
     assert [row["index"] for row in rows] == list(range(len(TEXTS)))
     assert all(row["embedding"] == pytest.approx(expected_vector(text, DIMS), rel=1e-6)
                for row, text in zip(rows, TEXTS, strict=True))
-    assert fake.embedding_inputs == len(TEXTS)
+    assert openai.embedding_inputs == len(TEXTS)
     assert not (tmp_path / "out.jsonl.partial").exists()
 
 
-def test_the_python_api_is_refused_too_and_a_finished_or_killed_run_lets_the_next_in(fake, tmp_path):
+def test_the_python_api_is_refused_too_and_a_finished_or_killed_run_lets_the_next_in(openai, tmp_path):
     from openai_skill.jobs.bulk import embed_file
     from openai_skill.jobs.bulk.checkpoint import Checkpoint
     from openai_skill.jobs.bulk.run_lock import OutputBusyError

@@ -11,8 +11,10 @@ import struct
 
 import pytest
 
-from fake_openai import expected_vector
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+from support.fake_openai import expected_vector
+
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 TEXTS = [f"text number {i}" for i in range(40)]
 
@@ -23,14 +25,14 @@ def _source(tmp_path, texts=TEXTS):
     return path
 
 
-def _serve(fake, change):
+def _serve(openai, change):
     """Answer embeddings through `change(body, answer) -> answer`."""
-    answer = fake.embeddings
+    answer = openai.embeddings
 
     def changed(body):
         return change(body, answer)
 
-    fake.embeddings = changed
+    openai.embeddings = changed
 
 
 def _ignoring_dimensions(when=lambda inputs: True):
@@ -68,25 +70,25 @@ def _cached(texts, dimensions) -> int:
         cache.close()
 
 
-def test_a_server_that_ignores_dimensions_is_refused_and_nothing_is_cached(fake, cli, tmp_path):
+def test_a_server_that_ignores_dimensions_is_refused_and_nothing_is_cached(openai, cli, tmp_path):
     import numpy as np
 
-    _serve(fake, _ignoring_dimensions())
+    _serve(openai, _ignoring_dimensions())
     out, source = tmp_path / "v.npy", _source(tmp_path, TEXTS[:2])
     result = cli("embed", "--file", source, "--out", out, "--dimensions", 64)
     assert result.code == 4, result.err
     assert "1536 dimensions, not the 64 asked for" in result.err
     assert not out.exists() and _entries(cli) == 0
 
-    fake.embeddings = type(fake).embeddings.__get__(fake)            # an honest server now
+    openai.embeddings = type(openai).embeddings.__get__(openai)            # an honest server now
     again = cli("embed", "--file", source, "--out", out, "--dimensions", 64)
     assert again.code == 0, again.err
     assert again.json()["sent_texts"] == 2 and np.load(out).shape == (2, 64)
 
 
 @pytest.mark.parametrize("where", ["stdout", "embed_many"])
-def test_one_wide_chunk_inside_a_narrow_run_is_refused_everywhere(fake, cli, tmp_path, where):
-    _serve(fake, _ignoring_dimensions(when=lambda inputs: TEXTS[25] in inputs))
+def test_one_wide_chunk_inside_a_narrow_run_is_refused_everywhere(openai, cli, tmp_path, where):
+    _serve(openai, _ignoring_dimensions(when=lambda inputs: TEXTS[25] in inputs))
     if where == "stdout":
         result = cli("embed", "--file", _source(tmp_path), "--dimensions", 256, "--batch-size", 10, "-k", 1)
         assert result.code == 4 and "not the 256 asked for" in result.err
@@ -105,13 +107,13 @@ def test_one_wide_chunk_inside_a_narrow_run_is_refused_everywhere(fake, cli, tmp
     assert _cached(TEXTS[:20], 256) == 20       # the narrow ones before it did
 
 
-def test_widths_that_change_mid_run_are_refused_without_dimensions(fake, cli, tmp_path):
+def test_widths_that_change_mid_run_are_refused_without_dimensions(openai, cli, tmp_path):
     def change(body, answer):
         if TEXTS[15] in body["input"]:
             body = {**body, "dimensions": 512}
         return answer(body)
 
-    _serve(fake, change)
+    _serve(openai, change)
     result = cli("embed", "--file", _source(tmp_path), "--out", tmp_path / "v.jsonl", "--batch-size", 10, "-k", 1)
     assert result.code == 4 and "512 and 1536 dimensions in one run" in result.err
     assert not (tmp_path / "v.jsonl").exists()
@@ -119,22 +121,22 @@ def test_widths_that_change_mid_run_are_refused_without_dimensions(fake, cli, tm
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-def test_nan_and_infinity_are_refused_before_npy_or_cache(fake, cli, tmp_path, value):
+def test_nan_and_infinity_are_refused_before_npy_or_cache(openai, cli, tmp_path, value):
     import numpy as np
 
-    _serve(fake, _poisoning(TEXTS[3], value))
+    _serve(openai, _poisoning(TEXTS[3], value))
     out, source = tmp_path / "v.npy", _source(tmp_path, TEXTS[:8])
     result = cli("embed", "--file", source, "--out", out, "--dimensions", 8)
     assert result.code == 4 and "NaN or infinity" in result.err
     assert not out.exists() and _entries(cli) == 0
 
-    fake.embeddings = type(fake).embeddings.__get__(fake)
+    openai.embeddings = type(openai).embeddings.__get__(openai)
     again = cli("embed", "--file", source, "--out", out, "--dimensions", 8)
     assert again.code == 0, again.err
     assert np.load(out)[3].tolist() == expected_vector(TEXTS[3], 8)
 
 
-def test_bad_entries_an_older_version_cached_are_fetched_again(fake, cli, tmp_path):
+def test_bad_entries_an_older_version_cached_are_fetched_again(openai, cli, tmp_path):
     from openai_skill.jobs.bulk.cache import EmbeddingCache, default_path, text_key
 
     cache = EmbeddingCache(default_path())

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
+# Every test here talks to the loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
+
 
 TEXTS = [f"text number {i}" for i in range(200)]
 BOUND = 30.0        # seconds: generous for a loaded machine; the old code ran to the 900 s deadline
@@ -29,10 +31,10 @@ def _wait_for(predicate, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_sigint_ends_a_run_stuck_on_a_slow_server_with_exit_130_keeping_the_checkpoint(fake, tmp_path):
+def test_sigint_ends_a_run_stuck_on_a_slow_server_with_exit_130_keeping_the_checkpoint(openai, tmp_path):
     release = threading.Event()
     answered = []
-    real = fake.embeddings
+    real = openai.embeddings
 
     def slow_after_two(body):
         answered.append(1)
@@ -40,7 +42,7 @@ def test_sigint_ends_a_run_stuck_on_a_slow_server_with_exit_130_keeping_the_chec
             release.wait(BOUND * 2)     # the server stalls (until the test ends)
         return real(body)
 
-    fake.embeddings = slow_after_two
+    openai.embeddings = slow_after_two
     source = tmp_path / "in.txt"
     source.write_text("".join(t + "\n" for t in TEXTS))
     out = tmp_path / "o.jsonl"
@@ -50,7 +52,7 @@ def test_sigint_ends_a_run_stuck_on_a_slow_server_with_exit_130_keeping_the_chec
     try:
         journal = tmp_path / "o.jsonl.partial" / "journal"
         _wait_for(lambda: journal.exists() and journal.read_text().count("\n") >= 3, "two finished chunks")
-        _wait_for(lambda: fake.in_flight >= 3, "three requests stuck on the server")
+        _wait_for(lambda: openai.in_flight >= 3, "three requests stuck on the server")
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
         _stdout, stderr = proc.communicate(timeout=BOUND)
@@ -65,7 +67,7 @@ def test_sigint_ends_a_run_stuck_on_a_slow_server_with_exit_130_keeping_the_chec
     assert took < BOUND
     assert len(journal.read_text().splitlines()) == 3           # the header and the two finished chunks
 
-    fake.embeddings = real
+    openai.embeddings = real
     again = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ), timeout=BOUND)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["resumed_texts"] == 20

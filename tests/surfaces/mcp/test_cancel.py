@@ -12,13 +12,13 @@ import time
 import anyio
 import pytest
 
-from agent_clients import require_module
+from support.agent_clients import require_module
 
 require_module("mcp")
 
 from contract.spec import load_fixture  # noqa: E402
-from mcp_client import run_session, server_env  # noqa: E402
-from misbehaving import RawServer  # noqa: E402
+from support.mcp_client import run_session, server_env  # noqa: E402
+from support.misbehaving import RawServer  # noqa: E402
 
 CALLS = 42          # more than anyio's default thread limit (40), which the SDK's stdio shares
 BOUND = 30.0        # seconds: generous for a loaded machine; the old code waited 900 s

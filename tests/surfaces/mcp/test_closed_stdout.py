@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from agent_clients import require_module
+from support.agent_clients import require_module
 
 require_module("mcp")
 
-from mcp_client import openai_skill_exe, server_env  # noqa: E402
+from support.mcp_client import openai_skill_exe, server_env  # noqa: E402
 
 BOUND = 30.0
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
