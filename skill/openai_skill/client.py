@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
 from . import actions, urls
 from .config import Settings
+from .errors import NotFoundError
 from .manifest import Action
 from .pipeline import prepare as _prepare
 from .secret import Secret
@@ -38,6 +40,7 @@ class Prepared(NamedTuple):
     action: Action
     params: dict
     request: ApiRequest
+    warnings: tuple = ()   # one line each: a model near its shutdown date
 
 
 class Client:
@@ -49,12 +52,17 @@ class Client:
                  deadline: float | None = None, stream_idle_timeout: float | None = None,
                  max_retries: int | None = None, output_dir: str | os.PathLike | None = None,
                  settings: Settings | None = None, key_sources: Sequence[KeySource] | None = None,
-                 env: Mapping[str, str] | None = None, cache_vault: bool = False, sessions=None):
+                 env: Mapping[str, str] | None = None, cache_vault: bool = False, sessions=None,
+                 today: Callable[[], date] | date | None = None):
         """Keyword arguments override the environment (`settings` replaces it); `api_key`
         goes first in the default key chain, `key_sources` replaces the chain; `cache_vault`
         keeps the vault entry until the vault changes on disk (long-lived servers); `env`
-        stands for os.environ (settings and key sources both read it)."""
+        stands for os.environ (settings, key sources and the default-model settings read it);
+        `today` is the UTC date lifecycle checks use (a date, or a callable returning one;
+        default: OPENAI_SKILL_TODAY, else the real date, read per call)."""
         env = os.environ if env is None else env
+        self._env = env
+        self._today = today
         base = settings if settings is not None else Settings.from_env(env)
         self.settings = base.with_values(**{name: value for name, value in (
             ("base_url", base_url), ("organization", organization), ("project", project),
@@ -98,13 +106,32 @@ class Client:
         """Which source would answer for `url` (default: the base URL); None when none would."""
         return self.keys.answering(urls.origin_of(url or self.settings.base_url))
 
+    def today(self) -> date:
+        """The UTC date lifecycle checks use for a call made now."""
+        if callable(self._today):
+            return self._today()
+        if self._today is not None:
+            return self._today
+        from .lifecycle import table
+
+        return table.today_from(self._env)
+
     # --- actions ---
 
     def prepare(self, action: str, input: dict | None = None) -> Prepared:
-        """Validate `input`, apply the model rules, build the request. Never touches the network
-        or a key source."""
-        action_, params, request = _prepare(action, input, self.settings)
-        return Prepared(action_, params, request)
+        """Validate `input`, settle the model (lifecycle), apply the model rules, build the
+        request. Never touches the network or a key source."""
+        action_, params, request, warnings = _prepare(action, input, self.settings, today=self.today(),
+                                                      env=self._env)
+        return Prepared(action_, params, request, tuple(warnings))
+
+    def default_model(self, action: str):
+        """The lifecycle's choice for `action` when the input names no model: the user's
+        setting, else skill.yaml's default in force today for this client's origin (a
+        `Choice`: model, chosen_by, warnings). InputError when that model is shut down."""
+        from .pipeline import choose_model
+
+        return choose_model(action, None, self.settings, today=self.today(), env=self._env)
 
     def invoke(self, action: str, input: dict | None = None, *, dry_run: bool = False,
                on_text: Callable[[str], None] | None = None, inline_images: bool = False,
@@ -121,15 +148,37 @@ class Client:
         actions.check(action_id, prepared.params, self.settings, inline_images=inline_images,
                       download_images=download_images)
         if dry_run:
-            return {"dry_run": True, "action": action_id, "request": prepared.request.describe()}
-        if prepared.request.stream:
-            data, request_id = self._stream_answer(action_id, prepared.request, on_text)
-        else:
-            response = self.send(prepared.request)
-            data, request_id = response.data, response.request_id
+            out = {"dry_run": True, "action": action_id, "request": prepared.request.describe()}
+            return {**out, "warnings": list(prepared.warnings)} if prepared.warnings else out
+        try:
+            if prepared.request.stream:
+                data, request_id = self._stream_answer(action_id, prepared.request, on_text)
+            else:
+                response = self.send(prepared.request)
+                data, request_id = response.data, response.request_id
+        except NotFoundError as exc:
+            raise self._unknown_model(exc, prepared.params.get("model")) from None
+        actions.observe(action_id, data, origin=self.origin, env=self._env)
         result = actions.shape(action_id, data, request_id, prepared.params)
-        return actions.finish(action_id, result, self.settings, inline_images=inline_images,
-                              download_images=download_images)
+        result = actions.finish(action_id, result, self.settings, inline_images=inline_images,
+                                download_images=download_images)
+        warnings = [*prepared.warnings, *actions.warnings(action_id, result, prepared.params)]
+        return {**result, "warnings": warnings} if warnings else result
+
+    def _unknown_model(self, exc: NotFoundError, model: str | None) -> NotFoundError:
+        """A 404 `model_not_found`, with the near names from this origin's last model list."""
+        if exc.code != "model_not_found" or not model:
+            return exc
+        import difflib
+
+        from .lifecycle import learned
+
+        known = learned.load(self.origin, self._env)
+        near = difflib.get_close_matches(model, known.ids, n=3, cutoff=0.6) if known else []
+        hint = f" Near names in this server's last model list: {', '.join(near)}." if near else ""
+        hint += " `openai-skill models` lists the models your key can use."
+        return type(exc)(exc.message + hint, status=exc.status, request_id=exc.request_id,
+                         api_type=exc.api_type, code=exc.code, param=exc.param)
 
     def _stream_answer(self, action_id: str, request: ApiRequest, on_text) -> tuple[dict, str | None]:
         handler = actions.module(action_id)

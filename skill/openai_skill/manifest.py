@@ -57,6 +57,9 @@ class Manifest:
     model_rules: dict  # action id -> list of rule dicts
     raw: dict
     setup_tools: dict = field(default_factory=dict)  # name -> SetupTool, in skill.yaml's order
+    defaults: dict = field(default_factory=dict)   # action id -> {"models": [...], "setting": ENV}
+    lifecycle: dict = field(default_factory=dict)  # skill.yaml's `lifecycle` (shutdowns, warn_days)
+    schemas: dict = field(default_factory=dict)    # file name -> the schema as the file has it
 
     def action(self, name: str) -> Action:
         """Look an action up by id (`chat-completion`) or MCP tool name (`openai_chat_completion`)."""
@@ -91,8 +94,10 @@ def bundle_from_sources(root: Path) -> dict:
     return {"manifest": manifest, "schemas": schemas}
 
 
-def _from_bundle(bundle: dict) -> Manifest:
+def _from_bundle(bundle: dict, today=None) -> Manifest:
     data, schemas = bundle["manifest"], bundle["schemas"]
+    defaults = data.get("defaults") or {}
+    lifecycle = data.get("lifecycle") or {}
     actions = {
         action_id: Action(
             id=action_id,
@@ -100,7 +105,7 @@ def _from_bundle(bundle: dict) -> Manifest:
             path=spec["path"],
             mcp_tool=spec["mcp_tool"],
             summary=spec["summary"],
-            input_schema=schemas[spec["input"]],
+            input_schema=_with_default_model(schemas[spec["input"]], defaults.get(action_id), lifecycle, today),
             output_schema=schemas[spec["output"]],
             annotations=spec.get("annotations", {}),
             stream_extras=spec.get("stream_extras", {}),
@@ -116,6 +121,9 @@ def _from_bundle(bundle: dict) -> Manifest:
         actions=actions,
         model_rules=data.get("model_rules", {}),
         raw=data,
+        defaults=defaults,
+        lifecycle=lifecycle,
+        schemas=schemas,
         setup_tools={
             name: SetupTool(name=name, title=spec["title"], summary=spec["summary"],
                             input_schema=schemas[spec["input"]], output_schema=schemas[spec["output"]],
@@ -123,6 +131,31 @@ def _from_bundle(bundle: dict) -> Manifest:
             for name, spec in (data.get("setup_tools") or {}).items()
         },
     )
+
+
+def _with_default_model(schema: dict, default: dict | None, lifecycle: dict, today) -> dict:
+    """The input schema with its `model` default taken from skill.yaml's `defaults`: the one
+    in force today (by the built-in lifecycle; a call re-resolves it for its own origin and
+    date), and the dated list in the description. The schema file names no default model, so
+    the list lives in one place."""
+    if not default:
+        return schema
+    import os
+
+    from .errors import InputError
+    from .lifecycle.table import Table, today_from, utc_today
+
+    if today is None:
+        try:
+            today = today_from(os.environ)
+        except InputError:  # a malformed OPENAI_SKILL_TODAY: every call says so; the schema still loads
+            today = utc_today()
+    table = Table(lifecycle)
+    model = dict(schema["properties"]["model"])
+    model["default"] = table.first_live(default["models"], today)
+    model["description"] = (f"{model.get('description', '').rstrip()} Default: {table.dated_list(default['models'])} "
+                            f"(or ${default['setting']}).").strip()
+    return {**schema, "properties": {**schema["properties"], "model": model}}
 
 
 @cache

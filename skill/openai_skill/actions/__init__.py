@@ -6,7 +6,11 @@ never branches on an action's name:
 - `accumulate(chunks) -> answer` and `stream_text(chunk) -> str` for actions that stream;
 - `check(params, settings, **options)` for checks of the local side before anything is
   sent (dry runs included): the image output folder;
-- `finish(result, settings, **options) -> result` for work after shaping (image files).
+- `finish(result, settings, **options) -> result` for work after shaping (image files);
+- `observe(data, origin, env)` for what the skill learns from an answer (list-models: the
+  origin's shutdown dates, see lifecycle/learned.py);
+- `warnings(result, params) -> [str]` for what the user should hear about a result that is
+  not an error (chat: reasoning spent the whole budget).
 """
 
 from __future__ import annotations
@@ -57,3 +61,16 @@ def finish(action_id: str, result: dict, settings, **options) -> dict:
     """Run the action's after-shaping step, if it has one."""
     hook = getattr(module(action_id), "finish", None)
     return hook(result, settings, **options) if hook else result
+
+
+def observe(action_id: str, data: dict, *, origin: str | None, env) -> None:
+    """Let the action learn from a successful answer, if it does."""
+    hook = getattr(module(action_id), "observe", None)
+    if hook:
+        hook(data, origin, env)
+
+
+def warnings(action_id: str, result: dict, params: dict) -> list[str]:
+    """The action's warnings about a result (one line each), if it has any."""
+    hook = getattr(module(action_id), "warnings", None)
+    return list(hook(result, params)) if hook else []

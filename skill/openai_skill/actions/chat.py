@@ -47,6 +47,19 @@ def shape(data: dict, request_id, params) -> dict:
     return result
 
 
+def warnings(result: dict, params: dict) -> list[str]:
+    """A reasoning model that spent the whole budget thinking: the result keeps the empty
+    text, `finish_reason: length` and `reasoning_tokens`; the user hears why and what to do."""
+    usage = result.get("usage") or {}
+    if result.get("finish_reason") != "length" or result.get("content") or result.get("tool_calls") \
+            or not usage.get("reasoning_tokens"):
+        return []
+    budget = params.get("max_completion_tokens") or params.get("max_tokens")
+    of = f" of {budget} tokens" if budget else ""
+    return [f"reasoning used the whole budget{of} ({usage['reasoning_tokens']} reasoning tokens) and left "
+            "no answer; raise it with --max-tokens (max_tokens) or lower --reasoning-effort"]
+
+
 def _chat_usage(usage: dict | None) -> dict | None:
     if not usage:
         return None

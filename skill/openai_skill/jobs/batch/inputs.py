@@ -75,7 +75,8 @@ def request_line(action_id: str, line: int, data, client: Client) -> tuple[bytes
         raise InputError("stream: the Batch API does not stream; leave `stream` out",
                          problems=[{"path": "stream", "expected": "false or absent", "given": "true",
                                     "message": "the Batch API does not stream"}])
-    action, params, request = client.prepare(action_id, data)
+    prepared = client.prepare(action_id, data)
+    action, params, request = prepared.action, prepared.params, prepared.request
     body = request.body
     entry = {"custom_id": custom_id(line), "method": action.method, "url": API_PREFIX + action.path, "body": body}
     inputs = 0

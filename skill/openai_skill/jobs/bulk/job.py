@@ -28,7 +28,7 @@ from ...client import build_client
 from ...errors import InputError
 from . import engine, packing, texts as texts_
 from .checkpoint import Checkpoint, folder_for, lock_output
-from .sender import DEFAULT_MODEL, EmbeddingSender, check_options
+from .sender import EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
 from .vectors import FLOAT32_BYTES, Shape, npy_header, to_floats
@@ -57,7 +57,7 @@ def output_format_for(out: Path | None, given: str | None = None) -> str:
 class _Job:
     """What both entry points share: settings, sender, limiter, cache."""
 
-    def __init__(self, *, model: str = DEFAULT_MODEL, dimensions: int | None = None,
+    def __init__(self, *, model: str | None = None, dimensions: int | None = None,
                  concurrency: int = engine.DEFAULT_CONCURRENCY, cache: bool = True,
                  api_key: str | None = None, max_inputs: int = packing.MAX_INPUTS_PER_REQUEST,
                  token_budget: int = packing.DEFAULT_TOKEN_BUDGET,
@@ -65,14 +65,18 @@ class _Job:
         # One client for the run: the vault (if the key is there) is read once, not per request.
         self.client = build_client({**settings, "api_key": api_key}, cache_vault=True)
         self.settings = self.client.settings
-        self.model, self.dimensions = model, dimensions
+        self.dimensions = dimensions
         self.concurrency, self.use_cache = concurrency, cache
         self.max_inputs, self.token_budget = max_inputs, token_budget
         packing.check_limits(max_inputs, token_budget)
         if not 1 <= concurrency <= engine.MAX_CONCURRENCY:
             raise InputError(f"concurrency: expected 1..{engine.MAX_CONCURRENCY}, got {concurrency}")
-        # schema + model rules; building the request also judged its URL (transport.urls)
-        self.request = check_options(model, dimensions, self.client)
+        # schema, lifecycle + model rules; building the request also judged its URL (transport.urls)
+        prepared = check_options(model, dimensions, self.client)
+        self.request, self.warnings = prepared.request, list(prepared.warnings)
+        # the model in use, settled once: the default (skill.yaml `defaults`) if none was given,
+        # and then named explicitly on every request, so a run never changes model midway
+        self.model = prepared.params["model"]
         # What the run waits for, said as it starts waiting (the CLI: on stderr).
         self.notice = notice or (lambda message: log.info("%s", message))
         self._told_long_wait = False
@@ -178,6 +182,8 @@ def _embed_file(job, source, out, lock, fmt, field, out_format, restart, progres
     summary.update({"out": str(out) if out else None, "output_format": out_format, "model": job.model,
                     "rate_limit_waits": job.limiter.waits,
                     "seconds": round(time.monotonic() - started, 3)})
+    if job.warnings:
+        summary["warnings"] = job.warnings
     return summary
 
 

@@ -12,20 +12,22 @@ from ...errors import UnexpectedResponseError
 from .vectors import Shape, decode_base64, from_floats
 
 ACTION = "create-embedding"
-DEFAULT_MODEL = "text-embedding-3-small"
 WIRE_ENCODING = "base64"   # about 4x fewer bytes than JSON numbers (see vectors.py)
 
 
-def request_input(texts, model: str, dimensions: int | None) -> dict:
-    data = {"input": texts, "model": model, "encoding_format": WIRE_ENCODING}
+def request_input(texts, model: str | None, dimensions: int | None) -> dict:
+    data = {"input": texts, "encoding_format": WIRE_ENCODING}
+    if model is not None:  # None: the default the client resolves (skill.yaml `defaults`)
+        data["model"] = model
     if dimensions is not None:
         data["dimensions"] = dimensions
     return data
 
 
-def check_options(model: str, dimensions: int | None, client: Client):
-    """Validate model and dimensions with the action's schema and rules before any reading."""
-    return client.prepare(ACTION, request_input(["x"], model, dimensions)).request
+def check_options(model: str | None, dimensions: int | None, client: Client):
+    """Validate model and dimensions with the action's schema, lifecycle and rules before any
+    reading; the `Prepared` call, whose params name the model in use."""
+    return client.prepare(ACTION, request_input(["x"], model, dimensions))
 
 
 class EmbeddingSender:

@@ -28,7 +28,8 @@ def cmd_chat(args) -> int:
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.prompt})
     data: dict = {"messages": messages}
-    add_given(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature)
+    add_given(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature,
+              reasoning_effort=args.reasoning_effort, verbosity=args.verbosity)
     if args.stream:
         data["stream"] = True
     if args.dry_run or args.full:
@@ -92,6 +93,23 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def default_help(action_id: str, example: str = "") -> str:
+    """`-m` help from skill.yaml's `defaults` (never a second copy of the list)."""
+    from ...lifecycle.table import Table
+    from ...manifest import load_manifest
+
+    manifest = load_manifest()
+    spec = manifest.defaults[action_id]
+    listed = Table(manifest.lifecycle).dated_list(spec["models"])
+    return f"default {listed}, or ${spec['setting']}" + (f"; {example}" if example else "")
+
+
+def _choices(action_id: str, field: str) -> list:
+    from ...manifest import load_manifest
+
+    return load_manifest().action(action_id).input_schema["properties"][field]["enum"]
+
+
 def register(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -116,28 +134,34 @@ def register(sub) -> None:
 
     p = add_command(sub, cmd_chat, parents=[common])
     p.add_argument("prompt", help="the user message")
-    p.add_argument("-m", "--model", help="default gpt-4o-mini")
+    p.add_argument("-m", "--model", help=default_help("chat-completion", "e.g. gpt-6.2-sol"))
     p.add_argument("--system", metavar="TEXT", help="a system message")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="default 1024")
+    p.add_argument("--max-tokens", type=int, metavar="N",
+                   help="default 1024 (25000 for reasoning models, whose budget counts their reasoning)")
     p.add_argument("--temperature", type=float, metavar="T", help="0-2, default 1.0")
+    p.add_argument("--reasoning-effort", choices=_choices("chat-completion", "reasoning_effort"), metavar="E",
+                   help="reasoning models: none|minimal|low|medium|high|xhigh|max (each model takes a range)")
+    p.add_argument("--verbosity", choices=_choices("chat-completion", "verbosity"),
+                   help="how long the answer is: low|medium|high")
     p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
     p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
 
     p = add_command(sub, cmd_image, parents=[common, image_opts])
     p.add_argument("prompt", help="what the image should show")
-    p.add_argument("-m", "--model", help="default dall-e-3; e.g. gpt-image-1")
-    p.add_argument("--size", help="e.g. 1024x1024, 1792x1024 (dall-e-3), 1536x1024 (gpt-image)")
-    p.add_argument("--quality", help="standard|hd (dall-e-3), low|medium|high|auto (gpt-image)")
-    p.add_argument("--style", help="vivid|natural (dall-e-3 only)")
-    p.add_argument("-n", type=int, metavar="N", help="number of images")
+    p.add_argument("-m", "--model", help=default_help("generate-image", "e.g. gpt-image-2.6-flare"))
+    p.add_argument("--size", help="auto or WxH, e.g. 1536x1024, 2048x1152 (gpt-image-2: edges divisible by 16, "
+                                  "at most 3840 and 3:1)")
+    p.add_argument("--quality", help="low|medium|high|auto (GPT image models)")
+    p.add_argument("--style", help="vivid|natural (DALL-E 3 only)")
+    p.add_argument("-n", type=int, metavar="N", help="number of images, 1-10")
     p.add_argument("--response-format", choices=["url", "b64_json"],
-                   help="DALL-E only, default url; GPT image models always return base64")
+                   help="DALL-E only; GPT image models always return base64")
 
     add_command(sub, cmd_models, parents=[common])
 
     p = add_command(sub, cmd_embed, parents=[common])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts, embedded in order (or --file)")
-    p.add_argument("-m", "--model", help="default text-embedding-3-small")
+    p.add_argument("-m", "--model", help=default_help("create-embedding", "or text-embedding-3-large"))
     p.add_argument("--dimensions", type=int, metavar="N", help="vector length (text-embedding-3 and later)")
     from .jobs import add_bulk_options
 
@@ -169,7 +193,15 @@ def run_action(args, action: str, data, on_text=None) -> dict:
     """Invoke `action` with `data` and the command line's options; return the result."""
     from ...client import invoke
 
-    return invoke(action, data, on_text=on_text, **_options(args))
+    result = invoke(action, data, on_text=on_text, **_options(args))
+    print_warnings(result)
+    return result
+
+
+def print_warnings(result: dict) -> None:
+    """Each warning of a result as one stderr line (the JSON result keeps them too)."""
+    for line in result.get("warnings") or ():
+        write_text(sys.stderr, f"openai-skill: warning: {line}\n")
 
 
 def run_and_print(args, action: str, data, on_text=None) -> int:

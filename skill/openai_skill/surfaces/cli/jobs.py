@@ -44,7 +44,7 @@ def cmd_bulk_embed(args) -> int:
         from ...errors import InputError
 
         raise InputError("embed: give texts as arguments or --file, not both")
-    options = {"model": args.model or "text-embedding-3-small", "dimensions": args.dimensions,
+    options = {"model": args.model, "dimensions": args.dimensions,
                "concurrency": args.concurrency, "cache": not args.no_cache, "max_inputs": args.batch_size,
                "read_timeout": args.timeout, "max_retries": args.max_retries}
     if args.dry_run:
@@ -54,6 +54,9 @@ def cmd_bulk_embed(args) -> int:
         summary = embed_file(args.file, args.out, input_format=args.input_format, field=args.field,
                              output_format=args.output_format, restart=args.restart,
                              progress=progress, **options)
+    from .actions import print_warnings
+
+    print_warnings(summary)
     if args.out:
         emit(summary)
     else:
@@ -65,9 +68,15 @@ def cmd_bulk_embed(args) -> int:
 def _dry_run(options: dict) -> int:
     from ...jobs.bulk.job import _Job
 
+    from .actions import print_warnings
+
     job = _Job(**options)
-    emit({"dry_run": True, "action": "create-embedding", "request": job.request.describe(),
-          "note": "one such request per chunk of up to 2048 texts; nothing was read or sent"})
+    result = {"dry_run": True, "action": "create-embedding", "request": job.request.describe(),
+              "note": "one such request per chunk of up to 2048 texts; nothing was read or sent"}
+    if job.warnings:
+        result["warnings"] = job.warnings
+    print_warnings(result)
+    emit(result)
     return 0
 
 

@@ -24,14 +24,15 @@ MAX_DESCRIPTION = 160  # OpenClaw shows it to the agent on every turn; keep it o
 EXIT_ADVICE = {
     errors.EXIT_OK: ("success", "read the JSON result on stdout"),
     errors.EXIT_USAGE: ("invalid input or usage; nothing was sent",
-                        "fix the input as the stderr line says (it names the field), then retry"),
+                        "fix the input as the stderr line says (it names the field; for a model that was shut "
+                        "down, it names the replacement), then retry"),
     errors.EXIT_CREDENTIALS: ("no API key, or OpenAI rejected it",
-                              "ask the user to run `openai-skill setup` in their own terminal; "
-                              "never ask for the key in chat"),
+                              "ask the user to run `openai-skill setup` in their own terminal "
+                              "(`openai-skill doctor` shows what is wrong); never ask for the key in chat"),
     errors.EXIT_API: ("OpenAI refused the call (quota, permission, model, content)",
                       "tell the user the stderr line; only a rate limit (429) may pass if retried later"),
     errors.EXIT_NETWORK: ("network failure or timeout, after retries",
-                          "retry once later; if it fails again, tell the user"),
+                          "retry once later; if it fails again, run `openai-skill doctor` and tell the user what it says"),
 }
 
 
@@ -100,14 +101,24 @@ def _field(name: str, schema: dict, required: bool) -> str:
     return f"`{name}`"
 
 
-def _inputs(action) -> str:
+def _inputs(action, manifest) -> str:
     schema = action.input_schema
     props = schema.get("properties", {})
     if not props:
         return "no input: send `{}`"
     required = set(schema.get("required", []))
     names = [n for n in props if n in required] + [n for n in props if n not in required]
-    return ", ".join(_field(n, props[n], n in required) for n in names)
+    return ", ".join(_default_model(action, manifest) if n == "model" and action.id in manifest.defaults
+                     else _field(n, props[n], n in required) for n in names)
+
+
+def _default_model(action, manifest) -> str:
+    """The dated default list (committed text must not depend on the day it is rendered)."""
+    from ...lifecycle.table import Table
+
+    spec = manifest.defaults[action.id]
+    return (f"`model` (default {Table(manifest.lifecycle).dated_list(spec['models'], quote='`')}, "
+            f"or `${spec['setting']}`)")
 
 
 def _outputs(action) -> str:
@@ -115,7 +126,7 @@ def _outputs(action) -> str:
     return ", ".join(f"`{n}`" for n in schema.get("properties", {}))
 
 
-def _action_section(action, bin_name: str) -> str:
+def _action_section(action, bin_name: str, manifest) -> str:
     return "\n".join([
         f"### {action.id}",
         "",
@@ -127,7 +138,7 @@ def _action_section(action, bin_name: str) -> str:
         "JSON",
         "```",
         "",
-        f"Input fields: {_inputs(action)}. Full schema: `{bin_name} schema {action.id}`.",
+        f"Input fields: {_inputs(action, manifest)}. Full schema: `{bin_name} schema {action.id}`.",
         f"Result fields: {_outputs(action)}.",
         "",
     ])
@@ -149,7 +160,7 @@ def body(manifest=None) -> str:
         "",
     ]
     for action in manifest.actions.values():
-        parts.append(_action_section(action, bin_name))
+        parts.append(_action_section(action, bin_name, manifest))
     parts += [
         "## Results",
         "",
@@ -161,6 +172,12 @@ def body(manifest=None) -> str:
         "- Add `\"stream\": true` to a chat input to see the text arrive on stderr; the result is the same.",
         f"- `{bin_name} run ACTION --dry-run` checks an input and shows the request without sending it "
         "(no key needed).",
+        "- A model OpenAI has shut down is refused before anything is sent (exit 2), naming its replacement: "
+        "use that one.",
+        f"  Within {manifest.lifecycle.get('warn_days', 30)} days of a shutdown the call goes through with a "
+        "`warnings` line in the result (and on stderr): tell the user.",
+        f"- When a call fails for set-up reasons (exit 3 or 5), `{bin_name} doctor` (`--json`) says what is "
+        "wrong and how to fix it.",
         "",
         "## Exit codes",
         "",

@@ -34,13 +34,28 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Said after a failure that comes from the set-up (the key, the base URL, the network), not the
+# input: one command shows every such problem with its fix.
+DOCTOR_HINT = ("The user can run `openai-skill doctor` in a terminal: it checks the key, the base URL and "
+               "the API, and says how to fix each problem.")
+
+
 def error_result(exc) -> dict:
     """A SkillError as an `isError` result: the CLI's line, then the error object as JSON."""
     line = f"openai-skill: {exc.message}"
     problems = getattr(exc, "problems", None)
     if problems and len(problems) > 1:
         line += "".join(f"\n  - {p['message']}" for p in problems)
+    if is_setup_failure(exc):
+        line += f"\n{DOCTOR_HINT}"
     return {"content": [text(line), text(_json({"error": exc.to_dict()}))], "isError": True}
+
+
+def is_setup_failure(exc) -> bool:
+    """A missing or refused key, a base URL we will not use, the network: not the input's fault."""
+    from ...errors import CredentialsError, InsecureTransportError, TransportError
+
+    return isinstance(exc, (CredentialsError, InsecureTransportError, TransportError))
 
 
 def internal_error_result(tool: str) -> dict:
@@ -97,4 +112,5 @@ def success_result(action_id: str, result: dict,
         content = [text(_json(result))]
     if action_id == "generate-image":
         content += _image_blocks(result, read_bytes)
+    content += [text(f"warning: {line}") for line in result.get("warnings") or ()]
     return {"content": content, "structuredContent": result, "isError": False}

@@ -93,12 +93,18 @@ async def _run_with_progress(ctx, work, interval: float, threads=None):
                 except Exception:  # the client went away: the call still finishes, silently
                     return
 
+    result = failure = None
     async with anyio.create_task_group() as group:
         group.start_soon(report)
         try:
-            return await _in_thread(work, on_text, threads)
+            result = await _in_thread(work, on_text, threads)
+        except Exception as exc:  # raised below, as itself: out of the group it would come wrapped
+            failure = exc          # in an ExceptionGroup, and a refused input become an internal error
         finally:
             group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return result
 
 
 _client_lock = threading.Lock()
@@ -163,12 +169,36 @@ def instructions() -> str:
             "opened in their browser) or `openai-skill setup` in a terminal.")
 
 
+def defaults_in_force(definitions: list[dict], runner: ToolRunner) -> list[dict]:
+    """The tools with each `model` default as a call made now would resolve it: the user's
+    setting, else skill.yaml's default in force today for the server's origin (a server that
+    runs across a shutdown date publishes the successor from that day on)."""
+    from ...errors import SkillError
+
+    out = []
+    for tool in definitions:
+        action = runner.actions.get(tool["name"])
+        model = tool["inputSchema"].get("properties", {}).get("model")
+        if action and model is not None and "default" in model:
+            try:
+                chosen = runner.client.default_model(action).model
+            except SkillError:  # a retired setting: the call itself says so, with the fix
+                chosen = model["default"]
+            if chosen != model["default"]:
+                schema = tool["inputSchema"]
+                tool = {**tool, "inputSchema": {**schema, "properties": {
+                    **schema["properties"], "model": {**model, "default": chosen}}}}
+        out.append(tool)
+    return out
+
+
 def build_server(runner: ToolRunner | None = None) -> Server:
     runner = runner or ToolRunner()
-    tools = types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in tool_definitions("mcp")])
+    definitions = tool_definitions("mcp")
 
     async def on_list_tools(ctx, params) -> types.ListToolsResult:
-        return tools
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t)
+                                            for t in defaults_in_force(definitions, runner)])
 
     setup_tools = set(load_manifest().setup_tools)
 

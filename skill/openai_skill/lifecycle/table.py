@@ -1,0 +1,124 @@
+"""skill.yaml's `lifecycle` as a table: when a model shuts down and what replaces it.
+
+Pure functions of the data, a date and (optionally) what an origin's GET /models said; the
+one place the real date is read is `utc_today` (tests replace it, callers may pass their own).
+A shutdown day is a UTC date, and on that day the model is already gone (OpenAI gives no
+grace period and no automatic upgrade).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from fnmatch import fnmatchcase
+
+DEFAULT_WARN_DAYS = 30
+MAX_CHAIN = 5   # a replacement that is itself gone is followed this many steps at most
+# A date to use instead of today's: what a call will do after a shutdown, before the day comes.
+ENV_TODAY = "OPENAI_SKILL_TODAY"
+
+
+def utc_today() -> date:
+    """Today in UTC: the day a shutdown date is compared with."""
+    return datetime.now(timezone.utc).date()
+
+
+def today_from(env) -> date:
+    """OPENAI_SKILL_TODAY (YYYY-MM-DD) if set, else `utc_today()`."""
+    given = env.get(ENV_TODAY) if env is not None else None
+    if not given:
+        return utc_today()
+    try:
+        return date.fromisoformat(given.strip())
+    except ValueError:
+        from ..errors import InputError
+
+        raise InputError(f"{ENV_TODAY}: expected a date as YYYY-MM-DD, got {given!r}; unset it to use "
+                         "today's date", field=ENV_TODAY, expected="YYYY-MM-DD", given=given) from None
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    model: str
+    date: date
+    replacement: tuple[str, ...]   # OpenAI's named replacement(s), newest wording
+    learned: bool = False          # from the origin's GET /models, not the built-in table
+
+    def begun(self, today: date) -> bool:
+        return today >= self.date
+
+    def days_left(self, today: date) -> int:
+        return (self.date - today).days
+
+
+class Table:
+    """The built-in shutdowns, looked up by model id (exact ids and globs), with an
+    origin's learned dates on top."""
+
+    def __init__(self, data: dict):
+        self.warn_days = int(data.get("warn_days", DEFAULT_WARN_DAYS))
+        self.entries = [(tuple(entry["models"]), date.fromisoformat(entry["shutdown"]),
+                         tuple(entry.get("replacement") or ()))
+                        for entry in data.get("shutdowns") or ()]
+
+    def built_in(self, model: str) -> Shutdown | None:
+        for globs, day, replacement in self.entries:
+            if any(fnmatchcase(model, glob) for glob in globs):
+                return Shutdown(model, day, replacement)
+        return None
+
+    def shutdown(self, model: str, learned=None) -> Shutdown | None:
+        """The model's shutdown, if one is known. Where the origin's own list dated the model
+        (or said it has none: null), that wins: a postponed shutdown or a model kept on
+        dedicated capacity is not refused on that origin. An origin silent about a model
+        (not listed, or listed without the field) leaves the built-in date in force."""
+        built_in = self.built_in(model)
+        if learned is not None:
+            said, day = learned.says(model)
+            if said:
+                if day is None:
+                    return None
+                return Shutdown(model, day, built_in.replacement if built_in else (), learned=True)
+        return built_in
+
+    def live(self, model: str, today: date, learned=None) -> bool:
+        found = self.shutdown(model, learned)
+        return found is None or not found.begun(today)
+
+    def first_live(self, models, today: date, learned=None) -> str:
+        """The first of `models` still served on `today` (the last one if none is)."""
+        for model in models:
+            if self.live(model, today, learned):
+                return model
+        return models[-1]
+
+    def replacements(self, shutdown: Shutdown, today: date, learned=None) -> list[str]:
+        """The named replacement(s), a replacement that is itself gone followed to its own
+        (o1-mini -> o4-mini, gone too -> gpt-5.6-sol / gpt-5.6-terra)."""
+        out: list[str] = []
+
+        def follow(names, depth):
+            for name in names:
+                gone = self.shutdown(name, learned)
+                if gone is not None and gone.begun(today) and gone.replacement and depth < MAX_CHAIN:
+                    follow(gone.replacement, depth + 1)
+                elif name not in out:
+                    out.append(name)
+
+        follow(shutdown.replacement, 0)
+        return out
+
+    def dated_list(self, models, quote: str = "") -> str:
+        """A default list as committed text reads it, never depending on today:
+        "gpt-4o-mini until 2027-01-14, then gpt-6-luna"."""
+        parts = []
+        for index, model in enumerate(models):
+            shown = f"{quote}{model}{quote}"
+            found = self.built_in(model)
+            last = index == len(models) - 1
+            if found and not last:
+                shown += f" until {found.date.isoformat()}"
+            elif found:
+                shown += f" (shuts down {found.date.isoformat()})"
+            parts.append(shown if index == 0 else f"then {shown}")
+        return ", ".join(parts)
