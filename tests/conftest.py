@@ -48,6 +48,18 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def data_day(monkeypatch):
+    """Lifecycle checks see the day skill.yaml's lifecycle data describes, not the real date,
+    so no test changes its verdict when a shutdown date passes (tests that need another day
+    pass `today=`; tests/lifecycle/test_keeping_current.py alone reads the real date)."""
+    from openai_skill.lifecycle import table
+    from support.lifecycle import DATA_DAY
+
+    monkeypatch.setattr(table, "utc_today", lambda: DATA_DAY)
+    return DATA_DAY
+
+
 @pytest.fixture
 def api(httpserver, monkeypatch):
     """A loopback HTTP server speaking for api.openai.com, with OPENAI_BASE_URL pointed at it."""
@@ -110,9 +122,14 @@ def installed_cli():
 def openai(monkeypatch):
     """The loopback OpenAI (support/fake_openai.py) with OPENAI_BASE_URL pointed at it. Every
     body it receives and every success answer it gives or is given (`reply`) is checked against
-    the official spec (tests/contract); a test that sent or served a wrong one fails."""
+    the official spec (tests/contract), and every body against what today's API accepts
+    (support/todays_api.py: it answers as the live API would, 404 for a retired model, ...); a
+    test that sent or served a wrong one fails."""
     fake = FakeOpenAI(validate=check_request, validate_answer=check_answer)
     monkeypatch.setenv("OPENAI_BASE_URL", fake.start())
+    from support.todays_api import as_served_by
+
+    fake.refuse = as_served_by(fake.url)
     yield fake
     fake.stop()
     assert fake.invalid == [], "\n".join(fake.invalid)

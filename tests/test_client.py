@@ -128,11 +128,11 @@ def test_invalid_input_never_reaches_a_key_source_or_the_network(openai):
     assert asked == [] and openai.requests == []
 
 
-def test_prepare_is_a_named_triple_and_touches_nothing():
+def test_prepare_is_a_named_tuple_and_touches_nothing():
     prepared = Client(key_sources=[]).prepare("list-models", {})
-    action, params, request = prepared
+    action, params, request, warnings = prepared
     assert action.id == "list-models" and params == {} and request.url.endswith("/v1/models")
-    assert prepared.request is request
+    assert prepared.request is request and warnings == ()
 
 
 def test_the_default_client_follows_the_environment(monkeypatch):

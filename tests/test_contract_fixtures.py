@@ -295,6 +295,17 @@ VALID_REQUESTS = {
         "model": "gpt-image-1", "prompt": "a fox", "n": 2, "size": "1536x1024",
         "quality": "high", "output_format": "webp", "output_compression": 80,
         "background": "transparent", "moderation": "low"}),
+    "image-gpt-image-2": ("POST", "/images/generations", {
+        "model": "gpt-image-2", "prompt": "a fox", "n": 10, "size": "2048x1152", "quality": "medium",
+        "output_format": "png", "background": "opaque"}),
+    "chat-gpt-6": ("POST", "/chat/completions", {
+        "model": "gpt-6.2-astra", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 25000,
+        "reasoning_effort": "max", "verbosity": "low", "service_tier": "fast", "safety_identifier": "u-1f2e",
+        "prompt_cache_key": "faq"}),
+    "chat-gpt-6-luna-tools": ("POST", "/chat/completions", {
+        "model": "gpt-6-luna", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 25000,
+        "reasoning_effort": "none", "temperature": 0.2,
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}),
     "models": ("GET", "/models", None),
     "embedding-one": ("POST", "/embeddings", {"model": "text-embedding-3-small", "input": "hello"}),
     "embedding-many": ("POST", "/embeddings", {
@@ -306,6 +317,49 @@ VALID_REQUESTS = {
 @pytest.mark.parametrize("case", sorted(VALID_REQUESTS))
 def test_spec_accepts_the_requests_the_skill_sends(case):
     validate_request(*VALID_REQUESTS[case])
+
+
+ACTION_BY_PATH = {"/chat/completions": "chat-completion", "/images/generations": "generate-image",
+                  "/embeddings": "create-embedding"}
+
+
+def _retired(case: str) -> bool:
+    from openai_skill.lifecycle.table import Table
+    from openai_skill.manifest import load_manifest
+    from support.lifecycle import DATA_DAY
+
+    body = VALID_REQUESTS[case][2]
+    found = Table(load_manifest().lifecycle).built_in(body["model"]) if isinstance(body, dict) else None
+    return found is not None and found.begun(DATA_DAY)
+
+
+@pytest.mark.parametrize("case", sorted(c for c in VALID_REQUESTS if _retired(c)))
+def test_a_case_naming_a_retired_model_goes_out_with_its_replacement(case):
+    """The skill refuses the retired model, naming the replacement; the same request with the
+    replacement (less what the replacement refuses: DALL-E's style, quality and URLs) is sent,
+    and the spec and today's API both accept it."""
+    import openai_skill as skill
+    from openai_skill import InputError
+    from support.lifecycle import DATA_DAY
+    from support.todays_api import refusal
+
+    method, path, body = VALID_REQUESTS[case]
+    action = ACTION_BY_PATH[path]
+    with pytest.raises(InputError) as info:
+        skill.invoke(action, body, dry_run=True)
+    replacement = info.value.problems[0]["expected"].split(" or ")[0]
+    assert replacement in info.value.message
+    mapped, dropped = {**body, "model": replacement}, set()
+    for _attempt in range(3):
+        try:
+            sent = skill.invoke(action, mapped, dry_run=True)["request"]["body"]
+            break
+        except InputError as exc:
+            dropped |= {p["path"] for p in exc.problems}
+            mapped = {k: v for k, v in mapped.items() if k not in dropped}
+    assert "model" not in dropped and sent["model"] == replacement
+    validate_request(method, path, sent)
+    assert refusal(method, path, sent, DATA_DAY) is None
 
 
 def test_operation_accepts_the_v1_prefix_and_refuses_unknown_paths():

@@ -33,6 +33,7 @@ def test_every_environment_variable_the_code_reads_is_documented():
     for path in (REPO / "skill").rglob("*.py"):
         names |= set(re.findall(r'"(OPENAI_[A-Z_]+)"', path.read_text(encoding="utf-8")))
     assert names, "no environment variables found: the pattern is stale"
+    names |= {spec["setting"] for spec in load_manifest().defaults.values()}  # read through skill.yaml
     missing = sorted(name for name in names if name not in README)
     assert not missing
 
@@ -107,7 +108,9 @@ def test_defaults_in_option_help_are_the_schemas_and_the_codes():
             continue
         shown = match.group(1)
         schema = load_manifest().action(COMMAND_ACTIONS[path[0]]).input_schema if path[0] in COMMAND_ACTIONS else {}
-        if action.dest in schema.get("properties", {}):
+        if action.dest == "model" and path[0] in COMMAND_ACTIONS:  # the head of skill.yaml's dated list
+            assert shown == load_manifest().defaults[COMMAND_ACTIONS[path[0]]]["models"][0], path
+        elif action.dest in schema.get("properties", {}):
             assert shown == str(schema["properties"][action.dest]["default"]), (path, action.dest)
         elif action.dest in code:
             assert float(shown) == code[action.dest], (path, action.dest)

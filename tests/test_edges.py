@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from support.canary import CANARY_KEY
+from support.lifecycle import serve
 from support.misbehaving import read_next_request
 from support.openai_data import HI
 from openai_skill import redaction
@@ -158,7 +159,9 @@ def test_a_stream_that_never_names_the_role_is_the_assistants():
 def test_downloading_url_images_checks_the_output_folder_before_paying(openai, key, cli, isolated):
     not_a_folder = isolated / "work" / "taken"
     not_a_folder.write_text("a file, not a folder")
-    result = cli("image", "a cat", "-m", "dall-e-3", "--download", "-o", str(not_a_folder))
+    serve("dall-e-3")  # a server that still serves DALL-E (URL images)
+    result = cli("image", "a cat", "-m", "dall-e-3", "--response-format", "url", "--download",
+                 "-o", str(not_a_folder))
     assert result.code == 2, result.err
     assert "taken" in result.err
     assert openai.requests == []

@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10: the test extra installs tomli
 
 import openai_skill as skill
 from support.canary import CANARY_KEY
-from support.openai_data import MODELS
+from support.openai_data import MODEL_IDS, MODELS
 from openai_skill.manifest import bundle_from_sources
 from support import REPO, install_guard
 
@@ -143,7 +143,7 @@ def test_installed_command_from_another_folder(openai, installed_cli, tmp_path):
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
     result = installed_cli("models", env=env, cwd=elsewhere)
     assert result.code == 0, result.err
-    assert [m["id"] for m in json.loads(result.out)["models"]] == ["dall-e-3", "gpt-4o-mini", "text-embedding-3-small"]
+    assert [m["id"] for m in json.loads(result.out)["models"]] == MODEL_IDS
     assert CANARY_KEY not in result.out + result.err
     assert openai.requests[0].headers["Authorization"] == f"Bearer {CANARY_KEY}"
 

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import pytest
 
+from support import REPO
 from support.canary import CANARY_KEY
 from support.fake_openai import Answer, FakeOpenAI
 from support.images import PNG_BYTES
-from support import REPO
+from support.lifecycle import DATA_DAY
 
 README = REPO / "README.md"
 SHOWN_HOME = "/home/me"            # the working folder the README's outputs show
@@ -98,10 +99,13 @@ CHAT = {
 IMAGE = {"created": 1745841812, "data": [{"b64_json": base64.b64encode(PNG_BYTES).decode()}],
          "usage": {"input_tokens": 9, "input_tokens_details": {"image_tokens": 0, "text_tokens": 9},
                    "output_tokens": 272, "total_tokens": 281}}
-MODELS = {"object": "list", "data": [
-    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
-    {"id": "dall-e-3", "object": "model", "created": 1698785189, "owned_by": "system"},
-    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"}]}
+MODELS = {"object": "list", "data": [   # as GET /models answers today: with `shutdown_date`
+    {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system",
+     "shutdown_date": "2027-01-14"},
+    {"id": "gpt-6-luna", "object": "model", "created": 1790000000, "owned_by": "system", "shutdown_date": None},
+    {"id": "gpt-image-2", "object": "model", "created": 1776729600, "owned_by": "system", "shutdown_date": None},
+    {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system",
+     "shutdown_date": None}]}
 REQUEST_IDS = {"/chat/completions": "req_1b2c", "/images/generations": "req_5e6f",
                "/models": "req_7f3a", "/embeddings": "req_9d8e"}
 
@@ -130,8 +134,16 @@ def _embeddings(body: dict) -> dict:
 
 
 def serve_readme_answers(fake: FakeOpenAI) -> FakeOpenAI:
-    """Script the loopback OpenAI with the answers and request ids the README shows."""
-    fake.reply("POST", "/chat/completions", CHAT, headers={"x-request-id": REQUEST_IDS["/chat/completions"]})
+    """Script the loopback OpenAI with the answers and request ids the README shows. It judges
+    every body as today's API does (support/todays_api.py) and answers a refused one as the
+    live API would: the README's examples must work against today's API."""
+    if fake.refuse is None:  # `--print` runs a fake of its own
+        from support.todays_api import as_served_by
+
+        fake.refuse = as_served_by(fake.url)
+    fake.reply_with("POST", "/chat/completions", lambda request: Answer.of_json(
+        {**CHAT, "model": request.json()["model"]},  # the model asked for (OpenAI names a dated snapshot)
+        headers={"x-request-id": REQUEST_IDS["/chat/completions"]}))
     fake.reply("POST", "/images/generations", IMAGE, headers={"x-request-id": REQUEST_IDS["/images/generations"]})
     fake.reply("GET", "/models", MODELS, headers={"x-request-id": REQUEST_IDS["/models"]})
     fake.reply_with("POST", "/embeddings", lambda request: Answer.of_json(
@@ -158,6 +170,7 @@ def normalize(text: str, *, base_url: str = "", workdir: str = "") -> str:
     """The differences a rerun may show, each named: nothing else is forgiven."""
     if base_url:
         text = text.replace(base_url, SHOWN_BASE_URL)                 # the fake stands in for OpenAI
+        text = text.replace(base_url.removesuffix("/v1"), SHOWN_BASE_URL.removesuffix("/v1"))  # its origin
     if workdir:
         text = text.replace(workdir, SHOWN_HOME)                      # the user's working folder
     text = re.sub(r"image-\d{8}-\d{6}-", "image-YYYYMMDD-HHMMSS-", text)  # file names carry the time
@@ -170,7 +183,9 @@ def run_example(example: Example, fake, workdir: Path) -> list[tuple[str, str, s
     bin_dir = str(Path(sys.executable).parent)                        # the venv's installed command
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""), OPENAI_API_KEY=CANARY_KEY,
-               OPENAI_BASE_URL=fake.url_for("/v1"))
+               OPENAI_BASE_URL=fake.url_for("/v1"),
+               OPENAI_SKILL_TODAY=DATA_DAY.isoformat(),  # the day the README's outputs describe
+               XDG_CONFIG_HOME=str(workdir.parent / f"{workdir.name}-config"))  # its own model-list cache
     base_url = fake.url_for("/v1")
     results, last_code = [], None
     for index, (command, shown) in enumerate(example.steps):

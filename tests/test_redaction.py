@@ -217,7 +217,7 @@ def test_image_paths_under_a_lookalike_folder_are_reported_as_written(openai, ke
     b64 = base64.b64encode(make_png()).decode()
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [{"b64_json": b64}]})
     folder = tmp_path / "disk-images"
-    result = cli("image", "a cat", "-m", "gpt-image-1", "-o", folder)
+    result = cli("image", "a cat", "-m", "gpt-image-2", "-o", folder)
     assert result.code == 0, result.err
     path = result.json()["images"][0]["path"]
     assert path.startswith(str(folder.resolve()) + "/")

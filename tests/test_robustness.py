@@ -194,7 +194,7 @@ def test_an_output_folder_that_is_a_file_is_refused_before_sending(api, key, cli
     target = tmp_path / "out.png"
     make(target)
     for extra in ((), ("--dry-run",)):
-        result = clean(cli("--json", "image", "a cat", "-m", "gpt-image-1", "-o", target, *extra), 2)
+        result = clean(cli("--json", "image", "a cat", "-m", "gpt-image-2", "-o", target, *extra), 2)
         assert message in result.err and result.json()["error"]["type"] == "invalid_input"
     assert len(api.log) == 0
     assert not target.is_dir()
@@ -204,7 +204,7 @@ def test_an_existing_folder_named_like_a_file_is_fine(openai, key, cli, tmp_path
     target = tmp_path / "shots.png"
     target.mkdir()
     openai.reply("POST", "/images/generations", image_answer())
-    result = clean(cli("image", "a cat", "-m", "gpt-image-1", "-o", target), 0)
+    result = clean(cli("image", "a cat", "-m", "gpt-image-2", "-o", target), 0)
     assert Path(result.json()["images"][0]["path"]).parent == target
 
 
@@ -224,7 +224,7 @@ def test_a_read_only_output_folder_is_refused_before_sending(api, tmp_path):
     folder.chmod(0o555)
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": api.url_for("/v1")}
     for extra in ([], ["--dry-run"]):
-        code, out, err = run_exe(["--json", "image", "a cat", "-m", "gpt-image-1", "-o", str(folder), *extra],
+        code, out, err = run_exe(["--json", "image", "a cat", "-m", "gpt-image-2", "-o", str(folder), *extra],
                                  env=env, prefix=_without_root_powers())
         assert code == 2, err
         assert "cannot write there (Permission denied)" in err and "Traceback" not in err
@@ -243,7 +243,7 @@ def _file_size_limit(limit: int):
 
 def test_a_full_disk_is_refused_before_sending(api, tmp_path):
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": api.url_for("/v1")}
-    code, out, err = run_exe(["image", "a cat", "-m", "gpt-image-1", "-o", str(tmp_path / "imgs")],
+    code, out, err = run_exe(["image", "a cat", "-m", "gpt-image-2", "-o", str(tmp_path / "imgs")],
                              env=env, preexec_fn=_file_size_limit(1000))
     assert code == 2 and "cannot write there (File too large)" in err and "Traceback" not in err
     assert len(api.log) == 0
@@ -256,7 +256,7 @@ def test_a_write_that_fails_after_generation_keeps_the_images_in_the_result(open
     openai.reply("POST", "/images/generations", image_answer(2, png))
     folder = tmp_path / "imgs"
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
-    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-1", "-n", "2", "-o", str(folder)],
+    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-2", "-n", "2", "-o", str(folder)],
                              env=env, preexec_fn=_file_size_limit(8192))
     assert code == 6, err
     assert "2 of 2 image(s) could not be saved (cannot write to" in err and "Traceback" not in err

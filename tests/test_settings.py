@@ -89,7 +89,7 @@ def test_openai_skill_output_dir_is_where_images_land(openai, key, cli, monkeypa
     target = isolated / "elsewhere" / "pictures"
     monkeypatch.setenv("OPENAI_SKILL_OUTPUT_DIR", str(target))
     _one_png_answer(openai)
-    result = cli("image", "a red square", "-m", "gpt-image-1")
+    result = cli("image", "a red square", "-m", "gpt-image-2")
     assert result.code == 0, result.err
     (saved,) = result.json()["images"]
     assert saved["path"].startswith(str(target.resolve()) + "/")
@@ -99,7 +99,7 @@ def test_openai_skill_output_dir_is_where_images_land(openai, key, cli, monkeypa
 
 def test_without_a_setting_images_land_in_openai_images_in_the_working_folder(openai, key, cli, isolated):
     _one_png_answer(openai)
-    result = cli("image", "a red square", "-m", "gpt-image-1")
+    result = cli("image", "a red square", "-m", "gpt-image-2")
     assert result.code == 0, result.err
     default = isolated / "work" / "openai-images"
     assert [p.read_bytes() for p in default.iterdir()] == [PNG_BYTES]
@@ -108,7 +108,7 @@ def test_without_a_setting_images_land_in_openai_images_in_the_working_folder(op
 def test_the_output_dir_option_beats_the_environment(openai, key, cli, monkeypatch, isolated):
     monkeypatch.setenv("OPENAI_SKILL_OUTPUT_DIR", str(isolated / "from-env"))
     _one_png_answer(openai)
-    assert cli("image", "a red square", "-m", "gpt-image-1", "-o", "from-flag").code == 0
+    assert cli("image", "a red square", "-m", "gpt-image-2", "-o", "from-flag").code == 0
     assert not (isolated / "from-env").exists()
     assert len(list((isolated / "work" / "from-flag").iterdir())) == 1
 

@@ -13,7 +13,8 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from openai_skill.manifest import load_manifest
-from support.openai_data import HI, MODELS
+from support.lifecycle import serve
+from support.openai_data import HI, MODEL_IDS, MODELS
 
 
 CHAT = {
@@ -68,7 +69,8 @@ def test_chat_through_invoke(openai, key):
     assert request.headers["Authorization"] == f"Bearer {key}"
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"].startswith("openai-skill/")
-    assert openai.bodies() == [{"messages": HI, "model": "gpt-4o-mini", "max_tokens": 1024, "temperature": 1.0}]
+    # temperature 1.0 is the API's own default: not sent
+    assert openai.bodies() == [{"messages": HI, "model": "gpt-4o-mini", "max_tokens": 1024}]
 
 
 def test_chat_through_cli(openai, key, cli):
@@ -101,10 +103,10 @@ def test_chat_tool_calls(openai, key):
 
 
 def test_chat_reasoning_model_request(openai, key):
-    openai.reply("POST", "/chat/completions", {**CHAT, "model": "o3-mini-2025-01-31"})
-    skill.invoke("chat-completion", {"messages": HI, "model": "o3-mini", "max_tokens": 300,
+    openai.reply("POST", "/chat/completions", {**CHAT, "model": "gpt-6.2-sol-2026-10-01"})
+    skill.invoke("chat-completion", {"messages": HI, "model": "gpt-6.2-sol", "max_tokens": 300,
                                      "reasoning_effort": "low"})
-    assert openai.bodies() == [{"messages": HI, "model": "o3-mini", "max_completion_tokens": 300,
+    assert openai.bodies() == [{"messages": HI, "model": "gpt-6.2-sol", "max_completion_tokens": 300,
                                 "reasoning_effort": "low"}]
 
 
@@ -123,9 +125,11 @@ def test_models_through_invoke(openai, key):
     openai.reply("GET", "/models", MODELS)
     result = skill.invoke("list-models")
     check_result("list-models", result)
-    assert [m["id"] for m in result["models"]] == ["dall-e-3", "gpt-4o-mini", "text-embedding-3-small"]
-    assert result["models"][1] == {"id": "gpt-4o-mini", "owned_by": "system", "created": 1721172741}
-    assert result["count"] == 3 and result["request_id"] == "req_200_models"
+    assert [m["id"] for m in result["models"]] == MODEL_IDS
+    assert result["models"][0] == {"id": "gpt-4o-mini", "owned_by": "system", "created": 1721172741,
+                                   "shutdown_date": "2027-01-14"}
+    assert result["models"][1]["shutdown_date"] is None  # the API's "none announced", kept
+    assert result["count"] == 4 and result["request_id"] == "req_200_models"
     assert openai.requests[0].body == b""
 
 
@@ -134,7 +138,7 @@ def test_models_through_cli(openai, key, cli):
     result = cli("models")
     assert result.code == 0
     check_result("list-models", result.json())
-    assert result.json()["count"] == 3
+    assert result.json()["count"] == len(MODEL_IDS)
 
 
 # --- create-embedding ---------------------------------------------------------------------
@@ -177,9 +181,10 @@ def test_embed_shortcut(openai, key, cli):
 # --- generate-image -----------------------------------------------------------------------
 
 def test_image_url_result_notes_expiry(openai, key):
+    serve("dall-e-3")  # a server that still serves DALL-E, which answers with URLs
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [
         {"url": "https://images.example/abc.png", "revised_prompt": "A lighthouse at dawn, oil painting"}]})
-    result = skill.invoke("generate-image", {"prompt": "a lighthouse"})
+    result = skill.invoke("generate-image", {"prompt": "a lighthouse", "model": "dall-e-3"})
     check_result("generate-image", result)
     assert result["images"] == [{"url": "https://images.example/abc.png",
                                  "revised_prompt": "A lighthouse at dawn, oil painting"}]
@@ -195,7 +200,7 @@ def test_gpt_image_base64_is_saved_as_a_file(openai, key, tmp_path):
         "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
                   "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}}})
     out = tmp_path / "pictures"
-    result = skill.invoke("generate-image", {"prompt": "a lighthouse", "model": "gpt-image-1", "quality": "low"},
+    result = skill.invoke("generate-image", {"prompt": "a lighthouse", "model": "gpt-image-2", "quality": "low"},
                           output_dir=out)
     check_result("generate-image", result)
     (image,) = result["images"]
@@ -203,14 +208,14 @@ def test_gpt_image_base64_is_saved_as_a_file(openai, key, tmp_path):
     path = Path(image["path"])
     assert path.parent == out.resolve() and path.suffix == ".png"
     assert path.read_bytes() == png and image["bytes"] == len(png) and image["mime_type"] == "image/png"
-    assert openai.bodies() == [{"prompt": "a lighthouse", "model": "gpt-image-1", "quality": "low", "n": 1}]
+    assert openai.bodies() == [{"prompt": "a lighthouse", "model": "gpt-image-2", "quality": "low", "n": 1}]
 
 
 def test_image_cli_writes_files_into_the_output_folder(openai, key, cli, tmp_path):
     png = tiny_png()
     b64 = base64.b64encode(png).decode()
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [{"b64_json": b64}, {"b64_json": b64}]})
-    result = cli("image", "two lighthouses", "-m", "gpt-image-1", "-n", "2", "-o", tmp_path / "out")
+    result = cli("image", "two lighthouses", "-m", "gpt-image-2", "-n", "2", "-o", tmp_path / "out")
     assert result.code == 0, result.err
     paths = [Path(image["path"]) for image in result.json()["images"]]
     assert len(set(paths)) == 2 and all(p.read_bytes() == png for p in paths)
@@ -220,7 +225,7 @@ def test_image_cli_writes_files_into_the_output_folder(openai, key, cli, tmp_pat
 def test_image_inline_base64_when_asked(openai, key):
     b64 = base64.b64encode(tiny_png()).decode()
     openai.reply("POST", "/images/generations", {"created": 1764000000, "data": [{"b64_json": b64}]})
-    result = skill.invoke("generate-image", {"prompt": "x", "model": "gpt-image-1"}, inline_images=True)
+    result = skill.invoke("generate-image", {"prompt": "x", "model": "gpt-image-2"}, inline_images=True)
     assert result["images"] == [{"b64_json": b64}]
 
 

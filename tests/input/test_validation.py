@@ -23,13 +23,17 @@ BAD_INPUTS = [
     ("chat-completion", {"messages": HI, "model": ""}, "model", "non-empty"),
     ("chat-completion", {"messages": HI, "response_format": {"type": "json_schema"}}, "response_format.json_schema",
      "required"),
-    ("chat-completion", {"messages": HI, "model": "o3-mini", "temperature": 0.5}, "temperature", "o3-mini"),
+    ("chat-completion", {"messages": HI, "model": "gpt-6-luna", "temperature": 0.5}, "temperature",
+     "reasoning_effort"),
+    ("chat-completion", {"messages": HI, "model": "o3-mini"}, "model", "shut down on 2026-10-23"),
+    ("chat-completion", {"messages": HI, "model": "o3-deep-research"}, "model", "Responses API"),
     ("generate-image", {}, "prompt", "required"),
     ("generate-image", {"prompt": "   "}, "prompt", "not blank"),
-    ("generate-image", {"prompt": "x", "n": 5}, "n", "<= 4"),
-    ("generate-image", {"prompt": "x", "size": "640x480"}, "size", "one of"),
-    ("generate-image", {"prompt": "x", "model": "dall-e-3", "n": 2}, "n", "dall-e-3"),
-    ("generate-image", {"prompt": "x", "model": "gpt-image-1", "style": "vivid"}, "style", "gpt-image-1"),
+    ("generate-image", {"prompt": "x", "n": 11}, "n", "<= 10"),
+    ("generate-image", {"prompt": "x", "size": "big"}, "size", "\"auto\" or WIDTHxHEIGHT"),
+    ("generate-image", {"prompt": "x", "size": "640x480"}, "size", "at least 655,360 pixels"),
+    ("generate-image", {"prompt": "x", "model": "dall-e-3", "n": 2}, "model", "use gpt-image-2"),
+    ("generate-image", {"prompt": "x", "model": "gpt-image-2", "style": "vivid"}, "style", "gpt-image-2"),
     ("list-models", {"limit": 5}, "limit", "unknown field"),
     ("create-embedding", {"input": ""}, "input", "not blank"),
     ("create-embedding", {"input": []}, "input", "at least 1 item"),
@@ -113,7 +117,7 @@ def test_dry_run_prints_the_exact_request_without_network(api, key, cli):
     assert request["method"] == "POST"
     assert request["url"] == api.url_for("/v1/chat/completions")
     assert request["headers"]["Authorization"] == "Bearer [REDACTED]"
-    assert request["body"] == {"messages": HI, "model": "gpt-4o-mini", "max_tokens": 1024, "temperature": 1.0}
+    assert request["body"] == {"messages": HI, "model": "gpt-4o-mini", "max_tokens": 1024}
     assert key not in result.out + result.err
     assert len(api.log) == 0
 

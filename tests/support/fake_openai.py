@@ -13,6 +13,11 @@ tests/conftest.py), and the benchmark suite runs it as its own process:
 Behaviour that tests steer through `FakeOpenAI` attributes:
   - `validate(method, path, body)` checks every JSON request body (tests pass the official
     spec's validator); a failing body is answered 400 and kept in `invalid` so the test fails.
+  - `refuse(method, path, body)` -> (status, error body) or None: how today's API refuses a
+    request (tests pass support/todays_api.py's rules: a retired model 404 `model_not_found`,
+    `max_tokens` to GPT-6, a size gpt-image-2 does not take, ...). A refused request, scripted
+    route or not, batch line included, is answered that way and kept in `invalid`: the skill
+    must never send what the live API would refuse.
   - `limits = RateLimits(requests=N, tokens=M, window=seconds)`: a fixed window; every answer
     carries the `x-ratelimit-*` headers, and a request beyond the limit gets 429.
   - `storm = N`: the next N embedding requests get 429 with `retry-after-ms`.
@@ -135,6 +140,7 @@ class _Script:
 class FakeOpenAI:
     validate: object = None                 # callable(method, path, body) raising AssertionError
     validate_answer: object = None          # callable(method, path, data) for every 200 JSON answer
+    refuse: object = None                   # callable(method, path, body) -> (status, error) | None
     limits: RateLimits | None = None
     storm: int = 0
     storm_wait_ms: int = 20
@@ -231,6 +237,25 @@ class FakeOpenAI:
         except AssertionError as exc:
             self.invalid.append(f"{request.method} {request.path}: {exc}")
 
+    def _refusal(self, method: str, path: str, body):
+        """(status, error body) today's API answers this JSON body with, kept in `invalid`; or None."""
+        if self.refuse is None or not isinstance(body, dict):
+            return None
+        refused = self.refuse(method, path, body)
+        if refused is not None:
+            self.invalid.append(f"today's API refuses {method} {path} with {refused[0]}: "
+                                f"{refused[1]['error']['message']}")
+        return refused
+
+    def _refused_request(self, request: Request, content_type: str):
+        if self.refuse is None or not request.body or content_type.startswith("multipart/"):
+            return None
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return None  # not JSON: the route answers 400 for that
+        return self._refusal(request.method, request.path, body)
+
     def bodies(self) -> list:
         """The JSON body of every request that had one, in order."""
         return [request.json() for request in list(self.requests) if request.body]
@@ -324,8 +349,11 @@ class FakeOpenAI:
 
     def models(self) -> tuple[int, dict, dict]:
         return 200, {"object": "list", "data": [
-            {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
-            {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"},
+            # as today's API lists them: each with its announced shutdown day, or null
+            {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system",
+             "shutdown_date": "2027-01-14"},
+            {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system",
+             "shutdown_date": None},
         ]}, {}
 
     def upload(self, content_type: str, raw: bytes) -> tuple[int, dict, dict]:
@@ -422,8 +450,12 @@ class FakeOpenAI:
             saved = self.limits
             self.limits = None  # batch work does not count against the online limits
             try:
-                status, data, _ = self.chat(item["body"]) if route == "/chat/completions" \
-                    else self.embeddings(item["body"])
+                refused = self._refusal("POST", item["url"], item["body"])  # a line today's API refuses fails alone
+                if refused is not None:
+                    status, data = refused
+                else:
+                    status, data, _ = self.chat(item["body"]) if route == "/chat/completions" \
+                        else self.embeddings(item["body"])
             finally:
                 self.limits = saved
             entry = {"id": self._next_id("batch_req"), "custom_id": item["custom_id"],
@@ -538,8 +570,12 @@ class _Handler(BaseHTTPRequestHandler):
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
         try:
-            scripted = owner._scripted(request) if owner.scripts else None
-            if scripted is not None:
+            refused = owner._refused_request(request, self.headers.get("content-type", ""))
+            scripted = owner._scripted(request) if owner.scripts and refused is None else None
+            if refused is not None:
+                owner._check_scripted_body(request)  # refused or not, a body the spec rejects fails too
+                status, body, content_type, headers = _json(*refused)
+            elif scripted is not None:
                 owner._check_scripted_body(request)
                 answer = scripted(request)
                 status, body, content_type, headers = answer.status, answer.body, answer.content_type, answer.headers
@@ -548,7 +584,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 status, body, content_type, headers = owner.route(
                     self.command, split.path, request.query, self.headers.get("content-type", ""), raw)
-            if scripted is None and owner.validate_answer and status == 200 and content_type == "application/json":
+            computed = scripted is None and refused is None
+            if computed and owner.validate_answer and status == 200 and content_type == "application/json":
                 try:
                     owner.validate_answer(self.command, split.path, json.loads(body))
                 except AssertionError as exc:

@@ -91,7 +91,7 @@ def test_model_rules_apply_to_each_line(openai, tmp_path):
     from openai_skill.jobs.batch import api as batch
 
     inputs = tmp_path / "in.jsonl"
-    inputs.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "model": "o3-mini",
+    inputs.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}], "model": "gpt-6-luna",
                                   "max_tokens": 50}) + "\n")
     (created,) = batch.create("chat-completion", inputs)
     body = json.loads(openai.files[created["input_file_id"]][1])["body"]

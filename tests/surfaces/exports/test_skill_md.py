@@ -78,7 +78,9 @@ def test_every_environment_variable_the_code_reads_is_declared():
     declared = set(load_manifest().raw["environment"])
     assert read - declared == set(), "declare them under `environment:` in skill.yaml"
     # and nothing declared that the code no longer reads (the key's name comes from skill.yaml)
-    unread = {n for n in declared if f'"{n}"' not in code} - {load_manifest().credential["env"]}
+    # the key's variable and the default-model settings are named in skill.yaml, read through it
+    through_data = {load_manifest().credential["env"], *(d["setting"] for d in load_manifest().defaults.values())}
+    unread = {n for n in declared if f'"{n}"' not in code} - through_data
     assert unread == set()
 
 

@@ -21,7 +21,7 @@ from support.canary import CANARY_KEY  # noqa: E402
 from support.fake_openai import Answer  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402
 from support.mcp_client import openai_skill_exe, run_session, server_env, texts  # noqa: E402
-from support.skill_files import published_tools  # noqa: E402
+from support.skill_files import published_tools, raw_manifest  # noqa: E402
 
 CHAT = load_fixture("chat-completion.json")
 MODELS = load_fixture("models-list.json")
@@ -52,7 +52,27 @@ def test_lists_the_four_tools_with_the_manifest_schemas(run):
                                        "openai_list_models", "openai_create_embedding", "setup_integration"]
     # each with the schemas of its files in schemas/ (header dropped), as skill.yaml names them
     sources = published_tools()
-    assert [(t["inputSchema"], t["outputSchema"]) for t in got] == [(s["input"], s["output"]) for s in sources.values()]
+    # The server adds each action's model default in force on its own (real) date, one of
+    # skill.yaml's dated list, and names the list and its setting; the rest is the files'.
+    assert [(_as_the_file_holds(t), t["outputSchema"]) for t in got] == [
+        (s["input"], s["output"]) for s in sources.values()]
+
+
+def _as_the_file_holds(tool: dict) -> dict:
+    """The tool's input schema with the model default the server adds checked against
+    skill.yaml (read as a file) and taken out again."""
+    schema = tool["inputSchema"]
+    model = schema.get("properties", {}).get("model")
+    if model is None or "default" not in model:
+        return schema
+    action = next(a for a, spec in raw_manifest()["actions"].items() if spec["mcp_tool"] == tool["name"])
+    default = raw_manifest()["defaults"][action]
+    assert model["default"] in default["models"]
+    described, added = model["description"].rsplit(" Default: ", 1)
+    assert added.endswith(f"(or ${default['setting']}).") and default["models"][0] in added
+    model = {k: v for k, v in model.items() if k != "default"}
+    model["description"] = described
+    return {**schema, "properties": {**schema["properties"], "model": model}}
 
 
 def test_calls_each_tool_against_loopback(run, openai, tmp_path):
@@ -65,7 +85,7 @@ def test_calls_each_tool_against_loopback(run, openai, tmp_path):
         return [await session.call_tool("openai_chat_completion", {"messages": [{"role": "user", "content": "Hi"}]}),
                 await session.call_tool("openai_list_models", {}),
                 await session.call_tool("openai_create_embedding", {"input": "hello"}),
-                await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-1"})]
+                await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-2"})]
 
     chat, models, embedding, image = run(body)
     assert not any(r.is_error for r in (chat, models, embedding, image))
@@ -145,12 +165,12 @@ def test_long_calls_report_progress_when_asked(run, openai):
         async def on_chat(progress, total, message):
             seen["chat"].append((progress, message))
 
-        image = await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-1"},
+        image = await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-2"},
                                         progress_callback=on_image)
         chat = await session.call_tool("openai_chat_completion",
                                        {"messages": [{"role": "user", "content": "Hi"}], "stream": True},
                                        progress_callback=on_chat)
-        quiet = await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-1"})
+        quiet = await session.call_tool("openai_generate_image", {"prompt": "a fox", "model": "gpt-image-2"})
         return image, chat, quiet
 
     image, chat, quiet = run(body, args=("mcp", "--progress-interval", "0.3"))
