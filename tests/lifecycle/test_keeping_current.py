@@ -4,7 +4,7 @@ It fails 30 days ahead of a date in skill.yaml's `lifecycle` that needs an edit,
 cannot rot silently on a quiet day in CI:
 - a default (skill.yaml `defaults`) about to lose its last live model: add the successor
   OpenAI names to the list;
-- a model the committed docs (README.md, SKILL.md, schemas/) name without its shutdown date
+- a model the committed docs (README.md, SKILL.md, docs/, schemas/) name without its shutdown date
   nearby (in the same paragraph, table or code block; in a schema, the same line): say when, or
   stop naming it.
 The checks themselves are tested on made-up data, so this test can fail."""
@@ -62,7 +62,8 @@ def undated_mentions(table: Table, docs: dict, today: date) -> list[str]:
 
 
 def committed_docs() -> dict:
-    paths = [REPO / "README.md", REPO / "SKILL.md", *sorted((REPO / "schemas").glob("*.json"))]
+    paths = [REPO / "README.md", REPO / "SKILL.md", *sorted((REPO / "docs").glob("*.md")),
+             *sorted((REPO / "schemas").glob("*.json"))]
     return {path: path.read_text(encoding="utf-8") for path in paths}
 
 
