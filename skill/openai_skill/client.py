@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from . import actions, urls
 from .config import Settings
-from .errors import NotFoundError
+from .errors import InsecureTransportError, NotFoundError
 from .manifest import Action
 from .pipeline import prepare as _prepare
 from .secret import Secret
@@ -77,6 +77,7 @@ class Client:
         self.keys = (KeyChain(key_sources) if key_sources is not None
                      else KeyChain.default(env, api_key, cache_vault=cache_vault))
         self._sessions = sessions
+        self._origin: tuple[str, str] | None = None  # (base URL, its origin): parsed once, not per call
 
     # --- what the client owns ---
 
@@ -88,7 +89,10 @@ class Client:
     @property
     def origin(self) -> str:
         """The base URL's origin, as bound keys record it (IDNA-encoded host)."""
-        return urls.origin_of(self.settings.base_url)
+        base, cached = self.settings.base_url, self._origin
+        if cached is None or cached[0] != base:
+            cached = self._origin = (base, urls.origin_of(base))
+        return cached[1]
 
     @property
     def sessions(self):
@@ -121,8 +125,12 @@ class Client:
     def prepare(self, action: str, input: dict | None = None) -> Prepared:
         """Validate `input`, settle the model (lifecycle), apply the model rules, build the
         request. Never touches the network or a key source."""
+        try:
+            origin = self.origin
+        except InsecureTransportError:
+            origin = None  # building the request refuses this base URL, after the input is checked
         action_, params, request, warnings = _prepare(action, input, self.settings, today=self.today(),
-                                                      env=self._env)
+                                                      env=self._env, origin=origin)
         return Prepared(action_, params, request, tuple(warnings))
 
     def default_model(self, action: str):
@@ -131,7 +139,7 @@ class Client:
         `Choice`: model, chosen_by, warnings). InputError when that model is shut down."""
         from .pipeline import choose_model
 
-        return choose_model(action, None, self.settings, today=self.today(), env=self._env)
+        return choose_model(action, None, self.settings, today=self.today(), env=self._env, origin=self.origin)
 
     def invoke(self, action: str, input: dict | None = None, *, dry_run: bool = False,
                on_text: Callable[[str], None] | None = None, inline_images: bool = False,

@@ -23,7 +23,7 @@ from . import urls
 
 
 def prepare(action_name: str, data: dict | None, settings: Settings, *, today: date | None = None,
-            env: Mapping | None = None) -> tuple:
+            env: Mapping | None = None, origin: str | None = None) -> tuple:
     """Validate and shape the input; return (action, params, request, warnings). Never touches
     the network.
 
@@ -36,11 +36,11 @@ def prepare(action_name: str, data: dict | None, settings: Settings, *, today: d
     manifest = load_manifest()
     action = manifest.action(action_name)
     params, explicit = validate_input(action, data)
-    origin = _origin(settings)
+    origin = origin or _origin(settings)
     warnings: list[str] = []
     if action.id in manifest.defaults:
         choice = choose_model(action.id, params["model"] if "model" in explicit else None, settings,
-                              today=today, env=env)
+                              today=today, env=env, origin=origin)
         params["model"] = choice.model
         warnings = choice.warnings
     params = apply_model_rules(action.id, params, explicit, manifest.model_rules.get(action.id, []),
@@ -50,11 +50,11 @@ def prepare(action_name: str, data: dict | None, settings: Settings, *, today: d
 
 
 def choose_model(action_id: str, given: str | None, settings: Settings, *, today: date | None = None,
-                 env: Mapping | None = None):
+                 env: Mapping | None = None, origin: str | None = None):
     """The lifecycle's `Choice` for a call of `action_id` to the settings' origin (`given`: the
     model the input names, or None); raises InputError for a model shut down by `today`."""
     env = os.environ if env is None else env
-    origin = _origin(settings)
+    origin = origin or _origin(settings)
     return choose(action_id, given, defaults=load_manifest().defaults, table=lifecycle_table(),
                   today=today or _lifecycle.today_from(env), learned=learned_models.load(origin, env), env=env)
 

@@ -38,7 +38,8 @@ def test_reasoning_tokens_are_reported_when_streamed(openai, key, cli):
     stream = sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "4"}), chunk({"content": "2"}),
                  chunk({}, "stop"), chunk(None, usage=USAGE))
     openai.reply_raw("POST", "/chat/completions", stream, content_type="text/event-stream")
-    result = cli("run", "chat-completion", "--input", json.dumps({"messages": HI, "model": "gpt-6-luna", "stream": True}))
+    result = cli("run", "chat-completion", "--input",
+                 json.dumps({"messages": HI, "model": "gpt-6-luna", "stream": True}))
     assert result.code == 0, result.err
     assert result.err == "42\n"
     assert result.json()["usage"]["reasoning_tokens"] == 192

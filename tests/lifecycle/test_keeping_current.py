@@ -98,5 +98,6 @@ def test_an_undated_mention_is_caught_and_a_dated_one_is_not():
                                "| far-d | fine |\n\nold-a-turbo and new-b.2 are other models.",
             Path("x.json"): '"examples": ["new-b"],\n"description": "new-b until 2030-06-25"'}
     caught = undated_mentions(MADE_UP, docs, TODAY)
-    assert caught == ["README.md: old-a (shuts down 2030-06-20) is named without its date in: 'Use `old-a` for speed.'",
-                      "x.json: new-b (shuts down 2030-06-25) is named without its date in: '\"examples\": [\"new-b\"],'"]
+    assert caught == [
+        "README.md: old-a (shuts down 2030-06-20) is named without its date in: 'Use `old-a` for speed.'",
+        "x.json: new-b (shuts down 2030-06-25) is named without its date in: '\"examples\": [\"new-b\"],'"]

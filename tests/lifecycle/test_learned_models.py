@@ -2,7 +2,6 @@
 forms, bounded, atomic, private, and ignored (never an error) when missing or corrupt."""
 
 import json
-import os
 import stat
 from datetime import date
 

@@ -38,7 +38,7 @@ def test_the_readme_defaults_table_is_skill_yamls():
 
 def test_skill_md_shows_the_dated_lists_never_a_day_s_pick():
     text = render()
-    for action, spec in MANIFEST.defaults.items():
+    for spec in MANIFEST.defaults.values():
         assert f"`model` (default {TABLE.dated_list(spec['models'], quote='`')}, or `${spec['setting']}`)" in text
     assert "`model` (default `gpt-4o-mini` until 2027-01-14, then `gpt-6-luna`" in text
 

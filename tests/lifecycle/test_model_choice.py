@@ -47,7 +47,8 @@ def test_a_retired_model_is_refused_in_one_line_naming_date_and_replacement():
 
 @pytest.mark.parametrize("model, line", [
     ("o3-mini", "model: o3-mini was shut down on 2026-10-23; use gpt-5.6-sol or gpt-5.6-terra"),
-    ("gpt-image-1.5", "model: gpt-image-1.5 was shut down on 2026-12-01; use gpt-image-2.6-sunburst or gpt-image-2.6-flare"),
+    ("gpt-image-1.5",
+     "model: gpt-image-1.5 was shut down on 2026-12-01; use gpt-image-2.6-sunburst or gpt-image-2.6-flare"),
     ("o1-mini", "model: o1-mini was shut down on 2025-10-27; use gpt-5.6-sol or gpt-5.6-terra"),  # o4-mini is gone too
 ])
 def test_retired_models_on_the_data_day(model, line):
@@ -67,7 +68,8 @@ def test_a_named_model_warns_within_30_days(days_left, warned):
     result = chat(model="gpt-4o", today=GPT_4O_MINI_END - timedelta(days=days_left))
     assert ("warnings" in result) is warned
     if warned:
-        assert result["warnings"] == [f"gpt-4o shuts down on 2027-01-14 (in {days_left} days); use gpt-6-luna before then"]
+        assert result["warnings"] == [
+            f"gpt-4o shuts down on 2027-01-14 (in {days_left} days); use gpt-6-luna before then"]
 
 
 def test_gpt_5_mini_nine_days_ahead_as_the_issue_saw_it():

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from ..config import config_folder
+from ..config import ENV_HOME, config_folder
 
 FILE_NAME = "models.json"
 VERSION = 1
@@ -56,7 +56,15 @@ class Learned:
 
 
 def path(env: Mapping | None = None) -> Path:
-    return config_folder(env)[0] / FILE_NAME
+    env = os.environ if env is None else env
+    key = (env.get(ENV_HOME), env.get("XDG_CONFIG_HOME"), env.get("HOME"))  # what config_folder reads
+    found = _paths.get(key)
+    if found is None:  # building the Path was most of a call's lifecycle cost: once per setting
+        found = _paths[key] = config_folder(env)[0] / FILE_NAME
+    return found
+
+
+_paths: dict = {}
 
 
 def load(origin: str | None, env: Mapping | None = None) -> Learned | None:
@@ -79,7 +87,8 @@ def record(origin: str | None, models: Iterable, env: Mapping | None = None,
     """Remember what `origin`'s GET /models answered (the raw `data` entries). Never raises."""
     if not origin:
         return
-    ids, shutdowns = [], {}
+    ids: list[str] = []
+    shutdowns: dict[str, str | None] = {}
     for entry in models:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             continue

@@ -9,11 +9,13 @@ grace period and no automatic upgrade).
 from __future__ import annotations
 
 from dataclasses import dataclass
+import datetime as dt
 from datetime import date, datetime, timezone
 from fnmatch import fnmatchcase
 
 DEFAULT_WARN_DAYS = 30
 MAX_CHAIN = 5   # a replacement that is itself gone is followed this many steps at most
+MAX_REMEMBERED = 1024  # model ids whose lookup is kept (a long-lived server sees a few dozen)
 # A date to use instead of today's: what a call will do after a shutdown, before the day comes.
 ENV_TODAY = "OPENAI_SKILL_TODAY"
 
@@ -44,10 +46,10 @@ class Shutdown:
     replacement: tuple[str, ...]   # OpenAI's named replacement(s), newest wording
     learned: bool = False          # from the origin's GET /models, not the built-in table
 
-    def begun(self, today: date) -> bool:
+    def begun(self, today: dt.date) -> bool:  # `dt.`: the field `date` shadows the class here
         return today >= self.date
 
-    def days_left(self, today: date) -> int:
+    def days_left(self, today: dt.date) -> int:
         return (self.date - today).days
 
 
@@ -60,12 +62,19 @@ class Table:
         self.entries = [(tuple(entry["models"]), date.fromisoformat(entry["shutdown"]),
                          tuple(entry.get("replacement") or ()))
                         for entry in data.get("shutdowns") or ()]
+        self._found: dict[str, Shutdown | None] = {}  # model -> answer: the table never changes
 
     def built_in(self, model: str) -> Shutdown | None:
+        if model in self._found:
+            return self._found[model]
+        found = None
         for globs, day, replacement in self.entries:
             if any(fnmatchcase(model, glob) for glob in globs):
-                return Shutdown(model, day, replacement)
-        return None
+                found = Shutdown(model, day, replacement)
+                break
+        if len(self._found) < MAX_REMEMBERED:
+            self._found[model] = found
+        return found
 
     def shutdown(self, model: str, learned=None) -> Shutdown | None:
         """The model's shutdown, if one is known. Where the origin's own list dated the model

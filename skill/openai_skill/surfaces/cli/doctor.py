@@ -31,7 +31,8 @@ class Report:
 
 
 def cmd_doctor(args) -> int:
-    """Check the set-up: key source, base URL and origin, the API (one models call), the default models and their shutdown dates."""
+    """Check the set-up: key source, base URL and origin, the API (one models call), the default models
+    and their shutdown dates."""
     from ...client import Client
 
     report = Report()
@@ -169,8 +170,8 @@ def _print(data: dict) -> None:
     lines.append(f"  base URL      {data['base_url']}" + (f" (origin {data['origin']})" if data.get("origin") else ""))
     api = data.get("api")
     if api is not None:
-        lines.append(f"  API           answered: {api['models']} models (request {api['request_id']})" if api["answered"]
-                     else "  API           did not answer (see the problems)")
+        lines.append(f"  API           answered: {api['models']} models (request {api['request_id']})"
+                     if api["answered"] else "  API           did not answer (see the problems)")
     for action_id, entry in (data.get("defaults") or {}).items():
         if entry["model"] is None:
             continue

@@ -32,7 +32,8 @@ EXIT_ADVICE = {
     errors.EXIT_API: ("OpenAI refused the call (quota, permission, model, content)",
                       "tell the user the stderr line; only a rate limit (429) may pass if retried later"),
     errors.EXIT_NETWORK: ("network failure or timeout, after retries",
-                          "retry once later; if it fails again, run `openai-skill doctor` and tell the user what it says"),
+                          "retry once later; if it fails again, run `openai-skill doctor` and tell the user "
+                          "what it says"),
 }
 
 
