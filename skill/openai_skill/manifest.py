@@ -150,7 +150,7 @@ def _with_default_model(schema: dict, default: dict | None, lifecycle: dict, tod
             today = today_from(os.environ)
         except InputError:  # a malformed OPENAI_SKILL_TODAY: every call says so; the schema still loads
             today = utc_today()
-    table = Table(lifecycle)
+    table = Table.of(lifecycle)
     model = dict(schema["properties"]["model"])
     model["default"] = table.first_live(default["models"], today)
     model["description"] = (f"{model.get('description', '').rstrip()} Default: {table.dated_list(default['models'])} "

@@ -59,14 +59,9 @@ def choose_model(action_id: str, given: str | None, settings: Settings, *, today
                   today=today or _lifecycle.today_from(env), learned=learned_models.load(origin, env), env=env)
 
 
-_table: list = []
-
-
 def lifecycle_table() -> Table:
     """skill.yaml's lifecycle, read once per process."""
-    if not _table:
-        _table.append(Table(load_manifest().lifecycle))
-    return _table[0]
+    return Table.of(load_manifest().lifecycle)
 
 
 def _origin(settings: Settings) -> str | None:

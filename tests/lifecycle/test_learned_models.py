@@ -121,3 +121,17 @@ def test_every_list_models_answer_refreshes_the_cache(openai, key):
     found = learned.load(origin_of(openai.url))
     assert found.says("gpt-6-luna") == (True, date(2027, 3, 1)) and found.ids == ("gpt-6-luna", "gpt-image-2")
     assert learned.load(OPENAI) is None  # the loopback server's list is its own
+
+
+def test_the_same_list_on_the_same_day_is_not_written_again():
+    from datetime import datetime, timezone
+
+    morning, evening = (datetime(2026, 12, 2, h, tzinfo=timezone.utc) for h in (8, 20))
+    learned.record(OPENAI, [entry("a", None)], now=morning)
+    before = learned.path().stat()
+    learned.record(OPENAI, [entry("a", None)], now=evening)          # nothing new: no write
+    assert learned.path().stat().st_ino == before.st_ino and learned.load(OPENAI).seen == "2026-12-02T08:00:00Z"
+    learned.record(OPENAI, [entry("a", "2027-01-01")], now=evening)  # a new date: written at once
+    assert learned.load(OPENAI).says("a") == (True, date(2027, 1, 1))
+    learned.record(OPENAI, [entry("a", "2027-01-01")], now=datetime(2026, 12, 3, tzinfo=timezone.utc))
+    assert learned.load(OPENAI).seen == "2026-12-03T00:00:00Z"       # and once a day, to say it is fresh

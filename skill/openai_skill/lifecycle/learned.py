@@ -5,7 +5,8 @@ new release.
 The file is an optimization, never a requirement: missing, unreadable, corrupt, too large or
 of another version, it is ignored (and replaced by the next `list-models`); a write that fails
 (read-only folder, full disk) is dropped silently. Writes are atomic (a temp file in the same
-folder, fsynced, then os.replace), so a reader sees the old file or the new one. It is keyed by
+folder, then os.replace), so a reader sees the old file or the new one; a list already recorded
+that day is not written again. It is keyed by
 origin, so one gateway's list never changes what another origin's calls do, and bounded:
 MAX_ORIGINS origins (the most recently seen), MAX_MODELS ids each, MAX_FILE_BYTES in all.
 
@@ -104,7 +105,12 @@ def record(origin: str | None, models: Iterable, env: Mapping | None = None,
             shutdowns[model] = day.isoformat() if day else None
     moment = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     target = path(env)
-    origins = {k: v for k, v in _read(target).items() if k != origin and isinstance(v, dict)}
+    known = _read(target)
+    same = known.get(origin)
+    if isinstance(same, dict) and same.get("ids") == ids and same.get("shutdowns") == shutdowns \
+            and str(same.get("seen", ""))[:10] == moment[:10]:
+        return  # nothing new today: a `models` call does not pay for a write
+    origins = {k: v for k, v in known.items() if k != origin and isinstance(v, dict)}
     origins[origin] = {"seen": moment, "ids": ids, "shutdowns": shutdowns}
     if len(origins) > MAX_ORIGINS:  # keep the most recently seen
         kept = sorted(origins, key=lambda k: str(origins[k].get("seen", "")), reverse=True)[:MAX_ORIGINS]
@@ -162,8 +168,9 @@ def _write(target: Path, data: bytes) -> None:
         fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)  # created 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        # No fsync: a reader sees the old file or the new one (os.replace), and the file a power
+        # loss could leave empty is a cache, ignored when unreadable; an fsync cost a `models`
+        # call tens of milliseconds on a busy disk.
         os.replace(temp, target)
         temp = None
     except OSError:

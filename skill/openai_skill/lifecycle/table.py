@@ -20,6 +20,9 @@ MAX_REMEMBERED = 1024  # model ids whose lookup is kept (a long-lived server see
 ENV_TODAY = "OPENAI_SKILL_TODAY"
 
 
+_tables: dict = {}  # id(data) -> (data, Table)
+
+
 def utc_today() -> date:
     """Today in UTC: the day a shutdown date is compared with."""
     return datetime.now(timezone.utc).date()
@@ -57,21 +60,32 @@ class Table:
     """The built-in shutdowns, looked up by model id (exact ids and globs), with an
     origin's learned dates on top."""
 
+    @classmethod
+    def of(cls, data: dict) -> Table:
+        """The table for skill.yaml's `lifecycle` section, built once per process."""
+        found = _tables.get(id(data))
+        if found is None or found[0] is not data:
+            found = _tables[id(data)] = (data, cls(data))
+        return found[1]
+
     def __init__(self, data: dict):
         self.warn_days = int(data.get("warn_days", DEFAULT_WARN_DAYS))
         self.entries = [(tuple(entry["models"]), date.fromisoformat(entry["shutdown"]),
                          tuple(entry.get("replacement") or ()))
                         for entry in data.get("shutdowns") or ()]
+        # Exact ids in a dict, the few globs in order: an id is looked up, not matched ~60 times.
+        self._exact = {model: (day, repl) for globs, day, repl in self.entries for model in globs
+                       if not any(ch in model for ch in "*?[")}
+        self._globs = [(glob, day, repl) for globs, day, repl in self.entries for glob in globs
+                       if glob not in self._exact]
         self._found: dict[str, Shutdown | None] = {}  # model -> answer: the table never changes
 
     def built_in(self, model: str) -> Shutdown | None:
         if model in self._found:
             return self._found[model]
-        found = None
-        for globs, day, replacement in self.entries:
-            if any(fnmatchcase(model, glob) for glob in globs):
-                found = Shutdown(model, day, replacement)
-                break
+        hit = self._exact.get(model) or next(((day, repl) for glob, day, repl in self._globs
+                                               if fnmatchcase(model, glob)), None)
+        found = Shutdown(model, *hit) if hit else None
         if len(self._found) < MAX_REMEMBERED:
             self._found[model] = found
         return found

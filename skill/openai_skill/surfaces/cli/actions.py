@@ -100,7 +100,7 @@ def default_help(action_id: str, example: str = "") -> str:
 
     manifest = load_manifest()
     spec = manifest.defaults[action_id]
-    listed = Table(manifest.lifecycle).dated_list(spec["models"])
+    listed = Table.of(manifest.lifecycle).dated_list(spec["models"])
     return f"default {listed}, or ${spec['setting']}" + (f"; {example}" if example else "")
 
 

@@ -118,7 +118,7 @@ def _default_model(action, manifest) -> str:
     from ...lifecycle.table import Table
 
     spec = manifest.defaults[action.id]
-    return (f"`model` (default {Table(manifest.lifecycle).dated_list(spec['models'], quote='`')}, "
+    return (f"`model` (default {Table.of(manifest.lifecycle).dated_list(spec['models'], quote='`')}, "
             f"or `${spec['setting']}`)")
 
 
