@@ -94,6 +94,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "result shaping": (["actions/*.py"], ["actions/test_actions.py", "test_edges.py", "actions/test_image_files.py",
                                           "transport/test_sse.py", "surfaces/cli/test_streaming_cli.py",
                                           "actions/test_reasoning_usage.py", "test_readme_examples.py"]),
+    "lifecycle": (["lifecycle/*.py"], ["lifecycle/test_lifecycle_table.py", "lifecycle/test_model_choice.py",
+                                       "lifecycle/test_learned_models.py", "input/test_model_rules.py",
+                                       "surfaces/cli/test_doctor.py"]),
     "vault format": (["secrets/vault_format.py", "secrets/crypto.py", "secrets/names.py"],
                      ["secrets/test_vault_format.py", "secrets/test_vault_origins.py", "secrets/test_vault_store.py",
                       "surfaces/cli/test_vault_cli.py", "secrets/test_vault_properties.py", "test_edges.py"]),
@@ -135,6 +138,8 @@ CURATED: list[tuple[str, str, str, str]] = [
     # The key is registered for masking where it becomes a Secret (it used to be in transport/call.py).
     ("secret.py", "        remember(value)  # before any message could quote it\n", "",
      "the key in use is not masked where it is echoed"),
+    ("lifecycle/table.py", "return today >= self.date", "return today > self.date",
+     "a model is still sent on its shutdown day (OpenAI has turned it off that day)"),
     ("urls.py", "return address is not None and address.is_loopback",
      "return address is not None and (address.is_loopback or address.is_private)",
      "plain http to a private address (10.x, 192.168.x) carries the key in clear"),

@@ -31,3 +31,21 @@ def published_tools() -> dict[str, dict]:
                    "output": {k: v for k, v in schema_file(spec["output"]).items() if k not in HEADER_KEYS},
                    "annotations": spec.get("annotations", {})}
             for name, spec in entries}
+
+
+def without_the_default_model(name: str, schema: dict) -> dict:
+    """A published input schema as its file holds it: the package adds the `model` default in
+    force (by the lifecycle, on the day it runs) and names the dated list and its setting in the
+    description; that is checked here against skill.yaml's `defaults` and taken out again."""
+    model = schema.get("properties", {}).get("model")
+    if model is None or "default" not in model:
+        return schema
+    manifest = raw_manifest()
+    action = next(a for a, spec in manifest["actions"].items() if spec["mcp_tool"] == name)
+    default = manifest["defaults"][action]
+    assert model["default"] in default["models"], (name, model["default"])
+    described, added = model["description"].rsplit(" Default: ", 1)
+    assert added.endswith(f"(or ${default['setting']}).") and default["models"][0] in added, added
+    model = {k: v for k, v in model.items() if k != "default"}
+    model["description"] = described
+    return {**schema, "properties": {**schema["properties"], "model": model}}

@@ -8,7 +8,7 @@ import pytest
 
 import openai_skill
 from support.agent_clients import require_module
-from support.skill_files import published_tools
+from support.skill_files import published_tools, without_the_default_model
 from openai_skill.errors import InputError
 from openai_skill.manifest import load_manifest
 from openai_skill.surfaces.exports.tools import FORMATS, strict_mode_problems, tool_definitions
@@ -38,7 +38,9 @@ def test_the_python_api_and_the_cli_give_the_same_definitions(cli):
         printed = json.loads(result.out)
         # what both give is the schema files' content, tool by tool...
         assert [_name(t) for t in printed] == SEED_TOOLS + SETUP_TOOLS, fmt
-        assert [_input_schema(t) for t in printed] == [s["input"] for s in SOURCES.values()], fmt
+        # (the model default in force added: support/skill_files.without_the_default_model)
+        assert [without_the_default_model(_name(t), _input_schema(t)) for t in printed] == [
+            s["input"] for s in SOURCES.values()], fmt
         # ...and the two give it alike
         assert printed == openai_skill.tool_definitions(fmt)
     assert "tool_definitions" in openai_skill.__all__
@@ -56,7 +58,7 @@ def test_openai_function_shape_and_name_rules():
         assert function["parameters"]["type"] == "object"
         assert "$schema" not in function["parameters"] and "$id" not in function["parameters"]
         # the published parameters are the schema file, minus only the document header
-        assert function["parameters"] == SOURCES[function["name"]]["input"]
+        assert without_the_default_model(function["name"], function["parameters"]) == SOURCES[function["name"]]["input"]
 
 
 def test_openai_strict_mode_is_claimed_only_where_the_schema_allows_it():
@@ -90,7 +92,7 @@ def test_anthropic_shape():
         assert set(tool) == {"name", "description", "input_schema"}
         assert OPENAI_NAME.match(tool["name"])  # Anthropic's rule for tool names is the same pattern
         assert tool["input_schema"]["type"] == "object"
-        assert tool["input_schema"] == SOURCES[tool["name"]]["input"]
+        assert without_the_default_model(tool["name"], tool["input_schema"]) == SOURCES[tool["name"]]["input"]
         assert tool["description"] == SOURCES[tool["name"]]["summary"]
 
 
@@ -104,7 +106,7 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
         parsed = mcp_types.Tool.model_validate(tool)
         assert parsed.model_dump(by_alias=True, exclude_none=True) == tool
         assert validate_tool_name(tool["name"]).is_valid
-        assert tool["inputSchema"] == SOURCES[tool["name"]]["input"]
+        assert without_the_default_model(tool["name"], tool["inputSchema"]) == SOURCES[tool["name"]]["input"]
         assert tool["outputSchema"] == SOURCES[tool["name"]]["output"]
         assert tool["outputSchema"]["type"] == "object"  # MCP requires an object at the top
         # annotations come from skill.yaml, as written there

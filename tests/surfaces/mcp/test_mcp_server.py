@@ -21,7 +21,7 @@ from support.canary import CANARY_KEY  # noqa: E402
 from support.fake_openai import Answer  # noqa: E402
 from contract.spec import load_fixture  # noqa: E402
 from support.mcp_client import openai_skill_exe, run_session, server_env, texts  # noqa: E402
-from support.skill_files import published_tools, raw_manifest  # noqa: E402
+from support.skill_files import published_tools, without_the_default_model  # noqa: E402
 
 CHAT = load_fixture("chat-completion.json")
 MODELS = load_fixture("models-list.json")
@@ -54,25 +54,8 @@ def test_lists_the_four_tools_with_the_manifest_schemas(run):
     sources = published_tools()
     # The server adds each action's model default in force on its own (real) date, one of
     # skill.yaml's dated list, and names the list and its setting; the rest is the files'.
-    assert [(_as_the_file_holds(t), t["outputSchema"]) for t in got] == [
+    assert [(without_the_default_model(t["name"], t["inputSchema"]), t["outputSchema"]) for t in got] == [
         (s["input"], s["output"]) for s in sources.values()]
-
-
-def _as_the_file_holds(tool: dict) -> dict:
-    """The tool's input schema with the model default the server adds checked against
-    skill.yaml (read as a file) and taken out again."""
-    schema = tool["inputSchema"]
-    model = schema.get("properties", {}).get("model")
-    if model is None or "default" not in model:
-        return schema
-    action = next(a for a, spec in raw_manifest()["actions"].items() if spec["mcp_tool"] == tool["name"])
-    default = raw_manifest()["defaults"][action]
-    assert model["default"] in default["models"]
-    described, added = model["description"].rsplit(" Default: ", 1)
-    assert added.endswith(f"(or ${default['setting']}).") and default["models"][0] in added
-    model = {k: v for k, v in model.items() if k != "default"}
-    model["description"] = described
-    return {**schema, "properties": {**schema["properties"], "model": model}}
 
 
 def test_calls_each_tool_against_loopback(run, openai, tmp_path):
