@@ -13,6 +13,11 @@ request's origin: a URL the key must not go to is refused before any source is c
 `invoke` and `prepare` are the action API; `send`, `stream`, `upload`, `download` and
 `endpoint` are what jobs (bulk embeddings, the Batch API) use for other API paths. A client is
 safe to share between threads; reuse one to pay for settings, manifest and key once.
+
+Spend: every paid call passes through `hold` (the spend guard, `openai_skill.spend`): its worst
+case is checked against the caps and reserved before anything is sent (BudgetError, exit 7,
+when a cap refuses it), and settled with the cost the answer's usage gives. `invoke` does it
+itself; jobs call `hold` around their `send` (a bulk request, a whole batch).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
-from . import actions, urls
+from . import actions, spend, urls
 from .config import Settings
 from .errors import InsecureTransportError, NotFoundError
 from .manifest import Action
@@ -78,6 +83,7 @@ class Client:
                      else KeyChain.default(env, api_key, cache_vault=cache_vault))
         self._sessions = sessions
         self._origin: tuple[str, str] | None = None  # (base URL, its origin): parsed once, not per call
+        self.guard = spend.Guard(env)
 
     # --- what the client owns ---
 
@@ -143,31 +149,38 @@ class Client:
 
     def invoke(self, action: str, input: dict | None = None, *, dry_run: bool = False,
                on_text: Callable[[str], None] | None = None, inline_images: bool = False,
-               download_images: bool = False) -> dict:
-        """Run one action; return its normalized result (schemas/<action>.output.json).
+               download_images: bool = False, surface: str = "python") -> dict:
+        """Run one action; return its normalized result (schemas/<action>.output.json) with its
+        `cost` (USD from the answer's usage and the price table; `usd` null when unknown).
 
-        dry_run: return the request instead of sending it. on_text: called with each piece of
-        streamed text. inline_images: keep base64 in the result instead of saving files.
-        download_images: save URL images to files too.
+        dry_run: return the request and the call's worst-case cost instead of sending it.
+        on_text: called with each piece of streamed text. inline_images: keep base64 in the
+        result instead of saving files. download_images: save URL images to files too.
+        surface: who calls, as the spend ledger records it (cli, mcp, python).
         """
         prepared = self.prepare(action, input)
         action_id = prepared.action.id
         # The local side too (an output folder that cannot be written), before a paid call.
         actions.check(action_id, prepared.params, self.settings, inline_images=inline_images,
                       download_images=download_images)
+        worst = spend.worst_case(action_id, prepared.params)
         if dry_run:
-            out = {"dry_run": True, "action": action_id, "request": prepared.request.describe()}
+            out = {"dry_run": True, "action": action_id, "request": prepared.request.describe(),
+                   "cost": worst.to_dict()}
             return {**out, "warnings": list(prepared.warnings)} if prepared.warnings else out
-        try:
-            if prepared.request.stream:
-                data, request_id = self._stream_answer(action_id, prepared.request, on_text)
-            else:
-                response = self.send(prepared.request)
-                data, request_id = response.data, response.request_id
-        except NotFoundError as exc:
-            raise self._unknown_model(exc, prepared.params.get("model")) from None
+        with self.hold(worst, surface=surface, action=action_id) as held:
+            try:
+                if prepared.request.stream:
+                    data, request_id = self._stream_answer(action_id, prepared.request, on_text)
+                else:
+                    response = self.send(prepared.request)
+                    data, request_id = response.data, response.request_id
+            except NotFoundError as exc:
+                raise self._unknown_model(exc, prepared.params.get("model")) from None
+            cost = held.settle(spend.cost_of(action_id, prepared.params, data), request_id)
         actions.observe(action_id, data, origin=self.origin, env=self._env)
         result = actions.shape(action_id, data, request_id, prepared.params)
+        result["cost"] = cost.to_dict()
         result = actions.finish(action_id, result, self.settings, inline_images=inline_images,
                                 download_images=download_images)
         warnings = [*prepared.warnings, *actions.warnings(action_id, result, prepared.params)]
@@ -187,6 +200,25 @@ class Client:
         hint += " `openai-skill models` lists the models your key can use."
         return type(exc)(exc.message + hint, status=exc.status, request_id=exc.request_id,
                          api_type=exc.api_type, code=exc.code, param=exc.param)
+
+    # --- spend ---
+
+    def worst_case(self, action: str, params: dict, *, batch: bool = False) -> "spend.Cost":
+        """The most a call with these (prepared) params can cost by the price table."""
+        return spend.worst_case(action, params, batch=batch)
+
+    def cost_of(self, action: str, params: dict, answer: dict, *, batch: bool = False) -> "spend.Cost":
+        """What a call cost by the usage in OpenAI's `answer` and the price table."""
+        return spend.cost_of(action, params, answer, batch=batch)
+
+    def hold(self, worst: "spend.Cost", *, surface: str, action: str, ref: str | None = None,
+             hold_seconds: float | None = None) -> "spend.Hold":
+        """Reserve `worst` against the caps (BudgetError, nothing sent, when one refuses it);
+        use as a context manager around the send, and `settle` the real cost inside it. A
+        reservation never settled counts at its worst case (after `hold_seconds`, default the
+        call's deadline, it is shown as unsettled)."""
+        return self.guard.hold(worst, surface=surface, action=action, ref=ref,
+                               hold_seconds=hold_seconds or self.settings.deadline)
 
     def _stream_answer(self, action_id: str, request: ApiRequest, on_text) -> tuple[dict, str | None]:
         handler = actions.module(action_id)
@@ -245,6 +277,7 @@ class Client:
         """Close the client's own pooled connections (the process's shared ones stay)."""
         from .transport.session import default_sessions
 
+        self.guard.close()
         if self._sessions is not None and self._sessions is not default_sessions():
             self._sessions.close()
 

@@ -16,6 +16,7 @@ EXIT_CREDENTIALS = 3
 EXIT_API = 4
 EXIT_NETWORK = 5
 EXIT_NOT_SAVED = 6   # images were generated (and paid for) but not all could be saved
+EXIT_BUDGET = 7      # a spend cap refused the call before anything was sent
 
 
 class SkillError(Exception):
@@ -63,6 +64,14 @@ class InsecureTransportError(InputError):
     """The key would travel over plain http to a host that is not loopback."""
 
     kind = "insecure_transport"
+
+
+class BudgetError(SkillError):
+    """A spend cap (`openai-skill budget`) refused the call before anything was sent: its
+    worst case would pass a cap, or its price is unknown while a cap is set."""
+
+    exit_code = EXIT_BUDGET
+    kind = "budget_exceeded"
 
 
 class CredentialsError(SkillError):
@@ -171,7 +180,7 @@ class APITimeoutError(TransportError):
 
 
 __all__ = [
-    "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError",
+    "SkillError", "InputError", "InsecureTransportError", "BudgetError", "CredentialsError", "VaultError",
     "APIError", "AuthenticationError", "BadRequestError", "PermissionDeniedError",
     "NotFoundError", "ConflictError", "RateLimitError", "QuotaExceededError", "ServerError",
     "UnexpectedResponseError", "TransportError", "APIConnectionError", "APITimeoutError",

@@ -17,6 +17,7 @@ from .errors import InputError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST_NAME = "skill.yaml"
+PRICES_NAME = "prices.yaml"   # the dated price table beside skill.yaml (`openai_skill.spend`)
 BUNDLE_NAME = "_bundle.json"
 
 
@@ -91,7 +92,8 @@ def bundle_from_sources(root: Path) -> dict:
         for key in ("input", "output"):
             rel = spec[key]
             schemas[rel] = json.loads((root / rel).read_text(encoding="utf-8"))
-    return {"manifest": manifest, "schemas": schemas}
+    prices = yaml.safe_load((root / PRICES_NAME).read_text(encoding="utf-8"))
+    return {"manifest": manifest, "schemas": schemas, "prices": prices}
 
 
 def _from_bundle(bundle: dict, today=None) -> Manifest:
@@ -159,8 +161,18 @@ def _with_default_model(schema: dict, default: dict | None, lifecycle: dict, tod
 
 
 @cache
-def load_manifest() -> Manifest:
+def _bundle() -> dict:
     bundled = PACKAGE_DIR / BUNDLE_NAME
     if bundled.is_file():
-        return _from_bundle(json.loads(bundled.read_text(encoding="utf-8")))
-    return _from_bundle(bundle_from_sources(source_root()))
+        return json.loads(bundled.read_text(encoding="utf-8"))
+    return bundle_from_sources(source_root())
+
+
+@cache
+def load_manifest() -> Manifest:
+    return _from_bundle(_bundle())
+
+
+def load_prices() -> dict:
+    """prices.yaml as data (the same bundle as the manifest: one read per process)."""
+    return _bundle()["prices"]

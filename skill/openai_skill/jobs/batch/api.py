@@ -26,6 +26,9 @@ from ...retry import retry_delay
 from .inputs import Limits, check_action, checked_id, line_of, write_parts
 
 COMPLETION_WINDOW = "24h"            # the only window the API offers
+# A batch's reservation counts as unsettled once its window (and an hour) has passed.
+HOLD_SECONDS = 25 * 3600
+SURFACE = "batch"                    # how the spend ledger labels batch calls
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 2.0, 1.5, 60.0   # seconds: wait() backs off to once a minute
 CREATED_BY = "openai-skill"
@@ -73,7 +76,14 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
         except UnicodeDecodeError as exc:
             raise InputError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         client.key_for(client.base_url)  # every line checked: now the key (a missing one fails here)
-        uploaded = [client.upload(part.path, "batch").data for part in parts]
+        # The whole batch's worst case at the Batch price, reserved before the first upload: the
+        # per-call cap bounds the whole `batch create`; results() settles it.
+        held = client.hold(worst_of(parts, action), surface=SURFACE, action=action, hold_seconds=HOLD_SECONDS)
+        try:
+            uploaded = [client.upload(part.path, "batch").data for part in parts]
+        except BaseException as exc:
+            held.fail(exc)  # no batch was created: an answered error costs nothing
+            raise
     created: list[dict] = []
     try:
         for number, (part, file) in enumerate(zip(parts, uploaded, strict=True), start=1):
@@ -83,14 +93,36 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
             body = {"input_file_id": file["id"], "endpoint": request_line_endpoint(action),
                     "completion_window": COMPLETION_WINDOW, "metadata": tags}
             created.append(_create_once(client, body, tags))
-    except SkillError as exc:
+    except BaseException as exc:
+        # A create that failed may still have made its batch (its lookup can fail too): the
+        # reservation keeps its worst case, named by what was surely created (results settle it).
         if created:
+            held.attach(spend_ref(b["id"] for b in created))
+        else:
+            held.keep(exc)
+        if created and isinstance(exc, SkillError):
             ids = ", ".join(b["id"] for b in created)
             _annotate(exc, f"; batches created before this failure run and are billed: {ids} "
                            "(`openai-skill batch status ID`)")
             exc.details["created"] = [_brief(b) for b in created]
         raise
+    held.attach(spend_ref(b["id"] for b in created))
     return created
+
+
+def worst_of(parts, action: str):
+    """The batch's worst case: the parts' sum, unknown when any line's is."""
+    from ...spend import Cost, table
+
+    unpriced = next((p.unpriced for p in parts if p.unpriced), None)
+    if unpriced:
+        return Cost(None, "worst_case", table().as_of, unknown=unpriced, batch=True)
+    return Cost(sum(p.worst_usd for p in parts), "worst_case", table().as_of, batch=True)
+
+
+def spend_ref(batch_ids) -> str:
+    """The ledger's name for one `batch create`'s reservation: its batch ids, sorted."""
+    return "batch:" + ",".join(sorted(batch_ids))
 
 
 def _create_once(client: Client, body: dict, tags: dict) -> dict:
@@ -222,8 +254,15 @@ def results(batch_ids, out: str | Path | None = None, *, inputs: str | Path | No
     unfinished = [b["id"] for b in batches if b.get("status") not in TERMINAL]
     if unfinished:
         raise APIError(f"batch {', '.join(unfinished)} has not ended yet; `openai-skill batch wait` first")
-    return collect(batches, client, out=Path(out) if out else None,
-                   inputs=Path(inputs) if inputs else None)
+    joined, cost = collect(batches, client, out=Path(out) if out else None,
+                           inputs=Path(inputs) if inputs else None)
+    # Settle the create's reservation when these are all its batches and every line's cost is
+    # known; otherwise it stays at its worst case (an upper bound, never an underestimate).
+    if cost.usd is not None:
+        client.guard.ledger.settle_ref(spend_ref(batch_ids), cost, status="settled")
+    if isinstance(joined, dict):
+        joined["cost"] = cost.to_dict()
+    return joined
 
 
 __all__ = ["create", "status", "wait", "results", "cancel", "list_batches", "Limits", "line_of"]

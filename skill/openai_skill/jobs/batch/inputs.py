@@ -42,6 +42,8 @@ class Part:
     requests: int = 0
     bytes: int = 0
     embedding_inputs: int = 0
+    worst_usd: float = 0.0          # the part's worst case at the Batch price (spend guard)
+    unpriced: str | None = None     # why a line's worst case is unknown, if one is
 
 
 def custom_id(line: int) -> str:
@@ -120,7 +122,7 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
             try:
                 if isinstance(data, InputError):
                     raise data
-                encoded, inputs, _params = request_line(action_id, number, data, client)
+                encoded, inputs, params = request_line(action_id, number, data, client)
             except InputError as exc:
                 bad += 1
                 if len(problems) < MAX_REPORTED_PROBLEMS:
@@ -141,6 +143,11 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
                 parts.append(part)
                 handle = open(part.path, "wb")  # noqa: SIM115  (one part after another; the finally closes the last)
             handle.write(encoded)
+            worst = client.worst_case(action_id, params, batch=True)
+            if worst.usd is None:
+                part.unpriced = part.unpriced or f"line {number}: {worst.unknown}"
+            else:
+                part.worst_usd += worst.usd
             part.last_line = number
             part.requests += 1
             part.bytes += len(encoded)

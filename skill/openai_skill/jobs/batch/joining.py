@@ -66,6 +66,7 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
     answered: dict[str, str] = {}        # custom_id -> where its answer was
     problems: list[str] = []
     counts = {"succeeded": 0, "failed": 0}
+    spent, unknown = 0.0, None   # the batches' cost at the Batch price, from each answer's usage
     with tempfile.TemporaryDirectory(prefix="openai-skill-results-") as folder:
         spool_path = Path(folder) / "spool"
         with open(spool_path, "wb") as spool:
@@ -88,6 +89,14 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
                         line = line_of(custom)
                         data, params = (None, {}) if line is None else table.get(line, (None, {}))
                         line, entry = joined_line(item, action, params, client.base_url)
+                        if not entry["error"]:
+                            body = (item.get("response") or {}).get("body") or {}
+                            cost = client.cost_of(action, params or {"model": body.get("model")}, body,
+                                                  batch=True)
+                            if cost.usd is None:
+                                unknown = unknown or f"line {line}: {cost.unknown}"
+                            else:
+                                spent += cost.usd
                         if inputs is not None:
                             entry["input"] = data
                         counts["failed" if entry["error"] else "succeeded"] += 1
@@ -116,10 +125,19 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
             with open(spool_path, "rb") as spool:
                 entries = [json.loads(_read(spool, index[n])) for n in order]
             entries += [_missing(n, table, inputs is not None) for n in missing]
-            return sorted(entries, key=lambda e: (e["line"] is None, e["line"] or 0))
+            return (sorted(entries, key=lambda e: (e["line"] is None, e["line"] or 0)),
+                    _cost(spent, unknown))
         _write_in_order(out, spool_path, index, order, missing, table, inputs is not None)
-    return {"out": str(out), "lines": len(order) + len(missing) + unnamed, **counts,
-            "missing": len(missing) + unnamed, "batches": [b["id"] for b in batches]}
+    return ({"out": str(out), "lines": len(order) + len(missing) + unnamed, **counts,
+             "missing": len(missing) + unnamed, "batches": [b["id"] for b in batches]}, _cost(spent, unknown))
+
+
+def _cost(spent: float, unknown: str | None):
+    from ...spend import Cost, table
+
+    if unknown:
+        return Cost(None, "usage", table().as_of, unknown=unknown, batch=True)
+    return Cost(spent, "usage", table().as_of, batch=True)
 
 
 def lines_of(batch: dict) -> set[int] | None:

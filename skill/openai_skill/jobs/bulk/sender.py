@@ -1,7 +1,9 @@
 """One embedding request through the client: the action's schema and model rules
 (`Client.prepare`), the key for the request's origin, the shared session with its retries,
-deadline and redaction (`Client.send`). The only thing added is `encoding_format: base64`
-and keeping the vectors as float32 bytes."""
+deadline and redaction (`Client.send`), and the spend guard (`Client.hold`): each request's
+worst case (its texts' bytes) is reserved against the caps before it is sent and settled with
+its usage after, so a cap stops a run between requests. The only thing added is
+`encoding_format: base64` and keeping the vectors as float32 bytes."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ...errors import UnexpectedResponseError
 from .vectors import Shape, decode_base64, from_floats
 
 ACTION = "create-embedding"
+SURFACE = "bulk"           # how the spend ledger labels these calls
 WIRE_ENCODING = "base64"   # about 4x fewer bytes than JSON numbers (see vectors.py)
 
 
@@ -43,9 +46,12 @@ class EmbeddingSender:
     def __call__(self, texts: list, deadline_at: float | None = None) -> tuple[list, Mapping]:
         """`deadline_at`: when this request's deadline ends (a `time.monotonic()` instant; it
         began before any rate-limit wait)."""
-        request = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions)).request
-        with cancelling(self.switch):
-            response = self.client.send(request, observe=self.observe, deadline_at=deadline_at)
+        prepared = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions))
+        with self.client.hold(self.client.worst_case(ACTION, prepared.params), surface=SURFACE,
+                              action=ACTION) as held:
+            with cancelling(self.switch):
+                response = self.client.send(prepared.request, observe=self.observe, deadline_at=deadline_at)
+            held.settle(self.client.cost_of(ACTION, prepared.params, response.data), response.request_id)
         vectors = decode_answer(response.data, len(texts), response.request_id)
         self.shape.check(vectors, response.request_id)  # before the engine caches or writes any
         return vectors, response.headers

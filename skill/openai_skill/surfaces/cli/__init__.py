@@ -19,10 +19,10 @@ from functools import partial
 
 from ..._version import __version__
 from ...errors import EXIT_USAGE, InputError, SkillError
-from . import actions, dashboard, doctor, exports, jobs, mcp, vault
+from . import actions, budget, dashboard, doctor, exports, jobs, mcp, vault
 from .output import OutputError, emit, fail, write_text
 
-GROUPS = (actions, doctor, vault, exports, jobs, mcp, dashboard)
+GROUPS = (actions, doctor, vault, budget, exports, jobs, mcp, dashboard)
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 EXIT_INTERNAL = 1        # a failure we did not foresee: a bug to report
 EXIT_INTERRUPTED = 130   # Ctrl-C, as shells report SIGINT
@@ -44,6 +44,7 @@ something off? `openai-skill doctor` checks the key, the base URL, the API and t
 exit codes: 0 ok, 2 invalid input or usage, 3 missing or rejected credentials,
             4 API error (quota, permission, unexpected answer), 5 network or timeout,
             6 images generated but not all saved (the result keeps the rest),
+            7 refused by a spend cap before sending (`openai-skill budget show`),
             1 internal error (a bug; OPENAI_SKILL_DEBUG=1 shows the traceback)."""
 
 

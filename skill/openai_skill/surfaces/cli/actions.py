@@ -186,6 +186,7 @@ def _options(args) -> dict:
         "output_dir": getattr(args, "output_dir", None),
         "inline_images": getattr(args, "inline", False),
         "download_images": getattr(args, "download", False),
+        "surface": "cli",
     }
 
 

@@ -136,7 +136,7 @@ class ToolRunner:
     def work(self, action: str, arguments: dict):
         def run(on_text):
             # One validation, inside invoke, before any key source is asked.
-            return self.client.invoke(action, arguments, on_text=on_text)
+            return self.client.invoke(action, arguments, on_text=on_text, surface="mcp")
         return run
 
     async def call(self, ctx, name: str, arguments: dict | None) -> dict:

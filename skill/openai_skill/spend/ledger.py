@@ -1,0 +1,322 @@
+"""The spend ledger: one SQLite file in the config folder, shared by every process.
+
+Each paid call is a row: reserved at its worst case before anything is sent, settled with its
+real cost after. The caps (`openai-skill budget`) live in the same file, so the check and the
+reservation are one transaction under SQLite's write lock (BEGIN IMMEDIATE): two processes can
+never both see the same room left under a cap, so racing processes never overshoot it.
+
+What a row counts: its settled cost once settled, its worst case until then. A call that
+crashed (the process was killed) never settles: after its deadline it is shown as unsettled
+and keeps counting at its worst case, never dropped. A row counts on the UTC day (and month)
+it was reserved. Caps in the environment (OPENAI_SKILL_BUDGET_*) can only lower the stored
+ones: an agent that controls its environment cannot lift a cap with them.
+
+Never the key, never prompt or output text: a row holds time, surface, action, model, token
+counts, costs, status, the error's type and the request id. The file is 0600; WAL mode keeps
+it whole when a process is killed mid-write.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import BudgetError, InputError
+from .prices import Cost
+
+LEDGER_NAME = "spend.sqlite3"
+CAPS = ("per_call", "daily", "monthly")
+CAP_LABELS = {"per_call": "per-call", "daily": "daily", "monthly": "monthly"}
+ENV_CAPS = {"per_call": "OPENAI_SKILL_BUDGET_PER_CALL", "daily": "OPENAI_SKILL_BUDGET_DAILY",
+            "monthly": "OPENAI_SKILL_BUDGET_MONTHLY"}
+ALLOW_UNPRICED = "allow_unpriced"
+BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction (8 racing processes)
+NO_DEADLINE_HOLD = 3600.0    # a call without a deadline counts as crashed after an hour
+EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    made_at REAL NOT NULL,
+    day TEXT NOT NULL,
+    month TEXT NOT NULL,
+    surface TEXT NOT NULL,
+    action TEXT NOT NULL,
+    model TEXT,
+    priced INTEGER NOT NULL,
+    reserved_usd REAL NOT NULL,
+    settled_usd REAL,
+    status TEXT NOT NULL,
+    deadline_at REAL NOT NULL,
+    ref TEXT,
+    request_id TEXT,
+    error TEXT,
+    input_tokens INTEGER,
+    cached_tokens INTEGER,
+    output_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    images INTEGER,
+    latency_s REAL
+);
+CREATE INDEX IF NOT EXISTS calls_day ON calls(day);
+CREATE INDEX IF NOT EXISTS calls_month ON calls(month);
+CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL NOT NULL);
+"""
+# What a row counts: the settled cost once known, the worst case until then.
+CHARGED = "COALESCE(settled_usd, reserved_usd)"
+
+
+def ledger_path(env: Mapping | None = None) -> Path:
+    from ..config import config_folder
+
+    return config_folder(env)[0] / LEDGER_NAME
+
+
+def usd(value: float) -> str:
+    """Dollars as people read them: cents, or more digits for sub-cent amounts."""
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
+
+
+def env_caps(env: Mapping) -> dict:
+    """The caps the environment sets (they can only lower the stored ones)."""
+    caps = {}
+    for name, variable in ENV_CAPS.items():
+        raw = env.get(variable)
+        if raw:
+            caps[name] = parse_usd(raw, variable)
+    return caps
+
+
+def parse_usd(raw, where: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{where}: expected an amount in USD (a number >= 0, e.g. 5 or 0.25), got {raw!r}",
+                         field=where, expected="a number >= 0", given=str(raw))
+    return value
+
+
+class Ledger:
+    """The ledger file and the caps in it. Safe to share between threads."""
+
+    def __init__(self, path: Path, *, env: Mapping | None = None, clock=time.time):
+        self.path = Path(path)
+        self.env = os.environ if env is None else env
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    # --- the file ---
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created 0600 before SQLite opens it; SQLite gives its -wal/-shm files the same mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: whole after a killed process
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _write(self, work):
+        """Run `work(conn)` in one BEGIN IMMEDIATE transaction (the file's write lock)."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+            except (sqlite3.Error, OSError) as exc:
+                raise self._unusable(exc) from None
+            try:
+                out = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return out
+
+    def _unusable(self, exc) -> BudgetError:
+        return BudgetError(f"the spend ledger {self.path} cannot be used ({type(exc).__name__}: {exc}); "
+                           "nothing was sent. Check the folder's permissions and free space",
+                           reason="ledger_unusable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- caps ---
+
+    def _settings(self, conn) -> dict:
+        return {name: value for name, value in conn.execute("SELECT name, value FROM settings")}
+
+    def stored_caps(self) -> dict:
+        """{cap: usd} stored in the file, and whether unpriced calls are allowed."""
+        settings = self._write(self._settings)
+        return {"caps": {name: settings[name] for name in CAPS if name in settings},
+                "allow_unpriced": bool(settings.get(ALLOW_UNPRICED))}
+
+    def effective_caps(self, settings: dict) -> dict:
+        caps = {name: settings[name] for name in CAPS if name in settings}
+        for name, value in env_caps(self.env).items():
+            caps[name] = min(value, caps.get(name, value))
+        return caps
+
+    def set_caps(self, caps: Mapping[str, float | None], *, allow_unpriced: bool | None = None) -> None:
+        """Store caps (None removes one) and the unpriced flag. Callers decide who may."""
+        def work(conn):
+            for name, value in caps.items():
+                if name not in CAPS:
+                    raise InputError(f"unknown cap {name!r}; expected one of: {', '.join(CAPS)}")
+                if value is None:
+                    conn.execute("DELETE FROM settings WHERE name = ?", (name,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO settings(name, value) VALUES (?, ?)", (name, float(value)))
+            if allow_unpriced is not None:
+                conn.execute("INSERT OR REPLACE INTO settings(name, value) VALUES (?, ?)",
+                             (ALLOW_UNPRICED, 1.0 if allow_unpriced else 0.0))
+        self._write(work)
+
+    # --- periods ---
+
+    def periods(self, at: float | None = None) -> tuple[str, str]:
+        """(the UTC day, the UTC month) of `at` (default now)."""
+        stamp = time.gmtime(self.clock() if at is None else at)
+        return time.strftime("%Y-%m-%d", stamp), time.strftime("%Y-%m", stamp)
+
+    @staticmethod
+    def _spent(conn, column: str, period: str) -> float:
+        row = conn.execute(f"SELECT COALESCE(SUM({CHARGED}), 0) FROM calls WHERE {column} = ?", (period,)).fetchone()
+        return float(row[0])
+
+    # --- calls ---
+
+    def reserve(self, worst: Cost, *, surface: str, action: str, hold_seconds: float | None,
+                ref: str | None = None) -> int:
+        """Check the caps against `worst` and reserve it, in one transaction; the row id.
+        Raises BudgetError (nothing reserved) when a cap would be passed, or when the price is
+        unknown while a cap is set and unpriced calls are not allowed."""
+        now = self.clock()
+        day, month = self.periods(now)
+
+        def work(conn):
+            settings = self._settings(conn)
+            caps = self.effective_caps(settings)
+            what = f"{worst.model or action}, {action}"
+            if worst.usd is None:
+                if caps and not settings.get(ALLOW_UNPRICED):
+                    name = next(iter(caps))
+                    raise BudgetError(
+                        f"refused before sending: the cost of this call is unknown ({worst.unknown}) and a "
+                        f"{CAP_LABELS[name]} cap of {usd(caps[name])} is set; a person can allow unpriced "
+                        "calls with `openai-skill budget set --allow-unpriced`", cap=name, reason="unpriced")
+            else:
+                if "per_call" in caps and worst.usd > caps["per_call"] + EPSILON:
+                    raise BudgetError(
+                        f"refused before sending: the per-call cap is {usd(caps['per_call'])} and this call "
+                        f"could cost up to {usd(worst.usd)} ({what}); {usd(0)} spent, {usd(caps['per_call'])} "
+                        "left for one call", cap="per_call", cap_usd=caps["per_call"],
+                        worst_usd=worst.usd)
+                for name, column, period, when in (("daily", "day", day, "today (UTC)"),
+                                                   ("monthly", "month", month, "this month (UTC)")):
+                    if name not in caps:
+                        continue
+                    spent = self._spent(conn, column, period)
+                    if spent + worst.usd > caps[name] + EPSILON:
+                        left = max(0.0, caps[name] - spent)
+                        raise BudgetError(
+                            f"refused before sending: the {name} cap is {usd(caps[name])}; {usd(spent)} spent "
+                            f"{when}, {usd(left)} left; this call could cost up to {usd(worst.usd)} ({what})",
+                            cap=name, cap_usd=caps[name], spent_usd=round(spent, 8), left_usd=round(left, 8),
+                            worst_usd=worst.usd)
+            hold = NO_DEADLINE_HOLD if not hold_seconds else hold_seconds
+            cursor = conn.execute(
+                "INSERT INTO calls(made_at, day, month, surface, action, model, priced, reserved_usd, status, "
+                "deadline_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)",
+                (now, day, month, surface, action, worst.model, int(worst.usd is not None), worst.usd or 0.0,
+                 now + hold, ref))
+            return cursor.lastrowid
+
+        return self._write(work)
+
+    def settle(self, row: int, cost: Cost | None, *, status: str, request_id: str | None = None,
+               error: str | None = None, latency: float | None = None) -> None:
+        """Record the real cost; a cost that is unknown keeps the row at its worst case."""
+        details = cost.details if cost is not None else {}
+        settled = cost.usd if cost is not None else None
+
+        def work(conn):
+            conn.execute(
+                "UPDATE calls SET settled_usd = COALESCE(?, settled_usd), status = ?, request_id = ?, error = ?, "
+                "input_tokens = ?, cached_tokens = ?, output_tokens = ?, reasoning_tokens = ?, images = ?, "
+                "latency_s = ? WHERE id = ?",
+                (settled, status, request_id, error, details.get("input_tokens"), details.get("cached_tokens"),
+                 details.get("output_tokens"), details.get("reasoning_tokens"), details.get("images"),
+                 latency, row))
+        self._write(work)
+
+    def attach(self, row: int, ref: str) -> None:
+        """Name a reservation by what settles it later (a batch id)."""
+        self._write(lambda conn: conn.execute("UPDATE calls SET ref = ? WHERE id = ?", (ref, row)))
+
+    def settle_ref(self, ref: str, cost: Cost | None, *, status: str) -> bool:
+        """Settle the open reservation named `ref`; False when there is none."""
+        def work(conn):
+            found = conn.execute("SELECT id FROM calls WHERE ref = ? AND status = 'reserved'", (ref,)).fetchone()
+            if found is None:
+                return False
+            conn.execute("UPDATE calls SET settled_usd = COALESCE(?, settled_usd), status = ? WHERE id = ?",
+                         (None if cost is None else cost.usd, status, found[0]))
+            return True
+        return self._write(work)
+
+    # --- reading ---
+
+    def summary(self) -> dict:
+        """The caps, what is spent and left this UTC day and month, open and unsettled calls."""
+        now = self.clock()
+        day, month = self.periods(now)
+
+        def work(conn):
+            settings = self._settings(conn)
+            caps = self.effective_caps(settings)
+            spent = {"daily": self._spent(conn, "day", day), "monthly": self._spent(conn, "month", month)}
+            unsettled = conn.execute(
+                f"SELECT COUNT(*), COALESCE(SUM({CHARGED}), 0) FROM calls WHERE settled_usd IS NULL "
+                "AND status != 'settled' AND deadline_at < ?", (now,)).fetchone()
+            return settings, caps, spent, unsettled
+        settings, caps, spent, unsettled = self._write(work)
+        out = {"day": day, "month": month, "allow_unpriced": bool(settings.get(ALLOW_UNPRICED)),
+               "caps": {}, "unsettled_calls": unsettled[0], "unsettled_usd": round(unsettled[1], 8)}
+        for name in CAPS:
+            entry: dict = {"usd": caps.get(name)}
+            if name in settings and name in caps and caps[name] < settings[name]:
+                entry["stored_usd"] = settings[name]
+                entry["lowered_by"] = ENV_CAPS[name]
+            if name in spent:
+                entry["spent_usd"] = round(spent[name], 8)
+                if name in caps:
+                    entry["left_usd"] = round(max(0.0, caps[name] - spent[name]), 8)
+            out["caps"][name] = entry
+        return out
+
+    def rows(self) -> list[dict]:
+        """Every row as a dict (tests and the usage views read this)."""
+        with self._lock:
+            conn = self._connection()
+            conn.row_factory = sqlite3.Row
+            try:
+                return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
+            finally:
+                conn.row_factory = None
