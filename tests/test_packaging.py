@@ -122,10 +122,13 @@ def test_wheel_carries_manifest_schemas_and_bundle(wheel):
     # The import name is openai_skill only: no top-level `skill` package to collide with PyPI's `skill`.
     assert {n.split("/")[0] for n in names if not n.startswith("openai_skill-")} == {"openai_skill"}
     assert not any(n.startswith(("tests/", "schemas/")) or n == "skill.yaml" for n in names)
-    # the bundle is skill.yaml and every schema file, as the files hold them
+    # the bundle is skill.yaml, every schema file and the price table, as the files hold them
     assert bundle["manifest"] == yaml.safe_load((REPO / "skill.yaml").read_text(encoding="utf-8"))
     assert bundle["schemas"] == {f"schemas/{p.name}": json.loads(p.read_text(encoding="utf-8"))
                                  for p in (REPO / "schemas").glob("*.json")}
+    assert bundle["prices"] == yaml.safe_load((REPO / "prices.yaml").read_text(encoding="utf-8"))
+    # The price table reaches the installed package: in the bundle the code reads, and beside skill.yaml.
+    assert "openai_skill/prices.yaml" in names and bundle["prices"]["as_of"] and bundle["prices"]["chat"]
     assert "openai-skill = openai_skill.surfaces.cli:main" in entry_points
 
 

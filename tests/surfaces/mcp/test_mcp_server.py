@@ -75,6 +75,8 @@ def test_calls_each_tool_against_loopback(run, openai, tmp_path):
     assert texts(chat) == CHAT["choices"][0]["message"]["content"]
     assert chat.structured_content["content"] == CHAT["choices"][0]["message"]["content"]
     assert chat.structured_content["request_id"] == "req_200_chat/completions"
+    # The cost travels in the structured content (the SDK's client validated it against the schema).
+    assert chat.structured_content["cost"]["basis"] == "usage" and models.structured_content["cost"]["usd"] == 0
     assert [m["id"] for m in models.structured_content["models"]] == sorted(m["id"] for m in MODELS["data"])
     assert json.loads(texts(models)) == models.structured_content
     assert embedding.structured_content["embedding"] == EMBEDDING["data"][0]["embedding"]

@@ -1,0 +1,67 @@
+"""The spend guard in the jobs: bulk embeddings reserve per request (a cap stops a run between
+requests, nothing past it is sent); `batch create` reserves the whole batch's worst case at the
+Batch price before any upload, and `batch results` settles it from the answers' usage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs_fixtures import fake  # noqa: F401  (fixture)
+from openai_skill.spend import Guard
+
+
+@pytest.fixture(autouse=True)
+def no_poll_wait(monkeypatch):
+    from openai_skill.jobs.batch import api as batch
+
+    monkeypatch.setattr(batch, "_sleep", lambda seconds: None)
+
+
+def test_bulk_reserves_per_request_and_a_cap_stops_the_run_between_requests(fake, cli, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(f"text number {i}" for i in range(1000)) + "\n")
+    # One request of 100 texts is at most ~1,600 bytes: $0.000032 at $0.02 per 1M tokens.
+    assert cli("budget", "set", "--daily", "0.00004").code == 0
+    result = cli("embed", "--file", source, "--out", tmp_path / "out.jsonl", "--batch-size", 100, "-k", 1,
+                 "--no-cache")
+    assert result.code == 7, result.err
+    assert "refused before sending: the daily cap is" in result.err
+    rows = Guard().ledger.rows()
+    sent = fake.count("POST", "/v1/embeddings")
+    assert 1 <= sent < 10 and len(rows) == sent              # every request reserved, none past the cap
+    assert all(r["surface"] == "bulk" and r["status"] == "settled" for r in rows)
+    assert sum(r["settled_usd"] for r in rows) <= 0.00004
+    assert all(r["settled_usd"] < r["reserved_usd"] for r in rows)  # settled from usage, below the bound
+
+
+def _chat_lines(path, n):
+    path.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}], "max_tokens": 100})
+                              for i in range(n)) + "\n")
+    return path
+
+
+def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(fake, cli, tmp_path):
+    inputs = _chat_lines(tmp_path / "in.jsonl", 5)
+    assert cli("budget", "set", "--per-call", "0.0001").code == 0
+    refused = cli("batch", "create", "chat-completion", "--file", inputs)
+    assert refused.code == 7 and "per-call cap is $0.000100" in refused.err.replace("$0.0001 ", "$0.000100 ")
+    assert fake.files == {} and fake.batches == {}
+
+
+def test_batch_results_settle_the_reservation_at_the_batch_price(fake, cli, tmp_path):
+    inputs = _chat_lines(tmp_path / "in.jsonl", 4)
+    created = cli("batch", "create", "chat-completion", "--file", inputs)
+    assert created.code == 0, created.err
+    (entry,) = created.json()["batches"]
+    (row,) = Guard().ledger.rows()
+    assert row["surface"] == "batch" and row["status"] == "reserved" and row["ref"] == f"batch:{entry['id']}"
+    assert cli("batch", "wait", entry["id"]).code == 0
+    joined = cli("batch", "results", entry["id"], "--out", tmp_path / "out.jsonl", "--input", inputs)
+    assert joined.code == 0, joined.err
+    each = (5 * 0.15 + 3 * 0.60) / 1e6 * 0.5                 # the fake's usage, gpt-4o-mini, Batch price
+    assert joined.json()["cost"]["usd"] == round(4 * each, 8) and joined.json()["cost"]["batch"] is True
+    (row,) = Guard().ledger.rows()
+    assert row["status"] == "settled" and row["settled_usd"] == pytest.approx(4 * each)
+    assert row["reserved_usd"] > row["settled_usd"]
