@@ -203,16 +203,16 @@ class Client:
 
     # --- spend ---
 
-    def worst_case(self, action: str, params: dict, *, batch: bool = False) -> "spend.Cost":
+    def worst_case(self, action: str, params: dict, *, batch: bool = False) -> spend.Cost:
         """The most a call with these (prepared) params can cost by the price table."""
         return spend.worst_case(action, params, batch=batch)
 
-    def cost_of(self, action: str, params: dict, answer: dict, *, batch: bool = False) -> "spend.Cost":
+    def cost_of(self, action: str, params: dict, answer: dict, *, batch: bool = False) -> spend.Cost:
         """What a call cost by the usage in OpenAI's `answer` and the price table."""
         return spend.cost_of(action, params, answer, batch=batch)
 
-    def hold(self, worst: "spend.Cost", *, surface: str, action: str, ref: str | None = None,
-             hold_seconds: float | None = None) -> "spend.Hold":
+    def hold(self, worst: spend.Cost, *, surface: str, action: str, ref: str | None = None,
+             hold_seconds: float | None = None) -> spend.Hold:
         """Reserve `worst` against the caps (BudgetError, nothing sent, when one refuses it);
         use as a context manager around the send, and `settle` the real cost inside it. A
         reservation never settled counts at its worst case (after `hold_seconds`, default the

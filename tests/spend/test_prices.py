@@ -17,7 +17,8 @@ from openai_skill.spend.prices import render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 PRICES = yaml.safe_load((REPO / "prices.yaml").read_text(encoding="utf-8"))
-PAIR = re.compile(r"(?P<model>[a-z0-9][a-z0-9.\-]+) (?P<a>\d+\.\d\d)(?: in)?(?: / (?P<b>\d+\.\d\d)(?: \(3P\))?(?: cached)?)?"
+PAIR = re.compile(r"(?P<model>[a-z0-9][a-z0-9.\-]+) (?P<a>\d+\.\d\d)(?: in)?"
+                  r"(?: / (?P<b>\d+\.\d\d)(?: \(3P\))?(?: cached)?)?"
                   r"(?: / (?P<c>\d+\.\d\d)(?: out)?)?")
 
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -89,7 +88,8 @@ def test_environment_caps_only_lower(tmp_path):
     lower = Ledger(tmp_path / "spend.sqlite3", env={"OPENAI_SKILL_BUDGET_DAILY": "0.5"})
     with pytest.raises(BudgetError, match=r"daily cap is \$0\.50"):
         lower.reserve(_worst(0.6), surface="cli", action="a", hold_seconds=1)
-    assert lower.summary()["caps"]["daily"] == {"usd": 0.5, "stored_usd": 1.0, "lowered_by": "OPENAI_SKILL_BUDGET_DAILY",
+    assert lower.summary()["caps"]["daily"] == {"usd": 0.5, "stored_usd": 1.0,
+                                                "lowered_by": "OPENAI_SKILL_BUDGET_DAILY",
                                                 "spent_usd": 0.0, "left_usd": 0.5}
     with pytest.raises(Exception, match="OPENAI_SKILL_BUDGET_DAILY: expected an amount in USD"):
         Ledger(tmp_path / "spend.sqlite3", env={"OPENAI_SKILL_BUDGET_DAILY": "lots"}).reserve(

@@ -71,7 +71,7 @@ class Hold:
         except BudgetError:
             pass  # the call is done and paid; its row stays reserved at the worst case
 
-    def __enter__(self) -> "Hold":
+    def __enter__(self) -> Hold:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

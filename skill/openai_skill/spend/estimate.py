@@ -40,7 +40,7 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
     if action in prices.free_actions:
         return Cost(0.0, "free", prices.as_of)
     row = prices.row(action, model)
-    if row is None:
+    if row is None or not isinstance(model, str):  # a row is only ever found for a str model
         return prices.unknown(action, model, basis="worst_case", batch=batch)
     multiplier = prices.batch_multiplier if batch else 1.0
     try:
@@ -57,7 +57,7 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
 
 
 def _chat(prices, row: dict, model: str, params: dict) -> tuple[float, dict]:
-    images = []
+    images: list[dict] = []
     text = {k: v for k, v in params.items() if k != "messages"}
     text["messages"] = [_text_of(message, images) for message in params.get("messages") or ()]
     input_tokens = len(json.dumps(text, ensure_ascii=False).encode("utf-8")) + PRIMING_TOKENS
@@ -72,7 +72,7 @@ def _chat(prices, row: dict, model: str, params: dict) -> tuple[float, dict]:
     return usd, {"input_tokens_at_most": input_tokens, "output_tokens_at_most": output_tokens}
 
 
-def _text_of(message, images: list):
+def _text_of(message, images: list[dict]):
     """The message with each image part replaced by a marker (counted apart); a part whose
     tokens have no bound raises Unbounded."""
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):

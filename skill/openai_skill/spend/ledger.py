@@ -240,7 +240,7 @@ class Ledger:
                             f"{when}, {usd(left)} left; this call could cost up to {usd(worst.usd)} ({what})",
                             cap=name, cap_usd=caps[name], spent_usd=round(spent, 8), left_usd=round(left, 8),
                             worst_usd=worst.usd)
-            hold = NO_DEADLINE_HOLD if not hold_seconds else hold_seconds
+            hold = hold_seconds or NO_DEADLINE_HOLD
             cursor = conn.execute(
                 "INSERT INTO calls(made_at, day, month, surface, action, model, priced, reserved_usd, status, "
                 "deadline_at, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?)",

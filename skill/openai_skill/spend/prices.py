@@ -163,8 +163,10 @@ def render_markdown(data: dict | None = None) -> str:
                      f"| {each} | {source(row['source'])} | {row['as_of']} |")
     for name, rule in data["long_context"].items():
         lines += ["", f"Long context ({name} rows): above {rule['above']:,} input tokens, input costs "
-                      f"{rule['input_multiplier']}x and output {rule['output_multiplier']}x ({source(rule['source'])})."]
-    lines += ["", f"Batch API: {data['batch']['multiplier']:g} x the standard price ({source(data['batch']['source'])}).",
+                      f"{rule['input_multiplier']}x and output {rule['output_multiplier']}x "
+                      f"({source(rule['source'])})."]
+    lines += ["", f"Batch API: {data['batch']['multiplier']:g} x the standard price "
+                  f"({source(data['batch']['source'])}).",
               "", "Most input tokens one image part can count (detail high, the largest image): "
               + ", ".join(f"{m} {r['tokens']:,}" for m, r in data["vision_max_tokens"].items())
               + f" ({source('openai-vision-guide')}). Other models: an image part makes the call unpriced.",
