@@ -160,10 +160,10 @@ def test_the_actions_are_listed_nowhere_else_in_the_code():
 def test_public_api_is_pinned():
     assert sorted(skill.__all__) == sorted([
         "__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many", "batch", "action_names",
-        "SkillError", "InputError", "InsecureTransportError", "CredentialsError", "VaultError", "APIError",
-        "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError", "ConflictError",
-        "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError", "TransportError",
-        "APIConnectionError", "APITimeoutError"])
+        "SkillError", "InputError", "InsecureTransportError", "BudgetError", "CredentialsError", "VaultError",
+        "APIError", "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError",
+        "ConflictError", "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError",
+        "TransportError", "APIConnectionError", "APITimeoutError"])
     assert skill.action_names() == list(MANIFEST.actions)
 
 
