@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 
 import openai_skill as skill
 from support.ci import need_beside_repo
-from openai_skill.manifest import bundle_from_sources, load_manifest
+from openai_skill.manifest import bundle_from_sources, load_manifest, load_prices
 from openai_skill import actions as registry
 from openai_skill.input.model_rules import STEPS
 from support import REPO
@@ -24,11 +24,12 @@ def test_four_actions_with_the_seeds_mcp_names():
 
 
 def test_installed_copy_matches_the_sources():
-    """The manifest and schemas the package reads are the repo's, not a stale copy; the only
-    change made on loading is the `model` default (and its dated list) from `defaults`."""
+    """The manifest, schemas and price table the package reads are the repo's, not a stale copy;
+    the only change made on loading is the `model` default (and its dated list) from `defaults`."""
     tools = {**MANIFEST.actions, **MANIFEST.setup_tools}
     specs = {**MANIFEST.raw["actions"], **MANIFEST.raw["setup_tools"]}
-    assert bundle_from_sources(REPO) == {"manifest": MANIFEST.raw, "schemas": MANIFEST.schemas}
+    assert bundle_from_sources(REPO) == {"manifest": MANIFEST.raw, "schemas": MANIFEST.schemas,
+                                         "prices": load_prices()}
     for action, spec in specs.items():
         for kind in ("input", "output"):
             loaded = tools[action].input_schema if kind == "input" else tools[action].output_schema

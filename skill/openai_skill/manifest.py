@@ -33,6 +33,9 @@ class Action:
     annotations: dict = field(default_factory=dict)
     stream_extras: dict = field(default_factory=dict)  # added to the body of a streamed request
     batch: bool = False       # OpenAI's Batch API runs it (`openai-skill batch create`)
+    # The prices.yaml section that prices it (chat, embeddings, images), or "free". None (not
+    # declared): its cost is unknown, never free.
+    price: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ def _from_bundle(bundle: dict, today=None) -> Manifest:
             annotations=spec.get("annotations", {}),
             stream_extras=spec.get("stream_extras", {}),
             batch=bool(spec.get("batch", False)),
+            price=spec.get("price"),
         )
         for action_id, spec in data["actions"].items()
     }

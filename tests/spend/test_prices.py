@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import need_beside_repo
+from openai_skill.manifest import load_manifest
 from openai_skill.spend import cost_of, table, worst_case
 from openai_skill.spend.estimate import PRIMING_TOKENS, REASONING_DEFAULT_BUDGET
 from openai_skill.spend.prices import render_markdown
@@ -51,6 +52,18 @@ def test_every_row_has_a_known_source_and_a_date():
             if "cached_input_source" in row:
                 assert row["cached_input_source"] in PRICES["sources"]
     assert table().as_of == PRICES["as_of"] == "2026-12-02"
+
+
+def test_every_action_names_its_price_section_in_skill_yaml():
+    # skill.yaml says which section prices an action (no code maps action ids to prices): each
+    # names a section the table has, or free; one that names none is unknown, never free.
+    sections = {a.id: a.price for a in load_manifest().actions.values()}
+    assert sections == {"chat-completion": "chat", "generate-image": "images", "list-models": "free",
+                        "create-embedding": "embeddings"}
+    assert all(PRICES[s] for s in sections.values() if s != "free")
+    undeclared = cost_of("no-such-action", {"model": "gpt-4o"}, {"usage": {"prompt_tokens": 1}})
+    assert undeclared.usd is None and "names no section of the price table" in undeclared.unknown
+    assert worst_case("no-such-action", {"model": "gpt-4o"}).usd is None
 
 
 def test_the_docs_page_is_generated_from_the_table():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from .prices import IMAGE_AREA, PER_TOKENS, Cost, table
+from .prices import FREE, IMAGE_AREA, PER_TOKENS, Cost, table
 
 # The budget issue 15 gives a reasoning model's call that names none (skill.yaml's rule
 # default): what OpenAI's reasoning guide tells to reserve for reasoning and output.
@@ -37,16 +37,17 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
     """The most the call can cost by the table; `usd` None (unpriced) with the reason."""
     prices = table()
     model = params.get("model")
-    if action in prices.free_actions:
+    section = prices.section(action)
+    if section == FREE:
         return Cost(0.0, "free", prices.as_of)
-    row = prices.row(action, model)
+    row = prices.row(section, model)
     if row is None or not isinstance(model, str):  # a row is only ever found for a str model
-        return prices.unknown(action, model, basis="worst_case", batch=batch)
+        return prices.unknown(action, section, model, basis="worst_case", batch=batch)
     multiplier = prices.batch_multiplier if batch else 1.0
     try:
-        if action == "chat-completion":
+        if section == "chat":
             usd, details = _chat(prices, row, model, params)
-        elif action == "create-embedding":
+        elif section == "embeddings":
             tokens = _embedding_tokens(params.get("input"))
             usd, details = tokens * row["input"] / PER_TOKENS, {"input_tokens_at_most": tokens}
         else:

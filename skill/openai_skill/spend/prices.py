@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+FREE = "free"            # an action's `price` in skill.yaml when it is not billed
+SECTIONS = ("chat", "embeddings", "images")  # the sections of prices.yaml an action's `price` may name
 PER_TOKENS = 1_000_000   # the table's prices are per 1M tokens
 IMAGE_AREA = 1024 * 1024  # the table's per-image prices are for one 1024x1024 image
 USD_DIGITS = 8           # results carry USD rounded to 1e-8 (a token of the cheapest model is 2e-8)
@@ -50,22 +52,28 @@ class PriceTable:
     def __init__(self, data: dict):
         self.data = data
         self.as_of = str(data["as_of"])
-        self.chat = data.get("chat") or {}
-        self.embeddings = data.get("embeddings") or {}
-        self.images = data.get("images") or {}
+        self.sections = {name: data.get(name) or {} for name in SECTIONS}
         self.vision = data.get("vision_max_tokens") or {}
         self.long_context = data.get("long_context") or {}
-        self.free_actions = set(data.get("free_actions") or ())
         self.batch_multiplier = float(data["batch"]["multiplier"])
 
-    def row(self, action: str, model: str | None) -> dict | None:
-        table = {"chat-completion": self.chat, "create-embedding": self.embeddings,
-                 "generate-image": self.images}.get(action, {})
-        return table.get(model) if isinstance(model, str) else None
+    @staticmethod
+    def section(action: str) -> str | None:
+        """The section that prices `action` (its `price` in skill.yaml): chat, embeddings,
+        images or free; None when the action declares none (its cost is then unknown)."""
+        from ..manifest import load_manifest
 
-    def unknown(self, action: str, model, *, basis: str, batch: bool = False) -> Cost:
-        return Cost(None, basis, self.as_of, model if isinstance(model, str) else None,
-                    unknown=f"model {model!r} has no price in the table of {self.as_of}", batch=batch)
+        spec = load_manifest().actions.get(action)
+        return spec.price if spec is not None else None
+
+    def row(self, section: str | None, model) -> dict | None:
+        rows = self.sections.get(section or "", {})
+        return rows.get(model) if isinstance(model, str) else None
+
+    def unknown(self, action: str, section: str | None, model, *, basis: str, batch: bool = False) -> Cost:
+        why = (f"model {model!r} has no price in the table of {self.as_of}" if section in self.sections
+               else f"action {action!r} names no section of the price table (its `price` in skill.yaml)")
+        return Cost(None, basis, self.as_of, model if isinstance(model, str) else None, unknown=why, batch=batch)
 
     def multipliers(self, row: dict, input_tokens: int) -> tuple[float, float]:
         """(input, output) multipliers: the long-context surcharge when the input passes it."""
@@ -100,17 +108,18 @@ def cost_of(action: str, params: dict, answer: dict, *, batch: bool = False) -> 
     list, an images answer); unknown when the model has no row or the answer has no usage."""
     prices = table()
     model = params.get("model")
-    if action in prices.free_actions:
+    section = prices.section(action)
+    if section == FREE:
         return Cost(0.0, "free", prices.as_of)
-    row = prices.row(action, model)
+    row = prices.row(section, model)
     if row is None:
-        return prices.unknown(action, model, basis="usage", batch=batch)
+        return prices.unknown(action, section, model, basis="usage", batch=batch)
     usage = answer.get("usage") if isinstance(answer, dict) else None
     if not isinstance(usage, dict):
         return Cost(None, "usage", prices.as_of, model, batch=batch,
                     unknown="the answer carried no usage, so its cost cannot be computed")
     multiplier = prices.batch_multiplier if batch else 1.0
-    if action == "chat-completion":
+    if section == "chat":
         prompt, output = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
         cached = _int((usage.get("prompt_tokens_details") or {}).get("cached_tokens"))
         reasoning = _int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
@@ -118,10 +127,10 @@ def cost_of(action: str, params: dict, answer: dict, *, batch: bool = False) -> 
         details = {"input_tokens": prompt, "cached_tokens": cached, "output_tokens": output}
         if reasoning:
             details["reasoning_tokens"] = reasoning
-    elif action == "create-embedding":
+    elif section == "embeddings":
         prompt = _int(usage.get("prompt_tokens"))
         usd, details = prompt * row["input"] / PER_TOKENS, {"input_tokens": prompt}
-    else:  # generate-image: token rates for text in, image in and image out
+    else:  # images: token rates for text in, image in and image out
         input_tokens, output = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
         split = usage.get("input_tokens_details")
         if isinstance(split, dict):
@@ -137,7 +146,10 @@ def cost_of(action: str, params: dict, answer: dict, *, batch: bool = False) -> 
 
 def render_markdown(data: dict | None = None) -> str:
     """docs/prices.md: the table as people read it (a test keeps the file equal to this)."""
+    from ..manifest import load_manifest
+
     data = table().data if data is None else data
+    free = [action.id for action in load_manifest().actions.values() if action.price == FREE]
     sources = data["sources"]
 
     def source(key: str) -> str:
@@ -170,5 +182,5 @@ def render_markdown(data: dict | None = None) -> str:
               "", "Most input tokens one image part can count (detail high, the largest image): "
               + ", ".join(f"{m} {r['tokens']:,}" for m, r in data["vision_max_tokens"].items())
               + f" ({source('openai-vision-guide')}). Other models: an image part makes the call unpriced.",
-              "", f"Free: {', '.join(data['free_actions'])}.", ""]
+              "", f"Free: {', '.join(free)}.", ""]
     return "\n".join(lines)
