@@ -34,6 +34,9 @@ EXIT_ADVICE = {
     errors.EXIT_NETWORK: ("network failure or timeout, after retries",
                           "retry once later; if it fails again, run `openai-skill doctor` and tell the user "
                           "what it says"),
+    errors.EXIT_BUDGET: ("a spend cap refused the call before sending (or its price is unknown while a cap is set)",
+                         "tell the user the stderr line (the cap, spent, left); a cheaper model or a smaller "
+                         "max_tokens may fit (`openai-skill budget show`); never try to raise or clear a cap"),
 }
 
 
