@@ -64,7 +64,11 @@ def test_chat_through_invoke(openai, key):
     assert result == {"content": "Hi there!", "role": "assistant", "finish_reason": "stop",
                       "model": "gpt-4o-mini-2024-07-18", "id": "chatcmpl-abc123",
                       "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-                      "request_id": "req_200_chat/completions"}
+                      "request_id": "req_200_chat/completions",
+                      # prices.yaml's gpt-4o-mini (the model asked for, not the answer's snapshot id):
+                      # $0.15 in and $0.60 out per 1M tokens, so (9 x 0.15 + 3 x 0.60) / 1M.
+                      "cost": {"usd": 0.00000315, "basis": "usage", "prices_as_of": "2026-12-02",
+                               "model": "gpt-4o-mini", "input_tokens": 9, "cached_tokens": 0, "output_tokens": 3}}
     (request,) = openai.requests
     assert request.headers["Authorization"] == f"Bearer {key}"
     assert request.headers["Content-Type"] == "application/json"
@@ -148,7 +152,10 @@ def test_embedding_single_text(openai, key):
     result = skill.invoke("create-embedding", {"input": "hello", "dimensions": 3})
     check_result("create-embedding", result)
     assert result == {"embedding": [0.1, -0.2, 0.3], "model": "text-embedding-3-small", "dimensions": 3,
-                      "usage": {"prompt_tokens": 4, "total_tokens": 4}, "request_id": "req_200_embeddings"}
+                      "usage": {"prompt_tokens": 4, "total_tokens": 4}, "request_id": "req_200_embeddings",
+                      # text-embedding-3-small at $0.02 per 1M tokens: 4 x 0.02 / 1M.
+                      "cost": {"usd": 0.00000008, "basis": "usage", "prices_as_of": "2026-12-02",
+                               "model": "text-embedding-3-small", "input_tokens": 4}}
     assert openai.bodies() == [{"input": "hello", "model": "text-embedding-3-small", "dimensions": 3}]
 
 

@@ -44,7 +44,11 @@ def test_stream_result_has_the_non_streamed_shape(streaming, key):
     assert result == {"content": "One, two, three.", "role": "assistant", "finish_reason": "stop",
                       "model": "gpt-4o-mini-2024-07-18", "id": "chatcmpl-s1",
                       "usage": {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16},
-                      "request_id": "req_stream"}
+                      "request_id": "req_stream",
+                      # From the usage of the last chunk (include_usage), at gpt-4o-mini's $0.15 in and
+                      # $0.60 out per 1M tokens: (11 x 0.15 + 5 x 0.60) / 1M.
+                      "cost": {"usd": 0.00000465, "basis": "usage", "prices_as_of": "2026-12-02",
+                               "model": "gpt-4o-mini", "input_tokens": 11, "cached_tokens": 0, "output_tokens": 5}}
     schema = load_manifest().action("chat-completion").output_schema
     assert not list(Draft202012Validator(schema).iter_errors(result))
     body = streaming.bodies()[0]
