@@ -163,12 +163,13 @@ class Client:
         # The local side too (an output folder that cannot be written), before a paid call.
         actions.check(action_id, prepared.params, self.settings, inline_images=inline_images,
                       download_images=download_images)
-        worst = spend.worst_case(action_id, prepared.params)
         if dry_run:
             out = {"dry_run": True, "action": action_id, "request": prepared.request.describe(),
-                   "cost": worst.to_dict()}
+                   "cost": spend.worst_case(action_id, prepared.params).to_dict()}
             return {**out, "warnings": list(prepared.warnings)} if prepared.warnings else out
-        with self.hold(worst, surface=surface, action=action_id) as held:
+        # The worst case is a function: computed only when a cap is set (the default skips it).
+        with self.hold(lambda: spend.worst_case(action_id, prepared.params), surface=surface,
+                       action=action_id) as held:
             try:
                 if prepared.request.stream:
                     data, request_id = self._stream_answer(action_id, prepared.request, on_text)
@@ -211,12 +212,13 @@ class Client:
         """What a call cost by the usage in OpenAI's `answer` and the price table."""
         return spend.cost_of(action, params, answer, batch=batch)
 
-    def hold(self, worst: spend.Cost, *, surface: str, action: str, ref: str | None = None,
+    def hold(self, worst: spend.Worst, *, surface: str, action: str, ref: str | None = None,
              hold_seconds: float | None = None) -> spend.Hold:
-        """Reserve `worst` against the caps (BudgetError, nothing sent, when one refuses it);
-        use as a context manager around the send, and `settle` the real cost inside it. A
-        reservation never settled counts at its worst case (after `hold_seconds`, default the
-        call's deadline, it is shown as unsettled)."""
+        """Reserve `worst` (a Cost, or a function giving it: called only while a cap is set)
+        against the caps (BudgetError, nothing sent, when one refuses it); use as a context
+        manager around the send, and `settle` the real cost inside it. A reservation never
+        settled counts at its worst case (after `hold_seconds`, default the call's deadline, it
+        is shown as unsettled)."""
         return self.guard.hold(worst, surface=surface, action=action, ref=ref,
                                hold_seconds=hold_seconds or self.settings.deadline)
 

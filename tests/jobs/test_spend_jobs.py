@@ -51,6 +51,7 @@ def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(fak
 
 
 def test_batch_results_settle_the_reservation_at_the_batch_price(fake, cli, tmp_path):
+    assert cli("budget", "set", "--monthly", "100").code == 0
     inputs = _chat_lines(tmp_path / "in.jsonl", 4)
     created = cli("batch", "create", "chat-completion", "--file", inputs)
     assert created.code == 0, created.err

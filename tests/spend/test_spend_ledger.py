@@ -98,6 +98,7 @@ def test_environment_caps_only_lower(tmp_path):
 
 def test_holds_settle_answered_errors_at_zero_and_keep_others_at_worst(tmp_path):
     guard = Guard({"OPENAI_SKILL_HOME": str(tmp_path / "cfg")})
+    guard.ledger.set_caps({"daily": 10.0})   # the ledger records calls while a cap is set
     with pytest.raises(APIError):
         with guard.hold(_worst(0.3), surface="python", action="chat-completion", hold_seconds=5):
             raise APIError("bad", status=400)

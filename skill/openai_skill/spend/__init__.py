@@ -1,34 +1,46 @@
 """The spend guard: prices as data, the cost of every call, and caps checked before sending.
 
     guard = Guard(env)
-    with guard.hold(worst_case("chat-completion", params), surface="cli", action="chat-completion",
+    with guard.hold(lambda: worst_case(action, params), surface="cli", action=action,
                     hold_seconds=900) as hold:       # BudgetError here: nothing was sent
         answer = send(...)
-        cost = hold.settle(cost_of("chat-completion", params, answer), request_id)
+        cost = hold.settle(cost_of(action, params, answer), request_id)
 
 `openai_skill.Client` does this for every paid call (invoke, bulk requests, batch create), so
 every surface passes through one place. Threat model: caps stop runaway and misled agents, not
 a hostile program running as the user (which can edit the ledger or this code).
+
+Cost of the guard: with no cap stored (no caps file) and none in the environment -- the
+default -- a hold is one `stat`: the worst case is not computed, SQLite is not imported and no
+file is written. While a cap is set, each paid call is one transaction to reserve and one to
+settle in the ledger (`ledger.py`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import APIError, BudgetError
+from .caps import caps_path, env_caps, ledger_path, read_caps
 from .estimate import worst_case
-from .ledger import Ledger, env_caps, ledger_path
 from .prices import Cost, cost_of, table
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+# What a hold reserves: a Cost, or a function that computes it (called only when a cap is set).
+Worst = Cost | Callable[[], Cost]
 
 
 class Hold:
-    """One reservation: settle it with the real cost, or let it fail. A hold without a row
-    (no ledger could be made and no cap is set) only carries the cost."""
+    """One reservation: settle it with the real cost, or let it fail. A hold without a ledger
+    (no cap is set, or a free call) records nothing."""
 
-    def __init__(self, ledger: Ledger | None, row: int | None, worst: Cost):
-        self.ledger, self.row, self.worst = ledger, row, worst
+    def __init__(self, ledger: Ledger | None = None, row: int | None = None):
+        self.ledger, self.row = ledger, row
         self.started = time.monotonic()
         self.done = False
 
@@ -51,7 +63,7 @@ class Hold:
         Anything else (a timeout, a broken stream, an interrupt) may have been billed: the row
         keeps its worst case."""
         if isinstance(exc, APIError) and exc.status:
-            self._finish(Cost(0.0, "usage", self.worst.as_of), status="failed", error=type(exc).__name__)
+            self._finish(Cost(0.0, "usage", table().as_of), status="failed", error=type(exc).__name__)
         else:
             self._finish(None, status="left", error=type(exc).__name__)
 
@@ -90,6 +102,9 @@ class Guard:
 
     @property
     def ledger(self) -> Ledger:
+        """The ledger (imports SQLite; opening it creates nothing until it is written)."""
+        from .ledger import Ledger
+
         # The config folder is looked up on each call: a long-lived client (the default one, an
         # MCP server) follows OPENAI_SKILL_HOME when it changes, never a stale ledger.
         path = ledger_path(self.env)
@@ -99,26 +114,43 @@ class Guard:
             self._ledger = Ledger(path, env=self.env)
         return self._ledger
 
-    def hold(self, worst: Cost, *, surface: str, action: str, hold_seconds: float | None,
+    def hold(self, worst: Worst, *, surface: str, action: str, hold_seconds: float | None,
              ref: str | None = None) -> Hold:
-        """Reserve `worst` (BudgetError when a cap refuses it: nothing may be sent)."""
-        if worst.basis == "free":
-            return Hold(None, None, worst)
+        """Reserve the call's worst case against the caps (BudgetError when one refuses it, or
+        when a cap is set and the ledger cannot record the reservation: nothing may be sent).
+        `worst` may be a function: it is only computed when a cap is set."""
+        caps_file = caps_path(ledger_path(self.env))
+        env_set = env_caps(self.env)             # a malformed value is an InputError, never ignored
+        if not env_set and not caps_file.exists():
+            return Hold()                        # no cap anywhere: nothing to check or record
+        cost = worst() if callable(worst) else worst
+        if cost.basis == "free":
+            return Hold()
         ledger = self.ledger
         try:
-            row = ledger.reserve(worst, surface=surface, action=action, hold_seconds=hold_seconds, ref=ref)
+            row = ledger.reserve(cost, surface=surface, action=action, hold_seconds=hold_seconds, ref=ref)
         except BudgetError as exc:
-            # No ledger can be made where none exists and no cap is in the environment: no cap
-            # can be set either, so the call goes on unrecorded. Otherwise refuse (fail closed).
-            if exc.details.get("reason") == "ledger_unusable" and not ledger.path.exists() \
-                    and not env_caps(self.env):
-                return Hold(None, None, worst)
-            raise
-        return Hold(ledger, row, worst)
+            if exc.details.get("reason") != "ledger_unusable":
+                raise                            # a cap refused it, or the caps file is unreadable
+            if not env_set and not read_caps(caps_file)["caps"]:
+                return Hold()                    # only the unpriced allowance is stored: no cap to keep
+            raise BudgetError(f"refused before sending: a spend cap is set and {exc.message}",
+                              reason="ledger_unusable") from None
+        return Hold(ledger, row)
+
+    def settle_ref(self, ref: str, cost: Cost) -> None:
+        """Settle the open reservation named `ref` (a `batch create`), if there is a ledger; a
+        ledger that cannot be written leaves it at its worst case (never an underestimate)."""
+        if not ledger_path(self.env).exists():
+            return
+        try:
+            self.ledger.settle_ref(ref, cost, status="settled")
+        except BudgetError:
+            pass
 
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
 
 
-__all__ = ["Guard", "Hold", "Cost", "cost_of", "worst_case", "table", "Ledger"]
+__all__ = ["Guard", "Hold", "Cost", "cost_of", "worst_case", "table", "Worst"]

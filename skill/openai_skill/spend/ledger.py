@@ -1,9 +1,11 @@
 """The spend ledger: one SQLite file in the config folder, shared by every process.
 
 Each paid call is a row: reserved at its worst case before anything is sent, settled with its
-real cost after. The caps (`openai-skill budget`) live in the same file, so the check and the
-reservation are one transaction under SQLite's write lock (BEGIN IMMEDIATE): two processes can
-never both see the same room left under a cap, so racing processes never overshoot it.
+real cost after. The caps (`openai-skill budget`, the caps file of `caps.py`) are read inside
+the same transaction as the reservation, under SQLite's write lock (BEGIN IMMEDIATE), and
+`set_caps` replaces them under that lock: two processes can never both see the same room left
+under a cap, so racing processes never overshoot it. The ledger is used only while a cap is
+set (the spend guard skips it otherwise); reading it (`summary`, `rows`) never creates it.
 
 What a row counts: its settled cost once settled, its worst case until then. A call that
 crashed (the process was killed) never settles: after its deadline it is shown as unsettled
@@ -18,7 +20,6 @@ it whole when a process is killed mid-write.
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import threading
@@ -27,14 +28,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import BudgetError, InputError
+from .caps import ALLOW_UNPRICED, CAP_LABELS, CAPS, ENV_CAPS, caps_path, env_caps, read_caps, usd, write_caps
 from .prices import Cost
 
-LEDGER_NAME = "spend.sqlite3"
-CAPS = ("per_call", "daily", "monthly")
-CAP_LABELS = {"per_call": "per-call", "daily": "daily", "monthly": "monthly"}
-ENV_CAPS = {"per_call": "OPENAI_SKILL_BUDGET_PER_CALL", "daily": "OPENAI_SKILL_BUDGET_DAILY",
-            "monthly": "OPENAI_SKILL_BUDGET_MONTHLY"}
-ALLOW_UNPRICED = "allow_unpriced"
 BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction (8 racing processes)
 NO_DEADLINE_HOLD = 3600.0    # a call without a deadline counts as crashed after an hour
 EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
@@ -66,42 +62,9 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_day ON calls(day);
 CREATE INDEX IF NOT EXISTS calls_month ON calls(month);
 CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value REAL NOT NULL);
 """
 # What a row counts: the settled cost once known, the worst case until then.
 CHARGED = "COALESCE(settled_usd, reserved_usd)"
-
-
-def ledger_path(env: Mapping | None = None) -> Path:
-    from ..config import config_folder
-
-    return config_folder(env)[0] / LEDGER_NAME
-
-
-def usd(value: float) -> str:
-    """Dollars as people read them: cents, or more digits for sub-cent amounts."""
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
-
-
-def env_caps(env: Mapping) -> dict:
-    """The caps the environment sets (they can only lower the stored ones)."""
-    caps = {}
-    for name, variable in ENV_CAPS.items():
-        raw = env.get(variable)
-        if raw:
-            caps[name] = parse_usd(raw, variable)
-    return caps
-
-
-def parse_usd(raw, where: str) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"{where}: expected an amount in USD (a number >= 0, e.g. 5 or 0.25), got {raw!r}",
-                         field=where, expected="a number >= 0", given=str(raw))
-    return value
 
 
 class Ledger:
@@ -109,6 +72,7 @@ class Ledger:
 
     def __init__(self, path: Path, *, env: Mapping | None = None, clock=time.time):
         self.path = Path(path)
+        self.caps_file = caps_path(self.path)
         self.env = os.environ if env is None else env
         self.clock = clock
         self._lock = threading.Lock()
@@ -147,8 +111,7 @@ class Ledger:
 
     def _unusable(self, exc) -> BudgetError:
         return BudgetError(f"the spend ledger {self.path} cannot be used ({type(exc).__name__}: {exc}); "
-                           "nothing was sent. Check the folder's permissions and free space",
-                           reason="ledger_unusable")
+                           "check the folder's permissions and free space", reason="ledger_unusable")
 
     def close(self) -> None:
         with self._lock:
@@ -158,34 +121,34 @@ class Ledger:
 
     # --- caps ---
 
-    def _settings(self, conn) -> dict:
-        return {name: value for name, value in conn.execute("SELECT name, value FROM settings")}
-
     def stored_caps(self) -> dict:
-        """{cap: usd} stored in the file, and whether unpriced calls are allowed."""
-        settings = self._write(self._settings)
-        return {"caps": {name: settings[name] for name in CAPS if name in settings},
-                "allow_unpriced": bool(settings.get(ALLOW_UNPRICED))}
+        """{"caps": {cap: usd}, "allow_unpriced": bool}: what `budget set` stored."""
+        return read_caps(self.caps_file)
 
-    def effective_caps(self, settings: dict) -> dict:
-        caps = {name: settings[name] for name in CAPS if name in settings}
+    def effective_caps(self, stored: dict) -> dict:
+        caps = dict(stored["caps"])
         for name, value in env_caps(self.env).items():
             caps[name] = min(value, caps.get(name, value))
         return caps
 
     def set_caps(self, caps: Mapping[str, float | None], *, allow_unpriced: bool | None = None) -> None:
-        """Store caps (None removes one) and the unpriced flag. Callers decide who may."""
+        """Store caps (None removes one) and the unpriced flag. Callers decide who may. Under
+        the ledger's write lock, so no reservation runs between the old caps and the new."""
+        for name in caps:
+            if name not in CAPS:
+                raise InputError(f"unknown cap {name!r}; expected one of: {', '.join(CAPS)}")
+
         def work(conn):
-            for name, value in caps.items():
-                if name not in CAPS:
-                    raise InputError(f"unknown cap {name!r}; expected one of: {', '.join(CAPS)}")
-                if value is None:
-                    conn.execute("DELETE FROM settings WHERE name = ?", (name,))
-                else:
-                    conn.execute("INSERT OR REPLACE INTO settings(name, value) VALUES (?, ?)", (name, float(value)))
-            if allow_unpriced is not None:
-                conn.execute("INSERT OR REPLACE INTO settings(name, value) VALUES (?, ?)",
-                             (ALLOW_UNPRICED, 1.0 if allow_unpriced else 0.0))
+            stored = read_caps(self.caps_file)
+            new = {**stored["caps"], **{name: float(value) for name, value in caps.items() if value is not None}}
+            new = {name: value for name, value in new.items() if caps.get(name, value) is not None}
+            allow = stored["allow_unpriced"] if allow_unpriced is None else allow_unpriced
+            try:
+                write_caps(self.caps_file, new, allow)
+            except OSError as exc:
+                raise InputError(f"cannot write the spend caps file {self.caps_file}: "
+                                 f"{exc.strerror or type(exc).__name__}; nothing was changed. Check the config "
+                                 "folder's permissions and free space", field="budget") from None
         self._write(work)
 
     # --- periods ---
@@ -211,11 +174,11 @@ class Ledger:
         day, month = self.periods(now)
 
         def work(conn):
-            settings = self._settings(conn)
-            caps = self.effective_caps(settings)
+            stored = read_caps(self.caps_file)  # inside the lock: the caps this reservation is checked against
+            caps = self.effective_caps(stored)
             what = f"{worst.model or action}, {action}"
             if worst.usd is None:
-                if caps and not settings.get(ALLOW_UNPRICED):
+                if caps and not stored[ALLOW_UNPRICED]:
                     name = next(iter(caps))
                     raise BudgetError(
                         f"refused before sending: the cost of this call is unknown ({worst.unknown}) and a "
@@ -284,25 +247,29 @@ class Ledger:
     # --- reading ---
 
     def summary(self) -> dict:
-        """The caps, what is spent and left this UTC day and month, open and unsettled calls."""
+        """The caps, what is spent and left this UTC day and month, open and unsettled calls.
+        With no ledger file yet, nothing is spent (and no file is made)."""
         now = self.clock()
         day, month = self.periods(now)
 
         def work(conn):
-            settings = self._settings(conn)
-            caps = self.effective_caps(settings)
+            stored = read_caps(self.caps_file)
             spent = {"daily": self._spent(conn, "day", day), "monthly": self._spent(conn, "month", month)}
             unsettled = conn.execute(
                 f"SELECT COUNT(*), COALESCE(SUM({CHARGED}), 0) FROM calls WHERE settled_usd IS NULL "
                 "AND status != 'settled' AND deadline_at < ?", (now,)).fetchone()
-            return settings, caps, spent, unsettled
-        settings, caps, spent, unsettled = self._write(work)
-        out = {"day": day, "month": month, "allow_unpriced": bool(settings.get(ALLOW_UNPRICED)),
+            return stored, spent, unsettled
+        if self.path.exists():
+            stored, spent, unsettled = self._write(work)
+        else:
+            stored, spent, unsettled = read_caps(self.caps_file), {"daily": 0.0, "monthly": 0.0}, (0, 0.0)
+        caps, stored_caps = self.effective_caps(stored), stored["caps"]
+        out = {"day": day, "month": month, "allow_unpriced": stored[ALLOW_UNPRICED],
                "caps": {}, "unsettled_calls": unsettled[0], "unsettled_usd": round(unsettled[1], 8)}
         for name in CAPS:
             entry: dict = {"usd": caps.get(name)}
-            if name in settings and name in caps and caps[name] < settings[name]:
-                entry["stored_usd"] = settings[name]
+            if name in stored_caps and name in caps and caps[name] < stored_caps[name]:
+                entry["stored_usd"] = stored_caps[name]
                 entry["lowered_by"] = ENV_CAPS[name]
             if name in spent:
                 entry["spent_usd"] = round(spent[name], 8)
@@ -312,7 +279,9 @@ class Ledger:
         return out
 
     def rows(self) -> list[dict]:
-        """Every row as a dict (tests and the usage views read this)."""
+        """Every row as a dict (tests and the usage views read this); none without a file."""
+        if not self.path.exists():
+            return []
         with self._lock:
             conn = self._connection()
             conn.row_factory = sqlite3.Row

@@ -60,6 +60,7 @@ def test_a_cap_refuses_before_the_wire_with_exit_7(openai, key, cli):
 
 
 def test_the_result_carries_the_settled_cost_and_the_ledger_records_it(openai, key, cli, tmp_path):
+    assert cli("budget", "set", "--daily", "100").code == 0   # with a cap set, every paid call is a row
     openai.reply("POST", "/chat/completions", CHAT_ANSWER)
     openai.reply("GET", "/models", MODELS)
     result = cli("chat", "hi", "--full")

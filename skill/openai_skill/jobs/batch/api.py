@@ -259,7 +259,7 @@ def results(batch_ids, out: str | Path | None = None, *, inputs: str | Path | No
     # Settle the create's reservation when these are all its batches and every line's cost is
     # known; otherwise it stays at its worst case (an upper bound, never an underestimate).
     if cost.usd is not None:
-        client.guard.ledger.settle_ref(spend_ref(batch_ids), cost, status="settled")
+        client.guard.settle_ref(spend_ref(batch_ids), cost)
     if isinstance(joined, dict):
         joined["cost"] = cost.to_dict()
     return joined

@@ -47,7 +47,7 @@ class EmbeddingSender:
         """`deadline_at`: when this request's deadline ends (a `time.monotonic()` instant; it
         began before any rate-limit wait)."""
         prepared = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions))
-        with self.client.hold(self.client.worst_case(ACTION, prepared.params), surface=SURFACE,
+        with self.client.hold(lambda: self.client.worst_case(ACTION, prepared.params), surface=SURFACE,
                               action=ACTION) as held:
             with cancelling(self.switch):
                 response = self.client.send(prepared.request, observe=self.observe, deadline_at=deadline_at)

@@ -16,7 +16,7 @@ import sys
 
 from ...errors import InputError
 from ...spend import Guard
-from ...spend.ledger import CAP_LABELS, CAPS, ENV_CAPS, parse_usd, usd
+from ...spend.caps import CAP_LABELS, CAPS, ENV_CAPS, parse_usd, usd
 from .commands import add_command
 from .output import emit
 

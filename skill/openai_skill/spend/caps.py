@@ -1,0 +1,123 @@
+"""Where the spend caps live, and reading them, without SQLite.
+
+The caps a person stores (`openai-skill budget set`) are a small JSON file in the config
+folder, `budget.json` (0600), which exists only while a cap or the unpriced allowance is
+stored. The spend ledger (`ledger.py`, SQLite) sits beside it. Keeping the caps out of the
+ledger gives two things:
+
+- The default (no cap stored, none in the environment) costs one `stat` per call: no SQLite
+  import, no ledger file, nothing written. A call only touches the ledger while a cap is set.
+- A broken ledger (a full disk, a file size limit, a damaged file) can be told apart from a
+  cap: with no cap the call goes on unrecorded; with a cap it is refused. Were the caps inside
+  the broken file, neither could be known.
+
+The caps file is read again inside the ledger's write transaction before each reservation,
+and `budget set` replaces it under the same lock, so a check and its reservation see one set
+of caps. Caps in the environment (OPENAI_SKILL_BUDGET_*) can only lower the stored ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import BudgetError, InputError
+
+LEDGER_NAME = "spend.sqlite3"
+CAPS_NAME = "budget.json"
+CAPS = ("per_call", "daily", "monthly")
+CAP_LABELS = {"per_call": "per-call", "daily": "daily", "monthly": "monthly"}
+ENV_CAPS = {"per_call": "OPENAI_SKILL_BUDGET_PER_CALL", "daily": "OPENAI_SKILL_BUDGET_DAILY",
+            "monthly": "OPENAI_SKILL_BUDGET_MONTHLY"}
+ALLOW_UNPRICED = "allow_unpriced"
+FILE_MODE = 0o600
+
+
+def ledger_path(env: Mapping | None = None) -> Path:
+    from ..config import config_folder
+
+    return config_folder(env)[0] / LEDGER_NAME
+
+
+def caps_path(ledger: Path) -> Path:
+    """The caps file beside a ledger file."""
+    return ledger.with_name(CAPS_NAME)
+
+
+def usd(value: float) -> str:
+    """Dollars as people read them: cents, or more digits for sub-cent amounts."""
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
+
+
+def parse_usd(raw, where: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{where}: expected an amount in USD (a number >= 0, e.g. 5 or 0.25), got {raw!r}",
+                         field=where, expected="a number >= 0", given=str(raw))
+    return value
+
+
+def env_caps(env: Mapping) -> dict:
+    """The caps the environment sets (they can only lower the stored ones)."""
+    caps = {}
+    for name, variable in ENV_CAPS.items():
+        raw = env.get(variable)
+        if raw:
+            caps[name] = parse_usd(raw, variable)
+    return caps
+
+
+def read_caps(path: Path) -> dict:
+    """{"caps": {name: usd}, "allow_unpriced": bool} stored in the caps file; none when there
+    is none. A file that exists but cannot be read or is not what `budget set` writes is a
+    BudgetError: a cap may be in it, so no call may pass unchecked."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {"caps": {}, "allow_unpriced": False}
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or type(exc).__name__) from None
+    try:
+        data = json.loads(raw)
+        caps = {name: float(data["caps"][name]) for name in CAPS if name in data["caps"]}
+        allow = data.get(ALLOW_UNPRICED, False)
+        if not isinstance(allow, bool) or not all(math.isfinite(v) and v >= 0 for v in caps.values()):
+            raise ValueError("a cap is not an amount >= 0, or allow_unpriced is not true or false")
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _unreadable(path, f"not a caps file ({type(exc).__name__})") from None
+    return {"caps": caps, "allow_unpriced": allow}
+
+
+def write_caps(path: Path, caps: Mapping[str, float], allow_unpriced: bool) -> None:
+    """Replace the caps file atomically (0600, fsynced); remove it when nothing is stored, so
+    its absence means "no cap" and calls skip the ledger. OSError goes to the caller."""
+    if not caps and not allow_unpriced:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    data = json.dumps({"caps": dict(caps), ALLOW_UNPRICED: allow_unpriced}, indent=1, sort_keys=True) + "\n"
+    temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _unreadable(path: Path, why: str) -> BudgetError:
+    return BudgetError(f"the spend caps file {path} cannot be read ({why}), so whether a cap is set is unknown; "
+                       "nothing was sent. Fix its permissions, or a person removes it to drop the stored caps",
+                       reason="caps_unreadable", file=str(path))
