@@ -105,6 +105,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                     ["secrets/test_vault_store.py", "surfaces/cli/test_vault_cli.py", "secrets/test_vault_files.py",
                      "secrets/test_vault_origins.py", "secrets/test_provider.py", "secrets/test_key_sources.py",
                      "secrets/test_vault_concurrency.py", "test_edges.py"]),
+    "spend guard": (["spend/*.py"],
+                    ["spend/test_prices.py", "spend/test_spend_guard.py", "spend/test_spend_ledger.py",
+                     "surfaces/cli/test_budget_cli.py", "jobs/test_spend_jobs.py", "actions/test_actions.py",
+                     "surfaces/cli/test_streaming_cli.py", "test_robustness.py"]),
 }
 # Left out of the second stage: slow, and about packaging, architecture or other surfaces.
 SLOW_TESTS = {"test_packaging.py", "test_architecture.py", "test_mutate_tool.py", "test_lint.py",
@@ -144,6 +148,20 @@ CURATED: list[tuple[str, str, str, str]] = [
      "return address is not None and (address.is_loopback or address.is_private)",
      "plain http to a private address (10.x, 192.168.x) carries the key in clear"),
     ("actions/chat.py", 'out["reasoning_tokens"] = int(reasoning)', "pass", "reasoning tokens dropped from usage"),
+    ("spend/ledger.py", 'conn.execute("BEGIN IMMEDIATE")', 'conn.execute("BEGIN")',
+     "two processes both read the room left under a cap before either reserves it"),
+    ("spend/ledger.py", "os.O_RDWR | os.O_CREAT, 0o600", "os.O_RDWR | os.O_CREAT, 0o644",
+     "the ledger is readable by other users"),
+    ("spend/caps.py", "FILE_MODE = 0o600", "FILE_MODE = 0o644", "the caps file is readable by other users"),
+    ("spend/prices.py", 'row.get("cached_input", row["input"])', 'row.get("cached_input", 0.0)',
+     "cached tokens without a sourced price are charged nothing (an underestimate)"),
+    ("spend/estimate.py", 'len(json.dumps(text, ensure_ascii=False).encode("utf-8"))',
+     "len(json.dumps(text, ensure_ascii=False))", "input bounded by characters, not UTF-8 bytes (non-ASCII text "
+     "underestimated)"),
+    ("spend/__init__.py", "        if not env_set and not caps_file.exists():", "        if not caps_file.exists():",
+     "a cap in the environment alone is ignored"),
+    ("spend/__init__.py", '            if not env_set and not read_caps(caps_file)["caps"]:',
+     "            if not env_set:", "a broken ledger lets a call through while a stored cap is set"),
 ]
 
 SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
