@@ -148,7 +148,8 @@ CURATED: list[tuple[str, str, str, str]] = [
      "return address is not None and (address.is_loopback or address.is_private)",
      "plain http to a private address (10.x, 192.168.x) carries the key in clear"),
     ("actions/chat.py", 'out["reasoning_tokens"] = int(reasoning)', "pass", "reasoning tokens dropped from usage"),
-    ("spend/ledger.py", 'conn.execute("BEGIN IMMEDIATE")', 'conn.execute("BEGIN")',
+    ("spend/ledger.py", 'conn = self._connection()\n                conn.execute("BEGIN IMMEDIATE")',
+     'conn = self._connection()\n                conn.execute("BEGIN")',
      "two processes both read the room left under a cap before either reserves it"),
     ("spend/ledger.py", "os.O_RDWR | os.O_CREAT, 0o600", "os.O_RDWR | os.O_CREAT, 0o644",
      "the ledger is readable by other users"),
@@ -158,10 +159,15 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("spend/estimate.py", 'len(json.dumps(text, ensure_ascii=False).encode("utf-8"))',
      "len(json.dumps(text, ensure_ascii=False))", "input bounded by characters, not UTF-8 bytes (non-ASCII text "
      "underestimated)"),
-    ("spend/__init__.py", "        if not env_set and not caps_file.exists():", "        if not caps_file.exists():",
-     "a cap in the environment alone is ignored"),
-    ("spend/__init__.py", '            if not env_set and not read_caps(caps_file)["caps"]:',
+    ("spend/__init__.py", "        if not env_set and not os.path.exists(caps_file):",
+     "        if not os.path.exists(caps_file):", "a cap in the environment alone is ignored"),
+    ("spend/__init__.py", '            if not env_set and not read_caps(Path(caps_file))["caps"]:',
      "            if not env_set:", "a broken ledger lets a call through while a stored cap is set"),
+    ("spend/__init__.py", "        if where != self._where:", "        if self._where is None:",
+     "a long-lived client keeps the caps file of the config folder it started with"),
+    ("spend/ledger.py", "UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)\n"
+     "        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);\n    UPDATE", "UPDATE",
+     "a settled call counts its worst case and its real cost against the caps"),
 ]
 
 SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

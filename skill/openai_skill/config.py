@@ -123,6 +123,10 @@ def _number(name: str, raw: str, kind: type):
     return value
 
 
+# Every variable config_folder reads: a caller may keep its answer while these are unchanged.
+CONFIG_FOLDER_VARIABLES = (ENV_HOME, "XDG_CONFIG_HOME", "HOME")
+
+
 def config_folder(env: Mapping | None = None) -> tuple[Path, str]:
     """(the config folder, how it was chosen): OPENAI_SKILL_HOME, else
     $XDG_CONFIG_HOME/openai-skill, else ~/.config/openai-skill. The vault, the keychain record

@@ -132,3 +132,10 @@ def test_show_reads_without_creating_a_ledger(tmp_path):
     summary = guard.ledger.summary()
     assert summary["caps"]["daily"] == {"usd": None, "spent_usd": 0.0} and summary["unsettled_calls"] == 0
     assert guard.ledger.rows() == [] and not (tmp_path / "cfg").exists()
+
+
+def test_amounts_read_as_cents_or_as_the_digits_a_sub_cent_amount_needs():
+    from openai_skill.spend.caps import usd
+
+    assert [usd(v) for v in (0, 0.01, 0.0125, 1234.5, 0.0099, 0.000032)] == [
+        "$0.00", "$0.01", "$0.01", "$1,234.50", "$0.0099", "$0.000032"]

@@ -173,3 +173,99 @@ def test_the_ledger_survives_a_writer_killed_mid_write(tmp_path):
     assert book._write(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
     book.reserve(_worst(0.01), surface="cli", action="chat-completion", hold_seconds=1)
     assert len(book.rows()) == count + 1
+
+
+def _totals_match_the_calls(book) -> None:
+    """The running totals a reservation reads equal the sum over the calls, for every period."""
+    def work(conn):
+        totals = dict(conn.execute("SELECT period, usd FROM spent"))
+        sums = dict(conn.execute("SELECT 'day:' || day, SUM(COALESCE(settled_usd, reserved_usd)) FROM calls "
+                                 "GROUP BY day UNION ALL SELECT 'month:' || month, "
+                                 "SUM(COALESCE(settled_usd, reserved_usd)) FROM calls GROUP BY month"))
+        return totals, sums
+    totals, sums = book._write(work)
+    assert set(sums) <= set(totals)                  # a period whose calls were all deleted stays at 0
+    assert all(totals[p] == pytest.approx(sums.get(p, 0.0), abs=1e-12) for p in totals), (totals, sums)
+
+
+def test_running_totals_follow_every_reserve_settle_and_delete(ledger):
+    ledger.clock_value[0] = 1_795_500_000.0          # 2026-11-24 (UTC): the next day is in the same month
+    ledger.set_caps({"daily": 10.0})
+    first = ledger.reserve(_worst(0.5), surface="cli", action="a", hold_seconds=60)
+    ledger.settle(first, Cost(0.1, "usage", AS_OF), status="settled")
+    ledger.reserve(_worst(0.3), surface="cli", action="a", hold_seconds=60)          # left open
+    unknown = ledger.reserve(_worst(0.2), surface="cli", action="a", hold_seconds=60)
+    ledger.settle(unknown, None, status="cost_unknown")                               # stays at its worst
+    ledger.clock_value[0] += 86_400                                                   # the next UTC day
+    batch = ledger.reserve(_worst(0.4), surface="batch", action="a", hold_seconds=60, ref="batch:b1")
+    assert ledger.settle_ref("batch:b1", Cost(0.05, "usage", AS_OF), status="settled")
+    _totals_match_the_calls(ledger)
+    day = ledger.summary()
+    assert day["caps"]["daily"]["spent_usd"] == pytest.approx(0.05)
+    assert day["caps"]["monthly"]["spent_usd"] == pytest.approx(0.1 + 0.3 + 0.2 + 0.05)
+    ledger._write(lambda conn: conn.execute("DELETE FROM calls WHERE id = ?", (batch,)))  # retention, later
+    _totals_match_the_calls(ledger)
+
+
+def test_a_ledger_without_totals_has_them_rebuilt_from_its_calls(tmp_path):
+    path = tmp_path / "spend.sqlite3"
+    book = Ledger(path, env={})
+    book.set_caps({"daily": 1.0})
+    for _ in range(3):
+        book.reserve(_worst(0.3), surface="cli", action="a", hold_seconds=60)
+    # As a ledger made before the totals existed: the calls are there, the totals are not.
+    book._write(lambda conn: conn.execute("DELETE FROM spent"))
+    book._connection().execute("PRAGMA user_version = 0")
+    book.close()
+    again = Ledger(path, env={})
+    with pytest.raises(BudgetError, match=r"\$0\.90 spent today"):
+        again.reserve(_worst(0.2), surface="cli", action="a", hold_seconds=60)
+    _totals_match_the_calls(again)
+    again.close()
+
+
+def test_an_attached_reservation_stays_open_after_its_hold_ends(tmp_path):
+    guard = Guard({"OPENAI_SKILL_HOME": str(tmp_path / "cfg")})
+    guard.ledger.set_caps({"daily": 10.0})
+    with guard.hold(_worst(0.3), surface="batch", action="chat-completion", hold_seconds=60) as held:
+        held.attach("batch:b1")
+    (row,) = guard.ledger.rows()
+    assert (row["status"], row["ref"], row["settled_usd"]) == ("reserved", "batch:b1", None)
+    guard.settle_ref("batch:b1", Cost(0.1, "usage", AS_OF))
+    (row,) = guard.ledger.rows()
+    assert (row["status"], row["settled_usd"]) == ("settled", 0.1)
+    guard.close()
+
+
+def test_a_long_lived_guard_follows_the_config_folder(tmp_path):
+    from openai_skill import config
+
+    Ledger(tmp_path / "capped" / "spend.sqlite3", env={}).set_caps({"per_call": 0.1})
+    env = {"OPENAI_SKILL_HOME": str(tmp_path / "free")}
+    guard = Guard(env)
+    with guard.hold(_worst(0.3), surface="mcp", action="chat-completion", hold_seconds=60):
+        pass
+    env["OPENAI_SKILL_HOME"] = str(tmp_path / "capped")        # an MCP server's environment changed
+    with pytest.raises(BudgetError, match="per-call cap"):
+        guard.hold(_worst(0.3), surface="mcp", action="chat-completion", hold_seconds=60)
+    env["OPENAI_SKILL_HOME"] = str(tmp_path / "free")
+    with guard.hold(_worst(0.3), surface="mcp", action="chat-completion", hold_seconds=60):
+        pass
+    guard.close()
+    # The guard keeps the folder while these variables are unchanged: each must be read by
+    # config_folder, and nothing else may be.
+    class Reading(dict):
+        def get(self, name, default=None):
+            read.add(name)
+            return super().get(name, default)
+
+        def __getitem__(self, name):
+            read.add(name)
+            return super().__getitem__(name)
+
+    read: set = set()
+    names = config.CONFIG_FOLDER_VARIABLES
+    for i, name in enumerate(names):
+        only = {n: f"/{n}" for n in names[i:]}        # the ones config_folder prefers unset
+        assert config.config_folder(Reading(only)) != config.config_folder(Reading({**only, name: "/else"})), name
+    assert read == set(names)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..config import CONFIG_FOLDER_VARIABLES
 from ..errors import APIError, BudgetError
 from .caps import caps_path, env_caps, ledger_path, read_caps
 from .estimate import worst_case
@@ -36,11 +38,11 @@ Worst = Cost | Callable[[], Cost]
 
 
 class Hold:
-    """One reservation: settle it with the real cost, or let it fail. A hold without a ledger
+    """One reservation: settle it with the real cost, or let it fail. A hold without a row
     (no cap is set, or a free call) records nothing."""
 
-    def __init__(self, ledger: Ledger | None = None, row: int | None = None):
-        self.ledger, self.row = ledger, row
+    def __init__(self, booked: tuple[Ledger, int] | None = None):
+        self.booked = booked   # the ledger and the reservation's row, or None
         self.started = time.monotonic()
         self.done = False
 
@@ -51,10 +53,10 @@ class Hold:
 
     def attach(self, ref: str) -> None:
         """Name the reservation by what settles it later (a batch's ids); it stays open."""
-        if self.ledger is not None and self.row is not None:
+        if self.booked is not None:
             self.done = True
             try:
-                self.ledger.attach(self.row, ref)
+                self.booked[0].attach(self.booked[1], ref)
             except BudgetError:
                 pass  # unnamed, it still counts at its worst case
 
@@ -74,11 +76,12 @@ class Hold:
 
     def _finish(self, cost: Cost | None, *, status: str, request_id: str | None = None,
                 error: str | None = None) -> None:
-        if self.done or self.ledger is None or self.row is None:
+        if self.done or self.booked is None:
             return
         self.done = True
+        ledger, row = self.booked
         try:
-            self.ledger.settle(self.row, cost, status=status, request_id=request_id, error=error,
+            ledger.settle(row, cost, status=status, request_id=request_id, error=error,
                                latency=round(time.monotonic() - self.started, 4))
         except BudgetError:
             pass  # the call is done and paid; its row stays reserved at the worst case
@@ -99,6 +102,16 @@ class Guard:
     def __init__(self, env: Mapping | None = None):
         self.env = os.environ if env is None else env
         self._ledger: Ledger | None = None
+        self._where: tuple | None = None   # the config-folder variables _caps_file was found for
+        self._caps = ""
+
+    def _caps_file(self) -> str:
+        """The caps file's path, found again only when a variable naming the config folder
+        changes (an MCP server follows OPENAI_SKILL_HOME; a call pays a few dict lookups)."""
+        where = tuple(self.env.get(name) for name in CONFIG_FOLDER_VARIABLES)
+        if where != self._where:
+            self._where, self._caps = where, os.fspath(caps_path(ledger_path(self.env)))
+        return self._caps
 
     @property
     def ledger(self) -> Ledger:
@@ -119,9 +132,9 @@ class Guard:
         """Reserve the call's worst case against the caps (BudgetError when one refuses it, or
         when a cap is set and the ledger cannot record the reservation: nothing may be sent).
         `worst` may be a function: it is only computed when a cap is set."""
-        caps_file = caps_path(ledger_path(self.env))
+        caps_file = self._caps_file()
         env_set = env_caps(self.env)             # a malformed value is an InputError, never ignored
-        if not env_set and not caps_file.exists():
+        if not env_set and not os.path.exists(caps_file):
             return Hold()                        # no cap anywhere: nothing to check or record
         cost = worst() if callable(worst) else worst
         if cost.basis == "free":
@@ -132,11 +145,11 @@ class Guard:
         except BudgetError as exc:
             if exc.details.get("reason") != "ledger_unusable":
                 raise                            # a cap refused it, or the caps file is unreadable
-            if not env_set and not read_caps(caps_file)["caps"]:
+            if not env_set and not read_caps(Path(caps_file))["caps"]:
                 return Hold()                    # only the unpriced allowance is stored: no cap to keep
             raise BudgetError(f"refused before sending: a spend cap is set and {exc.message}",
                               reason="ledger_unusable") from None
-        return Hold(ledger, row)
+        return Hold((ledger, row))
 
     def settle_ref(self, ref: str, cost: Cost) -> None:
         """Settle the open reservation named `ref` (a `batch create`), if there is a ledger; a

@@ -35,8 +35,10 @@ BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction
 NO_DEADLINE_HOLD = 3600.0    # a call without a deadline counts as crashed after an hour
 EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
+# The schema, one statement each (run in one transaction when the file is new or older than
+# SCHEMA_VERSION).
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
     made_at REAL NOT NULL,
     day TEXT NOT NULL,
@@ -58,13 +60,39 @@ CREATE TABLE IF NOT EXISTS calls (
     reasoning_tokens INTEGER,
     images INTEGER,
     latency_s REAL
-);
-CREATE INDEX IF NOT EXISTS calls_day ON calls(day);
-CREATE INDEX IF NOT EXISTS calls_month ON calls(month);
-CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref);
-"""
+)""",
+    # Only batch reservations have a ref: a partial index costs the other calls nothing.
+    """CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref) WHERE ref IS NOT NULL""",
+    # What each UTC day ('day:2026-12-02') and month ('month:2026-12') has charged, kept by the
+    # triggers below on every insert, update and delete of a call: a reservation reads one row
+    # per cap, however many calls the period holds (a SUM over the calls grew with the ledger).
+    """CREATE TABLE IF NOT EXISTS spent (period TEXT PRIMARY KEY, usd REAL NOT NULL)""",
+    """CREATE TRIGGER IF NOT EXISTS calls_spent_insert AFTER INSERT ON calls BEGIN
+    INSERT INTO spent(period, usd) VALUES ('day:' || NEW.day, COALESCE(NEW.settled_usd, NEW.reserved_usd))
+        ON CONFLICT(period) DO UPDATE SET usd = usd + excluded.usd;
+    INSERT INTO spent(period, usd) VALUES ('month:' || NEW.month, COALESCE(NEW.settled_usd, NEW.reserved_usd))
+        ON CONFLICT(period) DO UPDATE SET usd = usd + excluded.usd;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS calls_spent_update AFTER UPDATE OF settled_usd, reserved_usd ON calls BEGIN
+    UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)
+        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);
+    UPDATE spent SET usd = usd + COALESCE(NEW.settled_usd, NEW.reserved_usd)
+        WHERE period IN ('day:' || NEW.day, 'month:' || NEW.month);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS calls_spent_delete AFTER DELETE ON calls BEGIN
+    UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)
+        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);
+END""",
+)
 # What a row counts: the settled cost once known, the worst case until then.
 CHARGED = "COALESCE(settled_usd, reserved_usd)"
+# PRAGMA user_version once the schema is in place and `spent` holds every call's charge: a
+# process that finds it skips the schema (the usual open is one PRAGMA read); a ledger made
+# before the totals existed has them rebuilt from its calls, once.
+SCHEMA_VERSION = 1
+REBUILD_TOTALS = ("DELETE FROM spent",
+                  f"INSERT INTO spent(period, usd) SELECT 'day:' || day, SUM({CHARGED}) FROM calls GROUP BY day",
+                  f"INSERT INTO spent(period, usd) SELECT 'month:' || month, SUM({CHARGED}) FROM calls GROUP BY month")
 
 
 class Ledger:
@@ -87,11 +115,30 @@ class Ledger:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: whole after a killed process
-            conn.executescript(SCHEMA)
+            try:
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: whole after a killed process
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self._create(conn)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        """The schema and the totals, in one transaction (another process may be doing the same)."""
+        conn.execute("PRAGMA journal_mode=WAL")  # kept in the file: later opens need not ask again
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not done meanwhile
+                for statement in (*SCHEMA, *REBUILD_TOTALS):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _write(self, work):
         """Run `work(conn)` in one BEGIN IMMEDIATE transaction (the file's write lock)."""
@@ -160,8 +207,9 @@ class Ledger:
 
     @staticmethod
     def _spent(conn, column: str, period: str) -> float:
-        row = conn.execute(f"SELECT COALESCE(SUM({CHARGED}), 0) FROM calls WHERE {column} = ?", (period,)).fetchone()
-        return float(row[0])
+        """What the UTC day or month has charged (the triggers' running total)."""
+        row = conn.execute("SELECT usd FROM spent WHERE period = ?", (f"{column}:{period}",)).fetchone()
+        return max(0.0, float(row[0])) if row else 0.0
 
     # --- calls ---
 
