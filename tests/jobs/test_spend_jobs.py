@@ -50,6 +50,23 @@ def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(fak
     assert fake.files == {} and fake.batches == {}
 
 
+def test_batch_lines_are_priced_only_while_a_cap_is_set(fake, cli, tmp_path, monkeypatch):
+    from openai_skill.client import Client
+    from openai_skill.jobs.batch.api import worst_of
+    from openai_skill.jobs.batch.inputs import write_parts
+
+    lines = _chat_lines(tmp_path / "in.jsonl", 3).read_text().splitlines()
+    (tmp_path / "a").mkdir()
+    unpriced = write_parts("chat-completion", lines, tmp_path / "a", Client())
+    assert worst_of(unpriced, "chat-completion").usd is None     # a cap set meanwhile refuses it
+    assert cli("budget", "set", "--daily", "100").code == 0
+    (tmp_path / "b").mkdir()
+    priced = write_parts("chat-completion", lines, tmp_path / "b", Client())
+    each = [Client().worst_case("chat-completion", Client().prepare("chat-completion", json.loads(line)).params,
+                                batch=True).usd for line in lines]
+    assert worst_of(priced, "chat-completion").usd == pytest.approx(sum(each)) and all(each)
+
+
 def test_batch_results_settle_the_reservation_at_the_batch_price(fake, cli, tmp_path):
     assert cli("budget", "set", "--monthly", "100").code == 0
     inputs = _chat_lines(tmp_path / "in.jsonl", 4)

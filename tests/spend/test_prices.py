@@ -163,6 +163,7 @@ def test_images_by_size_quality_and_n_and_embeddings_by_bytes():
         pytest.approx(3 * 0.006 + 5 * 5.00 / 1e6)
     assert worst_case("generate-image", {**base, "size": "auto"}).usd == \
         pytest.approx(0.211 * 8_294_400 / 1024 / 1024 + 5 * 5.00 / 1e6)  # quality auto = high, the largest size
+    assert worst_case("generate-image", base).usd == worst_case("generate-image", {**base, "size": "auto"}).usd
     worst = worst_case("create-embedding", {"model": "text-embedding-3-small", "input": ["ab", "ça", [1, 2, 3]]})
     assert worst.details == {"input_tokens_at_most": 2 + 3 + 3}
     assert worst_case("create-embedding", {"model": "text-embedding-3-small", "input": "x"}, batch=True).usd == \

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from conftest import CANARY_KEY
-from openai_skill.errors import BudgetError
+from openai_skill.errors import BudgetError, InputError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, write_caps
 
@@ -124,13 +124,31 @@ def test_the_caps_file_exists_only_while_something_is_stored_and_is_0600(tmp_pat
     assert not caps.exists()                          # nothing stored: calls skip the ledger again
     with pytest.raises(Exception, match="unknown cap 'hourly'"):
         guard.ledger.set_caps({"hourly": 1.0})
+    assert guard.ledger.settle_ref("batch:none", Cost(0.1, "usage", "2026-12-02"), status="settled") is False
+    guard.close()
+
+
+def test_caps_that_cannot_be_written_are_an_error_and_change_nothing(tmp_path, monkeypatch):
+    guard = Guard({"OPENAI_SKILL_HOME": str(tmp_path / "cfg")})
+    guard.ledger.set_caps({"daily": 2.0})
+    caps = tmp_path / "cfg" / CAPS_NAME
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", full_disk)     # the new file is written, its rename fails
+    with pytest.raises(InputError, match="cannot write the spend caps file .*: No space left on device; nothing"):
+        guard.ledger.set_caps({"daily": 1.0})
+    monkeypatch.undo()
+    assert guard.ledger.stored_caps()["caps"] == {"daily": 2.0}
+    assert [p.name for p in caps.parent.iterdir() if p.name.startswith(".")] == []  # no temp file left
     guard.close()
 
 
 def test_show_reads_without_creating_a_ledger(tmp_path):
     guard = Guard({"OPENAI_SKILL_HOME": str(tmp_path / "cfg")})
     summary = guard.ledger.summary()
-    assert summary["caps"]["daily"] == {"usd": None, "spent_usd": 0.0} and summary["unsettled_calls"] == 0
+    assert summary["caps"]["daily"] == {"usd": None, "spent_usd": 0.0}
+    assert (summary["unsettled_calls"], summary["unsettled_usd"]) == (0, 0)
     assert guard.ledger.rows() == [] and not (tmp_path / "cfg").exists()
 
 

@@ -127,6 +127,11 @@ class Guard:
             self._ledger = Ledger(path, env=self.env)
         return self._ledger
 
+    def active(self) -> bool:
+        """Whether a cap is set (stored, or in the environment): only then is a worst case
+        needed. A job may skip pricing its lines when not; its hold asks again."""
+        return bool(env_caps(self.env)) or os.path.exists(self._caps_file())
+
     def hold(self, worst: Worst, *, surface: str, action: str, hold_seconds: float | None,
              ref: str | None = None) -> Hold:
         """Reserve the call's worst case against the caps (BudgetError when one refuses it, or

@@ -70,7 +70,7 @@ class PriceTable:
         rows = self.sections.get(section or "", {})
         return rows.get(model) if isinstance(model, str) else None
 
-    def unknown(self, action: str, section: str | None, model, *, basis: str, batch: bool = False) -> Cost:
+    def unknown(self, action: str, section: str | None, model, *, basis: str, batch: bool) -> Cost:
         why = (f"model {model!r} has no price in the table of {self.as_of}" if section in self.sections
                else f"action {action!r} names no section of the price table (its `price` in skill.yaml)")
         return Cost(None, basis, self.as_of, model if isinstance(model, str) else None, unknown=why, batch=batch)

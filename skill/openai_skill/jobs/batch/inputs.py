@@ -43,7 +43,7 @@ class Part:
     bytes: int = 0
     embedding_inputs: int = 0
     worst_usd: float = 0.0          # the part's worst case at the Batch price (spend guard)
-    unpriced: str | None = None     # why a line's worst case is unknown, if one is
+    unpriced: str | None = None     # why a line's worst case is unknown (or was not computed), if so
 
 
 def custom_id(line: int) -> str:
@@ -112,6 +112,9 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
     if there is any, InputError lists them and the caller uploads nothing.
     """
     check_action(action_id)
+    # Each line's worst case only while a cap is set (the default skips that work); a part
+    # left unpriced counts as unknown, so a cap set meanwhile refuses the batch, never passes it.
+    priced = client.guard.active()
     problems: list[dict] = []
     bad = 0
     parts: list[Part] = []
@@ -143,8 +146,10 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
                 parts.append(part)
                 handle = open(part.path, "wb")  # noqa: SIM115  (one part after another; the finally closes the last)
             handle.write(encoded)
-            worst = client.worst_case(action_id, params, batch=True)
-            if worst.usd is None:
+            worst = client.worst_case(action_id, params, batch=True) if priced else None
+            if worst is None:
+                part.unpriced = part.unpriced or "not priced: no spend cap was set when the input was read"
+            elif worst.usd is None:
                 part.unpriced = part.unpriced or f"line {number}: {worst.unknown}"
             else:
                 part.worst_usd += worst.usd
