@@ -28,7 +28,7 @@ from support import REPO, install_guard
 
 def _installed_copy(folder: Path) -> Path:
     """What a wheel of this checkout installs, laid out by hand in `folder`: the package's .py
-    files, skill.yaml, SKILL.md and schemas/ inside it, and the generated _bundle.json."""
+    files, skill.yaml, prices.yaml, SKILL.md and schemas/ inside it, and the generated _bundle.json."""
     package = REPO / "skill" / "openai_skill"
     copy = folder / "site-packages" / "openai_skill"
     for source in package.rglob("*.py"):
@@ -37,6 +37,7 @@ def _installed_copy(folder: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
     shutil.copyfile(REPO / "skill.yaml", copy / "skill.yaml")
+    shutil.copyfile(REPO / "prices.yaml", copy / "prices.yaml")
     shutil.copyfile(REPO / "SKILL.md", copy / "SKILL.md")
     shutil.copytree(REPO / "schemas", copy / "schemas")
     (copy / "_bundle.json").write_text(json.dumps(bundle_from_sources(REPO)))
@@ -54,7 +55,7 @@ def test_the_guard_refuses_a_stale_bundle_left_in_a_development_checkout(tmp_pat
     repo = tmp_path / "checkout"  # a copy of the checkout, installed in development mode
     shutil.copytree(REPO / "skill" / "openai_skill", repo / "skill" / "openai_skill",
                     ignore=shutil.ignore_patterns("__pycache__", "_bundle.json"))
-    for name in ("skill.yaml", "SKILL.md"):
+    for name in ("skill.yaml", "prices.yaml", "SKILL.md"):
         shutil.copyfile(REPO / name, repo / name)
     shutil.copytree(REPO / "schemas", repo / "schemas")
     package = repo / "skill" / "openai_skill"
@@ -80,7 +81,7 @@ def test_the_guard_refuses_an_installed_copy_that_is_not_this_checkout(tmp_path)
         "retry.py: differs",
         "schemas/list-models.input.json: in the checkout, not in the installed copy",
         "transport/files.py: in the installed copy only (gone from the checkout)",
-        "_bundle.json: not made from this checkout's skill.yaml and schemas/",
+        "_bundle.json: not made from this checkout's skill.yaml, prices.yaml and schemas/",
     ]
     message = install_guard.problem(copy)
     assert message.startswith("the tests would run an installed openai_skill that is not this checkout's code")

@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from jobs_fixtures import fake  # noqa: F401  (fixture)
 from openai_skill.spend import Guard
+
+# The loopback OpenAI (the `openai` fixture) with the canary key set.
+pytestmark = pytest.mark.usefixtures("key")
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +21,7 @@ def no_poll_wait(monkeypatch):
     monkeypatch.setattr(batch, "_sleep", lambda seconds: None)
 
 
-def test_bulk_reserves_per_request_and_a_cap_stops_the_run_between_requests(fake, cli, tmp_path):
+def test_bulk_reserves_per_request_and_a_cap_stops_the_run_between_requests(openai, cli, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("\n".join(f"text number {i}" for i in range(1000)) + "\n")
     # One request of 100 texts is at most ~1,600 bytes: $0.000032 at $0.02 per 1M tokens.
@@ -29,7 +31,7 @@ def test_bulk_reserves_per_request_and_a_cap_stops_the_run_between_requests(fake
     assert result.code == 7, result.err
     assert "refused before sending: the daily cap is" in result.err
     rows = Guard().ledger.rows()
-    sent = fake.count("POST", "/v1/embeddings")
+    sent = openai.count("POST", "/v1/embeddings")
     assert 1 <= sent < 10 and len(rows) == sent              # every request reserved, none past the cap
     assert all(r["surface"] == "bulk" and r["status"] == "settled" for r in rows)
     assert sum(r["settled_usd"] for r in rows) <= 0.00004
@@ -42,15 +44,15 @@ def _chat_lines(path, n):
     return path
 
 
-def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(fake, cli, tmp_path):
+def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(openai, cli, tmp_path):
     inputs = _chat_lines(tmp_path / "in.jsonl", 5)
     assert cli("budget", "set", "--per-call", "0.0001").code == 0
     refused = cli("batch", "create", "chat-completion", "--file", inputs)
     assert refused.code == 7 and "per-call cap is $0.000100" in refused.err.replace("$0.0001 ", "$0.000100 ")
-    assert fake.files == {} and fake.batches == {}
+    assert openai.files == {} and openai.batches == {}
 
 
-def test_batch_lines_are_priced_only_while_a_cap_is_set(fake, cli, tmp_path, monkeypatch):
+def test_batch_lines_are_priced_only_while_a_cap_is_set(openai, cli, tmp_path, monkeypatch):
     from openai_skill.client import Client
     from openai_skill.jobs.batch.api import worst_of
     from openai_skill.jobs.batch.inputs import write_parts
@@ -67,7 +69,7 @@ def test_batch_lines_are_priced_only_while_a_cap_is_set(fake, cli, tmp_path, mon
     assert worst_of(priced, "chat-completion").usd == pytest.approx(sum(each)) and all(each)
 
 
-def test_batch_results_settle_the_reservation_at_the_batch_price(fake, cli, tmp_path):
+def test_batch_results_settle_the_reservation_at_the_batch_price(openai, cli, tmp_path):
     assert cli("budget", "set", "--monthly", "100").code == 0
     inputs = _chat_lines(tmp_path / "in.jsonl", 4)
     created = cli("batch", "create", "chat-completion", "--file", inputs)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import need_beside_repo
+from support.ci import need_beside_repo
 from openai_skill.manifest import load_manifest
 from openai_skill.spend import cost_of, table, worst_case
 from openai_skill.spend.estimate import PRIMING_TOKENS, REASONING_DEFAULT_BUDGET

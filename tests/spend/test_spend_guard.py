@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import CANARY_KEY
+from support.canary import CANARY_KEY
 from openai_skill.errors import BudgetError, InputError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, write_caps
@@ -32,7 +32,7 @@ CALL = textwrap.dedent("""
 
 
 def _env(openai, home) -> dict:
-    return {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.server.url_for("/v1"),
+    return {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url,
             "OPENAI_SKILL_HOME": str(home)}
 
 

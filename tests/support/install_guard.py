@@ -24,11 +24,11 @@ FIX = ("pip install -e '.[test]'  (a development install: the tests then see eve
 
 def _files(root: Path) -> set[str]:
     """The paths, relative to `root`, of what the wheel copies from the checkout: the package's
-    .py files, skill.yaml, SKILL.md and schemas/*.json (the wheel carries the last three inside
-    the package)."""
+    .py files, skill.yaml, prices.yaml, SKILL.md and schemas/*.json (the wheel carries all but
+    the first inside the package)."""
     found = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if "__pycache__" not in p.parts}
     found |= {f"schemas/{p.name}" for p in (root / "schemas").glob("*.json")}
-    found |= {name for name in ("skill.yaml", "SKILL.md") if (root / name).is_file()}
+    found |= {name for name in ("skill.yaml", "prices.yaml", "SKILL.md") if (root / name).is_file()}
     return found
 
 
@@ -45,6 +45,7 @@ def differences(installed: Path, repo: Path = REPO) -> list[str]:
         return []
     expected = {rel: package / rel for rel in _files(package) if rel.endswith(".py")}
     expected["skill.yaml"] = repo / "skill.yaml"
+    expected["prices.yaml"] = repo / "prices.yaml"
     expected["SKILL.md"] = repo / "SKILL.md"
     expected.update({f"schemas/{p.name}": p for p in (repo / "schemas").glob("*.json")})
     present = _files(installed)
@@ -66,7 +67,7 @@ def _bundle_differences(installed: Path, repo: Path) -> list[str]:
     if not (installed / "_bundle.json").is_file():
         return ["_bundle.json: missing from the installed copy (the wheel build makes it)"]
     if _stale_bundle(installed, repo):
-        return ["_bundle.json: not made from this checkout's skill.yaml and schemas/"]
+        return ["_bundle.json: not made from this checkout's skill.yaml, prices.yaml and schemas/"]
     return []
 
 

@@ -9,8 +9,8 @@ import os
 import subprocess
 import sys
 
-from conftest import CANARY_KEY
-from openai_data import MODELS
+from support.canary import CANARY_KEY
+from support.openai_data import MODELS
 
 CHAT_ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
