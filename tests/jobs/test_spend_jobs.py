@@ -85,3 +85,50 @@ def test_batch_results_settle_the_reservation_at_the_batch_price(openai, cli, tm
     (row,) = Guard().ledger.rows()
     assert row["status"] == "settled" and row["settled_usd"] == pytest.approx(4 * each)
     assert row["reserved_usd"] > row["settled_usd"]
+
+
+def _quick_retries(monkeypatch):
+    from openai_skill.transport import call
+
+    monkeypatch.setattr(call, "_sleep", lambda seconds: None)
+
+
+def test_a_refused_upload_settles_the_batch_reservation_at_nothing(openai, cli, tmp_path, monkeypatch):
+    _quick_retries(monkeypatch)
+    assert cli("budget", "set", "--daily", "100").code == 0
+    real = openai.upload
+    openai.upload = lambda *args: (400, {"error": {"message": "file too large", "type": "invalid_request_error",
+                                                   "param": None, "code": None}}, {})
+    try:
+        refused = cli("batch", "create", "chat-completion", "--file", _chat_lines(tmp_path / "in.jsonl", 3))
+    finally:
+        openai.upload = real
+    assert refused.code == 4 and openai.batches == {}
+    (row,) = Guard().ledger.rows()
+    assert (row["status"], row["settled_usd"], row["error"]) == ("failed", 0.0, "BadRequestError")
+
+
+def test_a_create_that_may_have_made_its_batch_keeps_the_worst_case(openai, cli, tmp_path, monkeypatch):
+    # An answered error is usually not billed, but a 5xx to a create may come after the batch
+    # was made; when the lookup for it fails too, the reservation must not settle at $0.
+    _quick_retries(monkeypatch)
+    assert cli("budget", "set", "--daily", "100").code == 0
+    create, route = openai.create_batch, openai.route
+
+    def made_then_500(body):
+        create(body)
+        return 500, {"error": {"message": "upstream hiccup", "type": "server_error", "param": None,
+                               "code": None}}, {}
+
+    def no_list(method, path, *args):
+        if method == "GET" and path.rstrip("/").endswith("/batches"):
+            return 500, b'{"error": {"message": "down", "type": "server_error"}}', "application/json", {}
+        return route(method, path, *args)
+
+    openai.create_batch, openai.route = made_then_500, no_list
+    result = cli("batch", "create", "chat-completion", "--file", _chat_lines(tmp_path / "in.jsonl", 3),
+                 "--max-retries", 1)
+    assert result.code == 4 and len(openai.batches) == 1, result.err
+    (row,) = Guard().ledger.rows()
+    assert (row["status"], row["settled_usd"]) == ("left", None) and row["reserved_usd"] > 0
+    assert Guard().ledger.summary()["caps"]["daily"]["spent_usd"] == pytest.approx(row["reserved_usd"], abs=1e-8)
