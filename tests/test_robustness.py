@@ -273,7 +273,7 @@ def test_a_ledger_that_cannot_be_written_refuses_a_capped_call_before_sending(op
     Without a cap (the test above) the ledger is never touched, so it cannot break the call."""
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
     assert run_exe(["budget", "set", "--daily", "100"], env=env)[0] == 0
-    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-1", "-o", str(tmp_path / "imgs")],
+    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-2", "-o", str(tmp_path / "imgs")],
                              env=env, preexec_fn=_file_size_limit(8192))
     assert code == 7, err
     assert err.startswith("openai-skill: refused before sending: a spend cap is set and the spend ledger ")

@@ -13,7 +13,7 @@ import yaml
 from support.ci import need_beside_repo
 from openai_skill.manifest import load_manifest
 from openai_skill.spend import cost_of, table, worst_case
-from openai_skill.spend.estimate import PRIMING_TOKENS, REASONING_DEFAULT_BUDGET
+from openai_skill.spend.estimate import PRIMING_TOKENS
 from openai_skill.spend.prices import render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,10 +139,25 @@ def test_chat_worst_case_bounds_input_by_bytes_and_output_by_the_budget():
 
 
 def test_reasoning_budget_default_and_max_completion_tokens():
+    # With no budget named, a reasoning model's is the one skill.yaml's rule gives it by default
+    # (25,000: OpenAI's reasoning guide); a model with no default budget cannot be bounded.
     params = {"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": "x"}]}
-    assert worst_case("chat-completion", params).details["output_tokens_at_most"] == REASONING_DEFAULT_BUDGET
+    assert worst_case("chat-completion", params).details["output_tokens_at_most"] == 25_000
     params["max_completion_tokens"] = 4000
     assert worst_case("chat-completion", params).details["output_tokens_at_most"] == 4000
+    unbounded = worst_case("chat-completion", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    assert unbounded.usd is None and "no output token budget" in unbounded.unknown
+
+
+def test_a_prepared_call_is_bounded_by_the_budget_it_sends(key):
+    # What `invoke` prices: the request after the schema's and the rules' defaults.
+    from openai_skill.client import Client
+
+    for model, budget in (("gpt-4o-mini", 1024), ("gpt-6-luna", 25_000)):
+        params = Client().prepare("chat-completion", {"model": model, "messages": [{"role": "user", "content": "x"}]}
+                                  ).params
+        worst = worst_case("chat-completion", params)
+        assert worst.details["output_tokens_at_most"] == budget, model
 
 
 def test_image_parts_count_at_the_documented_maximum_and_file_parts_are_unpriced():

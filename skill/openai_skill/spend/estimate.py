@@ -7,7 +7,10 @@
   `vision_max_tokens`); a part that cannot be bounded (a `file_id`, audio, a PDF, an image for
   a model with no figure) makes the call *unpriced*.
 - Output: the token budget (`max_completion_tokens`, else `max_tokens`; reasoning tokens are
-  output tokens and count against it); with neither, REASONING_DEFAULT_BUDGET.
+  output tokens and count against it); with neither, the budget skill.yaml's model rules give
+  the model by default (`defaults: {max_tokens: ...}`, 25,000 for reasoning models); with no
+  budget at all the output has no bound and the call is unpriced. A prepared call always has
+  one (the schema's default, or the rule's).
 - Images: per image by size and quality (quality auto as high; size auto as the largest).
 - Embeddings: the input's bytes (a token-id array: its length).
 """
@@ -15,12 +18,10 @@
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 
 from .prices import FREE, IMAGE_AREA, PER_TOKENS, Cost, table
 
-# The budget issue 15 gives a reasoning model's call that names none (skill.yaml's rule
-# default): what OpenAI's reasoning guide tells to reserve for reasoning and output.
-REASONING_DEFAULT_BUDGET = 25_000
 # Reply priming: the tokens that start the assistant's answer (an allowance above the bytes).
 PRIMING_TOKENS = 16
 # gpt-image-2's largest size (3840x2160): what `size: auto` may pick at most.
@@ -46,7 +47,7 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
     multiplier = prices.batch_multiplier if batch else 1.0
     try:
         if section == "chat":
-            usd, details = _chat(prices, row, model, params)
+            usd, details = _chat(prices, row, model, params, action)
         elif section == "embeddings":
             tokens = _embedding_tokens(params.get("input"))
             usd, details = tokens * row["input"] / PER_TOKENS, {"input_tokens_at_most": tokens}
@@ -57,7 +58,20 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
     return Cost(usd * multiplier, "worst_case", prices.as_of, model, batch=batch, details=details)
 
 
-def _chat(prices, row: dict, model: str, params: dict) -> tuple[float, dict]:
+def _default_budget(action: str, model: str) -> int | None:
+    """The output budget skill.yaml's model rules give `model` when a call names none (the last
+    matching rule's `defaults.max_tokens`, as the rules apply in order)."""
+    from ..manifest import load_manifest
+
+    budget = None
+    for rule in load_manifest().model_rules.get(action) or ():
+        default = (rule.get("defaults") or {}).get("max_tokens")
+        if default and any(fnmatchcase(model, glob) for glob in rule.get("models") or ()):
+            budget = int(default)
+    return budget
+
+
+def _chat(prices, row: dict, model: str, params: dict, action: str) -> tuple[float, dict]:
     images: list[dict] = []
     text = {k: v for k, v in params.items() if k != "messages"}
     text["messages"] = [_text_of(message, images) for message in params.get("messages") or ()]
@@ -67,7 +81,10 @@ def _chat(prices, row: dict, model: str, params: dict) -> tuple[float, dict]:
         if figure is None:
             raise Unbounded(f"an image part's tokens for {model!r} have no documented maximum in the table")
         input_tokens += len(images) * int(figure["tokens"])
-    budget = params.get("max_completion_tokens") or params.get("max_tokens") or REASONING_DEFAULT_BUDGET
+    budget = params.get("max_completion_tokens") or params.get("max_tokens") or _default_budget(action, model)
+    if not budget:
+        raise Unbounded(f"no output token budget (max_tokens / max_completion_tokens) and no default one for "
+                        f"{model!r}: its output cannot be bounded")
     output_tokens = int(budget)
     usd = prices.chat_usd(row, input_tokens, 0, output_tokens)
     return usd, {"input_tokens_at_most": input_tokens, "output_tokens_at_most": output_tokens}
@@ -120,4 +137,4 @@ def _pixels(size) -> int:
     return MAX_IMAGE_PIXELS  # auto (or absent): the largest the model makes
 
 
-__all__ = ["worst_case", "REASONING_DEFAULT_BUDGET", "Unbounded"]
+__all__ = ["worst_case", "Unbounded"]

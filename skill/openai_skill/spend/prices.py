@@ -146,41 +146,51 @@ def cost_of(action: str, params: dict, answer: dict, *, batch: bool = False) -> 
 
 def render_markdown(data: dict | None = None) -> str:
     """docs/prices.md: the table as people read it (a test keeps the file equal to this)."""
+    from ..lifecycle.table import Table
     from ..manifest import load_manifest
 
     data = table().data if data is None else data
-    free = [action.id for action in load_manifest().actions.values() if action.price == FREE]
+    manifest = load_manifest()
+    free = [action.id for action in manifest.actions.values() if action.price == FREE]
+    lifecycle = Table.of(manifest.lifecycle)
     sources = data["sources"]
 
     def source(key: str) -> str:
         return sources[key]["title"] + (" (3P)" if sources[key]["third_party"] else "")
 
+    def ends(model: str) -> str:
+        """Its shutdown day from skill.yaml's lifecycle: a price is worth knowing until then."""
+        shutdown = lifecycle.built_in(model)
+        return shutdown.date.isoformat() if shutdown else "—"
+
     lines = ["# Prices", "", f"Generated from `prices.yaml` (as of {data['as_of']}; USD per 1M tokens, standard tier). "
              "3P marks a figure only third parties report. A model not listed has an unknown price; a row "
              "without a cached price charges cached tokens at the input price.", "",
-             "| model | input | cached input | output | source | as of |", "|---|---|---|---|---|---|"]
+             "| model | input | cached input | output | shuts down | source | as of |", "|---|---|---|---|---|---|---|"]
     for model, row in data["chat"].items():
         cached = f"{row['cached_input']:.2f}" if "cached_input" in row else "= input"
         if row.get("cached_input_source"):
             cached += " (3P)" if sources[row["cached_input_source"]]["third_party"] else ""
-        lines.append(f"| {model} | {row['input']:.2f} | {cached} | {row['output']:.2f} | {source(row['source'])} "
-                     f"| {row['as_of']} |")
+        lines.append(f"| {model} | {row['input']:.2f} | {cached} | {row['output']:.2f} | {ends(model)} "
+                     f"| {source(row['source'])} | {row['as_of']} |")
     for model, row in data["embeddings"].items():
-        lines.append(f"| {model} | {row['input']:.2f} | — | — | {source(row['source'])} | {row['as_of']} |")
-    lines += ["", "| image model | text in | image in | image out | 1024x1024 low / medium / high | source | as of |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(f"| {model} | {row['input']:.2f} | — | — | {ends(model)} | {source(row['source'])} "
+                     f"| {row['as_of']} |")
+    lines += ["", "| image model | text in | image in | image out | 1024x1024 low / medium / high | shuts down "
+                  "| source | as of |", "|---|---|---|---|---|---|---|---|"]
     for model, row in data["images"].items():
         each = " / ".join(f"${row['per_image_1024'][q]}" for q in ("low", "medium", "high"))
         lines.append(f"| {model} | {row['text_input']:.2f} | {row['image_input']:.2f} | {row['image_output']:.2f} "
-                     f"| {each} | {source(row['source'])} | {row['as_of']} |")
+                     f"| {each} | {ends(model)} | {source(row['source'])} | {row['as_of']} |")
     for name, rule in data["long_context"].items():
         lines += ["", f"Long context ({name} rows): above {rule['above']:,} input tokens, input costs "
                       f"{rule['input_multiplier']}x and output {rule['output_multiplier']}x "
                       f"({source(rule['source'])})."]
     lines += ["", f"Batch API: {data['batch']['multiplier']:g} x the standard price "
                   f"({source(data['batch']['source'])}).",
-              "", "Most input tokens one image part can count (detail high, the largest image): "
-              + ", ".join(f"{m} {r['tokens']:,}" for m, r in data["vision_max_tokens"].items())
-              + f" ({source('openai-vision-guide')}). Other models: an image part makes the call unpriced.",
-              "", f"Free: {', '.join(free)}.", ""]
+              "", f"Most input tokens one image part can count (detail high, the largest image; "
+                  f"{source('openai-vision-guide')}). Other models: an image part makes the call unpriced.",
+              "", "| model | tokens | shuts down |", "|---|---|---|"]
+    lines += [f"| {m} | {r['tokens']:,} | {ends(m)} |" for m, r in data["vision_max_tokens"].items()]
+    lines += ["", f"Free: {', '.join(free)}.", ""]
     return "\n".join(lines)
