@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .errors import InsecureTransportError
+from .errors import InputError, InsecureTransportError, UnexpectedResponseError
 
 LOCALHOST = "localhost"
 _FIX_BASE = "Fix OPENAI_BASE_URL (or the base_url option)"
@@ -132,6 +132,39 @@ def is_origin(text) -> bool:
         if not all(0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" for label in host.split(".")):
             return False
     return not port or int(port) <= 65535
+
+
+# An API object id (`batch_abc`, `file-abc`) as it may appear in a URL path or a file name:
+# nothing that a path, a URL or a shell could read as structure (`/`, `.`, `%`, `?`, `#`).
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,200}")
+# The path of a request that is not an action: `/files`, `/batches/<id>/cancel`, ...
+API_PATH = re.compile(r"(?:/[A-Za-z0-9_-]{1,200}){1,8}")
+
+
+def checked_id(value, what: str, *, from_server: bool) -> str:
+    """An object id before it touches a URL path or a file name: letters, digits, `_`, `-`.
+
+    `from_server`: the id came from an API answer (a batch's `output_file_id`, a created
+    batch's `id`): a hostile gateway may answer `../../.bashrc` or an absolute path, so a
+    refusal is UnexpectedResponseError (nothing is fetched or written). Otherwise the user
+    gave it: InputError naming the field."""
+    if isinstance(value, str) and ID_PATTERN.fullmatch(value):
+        return value
+    shown = repr(value[:80] + ("…" if len(value) > 80 else "")) if isinstance(value, str) else repr(value)[:80]
+    if from_server:
+        raise UnexpectedResponseError(f"the server's {what} {shown} is not an id (letters, digits, _ or -); "
+                                      "nothing was fetched or written for it")
+    raise InputError(f"{what}: expected an id of letters, digits, _ or -, got {shown}",
+                     field=what, expected="[A-Za-z0-9_-]{1,200}", given=shown)
+
+
+def check_api_path(path: str) -> str:
+    """Refuse an API path that is not plain `/segment/...` (a `..`, `%2e`, `?` or `//` from
+    an id that slipped through would change which resource the key is sent to)."""
+    if not isinstance(path, str) or not API_PATH.fullmatch(path):
+        raise InsecureTransportError(f"refusing to build a request for the API path {str(path)[:120]!r}: "
+                                     "only /name/id/... made of letters, digits, _ and - is sent")
+    return path
 
 
 def _authority(text: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import Settings
 from ..errors import UnexpectedResponseError
 from ..secret import Secret
+from ..urls import checked_id
 from . import error_map
 from .call import BearerAuth, Call
 from .http import ApiResponse
@@ -59,7 +60,10 @@ def upload(path: Path, purpose: str, api_key: Secret, settings: Settings, *, ses
 
 def download_content(file_id: str, dest: Path, api_key: Secret, settings: Settings, *,
                      max_bytes: int = MAX_FILE_DOWNLOAD_BYTES, sessions=None) -> int:
-    """GET /files/{id}/content into `dest` (written whole or not at all); return its size."""
+    """GET /files/{id}/content into `dest` (written whole or not at all); return its size.
+    `file_id` usually comes from an answer (a batch's output file): it is checked here, the
+    one place it becomes part of a URL, and never becomes part of a file name."""
+    file_id = checked_id(file_id, "file id", from_server=True)
     request = endpoint_request("GET", f"/files/{file_id}/content", settings)
     request = ApiRequest("GET", request.url, {**request.headers, "Accept": "*/*"})
     with Call(request, BearerAuth(api_key), settings, max_bytes=max_bytes,

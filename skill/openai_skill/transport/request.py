@@ -73,7 +73,7 @@ def endpoint_request(method: str, path: str, settings, body: dict | None = None,
     from urllib.parse import urlencode
 
     headers = base_headers(settings)
-    url = settings.base_url + path
+    url = settings.base_url + urls.check_api_path(path)
     if query:
         url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
     return ApiRequest(method, url, headers, body)

@@ -23,7 +23,7 @@ from ...client import Client, build_client
 from ...errors import (APIError, ConflictError, InputError, QuotaExceededError, RateLimitError, ServerError,
                        SkillError, TransportError)
 from ...retry import retry_delay
-from .inputs import Limits, check_action, checked_id, line_of, write_parts
+from .inputs import Limits, check_action, checked_batch, checked_id, line_of, write_parts
 
 COMPLETION_WINDOW = "24h"            # the only window the API offers
 # A batch's reservation counts as unsettled once its window (and an hour) has passed.
@@ -80,17 +80,18 @@ def create(action: str, source: str | Path, *, limits: Limits | None = None, met
         # per-call cap bounds the whole `batch create`; results() settles it.
         held = client.hold(worst_of(parts, action), surface=SURFACE, action=action, hold_seconds=HOLD_SECONDS)
         try:
-            uploaded = [client.upload(part.path, "batch").data for part in parts]
+            uploaded = [checked_id(client.upload(part.path, "batch").data.get("id"), "uploaded file id",
+                                   from_server=True) for part in parts]
         except BaseException as exc:
             held.fail(exc)  # no batch was created: an answered error costs nothing
             raise
     created: list[dict] = []
     try:
-        for number, (part, file) in enumerate(zip(parts, uploaded, strict=True), start=1):
+        for number, (part, file_id) in enumerate(zip(parts, uploaded, strict=True), start=1):
             tags = {**(metadata or {}), "created_by": CREATED_BY, "action": action, "source": source.name[:200],
                     "lines": f"{part.first_line}-{part.last_line}", "part": f"{number} of {len(parts)}",
                     TAG_KEY: secrets.token_hex(TAG_BYTES)}   # ours win: results count lines from them
-            body = {"input_file_id": file["id"], "endpoint": request_line_endpoint(action),
+            body = {"input_file_id": file_id, "endpoint": request_line_endpoint(action),
                     "completion_window": COMPLETION_WINDOW, "metadata": tags}
             created.append(_create_once(client, body, tags))
     except BaseException as exc:
@@ -132,7 +133,7 @@ def _create_once(client: Client, body: dict, tags: dict) -> dict:
     retries = client.settings.max_retries
     for attempt in range(retries + 1):
         try:
-            return _call(client, "POST", "/batches", body=body, max_retries=0)
+            return checked_batch(_call(client, "POST", "/batches", body=body, max_retries=0))
         except QuotaExceededError:
             raise
         except (TransportError, ServerError, RateLimitError, ConflictError) as exc:
@@ -144,7 +145,7 @@ def _create_once(client: Client, body: dict, tags: dict) -> dict:
                                f"{TAG_KEY}={tags[TAG_KEY]} in `openai-skill batch list`")
                 raise exc from None
             if found is not None:
-                return found           # it was created: the answer was lost, not the batch
+                return checked_batch(found)   # it was created: the answer was lost, not the batch
             if attempt >= retries:
                 raise
             _sleep(retry_delay(attempt))
@@ -165,7 +166,7 @@ def _find_tagged(client: Client, tag: str, since: float) -> dict | None:
         oldest = batches[-1].get("created_at")
         if isinstance(oldest, (int, float)) and oldest < since - CLOCK_SKEW:
             return None                # past the time of our create: it is not there
-        after = checked_id(batches[-1].get("id"), "batch id in the list")
+        after = checked_id(batches[-1].get("id"), "batch id in the list", from_server=True)
     return None
 
 
@@ -189,12 +190,12 @@ def request_line_endpoint(action: str) -> str:
 def status(batch_id: str, **options) -> dict:
     """The batch object (status, request_counts, file ids, ...)."""
     client = _client(options)
-    return _call(client, "GET", f"/batches/{checked_id(batch_id)}")
+    return checked_batch(_call(client, "GET", f"/batches/{checked_id(batch_id)}"), batch_id)
 
 
 def cancel(batch_id: str, **options) -> dict:
     client = _client(options)
-    return _call(client, "POST", f"/batches/{checked_id(batch_id)}/cancel")
+    return checked_batch(_call(client, "POST", f"/batches/{checked_id(batch_id)}/cancel"), batch_id)
 
 
 def list_batches(limit: int = 20, after: str | None = None, **options) -> dict:
@@ -202,7 +203,10 @@ def list_batches(limit: int = 20, after: str | None = None, **options) -> dict:
     if not 1 <= int(limit) <= 100:
         raise InputError(f"limit: expected 1..100, got {limit}")
     client = _client(options)
-    return _call(client, "GET", "/batches", query={"limit": int(limit), "after": after})
+    page = _call(client, "GET", "/batches", query={"limit": int(limit), "after": after})
+    for batch in page.get("data") or []:
+        checked_batch(batch)  # ids a user copies into the next command
+    return page
 
 
 def wait(batch_id: str, *, timeout: float | None = None, on_progress: Callable[[dict], None] | None = None,
@@ -216,7 +220,7 @@ def wait(batch_id: str, *, timeout: float | None = None, on_progress: Callable[[
     path = f"/batches/{checked_id(batch_id)}"
     started, delay = _clock(), POLL_FIRST
     while True:
-        batch = _call(client, "GET", path)
+        batch = checked_batch(_call(client, "GET", path), batch_id)
         if on_progress is not None:
             on_progress(batch)
         if batch.get("status") in TERMINAL:
@@ -250,7 +254,7 @@ def results(batch_ids, out: str | Path | None = None, *, inputs: str | Path | No
     if isinstance(batch_ids, str):
         batch_ids = [batch_ids]
     client = _client(options)
-    batches = [_call(client, "GET", f"/batches/{checked_id(b)}") for b in batch_ids]
+    batches = [checked_batch(_call(client, "GET", f"/batches/{checked_id(b)}"), b) for b in batch_ids]
     unfinished = [b["id"] for b in batches if b.get("status") not in TERMINAL]
     if unfinished:
         raise APIError(f"batch {', '.join(unfinished)} has not ended yet; `openai-skill batch wait` first")

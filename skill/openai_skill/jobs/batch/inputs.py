@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import APIError, InputError
+from ... import urls
+from ...errors import APIError, InputError, UnexpectedResponseError
 from ...client import Client
 
 API_PREFIX = "/v1"
@@ -183,14 +184,25 @@ def _at_line(number: int, exc: InputError) -> list[dict]:
             for p in exc.problems]
 
 
-def checked_id(value, what: str = "batch id") -> str:
-    """An id from the server or the user, before it goes into a URL path: letters, digits, _ or -."""
-    if not isinstance(value, str) or not value or len(value) > 200 or not all(
-            c.isascii() and (c.isalnum() or c in "_-") for c in value):
-        shown = repr(value)[:80]
-        raise InputError(f"{what}: expected letters, digits, _ or -, got {shown}") if what == "batch id" else \
-            APIError(f"the server's {what} {shown} is not an id (letters, digits, _ or -); nothing was fetched")
-    return value
+def checked_id(value, what: str = "batch id", *, from_server: bool = False) -> str:
+    """An id before it goes into a URL path or near a file name (`urls.checked_id`): a batch
+    id the user gave (InputError), or one from an answer (UnexpectedResponseError)."""
+    return urls.checked_id(value, what, from_server=from_server)
+
+
+def checked_batch(batch, asked: str | None = None) -> dict:
+    """A batch object from an answer: a JSON object whose `id` is an id (and the one asked
+    for, when we asked for one), and whose file ids, when present, are ids too."""
+    if not isinstance(batch, dict):
+        raise UnexpectedResponseError(f"the server's answer for a batch is not an object: {repr(batch)[:80]}")
+    found = checked_id(batch.get("id"), "batch id", from_server=True)
+    if asked is not None and found != asked:
+        raise UnexpectedResponseError(f"asked for batch {asked}, the server answered with batch {found}; "
+                                      "nothing was fetched or written")
+    for name in ("input_file_id", "output_file_id", "error_file_id"):
+        if batch.get(name) is not None:
+            checked_id(batch[name], name, from_server=True)
+    return batch
 
 
 def load_inputs_params(action: str, inputs: Path, client: Client) -> dict[int, tuple[object, dict]]:

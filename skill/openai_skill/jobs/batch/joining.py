@@ -78,7 +78,7 @@ def collect(batches: list[dict], client: Client, *, out: Path | None, inputs: Pa
                         continue
                     # A name we choose: the server's id never becomes a path (`../x`, `/home/...`).
                     local = Path(folder) / f"{number}-{name}.jsonl"
-                    client.download(checked_id(file_id, name), local)
+                    client.download(checked_id(file_id, name, from_server=True), local)
                     for where, item in _items(local, f"batch {batch.get('id')} {name} {file_id}", problems):
                         custom = item["custom_id"]
                         if custom in answered:
@@ -170,6 +170,20 @@ def _items(path: Path, what: str, problems: list):
                 problems.append(f"{where} is not an answer object with a custom_id")
                 continue
             yield where, item
+
+
+def _parsed(raw: str, name: str, file_id: str, row: int) -> dict:
+    """One line of an output or error file, or UnexpectedResponseError naming it (the temp
+    folder is removed on the way out, like on any other error)."""
+    try:
+        item = json.loads(raw)
+    except ValueError as exc:
+        raise UnexpectedResponseError(f"line {row} of the batch's {name} {file_id} is not JSON ({exc}); "
+                                      "nothing was written") from None
+    if not isinstance(item, dict):
+        raise UnexpectedResponseError(f"line {row} of the batch's {name} {file_id} is not a JSON object; "
+                                      "nothing was written")
+    return item
 
 
 def _read(spool, where: tuple[int, int]) -> bytes:
