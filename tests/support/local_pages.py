@@ -10,7 +10,13 @@ import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
-START = re.compile(r"http://127\.0\.0\.1:(\d+)(/start/[A-Za-z0-9_-]+)")
+# The one-time link: the port, then the path (the page's secret prefix, /start/, the token).
+START = re.compile(r"http://127\.0\.0\.1:(\d+)(/[A-Za-z0-9_-]{32}/start/[A-Za-z0-9_-]+)")
+
+
+def base_of(start_path: str) -> str:
+    """The page's path prefix, from its start path (every page URL lives under it)."""
+    return start_path.split("/start/", 1)[0]
 
 
 @contextlib.contextmanager
@@ -89,6 +95,7 @@ class DashboardProcess:
         self.url = match.group(0)
         self.port = int(match.group(1))
         self.start = match.group(2)
+        self.base = base_of(self.start)
         self.out = first
 
     def finish(self, timeout: float = 15) -> tuple[int, str, str]:

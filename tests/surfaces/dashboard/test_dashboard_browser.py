@@ -62,7 +62,7 @@ def _no_canary_in_files(folder: Path) -> None:
 def test_store_see_fingerprint_remove_stop(browser, dashboard):  # noqa: F811
     assert listening_addresses(dashboard.port) == {LOOPBACK_HEX}
     open_link(browser, dashboard.url, "Vault")
-    assert browser.current_url == f"http://127.0.0.1:{dashboard.port}/"   # the token left the address bar
+    assert browser.current_url == f"http://127.0.0.1:{dashboard.port}{dashboard.base}/"   # the token left the bar
     assert "no entries yet" in browser.page_source
 
     _submit_key(browser, "not-a-key")

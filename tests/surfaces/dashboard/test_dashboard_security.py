@@ -9,7 +9,7 @@ import time
 import pytest
 
 from support.canary import CANARY_KEY
-from support.local_pages import START, call, csrf_of, login, serving
+from support.local_pages import START, base_of, call, csrf_of, login, serving
 
 
 @pytest.fixture
@@ -25,12 +25,12 @@ def dashboard():
     pages.append(page)
     with serving(page):
         port, start = START.fullmatch(page.url).groups()
-        yield {"page": page, "access": access, "port": int(port), "start": start}
+        yield {"page": page, "access": access, "port": int(port), "start": start, "base": base_of(start)}
 
 
 def _session(d) -> tuple[dict, str]:
     cookie = login(d["port"], d["start"])
-    status, _, html = call(d["port"], "GET", "/", headers=cookie)
+    status, _, html = call(d["port"], "GET", d["base"] + "/", headers=cookie)
     assert status == 200
     return cookie, csrf_of(html)
 
@@ -52,20 +52,20 @@ def _nothing_stored(d) -> None:
 
 def test_a_legitimate_post_stores_the_key(dashboard):
     cookie, csrf = _session(dashboard)
-    status, headers, _ = call(dashboard["port"], "POST", "/set", form=_store_form(csrf),
+    status, headers, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf),
                               headers={**cookie, **_origin(dashboard), "Sec-Fetch-Site": "same-origin"})
-    assert (status, headers["location"]) == (303, "/")
+    assert (status, headers["location"]) == (303, dashboard["base"] + "/")
     assert dashboard["access"].store.lookup("openai_api_key") == CANARY_KEY
-    status, _, html = call(dashboard["port"], "GET", "/", headers=cookie)
+    status, _, html = call(dashboard["port"], "GET", dashboard["base"] + "/", headers=cookie)
     fingerprint = dashboard["access"].store.open().fingerprint("openai_api_key")
     assert re.search(rf"<code>openai_api_key</code></td><td><code>{fingerprint}</code>", html)
     assert CANARY_KEY not in html
 
 
 def test_no_token_no_page(dashboard):
-    status, _, html = call(dashboard["port"], "GET", "/")
+    status, _, html = call(dashboard["port"], "GET", dashboard["base"] + "/")
     assert status == 403 and "one-time link" in html and "Entries" not in html
-    status, _, _ = call(dashboard["port"], "POST", "/set", form=_store_form("x"), headers=_origin(dashboard))
+    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form("x"), headers=_origin(dashboard))
     assert status == 403
     _nothing_stored(dashboard)
 
@@ -74,7 +74,7 @@ def test_a_wrong_token_opens_nothing_and_sets_no_cookie(dashboard):
     wrong = dashboard["start"][:-4] + ("AAAA" if not dashboard["start"].endswith("AAAA") else "BBBB")
     status, headers, _ = call(dashboard["port"], "GET", wrong)
     assert status == 403 and "set-cookie" not in headers
-    status, _, _ = call(dashboard["port"], "GET", "/start/")
+    status, _, _ = call(dashboard["port"], "GET", dashboard["base"] + "/start/")
     assert status == 403
 
 
@@ -116,7 +116,7 @@ def test_a_foreign_host_header_is_refused_even_with_a_valid_token(dashboard, hos
 
 def test_a_foreign_host_header_is_refused_with_a_valid_session(dashboard):
     cookie, csrf = _session(dashboard)
-    status, _, _ = call(dashboard["port"], "POST", "/set", form=_store_form(csrf), host="rebound.example",
+    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), host="rebound.example",
                         headers={**cookie, "Origin": "http://rebound.example"})
     assert status == 421
     _nothing_stored(dashboard)
@@ -125,7 +125,7 @@ def test_a_foreign_host_header_is_refused_with_a_valid_session(dashboard):
 @pytest.mark.parametrize("csrf", [None, "", "wrong-token"])
 def test_a_post_without_the_right_csrf_token_is_refused(dashboard, csrf):
     cookie, _ = _session(dashboard)
-    status, _, html = call(dashboard["port"], "POST", "/set", form=_store_form(csrf),
+    status, _, html = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf),
                            headers={**cookie, **_origin(dashboard)})
     assert status == 403 and "did not come from this page" in html
     _nothing_stored(dashboard)
@@ -141,7 +141,7 @@ def test_a_post_without_the_right_csrf_token_is_refused(dashboard, csrf):
 def test_a_cross_origin_post_is_refused_even_with_cookie_and_csrf(dashboard, headers):
     cookie, csrf = _session(dashboard)
     sent = {k: v.format(port=dashboard["port"]) for k, v in headers.items()}
-    status, _, _ = call(dashboard["port"], "POST", "/set", form=_store_form(csrf), headers={**cookie, **sent})
+    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), headers={**cookie, **sent})
     assert status == 403
     _nothing_stored(dashboard)
 
@@ -149,10 +149,10 @@ def test_a_cross_origin_post_is_refused_even_with_cookie_and_csrf(dashboard, hea
 def test_only_forms_of_bounded_size_are_read(dashboard):
     cookie, csrf = _session(dashboard)
     base = {**cookie, **_origin(dashboard)}
-    status, _, _ = call(dashboard["port"], "POST", "/set", headers={**base, "Content-Type": "application/json"},
+    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", headers={**base, "Content-Type": "application/json"},
                         body=b'{"csrf": "%s"}' % csrf.encode())
     assert status == 415
-    status, _, _ = call(dashboard["port"], "POST", "/set", form={**_store_form(csrf), "pad": "x" * 20000},
+    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form={**_store_form(csrf), "pad": "x" * 20000},
                         headers=base)
     assert status == 413
     _nothing_stored(dashboard)
@@ -161,24 +161,24 @@ def test_only_forms_of_bounded_size_are_read(dashboard):
 def test_no_cors_no_preflight_no_other_methods(dashboard):
     cookie, _ = _session(dashboard)
     for method in ("OPTIONS", "PUT", "DELETE", "PATCH"):
-        status, headers, _ = call(dashboard["port"], method, "/set",
+        status, headers, _ = call(dashboard["port"], method, dashboard["base"] + "/set",
                                   headers={**cookie, "Origin": "http://evil.example",
                                            "Access-Control-Request-Method": "POST"})
         assert status == 405
         assert not [h for h in headers if h.startswith("access-control-")]
-    status, headers, _ = call(dashboard["port"], "GET", "/", headers={**cookie, "Origin": "http://evil.example"})
+    status, headers, _ = call(dashboard["port"], "GET", dashboard["base"] + "/", headers={**cookie, "Origin": "http://evil.example"})
     assert status == 200 and not [h for h in headers if h.startswith("access-control-")]
 
 
 def test_every_answer_carries_the_security_headers(dashboard):
     status, headers, _ = call(dashboard["port"], "GET", dashboard["start"])
     cookie = headers["set-cookie"]
-    assert re.fullmatch(rf"openai_skill_{dashboard['port']}=[A-Za-z0-9_-]{{40,}}; Path=/; HttpOnly; SameSite=Strict",
-                        cookie)
-    answers = [headers, call(dashboard["port"], "GET", "/")[1],
-               call(dashboard["port"], "GET", "/", headers={"Cookie": cookie.split(";")[0]})[1],
-               call(dashboard["port"], "GET", "/static/style.css")[1],
-               call(dashboard["port"], "GET", "/", host="evil.example")[1]]
+    assert re.fullmatch(rf"openai_skill_{dashboard['port']}=[A-Za-z0-9_-]{{40,}}; Path={dashboard['base']}; HttpOnly; "
+                        "SameSite=Strict", cookie)
+    answers = [headers, call(dashboard["port"], "GET", dashboard["base"] + "/")[1],
+               call(dashboard["port"], "GET", dashboard["base"] + "/", headers={"Cookie": cookie.split(";")[0]})[1],
+               call(dashboard["port"], "GET", dashboard["base"] + "/static/style.css")[1],
+               call(dashboard["port"], "GET", dashboard["base"] + "/", host="evil.example")[1]]
     for h in answers:
         csp = h["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe" not in csp
@@ -190,8 +190,8 @@ def test_every_answer_carries_the_security_headers(dashboard):
 
 def test_no_page_has_a_script_or_inline_handler(dashboard):
     cookie, csrf = _session(dashboard)
-    call(dashboard["port"], "POST", "/set", form=_store_form(csrf), headers={**cookie, **_origin(dashboard)})
-    pages = [call(dashboard["port"], "GET", path, headers=cookie)[2]
+    call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), headers={**cookie, **_origin(dashboard)})
+    pages = [call(dashboard["port"], "GET", dashboard["base"] + path, headers=cookie)[2]
              for path in ("/", "/remove?name=openai_api_key")]
     for html in pages:
         assert "<script" not in html.lower() and not re.search(r"\son[a-z]+=", html, re.I)

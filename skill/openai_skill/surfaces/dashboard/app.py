@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ...secrets.sources import credential
 from . import pages
-from .guard import FORM_KEY, SESSION_KEY
+from .guard import FORM_KEY, SESSION_KEY, base_of
 from .vault_access import VaultAccess, message_for
 
 
@@ -36,7 +36,7 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
 
     def back(request: Request, kind: str, text: str) -> Response:
         request.scope[SESSION_KEY].flash.append((kind, text))
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(f"{base_of(request)}/", status_code=303)
 
     async def home(request: Request) -> Response:
         session = request.scope[SESSION_KEY]
@@ -47,7 +47,7 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
             view = {"path": access.path, "mode": None, "locked": False, "entries": []}
             flash = flash + [("error", message_for(exc))]
         return HTMLResponse(pages.vault_page(view, session.csrf, flash, idle_minutes,
-                                             credential()["name"], credential()["prefix"]))
+                                             credential()["name"], credential()["prefix"], base=base_of(request)))
 
     async def set_key(request: Request) -> Response:
         form = request.scope[FORM_KEY]
@@ -67,7 +67,8 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
             return back(request, "error", message_for(exc))
         if fingerprint is None:
             return back(request, "error", "There is no such entry.")
-        return HTMLResponse(pages.confirm_remove_page(name, fingerprint, request.scope[SESSION_KEY].csrf))
+        return HTMLResponse(pages.confirm_remove_page(name, fingerprint, request.scope[SESSION_KEY].csrf,
+                                                      base=base_of(request)))
 
     async def remove(request: Request) -> Response:
         name = request.scope[FORM_KEY].get("name", "")
@@ -97,7 +98,8 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
 
     async def quit_(request: Request) -> Response:
         on_quit()
-        return HTMLResponse(pages.finished_page("Dashboard stopped", "The local page has shut down."))
+        return HTMLResponse(pages.finished_page("Dashboard stopped", "The local page has shut down.",
+                                                base=base_of(request)))
 
     return Starlette(routes=[
         static_route(),

@@ -1,9 +1,16 @@
 """The gate in front of every local page: nothing reaches a page unless it passes here.
 
-A browser is the only client we serve, and a hostile page in another tab is the threat:
+A browser is the only client we serve; a hostile page in another tab, and another web app on
+another 127.0.0.1 port, are the threats:
+- every URL lives under an unguessable per-page path prefix (`/<32 random characters>/...`);
+  a request outside it is refused with a page that does not name it. Cookies are scoped by
+  host, not port, so a server on any other 127.0.0.1 port would receive a `Path=/` cookie
+  (even after a cross-site navigation, that server's own sub-requests are same-site); the
+  session cookie's `Path` is the prefix, so a browser sends it only to paths that server
+  cannot know;
 - the Host header must be exactly 127.0.0.1:<port> (DNS rebinding gives another name);
 - the first visit presents a one-time token in the URL path, which is exchanged for a
-  session cookie (HttpOnly, SameSite=Strict, named per port because cookies ignore ports);
+  session cookie (HttpOnly, SameSite=Strict, named per port, Path = the prefix);
   a used, wrong or expired token opens nothing;
 - every other request needs that cookie; every POST also needs the session's CSRF token
   and an Origin header naming this very server (a cross-site form post has neither);
@@ -11,7 +18,9 @@ A browser is the only client we serve, and a hostile page in another tab is the 
   response carries an Access-Control header;
 - form bodies are url-encoded only and capped; every response carries a CSP without
   script, `Cache-Control: no-store` and the usual anti-framing headers.
-Parsed forms are handed to the page in `scope["openai_skill.form"]`, CSRF already checked.
+Parsed forms are handed to the page in `scope["openai_skill.form"]`, CSRF already checked;
+the app sees the prefix as its `root_path` (Starlette routes below it; `base_of(request)`
+gives it to pages, which write every link and form action under it).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from urllib.parse import parse_qs
 
 from .pages import error_page
 
-START_PREFIX = "/start/"
+START_PREFIX = "/start/"      # below the page's prefix, as every other path
 STATIC_PREFIX = "/static/"
 FORM_KEY = "openai_skill.form"
 SESSION_KEY = "openai_skill.session"
@@ -32,6 +41,7 @@ CSRF_FIELD = "csrf"
 MAX_FORM_BYTES = 16 * 1024     # an API key and a few short fields
 MAX_SESSIONS = 4               # a few tabs; the oldest is dropped beyond that
 TOKEN_BYTES = 32
+PREFIX_BYTES = 24              # 32 URL-safe characters: the path prefix no other port can guess
 
 SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; "
@@ -61,6 +71,7 @@ class Guard:
         self.host = f"127.0.0.1:{port}"
         self.origin = f"http://{self.host}"
         self.cookie_name = f"openai_skill_{port}"
+        self.prefix = "/" + secrets.token_urlsafe(PREFIX_BYTES)
         self.clock = clock
         self._token: str | None = secrets.token_urlsafe(TOKEN_BYTES)
         self._token_expires = clock() + token_ttl
@@ -70,7 +81,7 @@ class Guard:
     @property
     def start_url(self) -> str:
         """The one-time URL to print or hand to a client; valid until first use or expiry."""
-        return f"{self.origin}{START_PREFIX}{self._token or 'used'}"
+        return f"{self.origin}{self.prefix}{START_PREFIX}{self._token or 'used'}"
 
     def idle_for(self) -> float:
         return self.clock() - self.last_activity
@@ -81,10 +92,16 @@ class Guard:
         headers = _headers(scope)
         send = _with_security_headers(send)
         if headers.get("host") != self.host:
-            return await self._refuse(send, 421, "This page answers only at its own address.")
-        method, path = scope["method"], scope["path"]
+            return await self._refuse(send, 421, "This page answers only at its own address.", styled=False)
+        method, full_path = scope["method"], scope["path"]
         if method not in ("GET", "HEAD", "POST"):
-            return await self._refuse(send, 405, "Method not allowed.")
+            return await self._refuse(send, 405, "Method not allowed.", styled=False)
+        head = (self.prefix + "/").encode()
+        if not hmac.compare_digest(full_path.encode("utf-8", "replace")[:len(head)], head):
+            # Outside the prefix: nothing here, and the answer must not name the prefix.
+            return await self._refuse(send, 404, "Nothing here.", styled=False)
+        path = full_path[len(self.prefix):]
+        scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
         if path.startswith(STATIC_PREFIX) and method != "POST":
             return await self.app(scope, receive, send)
         if path.startswith(START_PREFIX) and method == "GET":
@@ -115,12 +132,13 @@ class Guard:
             self.sessions.pop(next(iter(self.sessions)))
         self.sessions[session_id] = Session()
         self.last_activity = self.clock()
-        cookie = (f"{self.cookie_name}={session_id}; Path=/; HttpOnly; SameSite=Strict").encode()
+        cookie = (f"{self.cookie_name}={session_id}; Path={self.prefix}; HttpOnly; SameSite=Strict").encode()
         # A meta refresh, not a 303: a redirect chain started from another site would count as
         # cross-site and the browser would withhold the SameSite=Strict cookie on arrival.
+        home = f"{self.prefix}/".encode()
         body = (b'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-                b'<meta http-equiv="refresh" content="0; url=/"><title>Opening</title></head>'
-                b'<body><p><a href="/">Continue</a></p></body></html>')
+                b'<meta http-equiv="refresh" content="0; url=' + home + b'"><title>Opening</title></head>'
+                b'<body><p><a href="' + home + b'">Continue</a></p></body></html>')
         await _respond(send, 200, body, extra=[(b"set-cookie", cookie)])
 
     async def _checked_form(self, headers: dict, receive, session: Session):
@@ -151,8 +169,15 @@ class Guard:
             return 403, "This form has expired or did not come from this page. Reload the page and try again."
         return form
 
-    async def _refuse(self, send, status: int, message: str) -> None:
-        await _respond(send, status, error_page(status, message).encode())
+    async def _refuse(self, send, status: int, message: str, *, styled: bool = True) -> None:
+        # Only a request that already named the prefix gets a page that links under it.
+        base = self.prefix if styled else None
+        await _respond(send, status, error_page(status, message, base=base).encode())
+
+
+def base_of(request) -> str:
+    """The page's path prefix (the guard's), to put before every link and form action."""
+    return request.scope.get("root_path", "")
 
 
 def _headers(scope) -> dict:

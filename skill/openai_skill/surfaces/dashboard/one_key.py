@@ -20,7 +20,7 @@ from starlette.routing import Route
 from ...secrets.sources import credential
 from . import pages
 from .app import static_route
-from .guard import FORM_KEY, SESSION_KEY
+from .guard import FORM_KEY, SESSION_KEY, base_of
 from .server import LocalPage
 from .vault_access import VaultAccess, message_for
 
@@ -78,16 +78,19 @@ class OneKeyPage:
         def render(request: Request, flash: list) -> HTMLResponse:
             needs = self.access.needs_passphrase()
             return HTMLResponse(pages.one_key_page(self.purpose, self.access.path, request.scope[SESSION_KEY].csrf,
-                                                   flash, minutes, credential()["prefix"], needs))
+                                                   flash, minutes, credential()["prefix"], needs,
+                                                   base=base_of(request)))
 
         async def form(request: Request) -> Response:
             if self.outcome is not None:
-                return HTMLResponse(pages.finished_page("Already done", "This page has been used."), status_code=410)
+                return HTMLResponse(pages.finished_page("Already done", "This page has been used.",
+                                                        base=base_of(request)), status_code=410)
             return await run_in_threadpool(render, request, [])
 
         async def submit(request: Request) -> Response:
             if self.outcome is not None:
-                return HTMLResponse(pages.finished_page("Already done", "This page has been used."), status_code=410)
+                return HTMLResponse(pages.finished_page("Already done", "This page has been used.",
+                                                        base=base_of(request)), status_code=410)
             data = request.scope[FORM_KEY]
 
             def store():
@@ -104,11 +107,11 @@ class OneKeyPage:
             return HTMLResponse(pages.finished_page(
                 "Key stored", f"Stored {self.entry} in the vault (fingerprint {done['fingerprint']}); "
                               f"it will be sent only to {', '.join(done['origins'])}.{checked} "
-                              "Go back to your MCP client: it has been told."))
+                              "Go back to your MCP client: it has been told.", base=base_of(request)))
 
         async def cancel(request: Request) -> Response:
             self.cancel()
-            return HTMLResponse(pages.finished_page("Cancelled", "Nothing was stored."))
+            return HTMLResponse(pages.finished_page("Cancelled", "Nothing was stored.", base=base_of(request)))
 
         return Starlette(routes=[static_route(), Route("/", form, methods=["GET", "HEAD"]),
                                  Route("/submit", submit, methods=["POST"]),

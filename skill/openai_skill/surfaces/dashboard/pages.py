@@ -3,6 +3,9 @@
 Templates are package data (string.Template, `$name` placeholders). Every value is escaped
 unless it is `Html` built here, so an entry name or an error message cannot inject markup.
 No page has a script: forms and links are all there is, so it works without JavaScript.
+Every page lives under its server's secret path prefix (`guard.Guard`): `base` is that
+prefix, written before every link and form action (None: a refusal outside the prefix,
+which must not name it, so it links to nothing).
 """
 
 from __future__ import annotations
@@ -50,8 +53,9 @@ def fill(template_name: str, /, **values) -> Html:
     return Html(template(template_name).substitute({k: escape(v) for k, v in values.items()}))
 
 
-def page(title: str, body: Html, flash: list | None = None) -> str:
-    return fill("base.html", title=title, body=body, flash=flash_html(flash or []))
+def page(title: str, body: Html, flash: list | None = None, *, base: str | None) -> str:
+    style = Html("") if base is None else Html(f'<link rel="stylesheet" href="{escape(base)}/static/style.css">')
+    return fill("base.html", title=title, body=body, flash=flash_html(flash or []), stylesheet=style)
 
 
 def flash_html(messages: list) -> Html:
@@ -62,11 +66,11 @@ def flash_html(messages: list) -> Html:
     return Html("\n".join(out))
 
 
-def error_page(status: int, message: str) -> str:
-    return page(f"Refused ({status})", Html(f"<p>{escape(message)}</p>"))
+def error_page(status: int, message: str, *, base: str | None) -> str:
+    return page(f"Refused ({status})", Html(f"<p>{escape(message)}</p>"), base=base)
 
 
-def entries_table(entries: list[dict]) -> Html:
+def entries_table(entries: list[dict], base: str) -> Html:
     if not entries:
         return Html("<p>The vault holds no entries yet.</p>")
     rows = []
@@ -76,7 +80,7 @@ def entries_table(entries: list[dict]) -> Html:
             f"<tr><td><code>{name}</code></td><td><code>{escape(e['fingerprint'])}</code></td>"
             f"<td>{'<br>'.join(f'<code>{escape(o)}</code>' for o in e.get('origins', []))}</td>"
             f"<td>{_time(e['created'])}</td><td>{_time(e['updated'])}</td>"
-            f'<td><a href="/remove?name={escape(_query(e["name"]))}" '
+            f'<td><a href="{escape(base)}/remove?name={escape(_query(e["name"]))}" '
             f'aria-label="Remove {name}">Remove…</a></td></tr>')
     return Html('<table><caption>Values are never shown: the fingerprint identifies a value without '
                 'revealing it.</caption><thead><tr><th scope="col">Name</th><th scope="col">Fingerprint</th>'
@@ -85,11 +89,11 @@ def entries_table(entries: list[dict]) -> Html:
                 + "".join(rows) + "</tbody></table>")
 
 
-def unlock_form(csrf: str, needed: bool) -> Html:
+def unlock_form(csrf: str, needed: bool, base: str) -> Html:
     if not needed:
         return Html("")
     return Html(
-        '<form method="post" action="/unlock"><input type="hidden" name="csrf" value="' + escape(csrf) + '">'
+        f'<form method="post" action="{escape(base)}/unlock"><input type="hidden" name="csrf" value="{escape(csrf)}">'
         '<p><label for="pass">Vault passphrase</label>'
         '<input id="pass" name="passphrase" type="password" required autocomplete="current-password"></p>'
         '<p><button type="submit">Unlock</button></p></form>')
@@ -104,33 +108,35 @@ def passphrase_field(needed: bool) -> Html:
                 'by a passphrase; it is needed to add the key.</span></p>')
 
 
-def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_name: str, prefix: str) -> str:
+def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_name: str, prefix: str, *,
+               base: str) -> str:
     mode = view.get("mode") or ""  # "": no vault yet (the defaults below)
     body = fill("vault.html",
                 vault_path=view["path"],
                 mode_name=MODE_NAMES.get(mode, "nothing yet: the first key you store creates the vault "
                                                "with a random key file"),
                 mode_note=MODE_NOTES.get(mode, "—"),
-                unlock=unlock_form(csrf, view.get("locked", False)),
-                entries=entries_table(view.get("entries", [])),
-                rotate=fill("rotate.html", csrf=csrf) if mode and not view.get("locked") else Html(""),
-                csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes)
-    return page("Vault", body, flash)
+                unlock=unlock_form(csrf, view.get("locked", False), base),
+                entries=entries_table(view.get("entries", []), base),
+                rotate=fill("rotate.html", csrf=csrf, base=base) if mode and not view.get("locked") else Html(""),
+                csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes, base=base)
+    return page("Vault", body, flash, base=base)
 
 
-def confirm_remove_page(name: str, fingerprint: str, csrf: str) -> str:
-    return page("Remove an entry", fill("confirm_remove.html", name=name, fingerprint=fingerprint, csrf=csrf))
+def confirm_remove_page(name: str, fingerprint: str, csrf: str, *, base: str) -> str:
+    return page("Remove an entry", fill("confirm_remove.html", name=name, fingerprint=fingerprint, csrf=csrf,
+                                        base=base), base=base)
 
 
 def one_key_page(purpose: str, vault_path: str, csrf: str, flash: list, minutes: int, prefix: str,
-                 passphrase_needed: bool) -> str:
+                 passphrase_needed: bool, *, base: str) -> str:
     body = fill("one_key.html", purpose=purpose, vault_path=vault_path, csrf=csrf, minutes=minutes,
-                prefix=prefix, passphrase_field=passphrase_field(passphrase_needed))
-    return page("Connect OpenAI", body, flash)
+                prefix=prefix, passphrase_field=passphrase_field(passphrase_needed), base=base)
+    return page("Connect OpenAI", body, flash, base=base)
 
 
-def finished_page(heading: str, text: str) -> str:
-    return page(heading, fill("finished.html", heading=heading, text=text))
+def finished_page(heading: str, text: str, *, base: str) -> str:
+    return page(heading, fill("finished.html", heading=heading, text=text), base=base)
 
 
 def _time(stamp: str) -> Html:
