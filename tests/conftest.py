@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from support.canary import CANARY_KEY
+from support.terminal import FakeTerminal
 from support.fake_openai import FakeOpenAI
 from support.spec_checks import check_answer, check_request
 from support.install_guard import session_problem
@@ -58,6 +59,28 @@ def data_day(monkeypatch):
 
     monkeypatch.setattr(table, "utc_today", lambda: DATA_DAY)
     return DATA_DAY
+
+
+@pytest.fixture(autouse=True)
+def no_terminal(monkeypatch):
+    """No test ever reads the developer's terminal: a confirmation that needs a person finds
+    none (and is refused) unless the test brings one (`person`)."""
+    from openai_skill.surfaces import confirm
+
+    def none():
+        raise OSError("no terminal in the tests")
+
+    monkeypatch.setattr(confirm, "open_terminal", none)
+
+
+@pytest.fixture
+def person(monkeypatch):
+    """A person at the terminal who confirms what they are asked (`.shown`: what they saw)."""
+    from openai_skill.surfaces import confirm
+
+    terminal = FakeTerminal()
+    monkeypatch.setattr(confirm, "open_terminal", lambda: terminal)
+    return terminal
 
 
 @pytest.fixture
@@ -111,8 +134,10 @@ def installed_cli():
     def run(*args, stdin: str | None = None, env: dict | None = None, cwd=None) -> Result:
         full_env = {k: v for k, v in os.environ.items()}
         full_env.update(env or {})
+        # A session of its own: no controlling terminal, as under an agent (a confirmation
+        # that needs a person is refused, never asked on the developer's terminal).
         proc = subprocess.run([exe, *map(str, args)], input=stdin or "", capture_output=True,
-                              text=True, env=full_env, cwd=cwd, timeout=60)
+                              text=True, env=full_env, cwd=cwd, timeout=60, start_new_session=True)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run

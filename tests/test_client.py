@@ -65,8 +65,8 @@ def test_a_reused_client_reuses_its_session(openai, monkeypatch):
     seen = []
     original = Sessions.for_url
 
-    def recording(self, url):
-        session = original(self, url)
+    def recording(self, url, pin=None):
+        session = original(self, url, pin)
         seen.append(id(session))
         return session
     monkeypatch.setattr(Sessions, "for_url", recording)

@@ -162,6 +162,7 @@ def test_public_api_is_pinned():
     assert sorted(skill.__all__) == sorted([
         "__version__", "Client", "Secret", "invoke", "tool_definitions", "embed_many", "batch", "action_names",
         "SkillError", "InputError", "InsecureTransportError", "BudgetError", "CredentialsError", "VaultError",
+        "NeedsPersonError",
         "APIError", "AuthenticationError", "BadRequestError", "PermissionDeniedError", "NotFoundError",
         "ConflictError", "RateLimitError", "QuotaExceededError", "ServerError", "UnexpectedResponseError",
         "TransportError", "APIConnectionError", "APITimeoutError"])

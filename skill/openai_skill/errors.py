@@ -74,6 +74,13 @@ class BudgetError(SkillError):
     kind = "budget_exceeded"
 
 
+class NeedsPersonError(InputError):
+    """A change that needs a person's confirmation (a new origin for a stored key, a CA bundle,
+    a higher cap) did not get it; nothing was changed. See surfaces/confirm.py."""
+
+    kind = "needs_person"
+
+
 class CredentialsError(SkillError):
     """No API key could be found, or the one found was rejected."""
 
@@ -180,7 +187,8 @@ class APITimeoutError(TransportError):
 
 
 __all__ = [
-    "SkillError", "InputError", "InsecureTransportError", "BudgetError", "CredentialsError", "VaultError",
+    "SkillError", "InputError", "InsecureTransportError", "NeedsPersonError", "BudgetError", "CredentialsError",
+    "VaultError",
     "APIError", "AuthenticationError", "BadRequestError", "PermissionDeniedError",
     "NotFoundError", "ConflictError", "RateLimitError", "QuotaExceededError", "ServerError",
     "UnexpectedResponseError", "TransportError", "APIConnectionError", "APITimeoutError",

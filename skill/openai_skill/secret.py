@@ -6,6 +6,13 @@ characters would corrupt the Authorization header) and registers the value for r
 every later message is masked. It never prints itself: `str`, `repr` and f-strings show
 `[REDACTED]` with where it came from, and it cannot be pickled or copied into a log by accident.
 Only the transport's auth object calls `reveal()`.
+
+A key from a store that binds it to origins (the vault, the OS keychain) is `bound`: the
+binding names the hosts it may go to, and TLS is what proves a host is that host, so the
+transport verifies the server against certifi's bundle (or the CA bundle the entry records,
+`ca_bundle`) and nothing in the environment (SSL_CERT_FILE, SSL_CERT_DIR, REQUESTS_CA_BUNDLE,
+CURL_CA_BUNDLE, SSLKEYLOGFILE) may change that. A key the caller passes or exports goes
+wherever the caller's environment says.
 """
 
 from __future__ import annotations
@@ -26,11 +33,12 @@ def is_malformed_key(key: str | None) -> bool:
 
 
 class Secret:
-    """An API key and where it came from (`source`, e.g. "OPENAI_API_KEY")."""
+    """An API key and where it came from (`source`, e.g. "OPENAI_API_KEY"); `bound` and
+    `ca_bundle` (PEM text) say how the server it goes to must be verified (see above)."""
 
-    __slots__ = ("_value", "source")
+    __slots__ = ("_value", "source", "bound", "ca_bundle")
 
-    def __init__(self, value: str, source: str):
+    def __init__(self, value: str, source: str, *, bound: bool = False, ca_bundle: str | None = None):
         if not isinstance(value, str):
             raise CredentialsError(f"the API key from {source} is not text")
         value = value.strip()
@@ -40,6 +48,8 @@ class Secret:
                                    "control or non-ASCII characters); set it again")
         self._value = value
         self.source = source
+        self.bound = bound
+        self.ca_bundle = ca_bundle if bound else None
 
     def reveal(self) -> str:
         """The value itself: for the Authorization header and for storing it, nothing else."""

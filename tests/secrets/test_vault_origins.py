@@ -39,7 +39,7 @@ def test_default_origin_is_the_default_base_urls():
     assert origin_of(DEFAULT_BASE_URL) == DEFAULT_ORIGIN == "https://api.openai.com"
 
 
-def test_vault_key_is_refused_for_another_origin_before_connecting(cli, other_server, monkeypatch):
+def test_vault_key_is_refused_for_another_origin_before_connecting(cli, other_server, monkeypatch, person):
     assert cli("setup", stdin=CANARY_KEY).json()["origins"] == ["https://api.openai.com"]
     monkeypatch.setenv("OPENAI_BASE_URL", other_server.url_for("/v1"))
     origin = f"http://127.0.0.1:{other_server.port}"
@@ -60,7 +60,7 @@ def test_vault_key_is_refused_for_another_origin_before_connecting(cli, other_se
     assert request.headers["Authorization"] == f"Bearer {CANARY_KEY}"
 
 
-def test_revoke_origin_and_list(cli):
+def test_revoke_origin_and_list(cli, person):
     cli("setup", "--base-url", "https://gateway.example.com:8443/v1", stdin=CANARY_KEY)
     assert cli("vault", "list").json()["entries"][0]["origins"] == ["https://gateway.example.com:8443"]
     assert cli("vault", "allow-origin", "openai_api_key", "https://api.openai.com").code == 0

@@ -23,6 +23,7 @@ def check_origin(where: str, name: str, allowed: Sequence[str], origin: str) -> 
     if origin not in allowed:
         raise CredentialsError(
             f"{where} entry {name!r} may be sent only to {', '.join(allowed)}, and this request goes to "
-            f"{origin}; nothing was sent. If you trust {origin} with this key, run "
-            f"`{allow_hint(name, origin, where)}` (or put the key in the environment yourself)",
-            reason="origin_not_allowed", origin=origin)
+            f"{origin}; nothing was sent. Only a person can let it go there: if they trust {origin} with this "
+            f"key, they run `{allow_hint(name, origin, where)}` in a terminal and type the word it shows (no flag "
+            f"or pipe can answer it), or put the key in the environment themselves", reason="origin_not_allowed",
+            origin=origin)

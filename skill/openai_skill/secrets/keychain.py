@@ -227,7 +227,7 @@ class KeychainKey:
                                    "such key; store it again with `openai-skill setup --keychain`, or remove the "
                                    f"record line with `openai-skill vault remove {self.entry} --keychain`",
                                    reason="keychain_entry_missing")
-        return Secret(value, WHERE)
+        return Secret(value, WHERE, bound=True)  # origin-bound: verified with certifi (transport/tls.py)
 
 
 __all__ = ["KeychainKey", "SERVICE", "INSTALL_HINT", "WHERE", "available", "read_record", "write_record", "record_path",

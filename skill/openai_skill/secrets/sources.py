@@ -140,8 +140,22 @@ class VaultKey:
         entry = read_entry(self.entry, self.env, store=self.store)
         if entry is None:
             return None
-        value, origins = entry
-        return Secret(value, f"the vault entry {self.entry!r}"), origins
+        secret = Secret(entry.value, f"the vault entry {self.entry!r}", bound=True, ca_bundle=entry.ca_bundle)
+        return secret, entry.origins
+
+
+class PendingKey:
+    """A key about to be stored in the vault, sent once to check it (`setup --verify`, the pages'
+    check): sent the way the stored key will be, as a bound key (tls.py: certifi's bundle and
+    the entry's CA bundle, never the environment's), so checking it cannot leak it either."""
+
+    name = "the key being stored"
+
+    def __init__(self, value: str, ca_bundle: str | None = None):
+        self._secret = Secret(value, self.name, bound=True, ca_bundle=ca_bundle)
+
+    def key_for(self, origin: str) -> Secret | None:
+        return self._secret
 
 
 _vault_sources: weakref.WeakSet[VaultKey] = weakref.WeakSet()
@@ -209,5 +223,5 @@ def missing_key_error() -> CredentialsError:
         f"client, the setup_integration tool (it opens a local page for the key; never paste a key into a chat)")
 
 
-__all__ = ["KeySource", "KeyChain", "ExplicitKey", "EnvKey", "VaultKey", "credential", "looks_like_api_key",
+__all__ = ["KeySource", "KeyChain", "ExplicitKey", "EnvKey", "VaultKey", "PendingKey", "credential", "looks_like_api_key",
            "check_origin", "allow_hint", "missing_key_error"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from ..errors import InputError, VaultError
 from ..redaction import remember
@@ -26,6 +27,21 @@ from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFi
 
 
 HEADER_PEEK = 256   # bytes: the version, id and master lines
+# An entry's CA bundle (PEM, `setup --ca-bundle`) is kept beside it, as the entry `<name>#ca-bundle`:
+# encrypted and authenticated like the key; only `set_ca_bundle` writes it.
+CA_SUFFIX = "#ca-bundle"
+
+
+class StoredEntry(NamedTuple):
+    """What the key source reads: the value, the origins it may go to, the CA bundle (or None)."""
+
+    value: str
+    origins: tuple[str, ...]
+    ca_bundle: str | None = None
+
+
+def ca_entry(name: str) -> str:
+    return check_name(name + CA_SUFFIX)
 
 
 class VaultStore:
@@ -143,6 +159,9 @@ class VaultStore:
         """Store `value` under `name`, creating the vault on first use. `origin` (the API base in
         effect) joins the origins the entry may be sent to; a new entry defaults to api.openai.com."""
         check_name(name)
+        if name.endswith(CA_SUFFIX):
+            raise InputError(f"{name!r} is where an entry's CA bundle is kept: record one with "
+                             "`openai-skill setup --ca-bundle FILE`", field="name")
         remember(value)
         self._ask_ahead()
         if not self.exists() and self.keys.wants_new_passphrase(passphrase):
@@ -190,12 +209,31 @@ class VaultStore:
             self._commit(vault)
             return vault.entries[name].origins
 
+    def set_ca_bundle(self, name: str, pem: str | None) -> Vault:
+        """Record (or, with None, forget) the CA bundle that verifies the servers the entry goes
+        to. A person confirms it first (the caller's job): it decides who may vouch for them."""
+        companion = ca_entry(name)
+        self._ask_ahead()
+        with self._locked():
+            vault, _ = self._load_for_write()
+            if vault is None or name not in vault.entries:
+                raise InputError(f"the vault has no entry named {name!r}", field="name")
+            if pem is None:
+                if not vault.remove(companion):
+                    return vault
+            else:
+                vault.set(companion, pem, origins=vault.entries[name].origins)
+            self._commit(vault)
+            return vault
+
     def remove(self, name: str) -> bool:
         self._ask_ahead()
         with self._locked():
             vault, _ = self._load_for_write()
             if vault is None or not vault.remove(name):
                 return False
+            if not name.endswith(CA_SUFFIX) and len(name + CA_SUFFIX) <= 256:
+                vault.remove(name + CA_SUFFIX)  # an entry's CA bundle goes with it
             self._commit(vault)
             return True
 
@@ -215,11 +253,10 @@ class VaultStore:
             return rotation.rotate(vault, self.keys, to, self._commit)
 
 
-def read_entry(name: str, env: Mapping | None = None, *,
-               store: VaultStore | None = None) -> tuple[str, tuple[str, ...]] | None:
-    """(the entry's value, the origins it may be sent to), or None if there is no vault or no
-    such entry. Raises VaultError when a vault exists but cannot be opened (never None then).
-    Which origin a request may use is the key source's to judge (`sources.VaultKey`)."""
+def read_entry(name: str, env: Mapping | None = None, *, store: VaultStore | None = None) -> StoredEntry | None:
+    """The entry's value, the origins it may be sent to and its CA bundle, or None if there is
+    no vault or no such entry. Raises VaultError when a vault exists but cannot be opened (never
+    None then). Which origin a request may use is the key source's to judge (`sources.VaultKey`)."""
     check_name(name)
     vault = (store or VaultStore(env)).open()
     if vault is None:
@@ -227,7 +264,9 @@ def read_entry(name: str, env: Mapping | None = None, *,
     value, origins = vault.get(name), vault.origins(name)
     if value is None or origins is None:  # no such entry
         return None
-    return value, origins
+    companion = name + CA_SUFFIX
+    ca_bundle = vault.get(companion) if companion in vault.entries else None
+    return StoredEntry(value, tuple(origins), ca_bundle)
 
 
-__all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "read_entry"]
+__all__ = ["ENV_HOME", "ENV_KEY", "Paths", "VaultStore", "StoredEntry", "read_entry", "CA_SUFFIX"]

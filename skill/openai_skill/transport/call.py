@@ -19,6 +19,7 @@ from . import body, deadline, error_map
 from .error_map import HEADER_REQUEST_ID
 from .request import ApiRequest
 from .session import Sessions, default_sessions
+from .tls import pin_of
 from ..urls import host_of, safe_url
 
 # Seam for tests: patch to skip real waits (the clock is `deadline._clock`).
@@ -55,6 +56,8 @@ class Call:
         self.observe = observe
         self.url = request.url
         self.auth = auth
+        # An origin-bound key fixes who may vouch for the server (tls.py); None: the environment.
+        self.pin = pin_of(getattr(auth, "key", None))
         self.settings = settings
         self.max_bytes = body.MAX_BODY_BYTES if max_bytes is None else max_bytes
         self.hint = hint
@@ -88,7 +91,7 @@ class Call:
                 self.data.seek(0)
             try:
                 with deadline.watching(self.watch):
-                    response = self.sessions.for_url(self.url).request(
+                    response = self.sessions.for_url(self.url, self.pin).request(
                         self.request.method, self.url, headers=self.request.headers,
                         data=self.request.encoded_body() if self.data is None else self.data,
                         auth=self.auth, timeout=timeouts, stream=True, allow_redirects=False)
@@ -232,6 +235,11 @@ class BearerAuth:
 
     def __init__(self, api_key: Secret):
         self._key = api_key
+
+    @property
+    def key(self) -> Secret:
+        """The Secret itself (masked when printed): the call reads how to verify the server from it."""
+        return self._key
 
     def __call__(self, prepared):
         prepared.headers["Authorization"] = "Bearer " + self._key.reveal()

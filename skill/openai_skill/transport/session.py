@@ -1,9 +1,12 @@
 """The HTTP sessions: created on first use (so `--dry-run` never imports `requests`), bounded
 (a few pooled connections per host) and closable (`close()`, for long-lived servers).
 
-Two sessions, because of where the key may travel:
-- https URLs use a session that honours the environment (HTTPS_PROXY, NO_PROXY, CA bundles):
-  through a proxy, TLS still runs end to end, so the proxy never sees the key;
+Sessions by where the key may travel:
+- https URLs with a key the caller gave (OPENAI_API_KEY, `api_key=`) use a session that
+  honours the environment (HTTPS_PROXY, NO_PROXY, CA bundles): the caller's own setup;
+- https URLs with an origin-bound key (vault, keychain) use a pinned session, one per pin
+  (`tls.Pin`): proxies still apply, but the server is verified against certifi's bundle or
+  the entry's own CA bundle only, never the environment's, and no TLS key log is written;
 - plain http (only ever loopback, see `urls.check_transport`) uses a session that ignores
   the environment: an HTTP_PROXY would otherwise receive the request, Authorization
   header included, in clear.
@@ -28,6 +31,7 @@ _peer_rule: contextvars.ContextVar = contextvars.ContextVar("openai_skill_peer_r
 
 PROXIED = "proxied"       # may use the environment's proxy settings
 DIRECT = "direct"         # never uses a proxy
+PINNED = "pinned"         # may use a proxy; verifies TLS with a pin, never the environment's CAs
 
 
 class Sessions:
@@ -40,14 +44,18 @@ class Sessions:
         self._sessions: dict = {}
         _all.add(self)
 
-    def for_url(self, url: str):
-        kind = DIRECT if uses_plain_http(url) else PROXIED
+    def for_url(self, url: str, pin=None):
+        """The session for `url`; `pin` (a `tls.Pin`, for an origin-bound key) fixes who may
+        vouch for an https server."""
+        plain = uses_plain_http(url)
+        kind = DIRECT if plain else PROXIED if pin is None else (PINNED, pin.key)
         session = self._sessions.get(kind)
         if session is None:
             with self._lock:
                 session = self._sessions.get(kind)
                 if session is None:
-                    session = self._sessions[kind] = _new_session(trust_env=kind == PROXIED)
+                    session = self._sessions[kind] = _new_session(trust_env=not plain,
+                                                                  pin=None if plain else pin)
         return session
 
     def close(self) -> None:
@@ -116,13 +124,17 @@ def _connected(connection, sock):
     return sock
 
 
-def _new_session(*, trust_env: bool):
+def _new_session(*, trust_env: bool, pin=None):
     import requests
 
     session = requests.Session()
     session.trust_env = trust_env
     # requests' adapter does not retry (max_retries=0 by default): retries are ours.
-    adapter = _watched_adapter_class()(pool_connections=POOL_HOSTS, pool_maxsize=POOL_CONNECTIONS)
+    if pin is None:
+        adapter = _watched_adapter_class()(pool_connections=POOL_HOSTS, pool_maxsize=POOL_CONNECTIONS)
+    else:
+        adapter = _pinned_adapter_class()(pin.context(), pool_connections=POOL_HOSTS,
+                                          pool_maxsize=POOL_CONNECTIONS)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -177,3 +189,48 @@ def _watched_adapter_class():
 
     _adapter_class = WatchedAdapter
     return _adapter_class
+
+
+_pinned_class = None
+
+
+def _pinned_adapter_class():
+    """A watched adapter whose TLS is verified with its own context, whatever `verify` says.
+
+    requests turns REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (and any `verify=`) into the pool's
+    `ca_certs`, which urllib3 would load into the context: `send` and `cert_verify` drop it.
+    The context goes to direct pools and to pools behind a proxy (CONNECT tunnels) alike."""
+    global _pinned_class
+    if _pinned_class is not None:
+        return _pinned_class
+
+    class PinnedAdapter(_watched_adapter_class()):
+        def __init__(self, context, **kwargs):
+            self._pinned_context = context  # before super().__init__, which builds the pool manager
+            super().__init__(**kwargs)
+
+        def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+            pool_kwargs["ssl_context"] = self._pinned_context
+            super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            proxy_kwargs["ssl_context"] = self._pinned_context
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+        def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+            return super().send(request, stream=stream, timeout=timeout, verify=True, cert=None, proxies=proxies)
+
+        def cert_verify(self, conn, url, verify, cert):
+            conn.cert_reqs = "CERT_REQUIRED"
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
+
+        def build_connection_pool_key_attributes(self, request, verify, cert=None):
+            host, pool = super().build_connection_pool_key_attributes(request, True, None)
+            for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
+                pool.pop(name, None)
+            pool["cert_reqs"] = "CERT_REQUIRED"
+            return host, pool
+
+    _pinned_class = PinnedAdapter
+    return _pinned_class

@@ -73,7 +73,7 @@ def test_setup_reads_a_hidden_prompt_on_a_terminal(cli, monkeypatch):
     from openai_skill.surfaces.cli import main
 
     assert main(["setup"]) == 0
-    assert prompts == ["Value for openai_api_key (input hidden): "]
+    assert prompts == ["Value for openai_api_key, to be sent only to https://api.openai.com (input hidden): "]
     assert VaultStore().lookup("openai_api_key") == CANARY_KEY
 
 

@@ -32,27 +32,28 @@ def cmd_setup(args) -> int:
                          "can read it): type it at the prompt or pipe it on stdin. Nothing was stored; if "
                          "that was a real key, treat it as exposed")
     check_name(args.name)
+    from . import trust
+    from ...secrets.store import VaultStore
+    from ...urls import origin_of
     if args.keychain:
         _check_keychain_setup(args.name)  # before the prompt: nobody types a key for nothing
-    secret = _read_secret(args.name)
+    base_url = _base_url(args.base_url)  # the API base the key is for (origin binding)
+    store = None if args.keychain else VaultStore()
+    ca_bundle = trust.confirm_before_storing(args.name, base_url, args.ca_bundle, store)  # a person, first
+    secret = _read_secret(args.name, origin_of(base_url))
     remember(secret)
     if args.name == credential()["name"] and not looks_like_api_key(secret):
         raise InputError("that does not look like an OpenAI API key (expected sk-... with no spaces); "
                          "nothing was stored")
-    base_url = _base_url(args.base_url)  # the API base the key is for (origin binding)
     result = {"stored": args.name}
     if args.verify:  # before storing: a rejected key is not kept
-        from ...client import Client
-
-        models = Client(api_key=secret, base_url=args.base_url).invoke("list-models", {})
-        result["verified"] = {"models_seen": len(models.get("models") or [])}
+        result["verified"] = {"models_seen": trust.verify(secret, args.base_url, args.name, ca_bundle, store)}
     if args.keychain:
         result.update(_store_in_keychain(args.name, secret, base_url))
     else:
-        from ...secrets.store import VaultStore
-
-        store = VaultStore()
         vault = store.put(args.name, secret, passphrase=args.passphrase, origin=base_url)
+        vault = store.set_ca_bundle(args.name, ca_bundle) if ca_bundle else vault
+        result.update(trust.shown_ca_bundle(vault, args.name))
         result.update(vault=str(store.paths.vault), fingerprint=vault.fingerprint(args.name),
                       master_key=store.mode(vault), origins=list(vault.entries[args.name].origins))
     warning = _who_wins_instead(args.name, secret, keychain=args.keychain)
@@ -115,11 +116,14 @@ def _base_url(given: str | None) -> str:
 def cmd_list(args) -> int:
     """List the vault's and the OS keychain's entries (names, origins, never a value) and which
     key source answers for the base URL in effect."""
+    from ...secrets.store import CA_SUFFIX
+    from .trust import shown_ca_bundle
+
     store, vault = _open()
     entries = [] if vault is None else [
         {"name": e.name, "created": e.created, "updated": e.updated, "fingerprint": vault.fingerprint(e.name),
-         "origins": list(e.origins)}
-        for e in vault.entries.values()]
+         "origins": list(e.origins), **shown_ca_bundle(vault, e.name)}
+        for e in vault.entries.values() if not e.name.endswith(CA_SUFFIX)]
     result = {"vault": str(store.paths.vault), "entries": entries, "keychain": _keychain_listing()}
     result.update(_answering(store))
     emit(result)
@@ -216,7 +220,7 @@ def cmd_rotate(args) -> int:
 
 def cmd_allow_origin(args) -> int:
     """Let a vault entry (--keychain: the OS keychain's) be sent to one more origin
-    (scheme://host[:port]), e.g. your API gateway."""
+    (scheme://host[:port]), e.g. your API gateway; a person confirms it on the terminal."""
     return _change_origins(args, "allow_origin")
 
 
@@ -229,6 +233,9 @@ def _change_origins(args, change: str) -> int:
     from ...secrets.names import check_name
 
     check_name(args.name)
+    if change == "allow_origin":  # a person, at the terminal: no flag, no pipe
+        from .trust import confirm_new_origin
+        confirm_new_origin(args.name, args.origin, keychain=args.keychain)
     if args.keychain:
         from ...secrets import keychain
 
@@ -316,11 +323,12 @@ def _open():
     return store, store.open()
 
 
-def _read_secret(name: str) -> str:
+def _read_secret(name: str, origin: str | None = None) -> str:
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass
 
-        secret = getpass.getpass(f"Value for {name} (input hidden): ")
+        where = f", to be sent only to {origin}" if origin else ""
+        secret = getpass.getpass(f"Value for {name}{where} (input hidden): ")
     else:
         secret = sys.stdin.read(MAX_SECRET_CHARS + 1) if sys.stdin else ""
     from ...secrets.sources import credential
@@ -358,6 +366,8 @@ def register(subparsers) -> None:
     p.add_argument("--base-url", metavar="URL",
                    help="the API base this key is for (default: OPENAI_BASE_URL, else https://api.openai.com/v1); "
                         "the vault sends the key only to this origin and those you allow")
+    p.add_argument("--ca-bundle", metavar="FILE", help="your TLS-inspecting proxy's CA (PEM), trusted besides "
+                   "certifi's for this key (never the environment's); a person confirms it")
     p.add_argument("argv_secret", nargs="*", help=argparse.SUPPRESS)
 
     v = subparsers.add_parser("vault", help="manage the encrypted credential vault",
