@@ -45,6 +45,8 @@ def _submit_key(driver, value: str, verify: bool = False) -> None:
     field.send_keys(value)
     if verify:
         driver.find_element(By.ID, "verify").click()
+    for tick in driver.find_elements(By.ID, "confirm_origin"):  # the loopback fake as the API base: confirmed
+        tick.click()
     click_and_wait(driver, driver.find_element(By.XPATH, "//button[text()='Store']"))
 
 
@@ -102,11 +104,13 @@ def test_verify_with_list_models_then_rotate_to_a_passphrase(browser, openai):  
     proc = DashboardProcess("--idle-timeout", "120")
     try:
         open_link(browser, proc.url, "Vault")
-        _submit_key(browser, CANARY_KEY, verify=True)
-        assert "OpenAI accepted it (2 models visible)" in _flash(browser)
         from openai_skill.urls import origin_of
 
         origin = origin_of(os.environ["OPENAI_BASE_URL"])              # the API base in effect
+        assert f"This key will be sent only to {origin}." in browser.page_source.replace("<code>", "").replace(
+            "</code>", "")
+        _submit_key(browser, CANARY_KEY, verify=True)
+        assert f"{origin} accepted it (2 models visible)" in _flash(browser)
         assert f"to be sent only to {origin}." in _flash(browser)
         assert _store().open().origins("openai_api_key") == (origin,)
         sent = openai.requests[-1]

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from ...secrets.sources import credential
 from . import pages
 from .guard import FORM_KEY, SESSION_KEY, base_of
-from .vault_access import VaultAccess, message_for
+from .vault_access import VaultAccess, message_for, stored_text
 
 
 def static_route() -> Route:
@@ -43,21 +43,23 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
         flash, session.flash = session.flash, []
         try:
             view = await locked(access.view)
+            where = await locked(access.destination, credential()["name"])
         except Exception as exc:  # a vault that cannot be opened: say why, keep the page usable
             view = {"path": access.path, "mode": None, "locked": False, "entries": []}
+            where = {"origin": "(unknown)", "is_default": False, "current": [], "confirm": True}
             flash = flash + [("error", message_for(exc))]
         return HTMLResponse(pages.vault_page(view, session.csrf, flash, idle_minutes,
-                                             credential()["name"], credential()["prefix"], base=base_of(request)))
+                                             credential()["name"], credential()["prefix"], base=base_of(request),
+                                             where=where))
 
     async def set_key(request: Request) -> Response:
         form = request.scope[FORM_KEY]
         try:
-            done = await locked(access.put, form.get("name", ""), form.get("value", ""), form.get("verify") == "1")
+            done = await locked(access.put, form.get("name", ""), form.get("value", ""), form.get("verify") == "1",
+                                form.get("confirm_origin", ""))
         except Exception as exc:
             return back(request, "error", message_for(exc))
-        checked = (f" OpenAI accepted it ({done['models_seen']} models visible)." if "models_seen" in done else "")
-        return back(request, "ok", f"Stored {done['name']} (fingerprint {done['fingerprint']}), to be sent only "
-                                   f"to {', '.join(done['origins'])}.{checked}")
+        return back(request, "ok", f"Stored {done['name']} (fingerprint {done['fingerprint']}), {stored_text(done)}")
 
     async def confirm_remove(request: Request) -> Response:
         name = request.query_params.get("name", "")

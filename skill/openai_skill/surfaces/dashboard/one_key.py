@@ -22,7 +22,7 @@ from . import pages
 from .app import static_route
 from .guard import FORM_KEY, SESSION_KEY, base_of
 from .server import LocalPage
-from .vault_access import VaultAccess, message_for
+from .vault_access import VaultAccess, message_for, stored_text
 
 DEFAULT_LIFETIME = 10 * 60   # seconds the link and page live
 STORED, CANCELLED, TIMED_OUT = "stored", "cancelled", "timed_out"
@@ -35,6 +35,7 @@ class Outcome:
     entry: str
     fingerprint: str | None = None
     models_seen: int | None = None
+    origin: str | None = None        # where the stored key may be sent (the page named it first)
 
 
 class OneKeyPage:
@@ -77,9 +78,11 @@ class OneKeyPage:
 
         def render(request: Request, flash: list) -> HTMLResponse:
             needs = self.access.needs_passphrase()
+            with self.access.lock:
+                where = self.access.destination(self.entry)
             return HTMLResponse(pages.one_key_page(self.purpose, self.access.path, request.scope[SESSION_KEY].csrf,
                                                    flash, minutes, credential()["prefix"], needs,
-                                                   base=base_of(request)))
+                                                   base=base_of(request), where=where, name=self.entry))
 
         async def form(request: Request) -> Response:
             if self.outcome is not None:
@@ -97,16 +100,17 @@ class OneKeyPage:
                 with self.access.lock:
                     if self.access.needs_passphrase():
                         self.access.unlock(data.get("passphrase", ""))
-                    return self.access.put(self.entry, data.get("value", ""), data.get("verify") == "1")
+                    return self.access.put(self.entry, data.get("value", ""), data.get("verify") == "1",
+                                           data.get("confirm_origin", ""))
             try:
                 done = await run_in_threadpool(store)
             except Exception as exc:  # wrong shape, wrong passphrase, key rejected: let the user retry
                 return await run_in_threadpool(render, request, [("error", message_for(exc))])
-            self._finish(Outcome(STORED, self.entry, done["fingerprint"], done.get("models_seen")))
-            checked = f" OpenAI accepted it ({done['models_seen']} models visible)." if "models_seen" in done else ""
+            self._finish(Outcome(STORED, self.entry, done["fingerprint"], done.get("models_seen"),
+                                 ", ".join(done["origins"])))
             return HTMLResponse(pages.finished_page(
-                "Key stored", f"Stored {self.entry} in the vault (fingerprint {done['fingerprint']}); "
-                              f"it will be sent only to {', '.join(done['origins'])}.{checked} "
+                "Key stored", f"Stored {self.entry} in the vault (fingerprint {done['fingerprint']}), "
+                              f"{stored_text(done)} "
                               "Go back to your MCP client: it has been told.", base=base_of(request)))
 
         async def cancel(request: Request) -> Response:

@@ -108,8 +108,35 @@ def passphrase_field(needed: bool) -> Html:
                 'by a passphrase; it is needed to add the key.</span></p>')
 
 
+def destination_block(where: dict, name: str) -> Html:
+    """Where the key goes, said before it is typed (and why it needs a tick when it does)."""
+    origin = escape(where["origin"])
+    parts = [f'<p class="destination" id="destination">This key will be sent only to <code>{origin}</code>'
+             + (" (OpenAI's API)." if where["is_default"] else ".") + "</p>"]
+    if not where["is_default"]:
+        parts.append(f'<p class="flash error" role="alert">That is not OpenAI\'s API (https://api.openai.com): '
+                     f'this page was started with the API base set to <code>{origin}</code> (OPENAI_BASE_URL). '
+                     "Store the key only if you trust that server with it.</p>")
+    if where["current"] and where["origin"] not in where["current"]:
+        parts.append(f"<p>The stored <code>{escape(name)}</code> goes only to "
+                     f"{', '.join(f'<code>{escape(o)}</code>' for o in where['current'])}; storing here would "
+                     f"let it go to <code>{origin}</code> too.</p>")
+    return Html("\n".join(parts))
+
+
+def confirm_origin_field(where: dict) -> Html:
+    """The tick a person gives on the page for a destination that needs it (checked again by
+    the server: the field must name exactly this origin)."""
+    if not where["confirm"]:
+        return Html("")
+    origin = escape(where["origin"])
+    return Html(f'<p><input id="confirm_origin" name="confirm_origin" type="checkbox" value="{origin}" required>'
+                f'<label for="confirm_origin" class="inline">I trust <code>{origin}</code> with this key: send it '
+                "there</label></p>")
+
+
 def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_name: str, prefix: str, *,
-               base: str) -> str:
+               base: str, where: dict) -> str:
     mode = view.get("mode") or ""  # "": no vault yet (the defaults below)
     body = fill("vault.html",
                 vault_path=view["path"],
@@ -119,7 +146,9 @@ def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_na
                 unlock=unlock_form(csrf, view.get("locked", False), base),
                 entries=entries_table(view.get("entries", []), base),
                 rotate=fill("rotate.html", csrf=csrf, base=base) if mode and not view.get("locked") else Html(""),
-                csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes, base=base)
+                csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes, base=base,
+                destination=destination_block(where, default_name), confirm_origin=confirm_origin_field(where),
+                origin=where["origin"])
     return page("Vault", body, flash, base=base)
 
 
@@ -129,9 +158,11 @@ def confirm_remove_page(name: str, fingerprint: str, csrf: str, *, base: str) ->
 
 
 def one_key_page(purpose: str, vault_path: str, csrf: str, flash: list, minutes: int, prefix: str,
-                 passphrase_needed: bool, *, base: str) -> str:
+                 passphrase_needed: bool, *, base: str, where: dict, name: str) -> str:
     body = fill("one_key.html", purpose=purpose, vault_path=vault_path, csrf=csrf, minutes=minutes,
-                prefix=prefix, passphrase_field=passphrase_field(passphrase_needed), base=base)
+                prefix=prefix, passphrase_field=passphrase_field(passphrase_needed), base=base,
+                destination=destination_block(where, name), confirm_origin=confirm_origin_field(where),
+                origin=where["origin"])
     return page("Connect OpenAI", body, flash, base=base)
 
 

@@ -21,14 +21,17 @@ from ...secrets.names import check_name
 from ...secrets.store import VaultStore
 from ...secrets.vault_format import MAX_FILE_SIZE, parse
 
-Verifier = Callable[[str], int]   # key -> number of models OpenAI lists for it; raises SkillError
+# (key, base URL, the entry's CA bundle) -> number of models the server lists; raises SkillError
+Verifier = Callable[[str, str, "str | None"], int]
 
 
-def verify_with_list_models(key: str) -> int:
-    """One list-models call with this key (the normal pipeline: transport guard, timeouts, caps)."""
+def verify_with_list_models(key: str, base_url: str, ca_bundle: str | None = None) -> int:
+    """One list-models call with this key, sent as the stored key will be (a bound key: TLS
+    verified with certifi and the entry's CA bundle, never the environment's)."""
     from ...client import Client
+    from ...secrets.sources import PendingKey
 
-    result = Client(api_key=key).invoke("list-models", {})
+    result = Client(base_url=base_url, key_sources=[PendingKey(key, ca_bundle)]).invoke("list-models", {})
     return len(result.get("models") or [])
 
 
@@ -75,6 +78,23 @@ class VaultAccess:
 
         return Settings.from_env(self.env).base_url
 
+    def destination(self, name: str) -> dict:
+        """Where a key stored under `name` from this page goes, for the page to say before the
+        key is typed: {"origin", "is_default", "current" (the entry's origins, or []),
+        "confirm" (whether the person must confirm it on the page)}. A non-default origin, or
+        one the existing entry does not have yet, needs that confirmation."""
+        from ...config import DEFAULT_ORIGIN
+        from ...urls import origin_of
+
+        origin = origin_of(self.base_url())
+        # Read from the file's listing, which needs no key (a locked passphrase vault too); a
+        # tampered listing cannot matter: storing opens and authenticates the whole vault.
+        vf = self._file()
+        current = next((list(e.origins) for e in (vf.entries if vf else ()) if e.name == name), [])
+        adds = bool(current) and origin not in current
+        return {"origin": origin, "is_default": origin == DEFAULT_ORIGIN, "current": current,
+                "confirm": origin != DEFAULT_ORIGIN or adds}
+
     def unlock(self, passphrase: str) -> None:
         """Try the passphrase; keep it (in this process) only when it opens the vault."""
         if not passphrase:
@@ -85,8 +105,10 @@ class VaultAccess:
         self.env[master_key.ENV_PASSPHRASE] = passphrase
         self.store = trial
 
-    def put(self, name: str, value: str, verify: bool) -> dict:
-        """Shape-check, optionally verify, then store; returns name, fingerprint and what was checked."""
+    def put(self, name: str, value: str, verify: bool, confirmed_origin: str = "") -> dict:
+        """Shape-check, optionally verify, then store; returns name, fingerprint and what was checked.
+        `confirmed_origin`: the origin the person confirmed on the page; required (before the
+        key goes anywhere, the verification included) when `destination` says so."""
         name = check_name(name.strip())
         is_api_key = name == credential()["name"]
         value = value.strip() if is_api_key else value.rstrip("\r\n")
@@ -96,14 +118,27 @@ class VaultAccess:
         if is_api_key and not looks_like_api_key(value):
             raise InputError(f"that does not look like an OpenAI API key (expected {credential()['prefix']}... "
                              "with no spaces); nothing was stored")
-        out: dict = {"name": name}
-        if verify:
-            out["models_seen"] = self.verifier(value)  # before storing: a rejected key is not kept
+        where = self.destination(name)
+        if where["confirm"] and confirmed_origin != where["origin"]:
+            adds = f"; the stored entry goes only to {', '.join(where['current'])}" if where["current"] else ""
+            raise InputError(f"confirm on the page that this key may be sent to {where['origin']} (tick the box "
+                             f"naming it){adds}. Nothing was sent or stored", field="confirm_origin",
+                             reason="origin_not_confirmed")
+        out: dict = {"name": name, "origin": where["origin"], "is_default": where["is_default"]}
+        if verify:  # before storing: a rejected key is not kept
+            out["models_seen"] = self.verifier(value, self.base_url(), self._ca_bundle(name))
         vault = self.store.put(name, value, origin=self.base_url())
         out["fingerprint"] = vault.fingerprint(name)
         out["mode"] = self.store.mode(vault)
         out["origins"] = list(vault.entries[name].origins)
         return out
+
+    def _ca_bundle(self, name: str) -> str | None:
+        from ...secrets.store import CA_SUFFIX
+
+        vault = self.store.open()
+        companion = name + CA_SUFFIX
+        return vault.get(companion) if vault is not None and companion in vault.entries else None
 
     def fingerprint(self, name: str) -> str | None:
         vault = self.store.open()
@@ -137,6 +172,13 @@ class VaultAccess:
     def _file(self):
         data = read_file(self.store.paths.vault, MAX_FILE_SIZE, "the vault")
         return None if data is None else parse(data)
+
+
+def stored_text(done: dict) -> str:
+    """What a page says after storing: where the key goes, and who accepted it if checked."""
+    who = "OpenAI" if done.get("is_default") else done.get("origin", "the server")
+    checked = f" {who} accepted it ({done['models_seen']} models visible)." if "models_seen" in done else ""
+    return f"to be sent only to {', '.join(done['origins'])}.{checked}"
 
 
 def message_for(exc: Exception) -> str:

@@ -57,10 +57,11 @@ def _error(text: str) -> types.CallToolResult:
 
 def _outcome_result(outcome) -> types.CallToolResult:
     if outcome.status == "stored":
-        checked = (f" OpenAI accepted it ({outcome.models_seen} models visible)."
+        checked = (f" The server accepted it ({outcome.models_seen} models visible)."
                    if outcome.models_seen is not None else "")
+        where = f"; it is sent only to {outcome.origin}" if outcome.origin else ""
         return _result("stored", f"The OpenAI API key is stored in the vault as {outcome.entry} (fingerprint "
-                                 f"{outcome.fingerprint}).{checked} The OpenAI tools will use it from now on.",
+                                 f"{outcome.fingerprint}){where}.{checked} The OpenAI tools will use it from now on.",
                        entry=outcome.entry, fingerprint=outcome.fingerprint)
     if outcome.status == "cancelled":
         return _result("cancelled", "The user cancelled; nothing was stored.", entry=outcome.entry)
