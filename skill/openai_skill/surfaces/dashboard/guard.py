@@ -83,6 +83,11 @@ class Guard:
         """The one-time URL to print or hand to a client; valid until first use or expiry."""
         return f"{self.origin}{self.prefix}{START_PREFIX}{self._token or 'used'}"
 
+    @property
+    def link_unused(self) -> bool:
+        """The one-time link has been neither used nor expired: handing it out again is safe."""
+        return self._token is not None and self.clock() < self._token_expires
+
     def idle_for(self) -> float:
         return self.clock() - self.last_activity
 

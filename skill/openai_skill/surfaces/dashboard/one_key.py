@@ -48,6 +48,7 @@ class OneKeyPage:
         self.lifetime = lifetime
         self.purpose = purpose
         self.outcome: Outcome | None = None
+        self._claimed = False    # a submission is storing (set on the event loop, see submit)
         self.page = LocalPage(self._app(), idle_timeout=lifetime, lifetime=lifetime, embedded=embedded)
         self._task: asyncio.Future | None = None
 
@@ -58,6 +59,21 @@ class OneKeyPage:
     def start(self) -> asyncio.Future:
         self._task = asyncio.ensure_future(self.page.serve())
         return self._task
+
+    @property
+    def serving(self) -> bool:
+        """Started in the running event loop and not stopped yet."""
+        task = self._task
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return task is not None and not task.done() and task.get_loop() is loop
+
+    @property
+    def untouched(self) -> bool:
+        """Serving, nothing stored or cancelled, and its one-time link not yet opened."""
+        return self.serving and self.outcome is None and self.page.guard.link_unused
 
     def cancel(self) -> None:
         self._finish(Outcome(CANCELLED, self.entry))
@@ -94,6 +110,11 @@ class OneKeyPage:
             if self.outcome is not None:
                 return HTMLResponse(pages.finished_page("Already done", "This page has been used.",
                                                         base=base_of(request)), status_code=410)
+            if self._claimed:  # another submission is storing: what the client is told must be what is stored
+                return HTMLResponse(pages.finished_page("Busy", "A key from this page is being stored right now.",
+                                                        base=base_of(request)), status_code=409)
+            # Claimed on the event loop, before any await: two submissions cannot both pass here.
+            self._claimed = True
             data = request.scope[FORM_KEY]
 
             def store():
@@ -105,6 +126,7 @@ class OneKeyPage:
             try:
                 done = await run_in_threadpool(store)
             except Exception as exc:  # wrong shape, wrong passphrase, key rejected: let the user retry
+                self._claimed = False
                 return await run_in_threadpool(render, request, [("error", message_for(exc))])
             self._finish(Outcome(STORED, self.entry, done["fingerprint"], done.get("models_seen"),
                                  ", ".join(done["origins"])))
@@ -114,6 +136,9 @@ class OneKeyPage:
                               "Go back to your MCP client: it has been told.", base=base_of(request)))
 
         async def cancel(request: Request) -> Response:
+            if self._claimed and self.outcome is None:  # storing now: the outcome will be "stored"
+                return HTMLResponse(pages.finished_page("Busy", "A key from this page is being stored right now.",
+                                                        base=base_of(request)), status_code=409)
             self.cancel()
             return HTMLResponse(pages.finished_page("Cancelled", "Nothing was stored.", base=base_of(request)))
 

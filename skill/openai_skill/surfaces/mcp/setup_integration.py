@@ -28,6 +28,7 @@ NAME = "setup_integration"
 REQUEST_KEY = "openai_api_key"     # the key of our one request inside InputRequiredResult
 PROGRESS_EVERY = 10.0              # seconds between keep-alive progress notifications while waiting
 MAX_PENDING = 8                    # pages started for 2026-07-28 clients and not yet asked about
+MAX_LIVE_PAGES = 4                 # pages serving at once, every mode together (each holds a socket and a server)
 
 REFUSED_ARGUMENTS = (
     "setup_integration takes no arguments, and never the key itself: anything in a tool call passes "
@@ -37,6 +38,11 @@ REFUSED_ARGUMENTS = (
 
 _pending: dict[str, OneKeyPage] = {}    # request_state -> OneKeyPage, between the two 2026-07-28 rounds
 _background: set = set()            # link-mode pages still serving (kept referenced until done)
+_live: set = set()                  # every page started here and not stopped yet (the cap counts these)
+
+
+class TooManyPages(Exception):
+    """MAX_LIVE_PAGES pages are serving already: a flood of calls must not use every socket."""
 
 
 def supports_url_elicitation(capabilities) -> bool:
@@ -71,11 +77,27 @@ def _outcome_result(outcome) -> types.CallToolResult:
 
 
 def _new_page(lifetime: float | None) -> OneKeyPage:
+    """A new one-key page, serving; TooManyPages when MAX_LIVE_PAGES serve already."""
     from ..dashboard.one_key import DEFAULT_LIFETIME, OneKeyPage
 
+    _live.intersection_update({p for p in _live if p.serving})   # pages of an event loop that ended too
+    if len(_live) >= MAX_LIVE_PAGES:
+        raise TooManyPages()
     page = OneKeyPage(lifetime=lifetime or DEFAULT_LIFETIME)
-    page.start()
+    task = page.start()
+    _live.add(page)
+    task.add_done_callback(lambda _t: _live.discard(page))
     return page
+
+
+def _untouched_link_page():
+    """A link-mode page whose link nobody opened yet: handed out again rather than a new one."""
+    return next((p for p in _background if p.untouched), None)
+
+
+TOO_MANY = (f"{MAX_LIVE_PAGES} setup pages are open already, so no new one was started; nothing was stored. Open "
+            "the link from an earlier answer, or run `openai-skill setup` in a terminal (each page closes "
+            "itself within 10 minutes).")
 
 
 async def _wait(ctx, page):
@@ -102,17 +124,21 @@ async def call(ctx, arguments: dict | None, *, request_state: str | None = None,
     if modern and request_state is not None:
         return await _modern_second_round(ctx, request_state, input_responses or {})
     capabilities = ctx.session.client_capabilities
-    page = _new_page(lifetime)
+    link_mode = not supports_url_elicitation(capabilities)
+    page = _untouched_link_page() if link_mode else None
+    if page is not None:   # the same unopened link again: a flood of calls starts no new pages
+        return _link_result(page)
+    try:
+        page = _new_page(lifetime)
+    except TooManyPages:
+        return _error(TOO_MANY)
     message = ("To connect OpenAI, open this local page and type your OpenAI API key there. The key goes "
                "straight into the encrypted vault on this computer; it never passes through this chat.")
-    if not supports_url_elicitation(capabilities):
+    if link_mode:
         _background.add(page)
         page_task = asyncio.ensure_future(page.wait())
         page_task.add_done_callback(lambda _t: _background.discard(page))
-        return _result("link", f"Open this one-time link in a browser on this computer to store the OpenAI API "
-                               f"key (it works once, for {round(page.lifetime / 60)} minutes): {page.url} . "
-                               "Or run `openai-skill setup` in a terminal. Either way the key never passes "
-                               "through this chat.", url=page.url, entry=page.entry)
+        return _link_result(page)
     if modern:
         while len(_pending) >= MAX_PENDING:
             _pending.pop(next(iter(_pending))).cancel()
@@ -139,6 +165,13 @@ async def call(ctx, arguments: dict | None, *, request_state: str | None = None,
     except Exception:  # the result below says the same thing
         pass
     return _outcome_result(outcome)
+
+
+def _link_result(page) -> types.CallToolResult:
+    return _result("link", f"Open this one-time link in a browser on this computer to store the OpenAI API "
+                           f"key (it works once, for {round(page.lifetime / 60)} minutes): {page.url} . "
+                           "Or run `openai-skill setup` in a terminal. Either way the key never passes "
+                           "through this chat.", url=page.url, entry=page.entry)
 
 
 async def _modern_second_round(ctx, request_state: str, input_responses: dict):
