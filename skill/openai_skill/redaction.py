@@ -3,10 +3,13 @@
 Two rules, each applied where it belongs:
 - `redact`: the secrets we hold (the key in use, vault values; registered with `remember`)
   are masked wherever they appear, in any of the encodings an echo would use: as is,
-  without a prefix (any long run of it), base64 (standard or URL-safe, padded or not, at
-  any byte alignment), percent-encoded, HTML- or JSON-escaped, and OpenAI's masked echo
-  (`sk-abc***wxyz`). Nothing else is touched: model output, paths and user text that merely
-  look like a key (`sk-learn`, `risk-free`, `disk-images`) come out byte for byte.
+  without a prefix (any run of MIN_FRAGMENT_CHARS of it), base64 (standard or URL-safe,
+  padded or not, at any byte alignment, and base64 of base64), base32, hex (of the key, so
+  of `Bearer <key>` too), percent-encoded, HTML- or JSON-escaped, HTML numeric character
+  references (`&#45;`, `&#x2d;`, for some characters or all), in any letter case, and
+  OpenAI's masked echo (`sk-abc***wxyz`). Nothing else is touched: model output, paths and
+  user text that merely look like a key (`sk-learn`, `risk-free`, `disk-images`) come out
+  byte for byte.
 - `redact_untrusted`: text that comes from the API's error bodies may also echo keys we do
   not hold (another key of the user's, a gateway's token), so key-shaped tokens and bearer
   tokens are masked there too (`APIError` applies it; the CLI also applies it to argparse's
@@ -32,11 +35,16 @@ from urllib.parse import quote
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 8        # shorter values are too likely to occur by chance to be masked
 MAX_REMEMBERED = 32         # a process holds a handful of keys; the oldest goes first
-MIN_FRAGMENT_CHARS = 16     # a run this long shared with a secret (or an encoding) is masked
+MIN_FRAGMENT_CHARS = 12     # a run this long shared with a secret (or an encoding) is masked
 # Text is probed every WINDOW_CHARS characters against an index of every WINDOW_CHARS-long
 # piece of every held encoding: a shared run of 2*WINDOW_CHARS-1 or more always contains a
 # probed window, so one pass finds them all, whatever the number of secrets held.
-WINDOW_CHARS = 8
+WINDOW_CHARS = 6
+# Matching ignores ASCII letter case (an upper-cased echo, upper-case hex): text and forms are
+# compared through this length-preserving table, so spans map back one to one.
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# An HTML numeric character reference, decimal or hex (`&#45;`, `&#x2D;`), `;` optional.
+_CHAR_REF = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?")
 MAX_ECHO_SIDE_CHARS = 64    # how far around a `***` run the masked echo's ends are looked for
 MIN_ECHO_PREFIX = 3         # `sk-` at least before the stars
 MIN_ECHO_CHARS = 6          # and more than a bare `sk-***` around them
@@ -58,13 +66,14 @@ class _Secret:
 
     def __init__(self, value: str):
         self.value = value
-        forms = _encodings(value)
+        forms = list(dict.fromkeys(f.translate(_FOLD) for f in _encodings(value)))
         # Short forms are masked only whole; long ones by any run of MIN_FRAGMENT_CHARS.
         self.exact = tuple(f for f in forms if len(f) < MIN_FRAGMENT_CHARS)
         self.windows = tuple((form[i:i + WINDOW_CHARS], form, i)
                              for form in forms if len(form) >= MIN_FRAGMENT_CHARS
                              for i in range(len(form) - WINDOW_CHARS + 1))
-        self.alphabet = frozenset("".join(forms))
+        letters = "".join(forms)
+        self.alphabet = frozenset(letters + letters.upper() + "&#;xX")   # what a split echo may end with
         self.longest = max(len(f) for f in forms)
 
 
@@ -93,13 +102,24 @@ def _encodings(value: str) -> list[str]:
     raw = value.encode("utf-8", "surrogatepass")
     forms = [value, quote(value, safe=""), html.escape(value),
              json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]]
-    for shift in range(3):
-        # The key's bytes at each alignment inside a longer base64 text: the leading group
-        # mixes in the bytes before it, so it is dropped.
-        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
-        core = encoded[4:] if shift else encoded
+    cores = _aligned(raw, base64.b64encode, 3, 4)
+    for core in cores:
         forms += [core, core.replace("+", "-").replace("/", "_"), quote(core, safe="")]
+        forms += _aligned(core.encode("ascii"), base64.b64encode, 3, 4)   # base64 of base64
+    forms += _aligned(raw, base64.b32encode, 5, 8)
+    forms.append(raw.hex())   # byte-aligned: also inside the hex of `Bearer <key>` or any longer text
     return list(dict.fromkeys(f for f in forms if len(f) >= MIN_SECRET_CHARS))
+
+
+def _aligned(raw: bytes, encode, group_bytes: int, group_chars: int) -> list[str]:
+    """`raw`'s encoding at each byte alignment inside a longer encoded text: the leading group
+    mixes in the bytes before it, so it is dropped (the padding is kept: it is part of the
+    echo when the key ends the text)."""
+    out = []
+    for shift in range(group_bytes):
+        encoded = encode(b"\0" * shift + raw).decode("ascii")
+        out.append(encoded[group_chars:] if shift else encoded)
+    return out
 
 
 _lock = threading.Lock()
@@ -212,7 +232,38 @@ class StreamRedactor:
 
 
 def _spans(text: str, held: _Held) -> list[tuple[int, int]]:
-    """Merged (start, end) ranges of `text` that belong to a held secret."""
+    """Merged (start, end) ranges of `text` that belong to a held secret (in any letter case,
+    and through HTML numeric character references)."""
+    found = _raw_spans(text.translate(_FOLD), held)
+    if "&#" in text:
+        decoded, where = _decode_char_refs(text)
+        found += [(where[start], where[end]) for start, end in _raw_spans(decoded.translate(_FOLD), held)]
+    if "***" in text:
+        found += _masked_echoes(text, held.secrets)
+    return _merged(found)
+
+
+def _decode_char_refs(text: str) -> tuple[str, list[int]]:
+    """`text` with numeric character references decoded, and for each decoded position (and
+    the end) the position in `text` it came from."""
+    out, where, last = [], [], 0
+    for match in _CHAR_REF.finditer(text):
+        for i in range(last, match.start()):
+            out.append(text[i])
+            where.append(i)
+        ref = match.group().rstrip(";")[2:]
+        code = int(ref[1:], 16) if ref[:1] in "xX" else int(ref)
+        out.append(chr(code) if 0 < code <= 0x10FFFF else "\ufffd")
+        where.append(match.start())
+        last = match.end()
+    for i in range(last, len(text)):
+        out.append(text[i])
+        where.append(i)
+    where.append(len(text))   # a span ending before decoded position k ends where k starts in `text`
+    return "".join(out), where
+
+
+def _raw_spans(text: str, held: _Held) -> list[tuple[int, int]]:
     found = []
     for form in held.exact:
         start = text.find(form)
@@ -229,8 +280,10 @@ def _spans(text: str, held: _Held) -> list[tuple[int, int]]:
             if span[1] - span[0] >= MIN_FRAGMENT_CHARS:
                 found.append(span)
                 covered = max(covered, span[1])
-    if "***" in text:
-        found += _masked_echoes(text, held.secrets)
+    return found
+
+
+def _merged(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
     found.sort()
     merged: list[tuple[int, int]] = []
     for start, end in found:

@@ -8,6 +8,9 @@ Pure functions (file reads come in as a callable), so the shapes are tested with
   resource link and a path only, because many clients cap a tool result near 1 MB.
 - Failure: `isError: true` with the CLI's one line and the error object; never a protocol
   error, and nothing unredacted (SkillError messages are redacted when built).
+- Every string of a successful result is masked too, value by value as the CLI prints it
+  (`redaction.redact_value`): a model may echo the key it was sent (or a tool output may
+  carry it); only held secrets are masked, so model text is otherwise unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import base64
 import json
 from pathlib import Path
 from collections.abc import Callable
+
+from ...redaction import redact_value
 
 # Raw image bytes inlined per result: base64 adds a third, so 512 KiB stays near 700 KB on the
 # wire, under the ~1 MB tool-result cap of many clients; beyond it, a resource link only.
@@ -102,6 +107,7 @@ def _image_blocks(result: dict, read_bytes: Callable[[str], bytes]) -> list[dict
 def success_result(action_id: str, result: dict,
                    read_bytes: Callable[[str], bytes] = lambda p: Path(p).read_bytes()) -> dict:
     """The MCP result for an action's result (already shaped and finished by the pipeline)."""
+    result = redact_value(result)   # before any text is made from it
     if action_id == "chat-completion" and result.get("content"):
         content = [text(result["content"])]
         if result.get("tool_calls"):
