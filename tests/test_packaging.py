@@ -130,7 +130,7 @@ def test_wheel_carries_manifest_schemas_and_bundle(wheel):
     assert bundle["prices"] == yaml.safe_load((REPO / "prices.yaml").read_text(encoding="utf-8"))
     # The price table reaches the installed package: in the bundle the code reads, and beside skill.yaml.
     assert "openai_skill/prices.yaml" in names and bundle["prices"]["as_of"] and bundle["prices"]["chat"]
-    assert "openai-skill = openai_skill.surfaces.cli:main" in entry_points
+    assert "openai-skill = openai_skill._cli_entry:main" in entry_points   # Ctrl-C handled before the CLI loads
 
 
 def test_wheel_ships_the_py_typed_marker(wheel):

@@ -1,7 +1,7 @@
-"""`python -m openai_skill` runs the openai-skill CLI."""
+"""`python -m openai_skill` runs the openai-skill CLI (Ctrl-C handled from the start, see _cli_entry)."""
 
 import sys
 
-from .surfaces.cli import main
+from ._cli_entry import main
 
 sys.exit(main())

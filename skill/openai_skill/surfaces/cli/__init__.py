@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     as_json = "--json" in argv  # known before parsing, so a usage error honours it too
     debug = os.environ.get(DEBUG_ENV) == "1"
     try:
+        _take_over_ctrl_c()
         return _dispatch(argv)
     except SkillError as exc:
         if debug:
@@ -84,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _report(partial(_internal_error, exc, as_json))
+
+
+def _take_over_ctrl_c() -> None:
+    """From here on Ctrl-C is a KeyboardInterrupt that `main` reports (exit 130); until here the
+    entry point's handler did the same without one (`_cli_entry`)."""
+    import signal
+
+    # Known by a mark, not imported: _cli_entry imports this package.
+    if getattr(signal.getsignal(signal.SIGINT), "openai_skill_early_handler", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _dispatch(argv: list[str]) -> int:
