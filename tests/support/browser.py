@@ -94,10 +94,14 @@ def click_and_wait(driver, element, timeout: float = 15) -> None:
 
 
 def open_link(driver, url: str, title: str, timeout: float = 15) -> None:
-    """Open a one-time link and wait for the page it leads to (the start page refreshes onward)."""
+    """Open a one-time link, press its button (the click spends the link), and wait for the page
+    it leads to (the start page refreshes onward)."""
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url)
+    WebDriverWait(driver, timeout).until(lambda d: d.title.startswith("Open the local page"))
+    click_and_wait(driver, driver.find_element(By.XPATH, "//button[text()='Open the page']"), timeout)
     WebDriverWait(driver, timeout).until(
         lambda d: d.title.startswith(title) and d.execute_script("return document.readyState") == "complete")
 

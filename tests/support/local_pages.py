@@ -62,8 +62,11 @@ def call(port: int, method: str, path: str, *, headers: dict | None = None, form
 
 
 def login(port: int, start_path: str) -> dict:
-    """Exchange the one-time token; returns the headers to send with the session cookie."""
-    status, headers, _ = call(port, "GET", start_path)
+    """Open the one-time link and press its button (a same-origin POST spends the token);
+    returns the headers to send with the session cookie."""
+    status, _, html = call(port, "GET", start_path)
+    assert status == 200 and "Open the page" in html, status
+    status, headers, _ = call(port, "POST", start_path, form={}, headers={"Origin": f"http://127.0.0.1:{port}"})
     assert status == 200, status
     cookie = headers["set-cookie"].split(";")[0]
     return {"Cookie": cookie}

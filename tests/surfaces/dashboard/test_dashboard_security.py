@@ -171,11 +171,12 @@ def test_no_cors_no_preflight_no_other_methods(dashboard):
 
 
 def test_every_answer_carries_the_security_headers(dashboard):
-    status, headers, _ = call(dashboard["port"], "GET", dashboard["start"])
+    opened = call(dashboard["port"], "GET", dashboard["start"])[1]
+    status, headers, _ = call(dashboard["port"], "POST", dashboard["start"], form={}, headers=_origin(dashboard))
     cookie = headers["set-cookie"]
     assert re.fullmatch(rf"openai_skill_{dashboard['port']}=[A-Za-z0-9_-]{{40,}}; Path={dashboard['base']}; HttpOnly; "
                         "SameSite=Strict", cookie)
-    answers = [headers, call(dashboard["port"], "GET", dashboard["base"] + "/")[1],
+    answers = [opened, headers, call(dashboard["port"], "GET", dashboard["base"] + "/")[1],
                call(dashboard["port"], "GET", dashboard["base"] + "/", headers={"Cookie": cookie.split(";")[0]})[1],
                call(dashboard["port"], "GET", dashboard["base"] + "/static/style.css")[1],
                call(dashboard["port"], "GET", dashboard["base"] + "/", host="evil.example")[1]]

@@ -129,3 +129,22 @@ def test_each_page_gets_its_own_prefix_and_refusals_never_name_it():
         assert status == 405 and base not in body
         status, _, body = call(port, "GET", base + "/")                      # inside, no cookie: styled
         assert status == 403 and f'href="{base}/static/style.css"' in body
+
+
+def test_opening_the_link_spends_nothing_until_the_button_is_pressed(dashboard):
+    """A link previewer or a prefetch GETs the one-time link (issue 16, item 14): that must not use
+    it up. The GET shows a button; only its same-origin POST exchanges the token for the cookie."""
+    d = dashboard
+    for _ in range(3):                                    # a previewer, a prefetch, the user
+        status, headers, html = call(d["port"], "GET", d["start"])
+        assert status == 200 and "set-cookie" not in headers and "Open the page" in html
+        assert f'action="{d["start"]}"' in html and "<script" not in html
+    for origin in ({}, {"Origin": "http://evil.example"}, {"Origin": "null"},
+                   {"Origin": f"http://127.0.0.1:{d['port']}", "Sec-Fetch-Site": "cross-site"}):
+        status, headers, _ = call(d["port"], "POST", d["start"], form={}, headers=origin)
+        assert status == 403 and "set-cookie" not in headers, origin
+    cookie = login(d["port"], d["start"])                 # the button, from the page itself
+    status, _, html = call(d["port"], "GET", d["base"] + "/", headers=cookie)
+    assert status == 200 and "Entries" in html
+    status, _, html = call(d["port"], "GET", d["start"])  # now it is spent
+    assert status == 403 and "used already" in html

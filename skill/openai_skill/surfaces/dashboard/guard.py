@@ -9,9 +9,11 @@ another 127.0.0.1 port, are the threats:
   session cookie's `Path` is the prefix, so a browser sends it only to paths that server
   cannot know;
 - the Host header must be exactly 127.0.0.1:<port> (DNS rebinding gives another name);
-- the first visit presents a one-time token in the URL path, which is exchanged for a
-  session cookie (HttpOnly, SameSite=Strict, named per port, Path = the prefix);
-  a used, wrong or expired token opens nothing;
+- the first visit presents a one-time token in the URL path; opening it (GET) only shows a
+  button, and the click (a same-origin POST) exchanges the token for a session cookie
+  (HttpOnly, SameSite=Strict, named per port, Path = the prefix), so a link previewer or
+  a prefetch that fetches the link does not use it up; a used, wrong or expired token
+  opens nothing;
 - every other request needs that cookie; every POST also needs the session's CSRF token
   and an Origin header naming this very server (a cross-site form post has neither);
 - only GET, HEAD and POST exist (no OPTIONS, so no CORS preflight can ever succeed) and no
@@ -31,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from .pages import error_page
+from .pages import error_page, start_page
 
 START_PREFIX = "/start/"      # below the page's prefix, as every other path
 STATIC_PREFIX = "/static/"
@@ -109,7 +111,11 @@ class Guard:
         scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
         if path.startswith(STATIC_PREFIX) and method != "POST":
             return await self.app(scope, receive, send)
-        if path.startswith(START_PREFIX) and method == "GET":
+        if path.startswith(START_PREFIX) and method in ("GET", "HEAD"):
+            return await self._start_page(path[len(START_PREFIX):], send)
+        if path.startswith(START_PREFIX) and method == "POST":
+            if headers.get("origin") != self.origin or headers.get("sec-fetch-site", "same-origin") != "same-origin":
+                return await self._refuse(send, 403, "Cross-origin form posts are refused.")
             return await self._start(path[len(START_PREFIX):], send)
         session_id = _cookie(headers.get("cookie", ""), self.cookie_name)
         session = self.sessions.get(session_id or "")
@@ -125,10 +131,19 @@ class Guard:
         self.last_activity = self.clock()
         return await self.app(scope, receive, send)
 
+    def _valid_token(self, token: str) -> bool:
+        return (self._token is not None and self.clock() < self._token_expires
+                and hmac.compare_digest(token.encode(), self._token.encode()))
+
+    async def _start_page(self, token: str, send) -> None:
+        """The link opened: a button to press, the token untouched (a previewer only GETs)."""
+        if not self._valid_token(token):
+            return await self._refuse(send, 403, "This link was used already or has expired. "
+                                                 "Start the page again for a new link.")
+        await _respond(send, 200, start_page(self.prefix, f"{self.prefix}{START_PREFIX}{token}").encode())
+
     async def _start(self, token: str, send) -> None:
-        valid = (self._token is not None and self.clock() < self._token_expires
-                 and hmac.compare_digest(token.encode(), self._token.encode()))
-        if not valid:
+        if not self._valid_token(token):
             return await self._refuse(send, 403, "This link was used already or has expired. "
                                                  "Start the page again for a new link.")
         self._token = None  # one use only

@@ -66,6 +66,13 @@ def flash_html(messages: list) -> Html:
     return Html("\n".join(out))
 
 
+def start_page(base: str, action: str) -> str:
+    """What the one-time link shows: one button, which spends the link (a POST)."""
+    return page("Open the local page", Html(
+        f'<form method="post" action="{escape(action)}"><p>This link works once: press the button to open '
+        'the page in this browser.</p><p><button type="submit">Open the page</button></p></form>'), base=base)
+
+
 def error_page(status: int, message: str, *, base: str | None) -> str:
     return page(f"Refused ({status})", Html(f"<p>{escape(message)}</p>"), base=base)
 
