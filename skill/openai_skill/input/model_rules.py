@@ -53,7 +53,11 @@ class _State:
             del self.params[name]
 
     def refuse(self, name: str, expected: str, detail: str) -> None:
+        """Record a problem with `name`; rules run from general to specific, so a later rule's
+        objection replaces an earlier one's for the same field (`-m o3-mini --temperature 0.2`
+        hears "does not accept temperature", not that and "takes temperature 1")."""
         given = json.dumps(self.params[name], ensure_ascii=False)
+        self.problems = [p for p in self.problems if p.get("path") != name]
         self.problems.append(problem(name, expected, given, f"{name}: {detail} (got {given})"))
 
 

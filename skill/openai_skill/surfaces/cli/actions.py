@@ -26,6 +26,9 @@ def cmd_run(args) -> int:
 def cmd_chat(args) -> int:
     """Ask a chat model; prints the reply text (--full for the whole JSON result)."""
     messages = [{"role": "system", "content": args.system}] if args.system else []
+    if not args.prompt.strip():   # as `image ""` and `embed ""` are: a blank prompt would be billed for nothing
+        raise InputError("chat: prompt: expected text that is not blank, got " + repr(args.prompt),
+                         field="prompt", expected="text that is not blank", given=repr(args.prompt))
     messages.append({"role": "user", "content": args.prompt})
     data: dict = {"messages": messages}
     add_given(data, model=args.model, max_tokens=args.max_tokens, temperature=args.temperature,
@@ -246,11 +249,28 @@ def _read_input(raw: str | None):
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise InputError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                         + _file_hint(raw, source)) from None
     except RecursionError:
         raise InputError(f"{source}: the JSON is nested too deeply") from None
     except ValueError as exc:  # NaN/Infinity (below), an integer with thousands of digits
         raise InputError(f"{source}: not valid JSON ({exc})") from None
+
+
+def _file_hint(raw: str | None, source: str) -> str:
+    """`--input file.json` (the `@` forgotten) is read as JSON text: say how to read the file."""
+    from pathlib import Path
+
+    if source != "--input" or not raw or raw.lstrip()[:1] in ("{", "["):
+        return ""
+    try:
+        is_file = len(raw) < 4096 and Path(raw).is_file()
+    except (OSError, ValueError):
+        is_file = False
+    looks_like_a_name = raw.endswith((".json", ".jsonl")) or "/" in raw
+    if is_file or looks_like_a_name:
+        return f"; to read the file {raw!r}, write --input @{raw}"
+    return ""
 
 
 def _decoded(data, source: str) -> str:

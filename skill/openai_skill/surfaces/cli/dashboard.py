@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from ...errors import InputError
+from .commands import seconds
 
 
 def cmd_dashboard(args) -> int:
     """Open a local page (127.0.0.1, one-time link) to store, verify, list, rotate and remove keys."""
-    if args.idle_timeout <= 0:
-        raise InputError("--idle-timeout must be a positive number of seconds")
     try:
         from ..dashboard.run import run_dashboard
     except ImportError as exc:
@@ -21,6 +20,6 @@ def cmd_dashboard(args) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("dashboard", help=cmd_dashboard.__doc__, description=cmd_dashboard.__doc__)
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
-    p.add_argument("--idle-timeout", type=float, default=15 * 60, metavar="SECONDS",
+    p.add_argument("--idle-timeout", type=seconds, default=15 * 60, metavar="SECONDS",
                    help="stop after this long without a request (default: 900)")
     p.set_defaults(func=cmd_dashboard)
