@@ -22,7 +22,8 @@ def interrupted_early(signum, frame):
         os._exit(EXIT_INTERRUPTED)
 
 
-interrupted_early.openai_skill_early_handler = True   # how the CLI's main recognises it
+setattr(interrupted_early, "openai_skill_early_handler", True)  # noqa: B010  (how the CLI's main knows it; a plain
+# attribute assignment on a function is not typed)
 
 
 def main() -> int:

@@ -55,7 +55,7 @@ class RecordingServer:
     def answer_json(self, path: str, data, status: int = 200) -> None:
         self.answers[path] = (status, "application/json", json.dumps(data).encode())
 
-    def __enter__(self) -> "RecordingServer":
+    def __enter__(self) -> RecordingServer:
         self.thread.start()
         return self
 

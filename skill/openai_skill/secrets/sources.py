@@ -223,5 +223,6 @@ def missing_key_error() -> CredentialsError:
         f"client, the setup_integration tool (it opens a local page for the key; never paste a key into a chat)")
 
 
-__all__ = ["KeySource", "KeyChain", "ExplicitKey", "EnvKey", "VaultKey", "PendingKey", "credential", "looks_like_api_key",
+__all__ = ["KeySource", "KeyChain", "ExplicitKey", "EnvKey", "VaultKey", "PendingKey", "credential",
+           "looks_like_api_key",
            "check_origin", "allow_hint", "missing_key_error"]

@@ -55,9 +55,10 @@ class _Terminal:
     """The controlling terminal as two text streams (a tty cannot be one seekable "r+" file)."""
 
     def __init__(self):
-        self._in = open(TERMINAL, encoding="utf-8", errors="replace")
+        # Kept open for the question and its answer; __exit__ closes both.
+        self._in = open(TERMINAL, encoding="utf-8", errors="replace")  # noqa: SIM115
         try:
-            self._out = open(TERMINAL, "w", encoding="utf-8", errors="replace")
+            self._out = open(TERMINAL, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
         except BaseException:
             self._in.close()
             raise
@@ -71,7 +72,7 @@ class _Terminal:
     def readline(self) -> str:
         return self._in.readline()
 
-    def __enter__(self) -> "_Terminal":
+    def __enter__(self) -> _Terminal:
         return self
 
     def __exit__(self, *exc) -> None:

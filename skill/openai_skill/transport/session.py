@@ -130,11 +130,8 @@ def _new_session(*, trust_env: bool, pin=None):
     session = requests.Session()
     session.trust_env = trust_env
     # requests' adapter does not retry (max_retries=0 by default): retries are ours.
-    if pin is None:
-        adapter = _watched_adapter_class()(pool_connections=POOL_HOSTS, pool_maxsize=POOL_CONNECTIONS)
-    else:
-        adapter = _pinned_adapter_class()(pin.context(), pool_connections=POOL_HOSTS,
-                                          pool_maxsize=POOL_CONNECTIONS)
+    adapter = _watched_adapter_class()(pool_connections=POOL_HOSTS, pool_maxsize=POOL_CONNECTIONS,
+                                       pinned_context=None if pin is None else pin.context())
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -144,7 +141,12 @@ _adapter_class = None
 
 
 def _watched_adapter_class():
-    """An HTTPAdapter whose connections hand their sockets to the current watchdog.
+    """An HTTPAdapter whose connections hand their sockets to the current watchdog, and, given
+    a `pinned_context` (an origin-bound key's, tls.py), whose TLS is verified with that context
+    whatever `verify` says: requests turns REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (and any
+    `verify=`) into the pool's `ca_certs`, which urllib3 would load into the context, so
+    `send`, `cert_verify` and the pool key drop it; the context goes to direct pools and to
+    pools behind a proxy (CONNECT tunnels) alike.
     Built on first use, so that importing this module does not import requests."""
     global _adapter_class
     if _adapter_class is not None:
@@ -178,59 +180,41 @@ def _watched_adapter_class():
     pools = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
 
     class WatchedAdapter(HTTPAdapter):
+        def __init__(self, *args, pinned_context=None, **kwargs):
+            self.pinned_context = pinned_context  # before super().__init__, which builds the pool manager
+            super().__init__(*args, **kwargs)
+
         def init_poolmanager(self, *args, **kwargs):
+            if self.pinned_context is not None:
+                kwargs["ssl_context"] = self.pinned_context
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = pools
 
         def proxy_manager_for(self, proxy, **kwargs):
+            if self.pinned_context is not None:
+                kwargs["ssl_context"] = self.pinned_context
             manager = super().proxy_manager_for(proxy, **kwargs)
             manager.pool_classes_by_scheme = pools
             return manager
 
-    _adapter_class = WatchedAdapter
-    return _adapter_class
-
-
-_pinned_class = None
-
-
-def _pinned_adapter_class():
-    """A watched adapter whose TLS is verified with its own context, whatever `verify` says.
-
-    requests turns REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (and any `verify=`) into the pool's
-    `ca_certs`, which urllib3 would load into the context: `send` and `cert_verify` drop it.
-    The context goes to direct pools and to pools behind a proxy (CONNECT tunnels) alike."""
-    global _pinned_class
-    if _pinned_class is not None:
-        return _pinned_class
-
-    class PinnedAdapter(_watched_adapter_class()):
-        def __init__(self, context, **kwargs):
-            self._pinned_context = context  # before super().__init__, which builds the pool manager
-            super().__init__(**kwargs)
-
-        def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
-            pool_kwargs["ssl_context"] = self._pinned_context
-            super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-        def proxy_manager_for(self, proxy, **proxy_kwargs):
-            proxy_kwargs["ssl_context"] = self._pinned_context
-            return super().proxy_manager_for(proxy, **proxy_kwargs)
-
         def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-            return super().send(request, stream=stream, timeout=timeout, verify=True, cert=None, proxies=proxies)
+            if self.pinned_context is not None:
+                verify, cert = True, None
+            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
         def cert_verify(self, conn, url, verify, cert):
+            if self.pinned_context is None:
+                return super().cert_verify(conn, url, verify, cert)
             conn.cert_reqs = "CERT_REQUIRED"
             conn.ca_certs = None
             conn.ca_cert_dir = None
 
         def build_connection_pool_key_attributes(self, request, verify, cert=None):
+            if self.pinned_context is None:
+                return super().build_connection_pool_key_attributes(request, verify, cert)
             host, pool = super().build_connection_pool_key_attributes(request, True, None)
-            for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
-                pool.pop(name, None)
-            pool["cert_reqs"] = "CERT_REQUIRED"
-            return host, pool
+            kept = {k: v for k, v in pool.items() if k not in ("ca_certs", "ca_cert_dir", "cert_file", "key_file")}
+            return host, {**kept, "cert_reqs": "CERT_REQUIRED"}
 
-    _pinned_class = PinnedAdapter
-    return _pinned_class
+    _adapter_class = WatchedAdapter
+    return _adapter_class

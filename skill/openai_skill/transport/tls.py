@@ -85,7 +85,8 @@ def _new_context(pem: str | None) -> ssl.SSLContext:
         except (ssl.SSLError, ValueError):
             raise InputError("the CA bundle recorded for this key is not PEM certificates; record it again "
                              "with `openai-skill setup --ca-bundle FILE`", field="ca_bundle") from None
-    context.keylog_filename = None
+    # A fresh SSLContext has no key log (only create_default_context and urllib3's factory
+    # read SSLKEYLOGFILE), and nothing sets one on it.
     return context
 
 
@@ -108,8 +109,9 @@ def check_ca_bundle(pem: str) -> list[dict]:
         except x509.ExtensionNotFound:
             is_ca = False
         if not is_ca:
-            raise InputError(f"the CA bundle holds a certificate that is not a CA ({certificate.subject.rfc4514_string()}"
-                             "); give the CA certificate of your proxy, not a server's", field="ca_bundle")
+            subject = certificate.subject.rfc4514_string()
+            raise InputError(f"the CA bundle holds a certificate that is not a CA ({subject}); give the CA "
+                             "certificate of your proxy, not a server's", field="ca_bundle")
         shown.append({"subject": certificate.subject.rfc4514_string(),
                       "sha256": certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
                       "expires": certificate.not_valid_after_utc.strftime("%Y-%m-%d")})

@@ -30,7 +30,8 @@ def test_overlapping_model_rules_speak_once_the_most_specific_alone(key, cli):
     result = cli("--json", "chat", "hi", "-m", "o3-mini", "--temperature", "0.2", "--dry-run")
     assert result.code == 2
     error = result.json()["error"]
-    assert error["message"] == "chat-completion: temperature: o3-mini does not accept temperature; leave it out (got 0.2)"
+    assert error["message"] == ("chat-completion: temperature: o3-mini does not accept temperature; leave it out "
+                                "(got 0.2)")
     assert [p["path"] for p in error.get("problems", [])] in ([], ["temperature"])
     general = cli("chat", "hi", "-m", "o3", "--temperature", "0.2", "--dry-run")   # only the general rule applies
     assert general.code == 2 and "o3 takes temperature 1 (got 0.2)" in general.err

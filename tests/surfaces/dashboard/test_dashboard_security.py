@@ -35,6 +35,10 @@ def _session(d) -> tuple[dict, str]:
     return cookie, csrf_of(html)
 
 
+def _set(d) -> str:
+    return d["base"] + "/set"
+
+
 def _store_form(csrf: str | None) -> dict:
     form = {"name": "openai_api_key", "value": CANARY_KEY}
     if csrf is not None:
@@ -52,7 +56,7 @@ def _nothing_stored(d) -> None:
 
 def test_a_legitimate_post_stores_the_key(dashboard):
     cookie, csrf = _session(dashboard)
-    status, headers, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf),
+    status, headers, _ = call(dashboard["port"], "POST", _set(dashboard), form=_store_form(csrf),
                               headers={**cookie, **_origin(dashboard), "Sec-Fetch-Site": "same-origin"})
     assert (status, headers["location"]) == (303, dashboard["base"] + "/")
     assert dashboard["access"].store.lookup("openai_api_key") == CANARY_KEY
@@ -65,7 +69,7 @@ def test_a_legitimate_post_stores_the_key(dashboard):
 def test_no_token_no_page(dashboard):
     status, _, html = call(dashboard["port"], "GET", dashboard["base"] + "/")
     assert status == 403 and "one-time link" in html and "Entries" not in html
-    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form("x"), headers=_origin(dashboard))
+    status, _, _ = call(dashboard["port"], "POST", _set(dashboard), form=_store_form("x"), headers=_origin(dashboard))
     assert status == 403
     _nothing_stored(dashboard)
 
@@ -116,7 +120,7 @@ def test_a_foreign_host_header_is_refused_even_with_a_valid_token(dashboard, hos
 
 def test_a_foreign_host_header_is_refused_with_a_valid_session(dashboard):
     cookie, csrf = _session(dashboard)
-    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), host="rebound.example",
+    status, _, _ = call(dashboard["port"], "POST", _set(dashboard), form=_store_form(csrf), host="rebound.example",
                         headers={**cookie, "Origin": "http://rebound.example"})
     assert status == 421
     _nothing_stored(dashboard)
@@ -125,7 +129,7 @@ def test_a_foreign_host_header_is_refused_with_a_valid_session(dashboard):
 @pytest.mark.parametrize("csrf", [None, "", "wrong-token"])
 def test_a_post_without_the_right_csrf_token_is_refused(dashboard, csrf):
     cookie, _ = _session(dashboard)
-    status, _, html = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf),
+    status, _, html = call(dashboard["port"], "POST", _set(dashboard), form=_store_form(csrf),
                            headers={**cookie, **_origin(dashboard)})
     assert status == 403 and "did not come from this page" in html
     _nothing_stored(dashboard)
@@ -141,7 +145,7 @@ def test_a_post_without_the_right_csrf_token_is_refused(dashboard, csrf):
 def test_a_cross_origin_post_is_refused_even_with_cookie_and_csrf(dashboard, headers):
     cookie, csrf = _session(dashboard)
     sent = {k: v.format(port=dashboard["port"]) for k, v in headers.items()}
-    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), headers={**cookie, **sent})
+    status, _, _ = call(dashboard["port"], "POST", _set(dashboard), form=_store_form(csrf), headers={**cookie, **sent})
     assert status == 403
     _nothing_stored(dashboard)
 
@@ -149,10 +153,11 @@ def test_a_cross_origin_post_is_refused_even_with_cookie_and_csrf(dashboard, hea
 def test_only_forms_of_bounded_size_are_read(dashboard):
     cookie, csrf = _session(dashboard)
     base = {**cookie, **_origin(dashboard)}
-    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", headers={**base, "Content-Type": "application/json"},
+    status, _, _ = call(dashboard["port"], "POST", _set(dashboard),
+                        headers={**base, "Content-Type": "application/json"},
                         body=b'{"csrf": "%s"}' % csrf.encode())
     assert status == 415
-    status, _, _ = call(dashboard["port"], "POST", dashboard["base"] + "/set", form={**_store_form(csrf), "pad": "x" * 20000},
+    status, _, _ = call(dashboard["port"], "POST", _set(dashboard), form={**_store_form(csrf), "pad": "x" * 20000},
                         headers=base)
     assert status == 413
     _nothing_stored(dashboard)
@@ -191,7 +196,7 @@ def test_every_answer_carries_the_security_headers(dashboard):
 
 def test_no_page_has_a_script_or_inline_handler(dashboard):
     cookie, csrf = _session(dashboard)
-    call(dashboard["port"], "POST", dashboard["base"] + "/set", form=_store_form(csrf), headers={**cookie, **_origin(dashboard)})
+    call(dashboard["port"], "POST", _set(dashboard), form=_store_form(csrf), headers={**cookie, **_origin(dashboard)})
     pages = [call(dashboard["port"], "GET", dashboard["base"] + path, headers=cookie)[2]
              for path in ("/", "/remove?name=openai_api_key")]
     for html in pages:

@@ -100,7 +100,8 @@ def test_openais_own_api_needs_no_tick_and_is_named(browser, monkeypatch):  # no
     one = _one_key_page()
     with serving(one.page):
         open_link(browser, one.url, "Connect OpenAI")
-        assert "This key will be sent only to https://api.openai.com (OpenAI's API)." in _text_above_the_key_field(browser)
+        above = _text_above_the_key_field(browser)
+        assert "This key will be sent only to https://api.openai.com (OpenAI's API)." in above
         assert browser.find_elements(By.ID, "confirm_origin") == []
         text = _type_key_and_submit(browser, verify=False, tick=None)
     assert "Key stored" in text and _store().open().origins("openai_api_key") == ("https://api.openai.com",)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import urls
-from ...errors import APIError, InputError, UnexpectedResponseError
+from ...errors import InputError, UnexpectedResponseError
 from ...client import Client
 
 API_PREFIX = "/v1"

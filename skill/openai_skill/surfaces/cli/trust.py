@@ -43,9 +43,9 @@ def confirm_new_origin(name: str, origin: str, *, keychain: bool = False, store=
 
     origin = origin_of(origin)
     if keychain:
-        from ...secrets import keychain
+        from ...secrets.keychain import read_record
 
-        current = keychain.read_record(os.environ).get(name)
+        current = read_record(os.environ).get(name)
     else:
         if store is None:
             from ...secrets.store import VaultStore
@@ -55,7 +55,8 @@ def confirm_new_origin(name: str, origin: str, *, keychain: bool = False, store=
         current = vault.entries[name].origins if vault is not None and name in vault.entries else None
     if not current or origin in current:
         return
-    ask_person(f"let the vault entry {name!r} be sent to {origin}",
+    where = "the OS keychain's entry" if keychain else "the vault entry"
+    ask_person(f"let {where} {name!r} be sent to {origin}",
                details=[f"it is sent only to: {', '.join(current)}",
                         f"from now on it would also go to {origin}: only say yes if you trust that server with it"],
                how_else=PERSON_ELSE)

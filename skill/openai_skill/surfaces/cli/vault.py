@@ -38,8 +38,9 @@ def cmd_setup(args) -> int:
     if args.keychain:
         _check_keychain_setup(args.name)  # before the prompt: nobody types a key for nothing
     base_url = _base_url(args.base_url)  # the API base the key is for (origin binding)
-    store = None if args.keychain else VaultStore()
-    ca_bundle = trust.confirm_before_storing(args.name, base_url, args.ca_bundle, store)  # a person, first
+    store = VaultStore()
+    ca_bundle = trust.confirm_before_storing(args.name, base_url, args.ca_bundle,  # a person, first
+                                             None if args.keychain else store)
     secret = _read_secret(args.name, origin_of(base_url))
     remember(secret)
     if args.name == credential()["name"] and not looks_like_api_key(secret):
@@ -47,7 +48,8 @@ def cmd_setup(args) -> int:
                          "nothing was stored")
     result = {"stored": args.name}
     if args.verify:  # before storing: a rejected key is not kept
-        result["verified"] = {"models_seen": trust.verify(secret, args.base_url, args.name, ca_bundle, store)}
+        result["verified"] = {"models_seen": trust.verify(secret, args.base_url, args.name, ca_bundle,
+                                                          None if args.keychain else store)}
     if args.keychain:
         result.update(_store_in_keychain(args.name, secret, base_url))
     else:
