@@ -170,3 +170,17 @@ def test_a_keychain_key_is_bound_too(monkeypatch):
     from openai_skill.secrets.sources import EnvKey
 
     assert pin_of(EnvKey({"OPENAI_API_KEY": CANARY_KEY}, "OPENAI_API_KEY").key_for("https://api.openai.com")) is None
+
+
+def test_a_recorded_ca_bundle_is_public_and_never_masks_words(pki):
+    """Certificates are not secrets: read with the key, they are not registered for masking
+    (their PEM's words would otherwise mask "certificate" in the very TLS error they explain)."""
+    from openai_skill.redaction import redact
+    from openai_skill.secrets.store import read_entry
+
+    _bind_vault_key("https://127.0.0.1:9", pki["legit"].ca_pem.read_text())
+    entry = read_entry("openai_api_key")
+    assert entry.ca_bundle.startswith("-----BEGIN CERTIFICATE-----")
+    error = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain"
+    assert redact(error) == error
+    assert redact(f"the key {CANARY_KEY}") == "the key [REDACTED]"

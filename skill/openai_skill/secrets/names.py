@@ -13,6 +13,9 @@ from ..errors import InputError
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}"
 NAME = re.compile(NAME_PATTERN)
 NAME_RULE = "letters, digits and . _ : / # - (starting with a letter or digit, at most 256 characters)"
+# `<entry>#ca-bundle` holds the entry's CA bundle (`setup --ca-bundle`): certificates, public,
+# so never registered for masking (their PEM words would mask "certificate" in TLS errors).
+CA_BUNDLE_SUFFIX = "#ca-bundle"
 
 
 def is_name(value) -> bool:

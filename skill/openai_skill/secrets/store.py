@@ -20,7 +20,7 @@ from ..redaction import remember
 from . import disk, locking, rollback
 from .disk import ENV_HOME, Paths  # noqa: F401  (re-exported: the vault folder's layout)
 from .master_key import ENV_KEY, MasterKeys
-from .names import check_name
+from .names import CA_BUNDLE_SUFFIX, check_name
 from ..config import DEFAULT_ORIGIN
 from ..urls import origin_of
 from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFile, VaultFormatError, parse
@@ -29,7 +29,7 @@ from .vault_format import MAX_FILE_SIZE, VERSION, Vault, VaultAuthError, VaultFi
 HEADER_PEEK = 256   # bytes: the version, id and master lines
 # An entry's CA bundle (PEM, `setup --ca-bundle`) is kept beside it, as the entry `<name>#ca-bundle`:
 # encrypted and authenticated like the key; only `set_ca_bundle` writes it.
-CA_SUFFIX = "#ca-bundle"
+CA_SUFFIX = CA_BUNDLE_SUFFIX
 
 
 class StoredEntry(NamedTuple):

@@ -42,7 +42,7 @@ from ..redaction import remember
 from .crypto import (KEY_LEN, NONCE_LEN, SALT_LEN, SCRYPT_LOG_N, TAG_LEN, ScryptParams, VaultAuthError,  # noqa: F401
                      VaultFormatError, _seal_from_parts, check_key, derive_passphrase_key, hkdf_expand,
                      new_scrypt_params, scrypt, seal, unseal)
-from .names import NAME_PATTERN, check_name
+from .names import CA_BUNDLE_SUFFIX, NAME_PATTERN, check_name
 from ..config import DEFAULT_ORIGIN
 from ..urls import is_origin
 
@@ -288,7 +288,8 @@ class Vault:
         if entry is None:
             return None
         value = unseal(self.data_key, entry.sealed, entry.aad(self.vault_id)).decode("utf-8")
-        remember(value)
+        if not name.endswith(CA_BUNDLE_SUFFIX):  # a secret: masked from now on (certificates are public)
+            remember(value)
         return value
 
     def origins(self, name: str) -> tuple[str, ...] | None:
