@@ -171,7 +171,7 @@ def test_setup_keychain_warns_when_another_source_would_win(cli, backend, monkey
     assert "warning" not in run(cli, "setup", "--keychain", stdin=CANARY_KEY).json()
 
 
-def test_a_keychain_key_is_refused_for_another_origin_until_allowed(cli, openai, backend):
+def test_a_keychain_key_is_refused_for_another_origin_until_allowed(cli, openai, backend, person):
     keychain.store(os.environ, ENTRY, Secret(CANARY_KEY, "test"), OPENAI)
     fake_origin = origin_of(openai.url_for("/"))
     openai.reply("GET", "/models", MODELS)
@@ -278,3 +278,11 @@ def test_a_missing_keyring_at_call_time_names_the_extra(cli, backend, monkeypatc
     monkeypatch.setitem(sys.modules, "keyring", None)
     result = run(cli, "models")
     assert result.code == 3 and "pip install 'openai-skill[keychain]'" in result.err
+
+
+def test_allowing_the_keychain_key_another_origin_needs_a_person(cli, openai, backend):
+    """As for a vault entry (issue 16, item 10): no pipe or flag can widen where it goes."""
+    keychain.store(os.environ, ENTRY, Secret(CANARY_KEY, "test"), OPENAI)
+    refused = run(cli, "vault", "allow-origin", ENTRY, openai.server.url_for("/v1"), "--keychain", stdin="y\n")
+    assert refused.code == 2 and "needs a person" in refused.err
+    assert keychain.read_record(os.environ)[ENTRY] == (OPENAI,)
