@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from conftest import CANARY_KEY
+from support.canary import CANARY_KEY
 from openai_skill.redaction import MASK, StreamRedactor, forget, redact, redact_untrusted, remember
 
 BEARER = f"Bearer {CANARY_KEY}"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import CANARY_KEY
+from support.canary import CANARY_KEY
 
 
 def _clean(result) -> None:

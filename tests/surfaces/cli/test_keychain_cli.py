@@ -283,6 +283,6 @@ def test_a_missing_keyring_at_call_time_names_the_extra(cli, backend, monkeypatc
 def test_allowing_the_keychain_key_another_origin_needs_a_person(cli, openai, backend):
     """As for a vault entry (issue 16, item 10): no pipe or flag can widen where it goes."""
     keychain.store(os.environ, ENTRY, Secret(CANARY_KEY, "test"), OPENAI)
-    refused = run(cli, "vault", "allow-origin", ENTRY, openai.server.url_for("/v1"), "--keychain", stdin="y\n")
+    refused = run(cli, "vault", "allow-origin", ENTRY, openai.url_for("/v1"), "--keychain", stdin="y\n")
     assert refused.code == 2 and "needs a person" in refused.err
     assert keychain.read_record(os.environ)[ENTRY] == (OPENAI,)

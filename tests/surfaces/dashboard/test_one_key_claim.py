@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from conftest import CANARY_KEY
-from local_pages import START, call, csrf_of, login
+from support.canary import CANARY_KEY
+from support.local_pages import START, call, csrf_of, login
 
 OTHER_KEY = "sk-proj-SECOND0123456789abcdefghijklmnopqrstuvwxyzSECOND"
 

@@ -13,7 +13,7 @@ import os
 
 import mcp_types as types
 
-from local_pages import START, login
+from support.local_pages import START, login
 from openai_skill.surfaces.mcp import setup_integration as tool
 
 BARE = types.ClientCapabilities(elicitation=types.ElicitationCapability())          # link mode
