@@ -26,15 +26,23 @@ def test_a_blank_chat_prompt_is_refused_like_image_and_embed(openai, key, cli, p
     assert openai.requests == []
 
 
-def test_overlapping_model_rules_speak_once_the_most_specific_alone(key, cli):
-    result = cli("--json", "chat", "hi", "-m", "o3-mini", "--temperature", "0.2", "--dry-run")
-    assert result.code == 2
-    error = result.json()["error"]
-    assert error["message"] == ("chat-completion: temperature: o3-mini does not accept temperature; leave it out "
-                                "(got 0.2)")
-    assert [p["path"] for p in error.get("problems", [])] in ([], ["temperature"])
-    general = cli("chat", "hi", "-m", "o3", "--temperature", "0.2", "--dry-run")   # only the general rule applies
-    assert general.code == 2 and "o3 takes temperature 1 (got 0.2)" in general.err
+def test_overlapping_model_rules_speak_once_the_most_specific_alone():
+    """The reported case (`-m o3-mini --temperature 0.2`: "takes temperature 1" and "does not
+    accept temperature") now stops earlier, o3-mini being retired; the rule engine is checked
+    with the same two rules, as skill.yaml orders them (general, then specific)."""
+    from openai_skill.errors import InputError
+    from openai_skill.input.model_rules import apply_model_rules
+
+    rules = [{"name": "o-series temperature", "models": ["o3*"], "only": {"temperature": [1]}},
+             {"name": "o3-mini", "models": ["o3-mini"], "unsupported": ["temperature"]}]
+    with pytest.raises(InputError) as caught:
+        apply_model_rules("chat-completion", {"model": "o3-mini", "temperature": 0.2}, frozenset({"temperature"}),
+                          rules)
+    assert caught.value.message == ("chat-completion: temperature: o3-mini does not accept temperature; leave it "
+                                    "out (got 0.2)")
+    assert [p["path"] for p in caught.value.problems] in ([], ["temperature"])
+    with pytest.raises(InputError, match="o3 takes temperature 1 \\(got 0.2\\)"):   # only the general one applies
+        apply_model_rules("chat-completion", {"model": "o3", "temperature": 0.2}, frozenset({"temperature"}), rules)
 
 
 def test_a_base_url_without_a_scheme_is_fixed_as_given(key, cli, monkeypatch):
