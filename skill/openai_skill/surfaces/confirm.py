@@ -94,7 +94,7 @@ def challenge() -> str:
 def ask_person(change: str, *, details: Sequence[str] = (), how_else: str = "") -> None:
     """Show `change` (and `details`) on the terminal, ask for a random word back; return when
     typed, raise NeedsPersonError (nothing changed) otherwise. See the module docstring."""
-    refusal = (f"{change}: this needs a person to confirm it. Nothing was changed. A person does it by "
+    refusal = (f"{change}: this needs a person to confirm it; nothing was changed. A person does it by "
                f"running the same command in a terminal and typing the word it shows"
                + (f", {how_else}" if how_else else "") + ".")
     try:

@@ -88,3 +88,24 @@ def test_dry_run_shows_the_worst_case_and_sends_nothing(openai, key, cli):
     image = cli("image", "a fox", "-m", "gpt-image-2", "--quality", "low", "-n", "2", "--size", "1024x1024",
                 "--dry-run").json()["cost"]
     assert image["usd"] == round(2 * 0.006 + len("a fox") * 5.00 / 1e6, 8) and image["images"] == 2
+
+
+def test_a_person_at_the_terminal_can_raise_a_cap_and_a_wrong_word_changes_nothing(cli):
+    """The spend guard's lifts use the one person check (surfaces/confirm.py, issue 16): the word
+    it shows on the terminal, typed back there."""
+    import re
+
+    from support.terminal import run_on_a_terminal
+
+    assert cli("budget", "set", "--daily", "2").code == 0
+    code, _, err, _ = run_on_a_terminal(["budget", "set", "--daily", "3"], lambda _prompt: "y")
+    assert code == 2 and "not confirmed" in err
+    assert cli("budget", "show").json()["caps"]["daily"]["usd"] == 2.0
+
+    def the_word(prompt: str) -> str:
+        return re.findall(r"type (\S+) and press Enter", prompt)[-1]
+
+    code, out, err, shown = run_on_a_terminal(["budget", "set", "--daily", "3"], the_word)
+    assert code == 0, err
+    assert "raise the daily cap from $2.00 to $3.00" in shown
+    assert cli("budget", "show").json()["caps"]["daily"]["usd"] == 3.0

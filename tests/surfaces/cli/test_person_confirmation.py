@@ -9,26 +9,14 @@ person does it. The terminal tests run the real command on a real pseudo-termina
 
 from __future__ import annotations
 
-import os
 import re
-import select
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from support.canary import CANARY_KEY
-from support.terminal import FakeTerminal
+from support.terminal import FakeTerminal, run_on_a_terminal
 
 GATEWAY = "https://gateway.example.com:8443"
-
-
-def _exe() -> str:
-    beside = Path(sys.executable).parent / "openai-skill"
-    return str(beside) if beside.exists() else shutil.which("openai-skill")
 
 
 def _origins() -> tuple:
@@ -43,50 +31,6 @@ def stored():
 
     VaultStore().put("openai_api_key", CANARY_KEY)
     return _origins()
-
-
-def _on_a_terminal(args: list[str], answer, stdin: bytes = b"y\n", timeout: float = 60):
-    """Run `openai-skill ARGS` with a pseudo-terminal as its controlling terminal (stdin, stdout
-    and stderr stay pipes, as under an agent). `answer(prompt)` returns what the person types.
-    Returns (exit code, stdout, stderr, everything the terminal showed)."""
-    import pty
-
-    master, slave = pty.openpty()
-    slave_name = os.ttyname(slave)
-
-    def take_the_terminal():  # in the child: a session of its own, with the pty as its terminal
-        import fcntl
-        import termios
-
-        os.setsid()
-        fd = os.open(slave_name, os.O_RDWR)
-        fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
-        os.close(fd)
-
-    proc = subprocess.Popen([_exe(), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=take_the_terminal, env=dict(os.environ))
-    # Our end of the slave stays open until the child is done: with no slave open, reading the
-    # master fails (EIO) in the moments before the child opens /dev/tty itself.
-    proc.stdin.write(stdin)
-    proc.stdin.close()
-    shown, answered = b"", False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            shown += os.read(master, 4096)
-            if not answered and b"press Enter" in shown:
-                os.write(master, answer(shown.decode()).encode() + b"\n")
-                answered = True
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=timeout)     # its output is a few lines: the pipes never fill
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    os.close(master)
-    os.close(slave)
-    return proc.returncode, out.decode(), err.decode(), shown.decode()
 
 
 def _word(prompt: str) -> str:
@@ -106,7 +50,7 @@ def test_without_a_terminal_no_pipe_and_no_flag_can_allow_an_origin(installed_cl
 
 
 def test_a_person_at_the_terminal_types_the_word_it_shows(stored):
-    code, out, err, shown = _on_a_terminal(["vault", "allow-origin", "openai_api_key", GATEWAY], _word)
+    code, out, err, shown = run_on_a_terminal(["vault", "allow-origin", "openai_api_key", GATEWAY], _word)
     assert code == 0, err
     assert f"let the vault entry 'openai_api_key' be sent to {GATEWAY}" in shown
     assert "it is sent only to: https://api.openai.com" in shown
@@ -117,7 +61,7 @@ def test_a_person_at_the_terminal_types_the_word_it_shows(stored):
 
 @pytest.mark.parametrize("typed", ["y", "yes", "", "maple-maple-x"])
 def test_anything_but_the_word_changes_nothing(stored, typed):
-    code, _, err, _ = _on_a_terminal(["vault", "allow-origin", "openai_api_key", GATEWAY], lambda _: typed)
+    code, _, err, _ = run_on_a_terminal(["vault", "allow-origin", "openai_api_key", GATEWAY], lambda _: typed)
     assert code == 2 and "not confirmed" in err
     assert _origins() == stored
 

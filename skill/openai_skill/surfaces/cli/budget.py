@@ -2,10 +2,10 @@
 
 Lowering a cap (or setting one where none was) needs nothing: it can only refuse more.
 Raising one, clearing one, or allowing calls whose price is unknown lifts a limit, so it needs
-a person: the word typed on the controlling terminal that issue 16 builds for `vault
-allow-origin`, which no pipe, flag or agent can supply. That check is not on main yet, so
-`ask_person` here always refuses (exit 2, nothing changed): a lift is never granted silently.
-No MCP tool or tool export reaches these commands.
+a person: the word shown on the controlling terminal and typed back there (`surfaces.confirm`,
+as for `vault allow-origin`), which no pipe, flag or agent reading the output can supply;
+without a terminal the lift is refused (exit 2, nothing changed). No MCP tool or tool export
+reaches these commands.
 
 Threat model: caps stop runaway and misled agents, not a hostile program running as the user.
 """
@@ -16,23 +16,12 @@ import sys
 
 from ...errors import InputError
 from ...spend import Guard
+from ..confirm import ask_person
 from ...spend.caps import CAP_LABELS, CAPS, ENV_CAPS, parse_usd, usd
 from .commands import add_command
 from .output import emit
 
 HOW_ELSE = "or lower a cap instead, which needs no one"
-
-
-class _NeedsPerson(InputError):
-    kind = "needs_person"
-
-
-def ask_person(change: str, *, details=(), how_else: str = "") -> None:
-    """Refuse a change that lifts a limit: this build has no person check to ask (issue 16's
-    terminal confirmation replaces this function when it lands)."""
-    raise _NeedsPerson(f"{change} ({'; '.join(details)}): this needs a person to confirm it, and this build "
-                       "has no way to ask one yet; nothing was changed" + (f"; {how_else}" if how_else else ""),
-                       reason="no_person_check")
 
 
 def _usd_arg(flag: str):
