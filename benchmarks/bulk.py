@@ -9,9 +9,9 @@ dimensions, so the output file stays small; no cache anywhere.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import common
 from common import run, tool
 
 DIMS = 256
@@ -50,7 +50,7 @@ with open(txt, "w", encoding="utf-8") as a, open(jsonl, "w", encoding="utf-8") a
 
 def write_inputs(folder: Path, count: int, env: dict) -> tuple[Path, Path]:
     txt, jsonl = folder / f"texts-{count}.txt", folder / f"texts-{count}.jsonl"
-    run([sys.executable, "-c", WRITE_INPUTS, str(count), str(txt), str(jsonl)], env)
+    run([common.PYTHON, "-c", WRITE_INPUTS, str(count), str(txt), str(jsonl)], env)
     return txt, jsonl
 
 
@@ -71,7 +71,7 @@ def measure(env: dict, work: Path, *, texts: int, sdk_texts: int, million: int) 
     cases.append(_case("openai-skill embed --file (.npy out)", texts, npy))
 
     sdk_txt = txt if sdk_texts == texts else write_inputs(work, sdk_texts, env)[0]
-    sdk = run([sys.executable, "-c", SDK_ONE_PER_TEXT, str(sdk_txt), str(work / "sdk.jsonl"), str(CONCURRENCY),
+    sdk = run([common.PYTHON, "-c", SDK_ONE_PER_TEXT, str(sdk_txt), str(work / "sdk.jsonl"), str(CONCURRENCY),
                str(DIMS), MODEL], env, cwd=work)
     cases.append(_case(f"openai SDK, one call per text, {CONCURRENCY} threads", sdk_texts, sdk))
 

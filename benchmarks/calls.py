@@ -1,17 +1,20 @@
 """Single calls: a cold CLI process against a bare `requests` process (the floor) and the SDK;
-in-process chat calls per second against a bare `requests.Session` and the SDK client; the
-import cost of `openai_skill`.
+chat calls in-process on a reused `openai_skill.Client` against a bare `requests.Session`
+(the floor) and the SDK client; the import cost of `openai_skill`.
 
-Fresh processes are interleaved run by run, so machine noise hits every case alike; each
-case is warmed once first (page cache, byte code), as it is after `pip install`.
+Cold processes run in pairs, ours and the floor back to back (alternating which goes first),
+and a ratio is the median of the per-pair ratios, so a load spike that slows one pair does
+not move the figure; each case is warmed once first (page cache, byte code), as it is after
+`pip install`. In-process cases run in one interpreter, in rounds of N calls, the cases
+taking turns within each round.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 
-from common import FAKE_KEY, median_ms, run, tool
+import common
+from common import FAKE_KEY, median_ms, pair_ratio, run, tool
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -24,34 +27,48 @@ SDK_MODELS = "import openai; print(next(iter(openai.OpenAI().models.list())).id)
 SDK_CHAT = ("import openai; print(openai.OpenAI().chat.completions.create(model='gpt-4o-mini', "
             "messages=[{'role': 'user', 'content': 'hi'}]).choices[0].message.content)")
 
-# In-process: N sequential chat calls in one interpreter, after one warm-up call each.
+# In-process: every case built and warmed once (imports, connection), then ROUNDS rounds of N
+# sequential chat calls per case, the order rotating each round; prints seconds per round.
 IN_PROCESS = r"""
-import json, os, sys, time
-n, which = int(sys.argv[1]), sys.argv[2]
+import gc, json, os, sys, time
+rounds, n = int(sys.argv[1]), int(sys.argv[2])
 base, key = os.environ["OPENAI_BASE_URL"], os.environ["OPENAI_API_KEY"]
 chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-if which == "session":
-    import requests
-    session = requests.Session()
-    def call():
-        r = session.post(base + "/chat/completions", json=chat, headers={"Authorization": "Bearer " + key},
-                         timeout=(5, 600))
-        r.raise_for_status()
-        return r.json()["choices"][0]["message"]["content"]
-elif which == "invoke":
-    import openai_skill
-    def call():
-        return openai_skill.invoke("chat-completion", chat)["content"]
-else:
-    import openai
-    client = openai.OpenAI()
-    def call():
-        return client.chat.completions.create(**chat).choices[0].message.content
-call()
-start = time.perf_counter()
-for _ in range(n):
-    call()
-print(json.dumps({"seconds": time.perf_counter() - start}))
+
+import requests
+session = requests.Session()
+def bare():
+    r = session.post(base + "/chat/completions", json=chat, headers={"Authorization": "Bearer " + key},
+                     timeout=(5, 600))
+    r.raise_for_status()
+    return r.json()["choices"][0]["message"]["content"]
+
+import openai_skill
+client = openai_skill.Client()
+def reused_client():
+    return client.invoke("chat-completion", chat)["content"]
+def facade():
+    return openai_skill.invoke("chat-completion", chat)["content"]
+
+import openai
+sdk_client = openai.OpenAI()
+def sdk():
+    return sdk_client.chat.completions.create(**chat).choices[0].message.content
+
+cases = {"session": bare, "client": reused_client, "facade": facade, "sdk": sdk}
+for call in cases.values():
+    call(); call()
+seconds = {name: [] for name in cases}
+names = list(cases)
+for r in range(rounds):
+    for name in names[r % len(names):] + names[:r % len(names)]:
+        call = cases[name]
+        gc.collect()
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        seconds[name].append(time.perf_counter() - start)
+print(json.dumps(seconds))
 """
 
 IMPORT_COST = r"""
@@ -62,61 +79,62 @@ print(time.perf_counter() - start)
 """
 
 
-def _interleaved(cases: dict, env: dict, runs: int) -> dict:
-    for argv in cases.values():
-        run(argv, env)                                  # warm-up
-    samples = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, argv in cases.items():
-            samples[name].append(run(argv, env).seconds)
-    return samples
-
-
-def cold_cli(env: dict, url: str, runs: int) -> dict:
+def cold_cli(env: dict, url: str, pairs: int, sdk_runs: int) -> dict:
     skill = tool("openai-skill")
-    py = sys.executable
-    cases = {
-        "floor: python -c 'requests.get(/models)'": [py, "-c", BARE_MODELS, url, FAKE_KEY],
-        "openai-skill models": [skill, "models"],
-        "SDK: python -c 'OpenAI().models.list()'": [py, "-c", SDK_MODELS],
-        "floor: python -c 'requests.post(/chat/completions)'": [py, "-c", BARE_CHAT, url, FAKE_KEY],
-        "openai-skill chat hi": [skill, "chat", "hi"],
-        "SDK: python -c 'chat.completions.create()'": [py, "-c", SDK_CHAT],
+    py = common.PYTHON
+    duos = {
+        "chat": ([py, "-c", BARE_CHAT, url, FAKE_KEY], [skill, "chat", "hi"]),
+        "models": ([py, "-c", BARE_MODELS, url, FAKE_KEY], [skill, "models"]),
     }
-    samples = _interleaved(cases, env, runs)
-    medians = {name: median_ms(s) for name, s in samples.items()}
-    names = list(cases)
+    sdk = {"chat": [py, "-c", SDK_CHAT], "models": [py, "-c", SDK_MODELS]}
+    for argv in [*(a for duo in duos.values() for a in duo), *sdk.values()]:
+        run(argv, env)                                   # warm-up: page cache, byte code
+    wall = {f"{side} {name}": [] for name in duos for side in ("floor", "ours")}
+    cpu = {key: [] for key in wall}
+    for i in range(pairs):
+        for name, (floor, ours) in duos.items():
+            order = [("floor", floor), ("ours", ours)]
+            for side, argv in (order if i % 2 == 0 else order[::-1]):
+                done = run(argv, env)
+                wall[f"{side} {name}"].append(done.seconds)
+                cpu[f"{side} {name}"].append(done.cpu_seconds)
+    sdk_wall = {name: [run(argv, env).seconds for _ in range(sdk_runs)] for name, argv in sdk.items()}
+    medians = {key: median_ms(samples) for key, samples in wall.items()}
+    medians.update({f"sdk {name}": median_ms(samples) for name, samples in sdk_wall.items()})
     return {
-        "runs": runs, "median_ms": medians,
+        "pairs": pairs, "sdk_runs": sdk_runs, "median_ms": medians,
+        "cpu_median_ms": {key: median_ms(samples) for key, samples in cpu.items()},
         "ratios": {
-            "cold_models_vs_floor": round(medians[names[1]] / medians[names[0]], 2),
-            "cold_models_vs_sdk": round(medians[names[1]] / medians[names[2]], 2),
-            "cold_chat_vs_floor": round(medians[names[4]] / medians[names[3]], 2),
-            "cold_chat_vs_sdk": round(medians[names[4]] / medians[names[5]], 2),
+            "cold_chat_vs_floor": pair_ratio(wall["ours chat"], wall["floor chat"]),
+            "cold_chat_vs_floor_cpu": pair_ratio(cpu["ours chat"], cpu["floor chat"]),
+            "cold_models_vs_floor": pair_ratio(wall["ours models"], wall["floor models"]),
+            "cold_models_vs_floor_cpu": pair_ratio(cpu["ours models"], cpu["floor models"]),
+            "cold_chat_vs_sdk": round(medians["ours chat"] / medians["sdk chat"], 3),
+            "cold_models_vs_sdk": round(medians["ours models"] / medians["sdk models"], 3),
         },
-        "targets": {"cold_vs_floor_at_most": 1.3},
+        "commands": {"floor chat": "python -c 'requests.post(/chat/completions)'", "ours chat": "openai-skill chat hi",
+                     "floor models": "python -c 'requests.get(/models)'", "ours models": "openai-skill models"},
+        "targets": {"cold_chat_vs_floor_at_most": 1.10},
     }
 
 
-def in_process(env: dict, calls: int) -> dict:
-    seconds = {}
-    for which in ("session", "invoke", "sdk"):
-        best = min(json.loads(run([sys.executable, "-c", IN_PROCESS, str(calls), which], env).stdout)["seconds"]
-                   for _ in range(3))
-        seconds[which] = best
-    per_s = {which: round(calls / s, 1) for which, s in seconds.items()}
+def in_process(env: dict, rounds: int, calls: int) -> dict:
+    seconds = json.loads(run([common.PYTHON, "-c", IN_PROCESS, str(rounds), str(calls)], env).stdout)
+    per_call_ms = {name: round(median_ms(s) / calls, 4) for name, s in seconds.items()}
     return {
-        "calls": calls, "calls_per_s": per_s,
-        "ratios": {"invoke_time_vs_session": round(seconds["invoke"] / seconds["session"], 3),
-                   "invoke_time_vs_sdk": round(seconds["invoke"] / seconds["sdk"], 3)},
-        "targets": {"invoke_time_vs_session_at_most": 1.10},
+        "rounds": rounds, "calls_per_round": calls, "median_ms_per_call": per_call_ms,
+        "calls_per_s": {name: round(1000 / ms, 1) for name, ms in per_call_ms.items()},
+        "ratios": {"client_vs_session": pair_ratio(seconds["client"], seconds["session"]),
+                   "facade_vs_session": pair_ratio(seconds["facade"], seconds["session"]),
+                   "client_vs_sdk": pair_ratio(seconds["client"], seconds["sdk"])},
+        "targets": {"client_vs_session_at_most": 1.10, "client_vs_session_goal": 1.05},
     }
 
 
 def import_cost(env: dict, runs: int) -> dict:
     out = {}
     for module in ("openai_skill", "requests", "openai"):
-        run([sys.executable, "-c", IMPORT_COST, module], env)
-        out[module] = median_ms([float(run([sys.executable, "-c", IMPORT_COST, module], env).stdout)
+        run([common.PYTHON, "-c", IMPORT_COST, module], env)
+        out[module] = median_ms([float(run([common.PYTHON, "-c", IMPORT_COST, module], env).stdout)
                                  for _ in range(runs)])
     return {"median_ms": out}

@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 FAKE_SERVER = REPO / "tests" / "support" / "fake_openai.py"
 FAKE_KEY = "sk-bench-fake-key-not-real-000000000000"   # never a real key: the server is ours
 
+# The interpreter every timed process runs on (run.py points it at the wheel install's venv,
+# see install.py); its bin/ folder holds the console scripts (`openai-skill`, `llm`).
+PYTHON = sys.executable
+
+
+def use_python(python) -> None:
+    global PYTHON
+    PYTHON = str(python)
+
 
 @dataclass
 class Server:
@@ -49,7 +58,7 @@ def clean_env(server: Server, home: Path, **extra) -> dict:
 
 
 def tool(name: str) -> str:
-    beside = Path(sys.executable).parent / name
+    beside = Path(PYTHON).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
         raise SystemExit(f"{name} is not installed; run `pip install '.[bench]'` first")
@@ -61,6 +70,7 @@ class Run:
     seconds: float
     peak_rss_mb: float
     stdout: str
+    cpu_seconds: float = 0.0   # the child's user + system time: steadier than wall time on a busy machine
 
 
 def run(argv: list[str], env: dict, *, cwd: Path | None = None, stdin: str | None = None,
@@ -86,11 +96,17 @@ def run(argv: list[str], env: dict, *, cwd: Path | None = None, stdin: str | Non
         err.seek(0)
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(map(str, argv))[:200]} failed ({process.returncode}): {err.read()[-800:]}")
-        return Run(elapsed, round(usage.ru_maxrss / 1024, 1), out.read())
+        return Run(elapsed, round(usage.ru_maxrss / 1024, 1), out.read(), usage.ru_utime + usage.ru_stime)
 
 
 def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
+
+
+def pair_ratio(ours: list[float], floor: list[float]) -> float:
+    """The median of the per-pair ratios ours[i] / floor[i]: each pair ran back to back, so a
+    load spike that slows one pair does not move the others'."""
+    return round(statistics.median(a / b for a, b in zip(ours, floor)), 3)
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -1,17 +1,24 @@
-"""MCP tool-call latency against a loopback OpenAI, compared with the same call in-process.
+"""MCP tool-call latency: our tool against a no-op tool on the same SDK server, over the same client.
 
-    python benchmarks/mcp_latency.py [--calls 500] [--starts 10]
+    python benchmarks/mcp_latency.py [--calls 500] [--starts 3] [--base-url URL]
 
-Measures, with the installed package and a fake OpenAI it starts on 127.0.0.1:
-- `openai_skill.invoke("list-models", {})` in-process: p50/p99 over N calls;
-- `openai_list_models` through `openai-skill mcp` (stdio, the SDK's client, one session): p50/p99 over N calls;
+Measures, with the installed package and a loopback OpenAI (tests/support/fake_openai.py, started here
+unless --base-url names one):
+- `openai_chat_completion` through `openai-skill mcp` and `noop` through
+  benchmarks/mcp_noop_server.py (the same SDK's low-level Server; the SDK's own cost, the
+  floor), both over stdio with the SDK's `ClientSession`, both sessions open at once and the
+  calls alternating, so load on the machine falls on both alike: p50/p99 of each, the ratio
+  of the p50s;
+- the same chat call in-process on one reused `openai_skill.Client` (what the server runs per
+  call, without MCP): p50/p99;
 - the server's start-to-initialize time (spawn until the initialize result arrives), over S starts.
-Talks to nothing but the loopback server it starts; bounded by --calls and --starts.
+Prints one JSON object. Talks to nothing but the loopback server; bounded by --calls and --starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -20,92 +27,112 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support/fake_openai.py lives there
-from support.fake_openai import FakeOpenAI  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FAKE_KEY = "sk-proj-BENCH0123456789abcdefghijklmnopqrstuvwxyzBENCH"
-MODELS = json.dumps({"object": "list", "data": [
-    {"id": f"gpt-model-{i}", "object": "model", "created": 1700000000 + i, "owned_by": "system"}
-    for i in range(20)]}).encode()
+from common import FAKE_KEY, percentile, start_server  # noqa: E402
 
-
-def pct(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+TOOL = "openai_chat_completion"
+ARGUMENTS = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+NOOP_SERVER = Path(__file__).resolve().parent / "mcp_noop_server.py"
 
 
-def summary(name, seconds):
+def summary(name: str, seconds: list[float]) -> dict:
     ms = [s * 1000 for s in seconds]
-    return {"what": name, "n": len(ms), "p50_ms": round(statistics.median(ms), 2),
-            "p99_ms": round(pct(ms, 99), 2), "mean_ms": round(statistics.fmean(ms), 2)}
+    return {"what": name, "n": len(ms), "p50_ms": round(statistics.median(ms), 3),
+            "p99_ms": round(percentile(ms, 0.99), 3), "mean_ms": round(statistics.fmean(ms), 3)}
 
 
 def in_process(calls: int) -> list[float]:
     import openai_skill
 
-    openai_skill.invoke("list-models", {})  # warm: imports, session, connection
+    client = openai_skill.Client()
+    client.invoke("chat-completion", ARGUMENTS)  # warm: imports, session, connection
+    gc.collect()
     out = []
     for _ in range(calls):
         start = time.perf_counter()
-        openai_skill.invoke("list-models", {})
+        client.invoke("chat-completion", ARGUMENTS)
         out.append(time.perf_counter() - start)
     return out
 
 
-def through_mcp(calls: int, starts: int, env: dict) -> tuple[list[float], list[float]]:
+def through_mcp(calls: int, starts: int, env: dict) -> dict:
     import anyio
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     exe = str(Path(sys.executable).parent / "openai-skill")
     exe = exe if os.path.exists(exe) else shutil.which("openai-skill")
-    params = StdioServerParameters(command=exe, args=["mcp"], env=env)
-    init_times, call_times = [], []
+    ours = StdioServerParameters(command=exe, args=["mcp"], env=env)
+    noop = StdioServerParameters(command=sys.executable, args=[str(NOOP_SERVER)], env=env)
+    times: dict = {"init": [], "ours": [], "noop": []}
 
-    async def session(count: int):
+    async def start_only():
         start = time.perf_counter()
         with open(os.devnull, "w") as devnull:
-            async with stdio_client(params, errlog=devnull) as (read, write):
-                async with ClientSession(read, write) as s:
-                    await s.initialize()
-                    init_times.append(time.perf_counter() - start)
-                    if count:
-                        await s.list_tools()
-                        await s.call_tool("openai_list_models", {})  # warm
-                        for _ in range(count):
-                            t = time.perf_counter()
-                            result = await s.call_tool("openai_list_models", {})
-                            call_times.append(time.perf_counter() - t)
-                            assert not result.is_error, result.content
+            async with stdio_client(ours, errlog=devnull) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    times["init"].append(time.perf_counter() - start)
+
+    async def timed(session, name, arguments, into):
+        start = time.perf_counter()
+        result = await session.call_tool(name, arguments)
+        into.append(time.perf_counter() - start)
+        if result.is_error:
+            raise SystemExit(f"{name} failed: {result.content}")
+
+    async def both():
+        with open(os.devnull, "w") as devnull:
+            async with stdio_client(ours, errlog=devnull) as (r1, w1), \
+                    stdio_client(noop, errlog=devnull) as (r2, w2):
+                async with ClientSession(r1, w1) as mine, ClientSession(r2, w2) as floor:
+                    await mine.initialize()
+                    await floor.initialize()
+                    await mine.list_tools()   # the client checks results against the listed schemas
+                    await floor.list_tools()
+                    for _ in range(3):        # warm: imports, the Client, the connection
+                        await timed(mine, TOOL, ARGUMENTS, [])
+                        await timed(floor, "noop", {}, [])
+                    gc.collect()
+                    for i in range(calls):
+                        pair = [(mine, TOOL, ARGUMENTS, times["ours"]), (floor, "noop", {}, times["noop"])]
+                        for call in (pair if i % 2 == 0 else pair[::-1]):
+                            await timed(*call)
 
     for _ in range(starts):
-        anyio.run(session, 0)
-    anyio.run(session, calls)
-    return init_times, call_times
+        anyio.run(start_only)
+    anyio.run(both)
+    return times
+
+
+def measure(calls: int, starts: int, base_url: str) -> dict:
+    env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_SKILL_MAX_RETRIES": "0"}
+    os.environ.update(env)
+    local = in_process(calls)
+    mcp = through_mcp(calls, starts, env)
+    rows = {"mcp": summary(f"MCP tools/call {TOOL} over stdio", mcp["ours"]),
+            "noop": summary("MCP tools/call of a no-op tool, same SDK server and client", mcp["noop"]),
+            "in_process": summary("chat-completion on a reused Client, in-process", local),
+            "start": summary("server start to initialize", mcp["init"])}
+    ratios = {"mcp_vs_noop_p50": round(rows["mcp"]["p50_ms"] / rows["noop"]["p50_ms"], 3),
+              "mcp_vs_noop_p99": round(rows["mcp"]["p99_ms"] / rows["noop"]["p99_ms"], 3),
+              "mcp_vs_in_process_p50": round(rows["mcp"]["p50_ms"] / rows["in_process"]["p50_ms"], 3)}
+    return {"calls": calls, "rows": rows, "ratios": ratios,
+            "targets": {"mcp_vs_noop_p50_at_most": 1.5}, "load_average": os.getloadavg()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--starts", type=int, default=10)
+    parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--base-url", help="a loopback fake OpenAI already running (default: start one)")
     args = parser.parse_args()
-
-    server = FakeOpenAI(keep_log=False)  # the tests' loopback OpenAI, with a 20-model list scripted
-    server.reply_raw("GET", "/models", MODELS, content_type="application/json", headers={"x-request-id": "req_bench"})
-    base_url = server.start()
-    env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_SKILL_MAX_RETRIES": "0"}
-    os.environ.update(env)
+    server = None if args.base_url else start_server()
     try:
-        local = in_process(args.calls)
-        init, remote = through_mcp(args.calls, args.starts, env)
+        print(json.dumps(measure(args.calls, args.starts, args.base_url or server.url)))
     finally:
-        server.stop()
-    results = [summary("invoke in-process", local), summary("MCP tools/call over stdio", remote),
-               summary("server start to initialize", init)]
-    for row in results:
-        print(json.dumps(row))
-    print(json.dumps({"ratio_p50": round(results[1]["p50_ms"] / results[0]["p50_ms"], 2),
-                      "ratio_p99": round(results[1]["p99_ms"] / results[0]["p99_ms"], 2),
-                      "load_average": os.getloadavg()}))
+        if server:
+            server.stop()
 
 
 if __name__ == "__main__":

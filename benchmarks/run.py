@@ -1,13 +1,18 @@
 """The benchmark suite: one command, one table, one JSON file.
 
     pip install '.[bench]'
-    python benchmarks/run.py                 # full run (about 6 minutes on 2 cores)
-    python benchmarks/run.py --quick         # smaller counts, same cases (about 1.5 minutes)
+    python benchmarks/run.py                 # full run (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick         # smaller counts, same cases (about 4 minutes)
+    python benchmarks/run.py --only cold,in_process,mcp   # some sections (the JSON says which)
 
-It starts its own loopback OpenAI (tests/support/fake_openai.py in its own process: answers from
-memory, TCP_NODELAY), uses a temporary HOME (never the real config, never a real key), and
-reports every figure as a ratio to a baseline measured in the same run. The JSON goes to
-benchmarks/results.json (--json PATH to change). Not part of the test suite.
+It builds the repository's wheel and installs it into a fresh venv (install.py: users run the
+wheel, not a development install), starts its own loopback OpenAI (tests/support/fake_openai.py in its
+own process: answers from memory, TCP_NODELAY), uses a temporary HOME (never the real config,
+never a real key), and reports every figure as a ratio to a baseline measured in the same run.
+The three start-up targets come first: the cold CLI against a bare-`requests` process, an
+in-process call on a reused Client against a bare `requests.Session`, an MCP `tools/call`
+against a no-op tool on the same SDK server. The JSON goes to benchmarks/results.json (--json
+PATH to change). Not part of the test suite: no test asserts a duration.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,29 +31,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bulk  # noqa: E402
 import calls  # noqa: E402
+import common  # noqa: E402
+import install  # noqa: E402
 import vault_timing  # noqa: E402
 from common import clean_env, start_server  # noqa: E402
 
-FULL = {"texts": 100_000, "sdk_texts": 100_000, "million": 1_000_000, "cold_runs": 15, "calls": 2000, "import_runs": 9,
-        "mcp_calls": 500}
-QUICK = {"texts": 20_000, "sdk_texts": 5_000, "million": 1_000_000, "cold_runs": 5, "calls": 500, "import_runs": 5,
-         "mcp_calls": 200}
+# cold_pairs and rounds stay >= 21 in both: a median of fewer pairs moves too much on 2 cores.
+FULL = {"texts": 100_000, "sdk_texts": 100_000, "million": 1_000_000, "cold_pairs": 41, "sdk_runs": 7,
+        "rounds": 31, "calls": 200, "import_runs": 9, "mcp_calls": 1000}
+QUICK = {"texts": 20_000, "sdk_texts": 5_000, "million": 1_000_000, "cold_pairs": 21, "sdk_runs": 3,
+         "rounds": 21, "calls": 100, "import_runs": 5, "mcp_calls": 300}
+SECTIONS = ("bulk", "cold", "in_process", "imports", "vault", "mcp")
 
 
-def mcp_calls(env: dict, calls: int) -> dict | None:
-    """benchmarks/mcp_latency.py (its own loopback server): tools/call p50/p99 vs in-process."""
-    import subprocess
-
-    try:
-        import mcp  # noqa: F401
-    except ImportError:
+def mcp_calls(env: dict, url: str, calls: int) -> dict | None:
+    """benchmarks/mcp_latency.py: tools/call p50/p99, ours vs a no-op tool on the same SDK server."""
+    probe = subprocess.run([common.PYTHON, "-c", "import mcp"], capture_output=True)
+    if probe.returncode != 0:
         return None
     script = Path(__file__).resolve().parent / "mcp_latency.py"
-    out = subprocess.run([sys.executable, str(script), "--calls", str(calls), "--starts", "3"],
+    out = subprocess.run([common.PYTHON, str(script), "--calls", str(calls), "--starts", "3", "--base-url", url],
                          env={k: v for k, v in env.items() if not k.startswith("OPENAI_")},
                          capture_output=True, text=True, timeout=900, check=True).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return {"rows": rows[:-1], "ratios": rows[-1]}
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def machine() -> dict:
@@ -60,101 +66,155 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    versions = {}
-    for name in ("openai", "llm", "requests"):
-        try:
-            from importlib.metadata import version
+    # The versions the timed processes import: the benchmark venv's, not this interpreter's.
+    probe = ("import json, platform; from importlib.metadata import version, PackageNotFoundError\n"
+             "def v(name):\n    try:\n        return version(name)\n    except PackageNotFoundError:\n        return None\n"
+             "print(json.dumps({'python': platform.python_version(), "
+             "'versions': {n: v(n) for n in ('openai-skill', 'requests', 'openai', 'llm', 'mcp')}}))")
+    found = json.loads(subprocess.run([common.PYTHON, "-c", probe], capture_output=True, text=True,
+                                      check=True).stdout)
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": found["python"],
+            "system": f"{platform.system()} {platform.release()}", "versions": found["versions"],
+            "load_average_at_start": os.getloadavg()}
 
-            versions[name] = version(name)
-        except Exception:
-            versions[name] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": f"{platform.system()} {platform.release()}", "versions": versions}
+
+def targets(results: dict) -> list[tuple]:
+    """The three start-up targets: (what, ratio, target, median, pairs)."""
+    rows = []
+    c, i, m = results.get("cold_cli"), results.get("in_process"), results.get("mcp")
+    if c:
+        med = c["median_ms"]
+        rows.append(("cold `openai-skill chat` vs bare-requests process", f"{c['ratios']['cold_chat_vs_floor']:.3f}x",
+                     "<= 1.10x", f"{med['ours chat']:.1f} vs {med['floor chat']:.1f} ms",
+                     f"{c['pairs']} pairs (CPU {c['ratios']['cold_chat_vs_floor_cpu']:.3f}x)"))
+    if i:
+        ms = i["median_ms_per_call"]
+        rows.append(("in-process invoke, reused Client vs bare Session", f"{i['ratios']['client_vs_session']:.3f}x",
+                     "<= 1.10x (goal 1.05x)", f"{ms['client'] * 1000:.0f} vs {ms['session'] * 1000:.0f} us/call",
+                     f"{i['rounds']} rounds of {i['calls_per_round']} calls"))
+    if m:
+        r = m["rows"]
+        rows.append(("MCP tools/call p50 vs no-op tool, same SDK server", f"{m['ratios']['mcp_vs_noop_p50']:.3f}x",
+                     "<= 1.5x", f"p50 {r['mcp']['p50_ms']:.2f} vs {r['noop']['p50_ms']:.2f} ms",
+                     f"{m['calls']} alternating pairs"))
+    return rows
 
 
 def table(results: dict) -> str:
-    """Ratios first, then the absolute figures they come from."""
-    b, c, i, v, imp = (results[k] for k in ("bulk", "cold_cli", "in_process", "vault", "imports"))
-    by = {case["case"]: case for case in b["cases"]}
-    names = [case["case"] for case in b["cases"]]
-    rows = [
-        ("bulk throughput vs SDK one call per text (same K)", f"{b['ratios']['bulk_vs_sdk_throughput']}x", ">= 10x",
-         f"{by[names[0]]['texts_per_s']:.0f} vs {by[names[2]]['texts_per_s']:.0f} texts/s"),
-        ("bulk throughput vs SDK, .npy output", f"{by[names[1]]['texts_per_s'] / by[names[2]]['texts_per_s']:.1f}x", "",
-         f"{by[names[1]]['texts_per_s']:.0f} texts/s"),
-        ("bulk throughput vs llm embed-multi", f"{b['ratios']['bulk_vs_llm_throughput']}x", "",
-         f"llm {by[names[3]]['texts_per_s']:.0f} texts/s"),
-        ("bulk peak RSS vs SDK / vs llm",
-         f"{b['ratios']['bulk_vs_sdk_peak_rss']}x / {b['ratios']['bulk_vs_llm_peak_rss']}x",
-         "", f"{by[names[0]]['peak_rss_mb']} / {by[names[2]]['peak_rss_mb']} / {by[names[3]]['peak_rss_mb']} MB"),
-        (f"peak RSS, {b['cases'][4]['texts']:,} lines", f"{b['million_lines_peak_rss_mb']} MB", "< 200 MB",
-         f"{b['cases'][4]['seconds']} s, {b['cases'][4]['texts_per_s']:.0f} texts/s"),
-        ("cold `openai-skill models` vs bare requests", f"{c['ratios']['cold_models_vs_floor']}x", "<= 1.3x",
-         _ms(c, 1, 0)),
-        ("cold `openai-skill models` vs SDK", f"{c['ratios']['cold_models_vs_sdk']}x", "", _ms(c, 1, 2)),
-        ("cold `openai-skill chat` vs bare requests", f"{c['ratios']['cold_chat_vs_floor']}x", "<= 1.3x", _ms(c, 4, 3)),
-        ("cold `openai-skill chat` vs SDK", f"{c['ratios']['cold_chat_vs_sdk']}x", "", _ms(c, 4, 5)),
-        ("in-process invoke vs bare Session (time per call)", f"{i['ratios']['invoke_time_vs_session']}x", "<= 1.10x",
-         f"{i['calls_per_s']['invoke']:.0f} vs {i['calls_per_s']['session']:.0f} calls/s"),
-        ("in-process invoke vs SDK client (time per call)", f"{i['ratios']['invoke_time_vs_sdk']}x", "",
-         f"SDK {i['calls_per_s']['sdk']:.0f} calls/s"),
-        ("vault open + read, key-file mode", f"{v['key-file']['open_and_read_ms']} ms", "<= 5 ms",
-         f"passphrase {v['passphrase']['open_and_read_ms']} ms; imports {v['key_file_imports_ms']} ms"),
-        ("import openai_skill vs import requests / openai",
-         f"{imp['median_ms']['openai_skill'] / imp['median_ms']['requests']:.2f}x / "
-         f"{imp['median_ms']['openai_skill'] / imp['median_ms']['openai']:.2f}x", "",
-         f"{imp['median_ms']['openai_skill']} / {imp['median_ms']['requests']} / {imp['median_ms']['openai']} ms"),
-    ]
-    m = results.get("mcp")
+    """The targets first, then the other ratios and the absolute figures they come from."""
+    lines = [_render(("target", "ratio", "target", "medians", "samples"), targets(results)), ""]
+    rows = []
+    b, c, i, v, imp, m = (results.get(k) for k in ("bulk", "cold_cli", "in_process", "vault", "imports", "mcp"))
+    if b:
+        by = {case["case"]: case for case in b["cases"]}
+        names = [case["case"] for case in b["cases"]]
+        rows += [
+            ("bulk throughput vs SDK one call per text (same K)", f"{b['ratios']['bulk_vs_sdk_throughput']}x", ">= 10x",
+             f"{by[names[0]]['texts_per_s']:.0f} vs {by[names[2]]['texts_per_s']:.0f} texts/s"),
+            ("bulk throughput vs SDK, .npy output", f"{by[names[1]]['texts_per_s'] / by[names[2]]['texts_per_s']:.1f}x",
+             "", f"{by[names[1]]['texts_per_s']:.0f} texts/s"),
+            ("bulk throughput vs llm embed-multi", f"{b['ratios']['bulk_vs_llm_throughput']}x", "",
+             f"llm {by[names[3]]['texts_per_s']:.0f} texts/s"),
+            ("bulk peak RSS vs SDK / vs llm",
+             f"{b['ratios']['bulk_vs_sdk_peak_rss']}x / {b['ratios']['bulk_vs_llm_peak_rss']}x", "",
+             f"{by[names[0]]['peak_rss_mb']} / {by[names[2]]['peak_rss_mb']} / {by[names[3]]['peak_rss_mb']} MB"),
+            (f"peak RSS, {b['cases'][4]['texts']:,} lines", f"{b['million_lines_peak_rss_mb']} MB", "< 200 MB",
+             f"{b['cases'][4]['seconds']} s, {b['cases'][4]['texts_per_s']:.0f} texts/s"),
+        ]
+    if c:
+        med = c["median_ms"]
+        rows += [
+            ("cold `openai-skill models` vs bare requests", f"{c['ratios']['cold_models_vs_floor']:.3f}x", "",
+             f"{med['ours models']:.1f} vs {med['floor models']:.1f} ms"),
+            ("cold `openai-skill chat` vs SDK", f"{c['ratios']['cold_chat_vs_sdk']:.2f}x", "",
+             f"{med['ours chat']:.0f} vs {med['sdk chat']:.0f} ms"),
+            ("cold `openai-skill models` vs SDK", f"{c['ratios']['cold_models_vs_sdk']:.2f}x", "",
+             f"{med['ours models']:.0f} vs {med['sdk models']:.0f} ms"),
+        ]
+    if i:
+        ms = i["median_ms_per_call"]
+        rows += [
+            ("in-process openai_skill.invoke (facade) vs bare Session", f"{i['ratios']['facade_vs_session']:.3f}x", "",
+             f"{ms['facade'] * 1000:.0f} us/call"),
+            ("in-process invoke, reused Client vs SDK client", f"{i['ratios']['client_vs_sdk']:.3f}x", "",
+             f"SDK {ms['sdk'] * 1000:.0f} us/call"),
+        ]
     if m:
-        local, remote, start = m["rows"]
-        rows.append(("MCP tools/call vs in-process invoke, p50 / p99",
-                     f"{m['ratios']['ratio_p50']}x / {m['ratios']['ratio_p99']}x", "",
-                     f"p50 {remote['p50_ms']} vs {local['p50_ms']} ms, p99 {remote['p99_ms']} vs "
-                     f"{local['p99_ms']} ms; start {start['p50_ms']} ms"))
-    heads = ("what", "ratio", "target", "from")
-    widths = [max(len(str(row[k])) for row in rows + [heads]) for k in range(4)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
+        r = m["rows"]
+        rows.append(("MCP tools/call vs the same call in-process, p50", f"{m['ratios']['mcp_vs_in_process_p50']:.2f}x",
+                     "", f"p99 {r['mcp']['p99_ms']:.2f} vs no-op {r['noop']['p99_ms']:.2f} ms; "
+                         f"start {r['start']['p50_ms']:.0f} ms"))
+    if v:
+        rows.append(("vault open + read, key-file mode", f"{v['key-file']['open_and_read_ms']} ms", "<= 5 ms",
+                     f"passphrase {v['passphrase']['open_and_read_ms']} ms; imports {v['key_file_imports_ms']} ms"))
+    if imp:
+        ms = imp["median_ms"]
+        rows.append(("import openai_skill vs import requests / openai",
+                     f"{ms['openai_skill'] / ms['requests']:.2f}x / {ms['openai_skill'] / ms['openai']:.2f}x", "",
+                     f"{ms['openai_skill']} / {ms['requests']} / {ms['openai']} ms"))
+    lines.append(_render(("what", "ratio", "target", "from"), rows))
     return "\n".join(lines)
 
 
-def _ms(cold: dict, ours: int, base: int) -> str:
-    names = list(cold["median_ms"])
-    return f"{cold['median_ms'][names[ours]]:.0f} vs {cold['median_ms'][names[base]]:.0f} ms"
+def _render(header: tuple, rows: list[tuple]) -> str:
+    widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"
+              for row in rows]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (same cases)")
+    parser.add_argument("--only", help=f"comma-separated sections, of: {', '.join(SECTIONS)} (default all)")
+    parser.add_argument("--python", help="time this interpreter's install instead of building the wheel "
+                                         "(a venv where the wheel is installed)")
     parser.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results.json",
                         help="where to write the figures (default benchmarks/results.json)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    sections = SECTIONS if not args.only else tuple(x.strip() for x in args.only.split(","))
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; expected: {', '.join(SECTIONS)}")
     started = time.perf_counter()
-    server = start_server()
-    try:
-        with tempfile.TemporaryDirectory(prefix="openai-skill-bench-") as tmp:
-            work = Path(tmp)
-            (work / "home").mkdir()
+    with tempfile.TemporaryDirectory(prefix="openai-skill-bench-") as tmp:
+        work = Path(tmp)
+        if args.python:
+            common.use_python(args.python)
+        else:
+            print("building the wheel and installing it into a fresh venv ...", file=sys.stderr, flush=True)
+            common.use_python(install.wheel_venv(work))
+        (work / "home").mkdir()
+        server = start_server()
+        try:
             env = clean_env(server, work / "home")
-            results = {"machine": machine(), "sizes": sizes}
-            print("bulk ...", file=sys.stderr, flush=True)
-            results["bulk"] = bulk.measure(env, work, texts=sizes["texts"], sdk_texts=sizes["sdk_texts"],
-                                           million=sizes["million"])
-            print("cold CLI ...", file=sys.stderr, flush=True)
-            results["cold_cli"] = calls.cold_cli(env, server.url, sizes["cold_runs"])
-            print("in-process ...", file=sys.stderr, flush=True)
-            results["in_process"] = calls.in_process(env, sizes["calls"])
-            print("imports and vault ...", file=sys.stderr, flush=True)
-            results["imports"] = calls.import_cost(env, sizes["import_runs"])
-            results["vault"] = vault_timing.measure_all()
-            print("MCP ...", file=sys.stderr, flush=True)
-            results["mcp"] = mcp_calls(env, sizes["mcp_calls"])
-    finally:
-        server.stop()
+            results = {"machine": machine(), "sizes": sizes, "sections": list(sections)}
+            if "bulk" in sections:
+                print("bulk ...", file=sys.stderr, flush=True)
+                results["bulk"] = bulk.measure(env, work, texts=sizes["texts"], sdk_texts=sizes["sdk_texts"],
+                                               million=sizes["million"])
+            if "cold" in sections:
+                print("cold CLI ...", file=sys.stderr, flush=True)
+                results["cold_cli"] = calls.cold_cli(env, server.url, sizes["cold_pairs"], sizes["sdk_runs"])
+            if "in_process" in sections:
+                print("in-process ...", file=sys.stderr, flush=True)
+                results["in_process"] = calls.in_process(env, sizes["rounds"], sizes["calls"])
+            if "imports" in sections:
+                print("imports ...", file=sys.stderr, flush=True)
+                results["imports"] = calls.import_cost(env, sizes["import_runs"])
+            if "vault" in sections:
+                print("vault ...", file=sys.stderr, flush=True)
+                results["vault"] = vault_timing.measure_all(common.PYTHON)
+            if "mcp" in sections:
+                print("MCP ...", file=sys.stderr, flush=True)
+                results["mcp"] = mcp_calls(env, server.url, sizes["mcp_calls"])
+        finally:
+            server.stop()
     results["seconds"] = round(time.perf_counter() - started, 1)
+    results["load_average_at_end"] = os.getloadavg()
     import resource
 
     # A child's ru_maxrss counts what it was forked with: this bounds that floor.
@@ -163,8 +223,9 @@ def main() -> int:
     results["table"] = text
     args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     m = results["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['system']}; openai {m['versions']['openai']}, "
-          f"llm {m['versions']['llm']}; {results['seconds']} s")
+    print(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['system']}; "
+          + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+          + f"; {results['seconds']} s; load average {m['load_average_at_start'][0]:.2f} at start")
     print(text)
     print(f"(figures in {args.json})")
     return 0

@@ -18,7 +18,7 @@ import tempfile
 RUNS = 7
 PROBE = r"""
 import time, sys
-import openai_skill.secrets.keys  # the caller: its cost is not the vault's
+import openai_skill.secrets.sources  # the caller: its cost is not the vault's
 t0 = time.perf_counter()
 import openai_skill.secrets.store, openai_skill.secrets.vault_format
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # imports excluded from open + read
@@ -30,8 +30,11 @@ print(f"{(t1 - t0) * 1000:.2f} {(t2 - t1) * 1000:.2f}")
 """
 
 
+PYTHON = sys.executable  # run.py points it at the wheel install's interpreter
+
+
 def _run(code: str, env: dict) -> str:
-    return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+    return subprocess.run([PYTHON, "-c", code], env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
@@ -46,14 +49,16 @@ def measure(label: str, env: dict) -> dict:
 
 
 def import_cost(env: dict) -> float:
-    code = ("import time, openai_skill.secrets.keys; t=time.perf_counter(); "
+    code = ("import time, openai_skill.secrets.sources; t=time.perf_counter(); "
             "import openai_skill.secrets.vault_format, openai_skill.secrets.store; "
             "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; print((time.perf_counter()-t)*1000)")
     return round(_median([float(_run(code, env)) for _ in range(RUNS)]), 2)
 
 
-def measure_all() -> dict:
+def measure_all(python: str | None = None) -> dict:
     """{mode: {import_store_ms, open_and_read_ms}} and the imports key-file mode adds."""
+    global PYTHON
+    PYTHON = python or PYTHON
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
