@@ -3,7 +3,6 @@ here failed against a planted bug that the rest of the suite let through."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -17,6 +16,7 @@ from openai_skill import redaction
 from openai_skill.input.fast_check import conforms
 from openai_skill.input.model_rules import apply_model_rules
 from openai_skill.transport.request import ApiRequest
+from openai_skill.errors import InsecureTransportError
 from openai_skill.urls import host_of
 from openai_skill.secret import Secret
 
@@ -98,8 +98,15 @@ def test_host_of_names_what_would_be_contacted():
 
 def test_a_built_request_cannot_be_changed_after_its_check():
     request = ApiRequest("GET", "https://api.openai.com/v1/models")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         request.url = "http://example.com/v1/models"
+    with pytest.raises(AttributeError, match="immutable"):
+        del request.headers
+    assert request.url == "https://api.openai.com/v1/models"
+    # A changed copy is checked like a new request: plain http to a public host is refused.
+    with pytest.raises(InsecureTransportError):
+        request.replace(url="http://example.com/v1/models")
+    assert request.replace(stream=True).headers["Accept"] == "text/event-stream"
 
 
 @pytest.mark.parametrize("delta, message", [

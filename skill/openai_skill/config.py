@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from collections.abc import Mapping
 
@@ -40,17 +39,58 @@ ENV_HOME = "OPENAI_SKILL_HOME"     # the config folder (vault, keychain record, 
 APP_FOLDER = "openai-skill"
 
 
-@dataclass(frozen=True)
 class Settings:
-    base_url: str = DEFAULT_BASE_URL
-    organization: str | None = None
-    project: str | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-    deadline: float | None = DEFAULT_DEADLINE  # total seconds for a call; 0 or None: no deadline
-    stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    output_dir: Path = field(default_factory=lambda: Path(DEFAULT_OUTPUT_DIR))
+    """The settings of a client: immutable (`with_values` makes a checked copy), compared by value.
+
+    A plain class, not a dataclass: `dataclasses` imports `inspect` (~6 ms) and builds each
+    class with `exec`, on the start-up path of every CLI call."""
+
+    FIELDS = ("base_url", "organization", "project", "connect_timeout", "read_timeout", "deadline",
+              "stream_idle_timeout", "max_retries", "output_dir")
+    __slots__ = FIELDS
+
+    base_url: str
+    organization: str | None
+    project: str | None
+    connect_timeout: float
+    read_timeout: float
+    deadline: float | None  # total seconds for a call; 0 or None: no deadline
+    stream_idle_timeout: float
+    max_retries: int
+    output_dir: Path
+
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, organization: str | None = None,
+                 project: str | None = None, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT, deadline: float | None = DEFAULT_DEADLINE,
+                 stream_idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
+                 max_retries: int = DEFAULT_MAX_RETRIES, output_dir: Path | None = None):
+        values = (base_url, organization, project, connect_timeout, read_timeout, deadline,
+                  stream_idle_timeout, max_retries, Path(DEFAULT_OUTPUT_DIR) if output_dir is None else output_dir)
+        for name, value in zip(self.FIELDS, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Settings are immutable: use with_values({name}=...) for a changed copy")
+
+    def __delattr__(self, name):
+        self.__setattr__(name, None)
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"Settings({', '.join(f'{name}={getattr(self, name)!r}' for name in self.FIELDS)})"
+
+    def __reduce__(self):
+        return (self.__class__, self._values())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, /, **overrides) -> Settings:
@@ -74,10 +114,9 @@ class Settings:
                                                     env[ENV_STREAM_IDLE_TIMEOUT], float)
         if env.get(ENV_OUTPUT_DIR):
             values["output_dir"] = env[ENV_OUTPUT_DIR]
-        names = {f.name for f in fields(cls)}
         for key, value in overrides.items():
-            if key not in names:
-                raise InputError(f"unknown option {key!r}; expected one of: {', '.join(sorted(names))}")
+            if key not in cls.FIELDS:
+                raise InputError(f"unknown option {key!r}; expected one of: {', '.join(sorted(cls.FIELDS))}")
             if value is not None:
                 values[key] = value
         return cls().with_values(**values)
@@ -95,7 +134,7 @@ class Settings:
             values["base_url"] = str(values["base_url"]).rstrip("/")
         if values.get("deadline") == 0:
             values["deadline"] = None  # 0 disables the deadline, as documented
-        new = replace(self, **values)
+        new = Settings(**{name: values.get(name, getattr(self, name)) for name in self.FIELDS})
         if isinstance(new.max_retries, bool) or not isinstance(new.max_retries, int) or new.max_retries < 0:
             raise InputError(f"max_retries: expected an integer >= 0, got {new.max_retries!r}")
         for name in ("connect_timeout", "read_timeout", "deadline", "stream_idle_timeout"):

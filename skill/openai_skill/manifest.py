@@ -9,20 +9,68 @@ skill.yaml itself.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
 from functools import cache
 from pathlib import Path
 
 from .errors import InputError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 MANIFEST_NAME = "skill.yaml"
 PRICES_NAME = "prices.yaml"   # the dated price table beside skill.yaml (`openai_skill.spend`)
 BUNDLE_NAME = "_bundle.json"
 
 
-@dataclass(frozen=True)
-class Action:
+class _Record:
+    """An immutable record, compared by value. Plain classes on purpose: a dataclass imports
+    `inspect` and a NamedTuple runs `exec` (~0.2 ms a class), on the start-up path of every
+    CLI call. `_fields` names the attributes in order; `_defaults` makes an omitted one."""
+
+    __slots__ = ()
+    _fields: tuple = ()
+    _defaults: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        if len(args) > len(self._fields):
+            raise TypeError(f"{type(self).__name__} takes at most {len(self._fields)} values")
+        values = dict(zip(self._fields, args))
+        for name, value in kwargs.items():
+            if name not in self._fields or name in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
+            values[name] = value
+        for name in self._fields:
+            if name not in values:
+                if name not in self._defaults:
+                    raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+                values[name] = self._defaults[name]()
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a {type(self).__name__} is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"a {type(self).__name__} is immutable")
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  (its schemas are dicts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
+
+class Action(_Record):
+    """One action of skill.yaml: its route, MCP tool name and schemas."""
+
+    _fields = ("id", "method", "path", "mcp_tool", "summary", "input_schema", "output_schema",
+               "annotations", "stream_extras", "batch", "price")
+    __slots__ = _fields
+    # stream_extras: added to the body of a streamed request; batch: OpenAI's Batch API runs it
+    # (`openai-skill batch create`).
+    _defaults = {"annotations": dict, "stream_extras": dict, "batch": bool, "price": lambda: None}
+
     id: str
     method: str
     path: str
@@ -30,40 +78,52 @@ class Action:
     summary: str
     input_schema: dict
     output_schema: dict
-    annotations: dict = field(default_factory=dict)
-    stream_extras: dict = field(default_factory=dict)  # added to the body of a streamed request
-    batch: bool = False       # OpenAI's Batch API runs it (`openai-skill batch create`)
+    annotations: dict
+    stream_extras: dict
+    batch: bool
     # The prices.yaml section that prices it (chat, embeddings, images), or "free". None (not
     # declared): its cost is unknown, never free.
-    price: str | None = None
+    price: str | None
 
 
-@dataclass(frozen=True)
-class SetupTool:
+class SetupTool(_Record):
     """A tool that is not an OpenAI action (`setup_integration`): served by the MCP server and
     listed by the exports, never reachable through `run`, `invoke` or the Batch API."""
+
+    _fields = ("name", "title", "summary", "input_schema", "output_schema", "annotations")
+    __slots__ = _fields
+    _defaults = {"annotations": dict}
 
     name: str
     title: str
     summary: str
     input_schema: dict
     output_schema: dict
-    annotations: dict = field(default_factory=dict)
+    annotations: dict
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(_Record):
+    """skill.yaml: actions (id -> Action, in its order), model_rules (action id -> list of rule
+    dicts), setup_tools (name -> SetupTool, in its order), the raw document, defaults (action id
+    -> {"models": [...], "setting": ENV}), lifecycle (skill.yaml's `lifecycle`: shutdowns,
+    warn_days) and schemas (file name -> the schema as the file has it)."""
+
+    _fields = ("name", "version", "description", "credential", "actions", "model_rules", "raw",
+               "setup_tools", "defaults", "lifecycle", "schemas")
+    __slots__ = _fields
+    _defaults = {"setup_tools": dict, "defaults": dict, "lifecycle": dict, "schemas": dict}
+
     name: str
     version: str
     description: str
     credential: dict
-    actions: dict  # id -> Action, in skill.yaml's order
-    model_rules: dict  # action id -> list of rule dicts
+    actions: dict
+    model_rules: dict
     raw: dict
-    setup_tools: dict = field(default_factory=dict)  # name -> SetupTool, in skill.yaml's order
-    defaults: dict = field(default_factory=dict)   # action id -> {"models": [...], "setting": ENV}
-    lifecycle: dict = field(default_factory=dict)  # skill.yaml's `lifecycle` (shutdowns, warn_days)
-    schemas: dict = field(default_factory=dict)    # file name -> the schema as the file has it
+    setup_tools: dict
+    defaults: dict
+    lifecycle: dict
+    schemas: dict
 
     def action(self, name: str) -> Action:
         """Look an action up by id (`chat-completion`) or MCP tool name (`openai_chat_completion`)."""
@@ -80,9 +140,10 @@ class Manifest:
 
 def source_root() -> Path:
     """Where skill.yaml and schemas/ are: inside the installed package, or the checkout."""
-    if (PACKAGE_DIR / MANIFEST_NAME).is_file():
-        return PACKAGE_DIR
-    return PACKAGE_DIR.parent.parent  # the checkout: skill/openai_skill/ -> the repo
+    package_dir = Path(__file__).resolve().parent
+    if (package_dir / MANIFEST_NAME).is_file():
+        return package_dir
+    return package_dir.parent.parent  # the checkout: skill/openai_skill/ -> the repo
 
 
 def bundle_from_sources(root: Path) -> dict:
@@ -166,10 +227,12 @@ def _with_default_model(schema: dict, default: dict | None, lifecycle: dict, tod
 
 @cache
 def _bundle() -> dict:
-    bundled = PACKAGE_DIR / BUNDLE_NAME
-    if bundled.is_file():
-        return json.loads(bundled.read_text(encoding="utf-8"))
-    return bundle_from_sources(source_root())
+    # The bundle sits beside this file in a wheel (no Path.resolve: ~0.15 ms per CLI call).
+    try:
+        with open(os.path.join(os.path.dirname(__file__), BUNDLE_NAME), "rb") as handle:
+            return json.loads(handle.read())
+    except FileNotFoundError:  # a source checkout: skill.yaml and the schemas themselves
+        return bundle_from_sources(source_root())
 
 
 @cache

@@ -10,7 +10,6 @@ Attempts, retries and the deadline are `call.py`'s; capped reads `body.py`'s; th
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
 
 from ..config import Settings
 from ..errors import UnexpectedResponseError
@@ -27,14 +26,30 @@ from ..urls import host_of
 MAX_STREAM_BYTES = 512 * 1024 * 1024
 
 
-@dataclass(frozen=True)
 class ApiResponse:
-    """A successful JSON answer. `headers` has lower-case names."""
+    """A successful JSON answer. `headers` has lower-case names. (A plain class: see ApiRequest.)"""
 
-    status: int
-    headers: dict = field(repr=False)
-    data: dict
-    request_id: str | None = None
+    __slots__ = ("status", "headers", "data", "request_id")
+
+    def __init__(self, status: int, headers: dict, data: dict, request_id: str | None = None):
+        for name, value in (("status", status), ("headers", headers), ("data", data), ("request_id", request_id)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("an ApiResponse is immutable")
+
+    def __delattr__(self, name):
+        self.__setattr__(name, None)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:  # the headers left out, as before
+        return f"ApiResponse(status={self.status!r}, data={self.data!r}, request_id={self.request_id!r})"
 
 
 def send(request: ApiRequest, api_key: Secret, settings: Settings, *, observe=None,
@@ -66,7 +81,7 @@ def stream(request: ApiRequest, api_key: Secret, settings: Settings, *,
     between two events; the caps bound the stream, each line and each event.
     """
     if not request.stream:
-        request = replace(request, stream=True)
+        request = request.replace(stream=True)
     call = Call(request, BearerAuth(api_key), settings, what="the event stream", sessions=sessions)
     try:
         response, _ = call.run(read_body=False)
