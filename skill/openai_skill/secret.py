@@ -17,8 +17,6 @@ wherever the caller's environment says.
 
 from __future__ import annotations
 
-import hmac
-
 from .errors import CredentialsError
 from .redaction import remember
 
@@ -66,6 +64,8 @@ class Secret:
     def __eq__(self, other) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # on use: every CLI call imports this module, few compare keys
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

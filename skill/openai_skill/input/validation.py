@@ -8,7 +8,6 @@ explicitly (model rules treat an explicit value and a default differently).
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 
 from ..errors import InputError
@@ -114,6 +113,8 @@ def _describe_one(error) -> dict:
         extra = [k for k in value if k not in allowed]
         name = extra[0] if extra else "?"
         where = f"{path}.{name}" if path != "$" else name
+        import difflib  # only for an unknown field's hint
+
         hint = difflib.get_close_matches(name, allowed, n=1)
         expected = "one of: " + ", ".join(allowed) if allowed else "no fields"
         msg = f"{where}: unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else f"; expected {expected}")

@@ -173,8 +173,9 @@ def transport_error(exc, url: str, settings: Settings) -> APIConnectionError | A
     return APIConnectionError(f"the request to {host} failed: {reason}")
 
 
-_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*")
-_POOL_PREFIX = re.compile(r"^\w*Connection(?:Pool)?\([^)]*\):\s*")
+# Compiled on first use (re keeps them): only a failed call needs them.
+_OBJECT_REPR = r"<[^<>]* object at 0x[0-9a-fA-F]+>:?\s*"
+_POOL_PREFIX = r"^\w*Connection(?:Pool)?\([^)]*\):\s*"
 MAX_CAUSES = 8
 
 
@@ -196,12 +197,12 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def _reason(chain: list[BaseException]) -> str:
     """The innermost cause, without object reprs or URLs' queries."""
     inner = chain[-1]
-    text = _POOL_PREFIX.sub("", _OBJECT_REPR.sub("", str(inner))).strip()
-    text = _QUERY.sub("", text)
+    text = re.sub(_POOL_PREFIX, "", re.sub(_OBJECT_REPR, "", str(inner))).strip()
+    text = re.sub(_QUERY, "", text)
     return truncate(redact(text) or type(inner).__name__, MAX_SNIPPET_CHARS)
 
 
-_QUERY = re.compile(r"\?[^\s'\")]*")
+_QUERY = r"\?[^\s'\")]*"
 
 
 def media_type(response) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 DONE = "[DONE]"
-_EOL = re.compile(r"\r\n|\r|\n")
+_EOL = r"\r\n|\r|\n"  # compiled on first use (re keeps it): importing this costs every CLI call
 _BOM = "\ufeff"
 # One line or one event is one chunk of JSON: a few KB, rarely more (a long tool-call
 # argument arrives in many small chunks). These caps are far above that.
@@ -45,7 +45,7 @@ def iter_lines(pieces: Iterable[bytes | str], *, max_line: int = MAX_LINE_CHARS)
         if skip_lf:
             text = text.removeprefix("\n")
         start = 0
-        for match in _EOL.finditer(text):
+        for match in re.finditer(_EOL, text):
             line = text[start:match.start()]
             if pending:
                 line = "".join(pending) + line

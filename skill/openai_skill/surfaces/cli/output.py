@@ -14,7 +14,8 @@ from ...errors import SkillError
 from ...redaction import StreamRedactor, redact, redact_value
 
 # An indented array of plain numbers (an embedding): one line instead of one per number.
-_NUMBER_ARRAY = re.compile(r"\[\s*\n\s*(-?[0-9][-+0-9.eE]*(?:,\s*\n\s*-?[0-9][-+0-9.eE]*)*)\s*\n\s*\]")
+# Compiled on the first `emit` (re keeps it), not at import: `chat` never needs it.
+_NUMBER_ARRAY = (r"\[\s*\n\s*(-?[0-9][-+0-9.eE]*(?:,\s*\n\s*-?[0-9][-+0-9.eE]*)*)\s*\n\s*\]")
 # Input with thousands of problems must not print thousands of lines: the first few go to
 # stderr, all that were collected go in the `--json` error object.
 MAX_PROBLEM_LINES = 10
@@ -29,7 +30,7 @@ def emit(result) -> None:
 
         raise UnexpectedResponseError("the answer contains NaN or Infinity, which JSON cannot "
                                       "carry; nothing was printed") from None
-    text = _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
+    text = re.sub(_NUMBER_ARRAY, lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text)
     write_text(sys.stdout, text + "\n", redacted=True)
 
 
