@@ -1,6 +1,7 @@
 """The `openai-skill` command line.
 
-Each command group lives in its own module with a `register(subparsers)` function; a
+Each command group lives in its own module with a `register(subparsers, only=None)` function
+(`only`: the one command this call runs, when known, so a module may build just its parser); a
 command is a short function whose docstring is its help (`commands.add_command`). Modules
 import heavy libraries inside the commands that need them, because agents start this
 program once per call.
@@ -12,52 +13,53 @@ codes; anything else is caught last, reported as one redacted line with EXIT_INT
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from functools import partial
 
-from ..._version import __version__
-from ...errors import EXIT_USAGE, InputError, SkillError
-from . import actions, budget, dashboard, doctor, exports, jobs, mcp, vault
+from ...errors import EXIT_USAGE, SkillError
 from .output import OutputError, emit, fail, write_text
 
-GROUPS = (actions, doctor, vault, budget, exports, jobs, mcp, dashboard)
+# The modules of this package that register commands, in the order `--help` lists them.
+GROUPS = ("actions", "doctor", "vault", "budget", "exports", "jobs", "mcp", "dashboard")
+# Which module registers each command (tests/test_cli_startup.py holds this to the full parser).
+# A call names its command up front, so only that module is imported and only its parsers are
+# built: building all eighteen commands' parsers (and importing what their options name) was
+# a tenth of a cold `openai-skill chat`.
+COMMANDS = {
+    "run": "actions", "chat": "actions", "image": "actions", "models": "actions", "embed": "actions",
+    "actions": "actions", "schema": "actions",
+    "doctor": "doctor",
+    "setup": "vault", "vault": "vault", "secret-provider": "vault",
+    "budget": "budget",
+    "tools": "exports", "skill-md": "exports",
+    "cache": "jobs", "batch": "jobs",
+    "mcp": "mcp",
+    "dashboard": "dashboard",
+}
 DEBUG_ENV = "OPENAI_SKILL_DEBUG"  # set to 1 to re-raise errors with a traceback
 EXIT_INTERNAL = 1        # a failure we did not foresee: a bug to report
 EXIT_INTERRUPTED = 130   # Ctrl-C, as shells report SIGINT
 EXIT_BROKEN_PIPE = 141   # the reader went away (`| head`), as shells report SIGPIPE
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # an InputError like any other: one line on stderr, exit 2, --json
-        from ...redaction import redact_untrusted  # argparse echoes stray arguments: maybe a pasted key
+def build_parser(command: str | None = None):
+    """The command line's argparse parser: every command, or (`command`) only the commands of
+    the module that registers that one (a call that names it parses the same way)."""
+    from .parser import build_parser as build  # argparse: imported only when a call needs it
 
-        self.print_usage(sys.stderr)
-        raise InputError(redact_untrusted(message))
-
-
-DESCRIPTION = ("OpenAI for agents: chat-completion, generate-image, list-models and create-embedding, "
-               "each input checked against its JSON Schema before anything is sent.")
-EPILOG = """key: OPENAI_API_KEY, or store it once, encrypted, with `openai-skill setup`.
-something off? `openai-skill doctor` checks the key, the base URL, the API and the models.
-exit codes: 0 ok, 2 invalid input or usage, 3 missing or rejected credentials,
-            4 API error (quota, permission, unexpected answer), 5 network or timeout,
-            6 images generated but not all saved (the result keeps the rest),
-            7 refused by a spend cap before sending (`openai-skill budget show`),
-            1 internal error (a bug; OPENAI_SKILL_DEBUG=1 shows the traceback)."""
+    return build(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="openai-skill", description=DESCRIPTION, epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"openai-skill {__version__}")
-    parser.add_argument("--json", action="store_true",
-                        help="on failure, print the error object as JSON on stdout")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for group in GROUPS:
-        group.register(sub)
-    return parser
+def command_named(argv: list[str]) -> str | None:
+    """The command `argv` runs, when that is certain before parsing: its first argument, or the
+    first after `--json` (the one top-level option that has no say in which command runs).
+    None otherwise (`--help`, `--version`, an abbreviated option, a typo): the full parser
+    answers those, with every command in its help and its error messages."""
+    for arg in argv:
+        if arg != "--json":
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +100,18 @@ def _take_over_ctrl_c() -> None:
 
 
 def _dispatch(argv: list[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    command = command_named(argv)
+    args = None
+    if COMMANDS.get(command) == "actions":
+        from .actions import parse_plain  # the calls agents make most: parsed without argparse
+
+        args = parse_plain(argv, command)
+    if args is None:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
     return args.func(args) or 0
 
 

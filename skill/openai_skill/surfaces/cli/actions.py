@@ -4,13 +4,13 @@ and `schema`."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from ...config import DEFAULT_MAX_RETRIES, DEFAULT_OUTPUT_DIR, DEFAULT_READ_TIMEOUT
 from ...errors import EXIT_NOT_SAVED, InputError
-from .commands import add_command, seconds
+from . import commands
+from .commands import SUPPRESS, Later, add_arguments, add_command, arg, seconds
 from .output import emit, text_writer, write_text
 
 MAX_INPUT_BYTES = 256 * 1024 * 1024   # far above the largest legitimate input (2048 long texts)
@@ -113,67 +113,107 @@ def _choices(action_id: str, field: str) -> list:
     return load_manifest().action(action_id).input_schema["properties"][field]["enum"]
 
 
-def register(sub) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="on failure, print the error object as JSON on stdout")
-    common.add_argument("--dry-run", action="store_true",
-                        help="validate and print the request that would be sent; send nothing")
-    common.add_argument("--timeout", type=seconds, metavar="SECONDS",
-                        help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)")
-    common.add_argument("--max-retries", type=int, metavar="N",
-                        help=f"retries on 408/409/429/5xx and network errors "
-                             f"(default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)")
-    image_opts = argparse.ArgumentParser(add_help=False)
-    image_opts.add_argument("-o", "--output-dir", metavar="DIR",
-                            help=f"folder for image files "
-                                 f"(default $OPENAI_SKILL_OUTPUT_DIR, else ./{DEFAULT_OUTPUT_DIR})")
-    image_opts.add_argument("--inline", action="store_true", help="keep base64 images inline instead of saving files")
-    image_opts.add_argument("--download", action="store_true", help="also download URL images to files")
+# The commands' arguments, declared once: `register` builds their argparse parsers from these,
+# and `parse_plain` parses a plain call with the same declarations, without argparse. A value
+# read from skill.yaml is `Later(...)`: worked out when a parser needs it (help text only for
+# argparse's parsers; choices for both).
+COMMON = (
+    arg("--json", action="store_true", default=SUPPRESS,
+        help="on failure, print the error object as JSON on stdout"),
+    arg("--dry-run", action="store_true", help="validate and print the request that would be sent; send nothing"),
+    arg("--timeout", type=seconds, metavar="SECONDS",
+        help=f"read timeout in seconds (default {DEFAULT_READ_TIMEOUT:g}, or $OPENAI_SKILL_TIMEOUT)"),
+    arg("--max-retries", type=int, metavar="N",
+        help=f"retries on 408/409/429/5xx and network errors "
+             f"(default {DEFAULT_MAX_RETRIES}, or $OPENAI_SKILL_MAX_RETRIES)"),
+)
+IMAGE_OUTPUT = (
+    arg("-o", "--output-dir", metavar="DIR",
+        help=f"folder for image files (default $OPENAI_SKILL_OUTPUT_DIR, else ./{DEFAULT_OUTPUT_DIR})"),
+    arg("--inline", action="store_true", help="keep base64 images inline instead of saving files"),
+    arg("--download", action="store_true", help="also download URL images to files"),
+)
+RUN = (
+    arg("action", help="an action id (see `openai-skill actions`) or its MCP tool name"),
+    arg("--input", "-i", metavar="JSON|@FILE|-", help="the input; default: stdin if piped, else {}"),
+)
+CHAT = (
+    arg("prompt", help="the user message"),
+    arg("-m", "--model", help=Later(default_help, "chat-completion", "e.g. gpt-6.2-sol")),
+    arg("--system", metavar="TEXT", help="a system message"),
+    arg("--max-tokens", type=int, metavar="N",
+        help="default 1024 (25000 for reasoning models, whose budget counts their reasoning)"),
+    arg("--temperature", type=float, metavar="T", help="0-2, default 1.0"),
+    arg("--reasoning-effort", choices=Later(_choices, "chat-completion", "reasoning_effort"), metavar="E",
+        help="reasoning models: none|minimal|low|medium|high|xhigh|max (each model takes a range)"),
+    arg("--verbosity", choices=Later(_choices, "chat-completion", "verbosity"),
+        help="how long the answer is: low|medium|high"),
+    arg("--stream", action="store_true", help="print the reply as it arrives"),
+    arg("--full", action="store_true", help="print the whole JSON result, not just the text"),
+)
+IMAGE = (
+    arg("prompt", help="what the image should show"),
+    arg("-m", "--model", help=Later(default_help, "generate-image", "e.g. gpt-image-2.6-flare")),
+    arg("--size", help="auto or WxH, e.g. 1536x1024, 2048x1152 (gpt-image-2: edges divisible by 16, "
+                       "at most 3840 and 3:1)"),
+    arg("--quality", help="low|medium|high|auto (GPT image models)"),
+    arg("--style", help="vivid|natural (DALL-E 3 only)"),
+    arg("-n", type=int, metavar="N", help="number of images, 1-10"),
+    arg("--response-format", choices=["url", "b64_json"],
+        help="DALL-E only; GPT image models always return base64"),
+)
+EMBED = (
+    arg("texts", nargs="*", metavar="TEXT", help="one or more texts, embedded in order (or --file)"),
+    arg("-m", "--model", help=Later(default_help, "create-embedding", "or text-embedding-3-large")),
+    arg("--dimensions", type=int, metavar="N", help="vector length (text-embedding-3 and later)"),
+)
+SCHEMA = (
+    arg("action", help="an action id (see `openai-skill actions`) or its MCP tool name"),
+    arg("--output", action="store_true", help="the result's schema instead of the input's"),
+)
+# command -> (its function, its parents' declarations, its own), in the order `--help` lists them.
+DECLARED = {
+    "run": (cmd_run, (COMMON, IMAGE_OUTPUT), RUN),
+    "chat": (cmd_chat, (COMMON,), CHAT),
+    "image": (cmd_image, (COMMON, IMAGE_OUTPUT), IMAGE),
+    "models": (cmd_models, (COMMON,), ()),
+    "embed": (cmd_embed, (COMMON,), EMBED),  # and the bulk options (jobs.add_bulk_options)
+    "actions": (cmd_actions, (), ()),
+    "schema": (cmd_schema, (), SCHEMA),
+}
 
-    p = add_command(sub, cmd_run, parents=[common, image_opts])
-    p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
-    p.add_argument("--input", "-i", metavar="JSON|@FILE|-", help="the input; default: stdin if piped, else {}")
 
-    p = add_command(sub, cmd_chat, parents=[common])
-    p.add_argument("prompt", help="the user message")
-    p.add_argument("-m", "--model", help=default_help("chat-completion", "e.g. gpt-6.2-sol"))
-    p.add_argument("--system", metavar="TEXT", help="a system message")
-    p.add_argument("--max-tokens", type=int, metavar="N",
-                   help="default 1024 (25000 for reasoning models, whose budget counts their reasoning)")
-    p.add_argument("--temperature", type=float, metavar="T", help="0-2, default 1.0")
-    p.add_argument("--reasoning-effort", choices=_choices("chat-completion", "reasoning_effort"), metavar="E",
-                   help="reasoning models: none|minimal|low|medium|high|xhigh|max (each model takes a range)")
-    p.add_argument("--verbosity", choices=_choices("chat-completion", "verbosity"),
-                   help="how long the answer is: low|medium|high")
-    p.add_argument("--stream", action="store_true", help="print the reply as it arrives")
-    p.add_argument("--full", action="store_true", help="print the whole JSON result, not just the text")
+def parse_plain(argv: list[str], command: str):
+    """A plain call of one of these commands parsed without argparse (`commands.parse_plain`),
+    or None. `embed` is never plain: its bulk options are argparse's alone."""
+    if command not in DECLARED or command == "embed":
+        return None
+    func, parents, own = DECLARED[command]
+    return commands.parse_plain(argv, func, [item for group in (*parents, own) for item in group])
 
-    p = add_command(sub, cmd_image, parents=[common, image_opts])
-    p.add_argument("prompt", help="what the image should show")
-    p.add_argument("-m", "--model", help=default_help("generate-image", "e.g. gpt-image-2.6-flare"))
-    p.add_argument("--size", help="auto or WxH, e.g. 1536x1024, 2048x1152 (gpt-image-2: edges divisible by 16, "
-                                  "at most 3840 and 3:1)")
-    p.add_argument("--quality", help="low|medium|high|auto (GPT image models)")
-    p.add_argument("--style", help="vivid|natural (DALL-E 3 only)")
-    p.add_argument("-n", type=int, metavar="N", help="number of images, 1-10")
-    p.add_argument("--response-format", choices=["url", "b64_json"],
-                   help="DALL-E only; GPT image models always return base64")
 
-    add_command(sub, cmd_models, parents=[common])
+def register(sub, only: str | None = None) -> None:
+    """Add the action commands to `sub`; `only`: just that one (a call that names its command
+    builds no parser it will not use: these are the commands agents start most often)."""
+    import argparse
 
-    p = add_command(sub, cmd_embed, parents=[common])
-    p.add_argument("texts", nargs="*", metavar="TEXT", help="one or more texts, embedded in order (or --file)")
-    p.add_argument("-m", "--model", help=default_help("create-embedding", "or text-embedding-3-large"))
-    p.add_argument("--dimensions", type=int, metavar="N", help="vector length (text-embedding-3 and later)")
-    from .jobs import add_bulk_options
+    built: dict = {}
 
-    add_bulk_options(p)
+    def parent(declared):  # each parents' group built once, shared by the commands that use it
+        if id(declared) not in built:
+            built[id(declared)] = argparse.ArgumentParser(add_help=False)
+            add_arguments(built[id(declared)], declared)
+        return built[id(declared)]
 
-    add_command(sub, cmd_actions)
-    p = add_command(sub, cmd_schema)
-    p.add_argument("action", help="an action id (see `openai-skill actions`) or its MCP tool name")
-    p.add_argument("--output", action="store_true", help="the result's schema instead of the input's")
+    for name, (func, parents, own) in DECLARED.items():
+        if only is not None and name != only:
+            continue
+        p = add_command(sub, func, parents=[parent(group) for group in parents])
+        add_arguments(p, own)
+        if name == "embed":
+            from .jobs import add_bulk_options
+
+            add_bulk_options(p)
 
 
 def add_given(data: dict, **values) -> None:

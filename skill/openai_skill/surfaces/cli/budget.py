@@ -79,7 +79,8 @@ def _help(parser):
     return show
 
 
-def register(subparsers) -> None:
+def register(subparsers, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     b = subparsers.add_parser("budget", help="spend caps checked before every paid call",
                               description="Spend caps checked before every paid call (exit 7 when one refuses). "
                                           "Lowering needs nothing; raising, clearing or allowing unpriced calls "

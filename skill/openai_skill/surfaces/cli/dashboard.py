@@ -17,7 +17,8 @@ def cmd_dashboard(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     p = subparsers.add_parser("dashboard", help=cmd_dashboard.__doc__, description=cmd_dashboard.__doc__)
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
     p.add_argument("--idle-timeout", type=seconds, default=15 * 60, metavar="SECONDS",

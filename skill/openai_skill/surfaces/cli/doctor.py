@@ -197,7 +197,8 @@ def _print(data: dict) -> None:
     write_text(sys.stdout, "\n".join(lines) + "\n")
 
 
-def register(sub) -> None:
+def register(sub, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     p = add_command(sub, cmd_doctor)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="print the report as one JSON object")

@@ -41,7 +41,8 @@ def cmd_skill_md(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     from ..exports.tools import FORMATS
 
     p = add_command(sub, cmd_tools)

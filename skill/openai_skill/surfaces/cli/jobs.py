@@ -265,7 +265,8 @@ def _register_batch(sub) -> None:
     p.add_argument("--after", metavar="ID", help="the last id of the previous page")
 
 
-def register(sub) -> None:
+def register(sub, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     cache = sub.add_parser("cache", help="the local embedding cache (stats, clear)",
                            description="The local embedding cache (SQLite in the config folder).")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="COMMAND", parser_class=type(cache))

@@ -63,7 +63,8 @@ async def _stdio(server) -> None:
     await serve_stdio(server)
 
 
-def register(sub) -> None:
+def register(sub, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     p = add_command(sub, cmd_mcp)
     p.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio",
                    help="stdio (default) or streamable-http")

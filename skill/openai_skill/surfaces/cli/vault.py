@@ -351,7 +351,8 @@ def _vault_help(parser):
     return show
 
 
-def register(subparsers) -> None:
+def register(subparsers, only: str | None = None) -> None:
+    # `only` (the command a call names) goes unused: this module's parsers are few and cheap to build
     p = add_command(subparsers, cmd_setup)
     from ...secrets.sources import credential
 

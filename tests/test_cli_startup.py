@@ -1,0 +1,172 @@
+"""What keeps a cold `openai-skill chat` near a bare `requests` process (issue 14, item 5),
+held to the behaviour it replaces: the command table against the full parser, the plain-call
+parser against argparse, the hand-written records and string helpers against the library
+functions they stand in for, and the modules a plain call leaves unimported. No timing here:
+benchmarks/run.py measures; these check that the fast paths say what the slow ones say."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import html
+import io
+import pickle
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from openai_skill.client import Prepared
+from openai_skill.config import Settings
+from openai_skill.input.model_rules import glob_matches
+from openai_skill.manifest import Action, load_manifest
+from openai_skill.redaction import _html_escaped
+from openai_skill.surfaces.cli import COMMANDS, GROUPS, build_parser, command_named
+from openai_skill.surfaces.cli import actions as cli_actions
+from openai_skill.surfaces.cli.commands import SUPPRESS
+from openai_skill.transport.http import ApiResponse
+from openai_skill.transport.request import ApiRequest
+
+
+def _subparsers(parser) -> argparse._SubParsersAction:
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub
+
+
+def test_the_command_table_names_every_command_of_the_full_parser_once():
+    full = _subparsers(build_parser()).choices
+    assert list(full) == list(COMMANDS)  # the same commands, in --help's order
+    assert set(COMMANDS.values()) == set(GROUPS)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_named_command_gets_the_parser_the_full_one_has(command):
+    partial = _subparsers(build_parser(command)).choices
+    assert command in partial and all(COMMANDS[name] == COMMANDS[command] for name in partial)
+    full = _subparsers(build_parser()).choices
+    assert partial[command].format_help() == full[command].format_help()
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["chat", "hi"], "chat"), (["--json", "models"], "models"), (["--json", "--json", "run", "x"], "run"),
+    (["--help"], None), (["-h", "chat"], None), (["--version"], None), (["--js", "chat"], None),
+    (["chatt", "hi"], None), ([], None), (["--json"], None), (["--", "chat"], None),
+])
+def test_the_command_is_named_only_when_it_is_certain(argv, command):
+    assert command_named(argv) == command
+
+
+def test_suppress_is_argparses():
+    assert SUPPRESS == argparse.SUPPRESS
+
+
+# --- the plain-call parser against argparse ---
+
+_PLAIN = [command for command in cli_actions.DECLARED if command != "embed"]  # embed: argparse's alone
+_VALUES = st.sampled_from(["hi", "", "gpt-4o", "x y", "2", "0", "-1", "1.5", "nan", "inf", "-", "--", "url",
+                           "b64_json", "12abc", "-h", "--model=x", "@in.json", "chat-completion", "1e3"])
+
+
+@st.composite
+def _command_lines(draw):
+    command = draw(st.sampled_from(_PLAIN))
+    func, parents, own = cli_actions.DECLARED[command]
+    options = [name for group in (*parents, own) for names, _spec in group for name in names if name.startswith("-")]
+    tokens = st.one_of(st.sampled_from(options + ["--json", "--help", "--mod", "-x", "--", "--version"]), _VALUES)
+    head = ["--json"] * draw(st.integers(0, 2)) + [command]
+    return head + draw(st.lists(tokens, max_size=7))
+
+
+def _argparse(argv):
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return vars(build_parser().parse_args(argv))
+    except (SystemExit, Exception):  # usage errors (our InputError), --help and --version exit
+        return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(_command_lines())
+def test_a_plain_call_parses_as_argparse_parses_it(argv):
+    plain = cli_actions.parse_plain(argv, command_named(argv))
+    if plain is not None:
+        assert vars(plain) == _argparse(argv), argv
+
+
+@pytest.mark.parametrize("argv", [
+    ["chat", "hi"], ["--json", "chat", "hi", "-m", "gpt-4o", "--max-tokens", "20", "--temperature", "0.5"],
+    ["chat", "--system", "be brief", "hi", "--stream", "--json", "--timeout", "30", "--max-retries", "0"],
+    ["models"], ["models", "--json"], ["run", "chat-completion", "-i", "{}", "--dry-run"],
+    ["image", "a cat", "-n", "1", "--response-format", "b64_json", "-o", "out", "--inline"],
+    ["schema", "chat-completion", "--output"], ["actions"],
+])
+def test_the_calls_agents_make_are_plain(argv):
+    plain = cli_actions.parse_plain(argv, command_named(argv))
+    assert plain is not None and vars(plain) == _argparse(argv)
+
+
+def test_a_plain_chat_call_imports_neither_argparse_nor_what_it_does_not_use(tmp_path):
+    code = ("import sys; from openai_skill.surfaces.cli import main; code = main(['chat', 'hi', '--dry-run']); "
+            "print(code, sorted(m for m in ('argparse', 'dataclasses', 'inspect', 'html', 'difflib', "
+            "'jsonschema', 'requests', 'openai_skill.surfaces.cli.parser', 'openai_skill.surfaces.cli.vault', "
+            "'openai_skill.surfaces.cli.jobs', 'openai_skill.surfaces.exports.tools', 'openai_skill.secrets.store')"
+            " if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"
+
+
+# --- the hand-written stand-ins against what they replace ---
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab-.5*", max_size=8), st.text(alphabet="ab-.5", max_size=10))
+def test_glob_matches_is_fnmatchcase(glob, name):
+    assert glob_matches(name, glob) == fnmatch.fnmatchcase(name, glob)
+
+
+@pytest.mark.parametrize("name", ["gpt-5", "gpt-5.1", "o3-mini-2025", "o4-mini", "dall-e-3", "x"])
+def test_glob_matches_agrees_on_the_manifests_globs(name):
+    for rules in load_manifest().model_rules.values():
+        for rule in rules:
+            for glob in rule["models"]:
+                assert glob_matches(name, glob) == fnmatch.fnmatchcase(name, glob), (name, glob)
+
+
+@given(st.text())
+def test_html_escaped_is_html_escape(text):
+    assert _html_escaped(text) == html.escape(text)
+
+
+def test_records_are_immutable_and_compared_by_value():
+    chat = load_manifest().action("chat-completion")
+    with pytest.raises(AttributeError, match="immutable"):
+        chat.path = "/elsewhere"
+    with pytest.raises(TypeError):
+        hash(chat)
+    assert chat == Action(*(getattr(chat, name) for name in Action._fields)) and chat != load_manifest().action(
+        "list-models")
+    assert repr(chat).startswith("Action(id='chat-completion', method='POST', path='/chat/completions'")
+    with pytest.raises(TypeError, match="missing field 'summary'"):
+        Action("a", "GET", "/a", "tool")
+
+    settings_ = Settings()
+    with pytest.raises(AttributeError, match="immutable"):
+        settings_.max_retries = 5
+    assert settings_ == Settings() and hash(settings_) == hash(Settings())
+    assert settings_.with_values(max_retries=5) != settings_
+    assert pickle.loads(pickle.dumps(settings_)) == settings_
+    assert repr(settings_).startswith("Settings(base_url='https://api.openai.com/v1', organization=None")
+
+    request = ApiRequest("GET", "https://api.openai.com/v1/models")
+    assert request == ApiRequest("GET", "https://api.openai.com/v1/models")
+    response = ApiResponse(200, {"x-secret-header": "h"}, {"ok": True}, "req_1")
+    assert "x-secret-header" not in repr(response)
+    with pytest.raises(AttributeError, match="immutable"):
+        response.data = {}
+
+    prepared = Prepared(chat, {"a": 1}, request)
+    action, params, built = prepared
+    assert (action, params, built) == (prepared.action, prepared.params, prepared.request)
+    assert prepared._fields == ("action", "params", "request")
