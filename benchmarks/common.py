@@ -106,7 +106,7 @@ def median_ms(samples: list[float]) -> float:
 def pair_ratio(ours: list[float], floor: list[float]) -> float:
     """The median of the per-pair ratios ours[i] / floor[i]: each pair ran back to back, so a
     load spike that slows one pair does not move the others'."""
-    return round(statistics.median(a / b for a, b in zip(ours, floor)), 3)
+    return round(statistics.median(a / b for a, b in zip(ours, floor, strict=True)), 3)
 
 
 def percentile(samples: list[float], q: float) -> float:

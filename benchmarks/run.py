@@ -68,7 +68,8 @@ def machine() -> dict:
         pass
     # The versions the timed processes import: the benchmark venv's, not this interpreter's.
     probe = ("import json, platform; from importlib.metadata import version, PackageNotFoundError\n"
-             "def v(name):\n    try:\n        return version(name)\n    except PackageNotFoundError:\n        return None\n"
+             "def v(name):\n    try:\n        return version(name)\n"
+             "    except PackageNotFoundError:\n        return None\n"
              "print(json.dumps({'python': platform.python_version(), "
              "'versions': {n: v(n) for n in ('openai-skill', 'requests', 'openai', 'llm', 'mcp')}}))")
     found = json.loads(subprocess.run([common.PYTHON, "-c", probe], capture_output=True, text=True,

@@ -66,7 +66,7 @@ class Settings:
                  max_retries: int = DEFAULT_MAX_RETRIES, output_dir: Path | None = None):
         values = (base_url, organization, project, connect_timeout, read_timeout, deadline,
                   stream_idle_timeout, max_retries, Path(DEFAULT_OUTPUT_DIR) if output_dir is None else output_dir)
-        for name, value in zip(self.FIELDS, values):
+        for name, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):

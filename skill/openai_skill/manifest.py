@@ -32,7 +32,7 @@ class _Record:
     def __init__(self, *args, **kwargs):
         if len(args) > len(self._fields):
             raise TypeError(f"{type(self).__name__} takes at most {len(self._fields)} values")
-        values = dict(zip(self._fields, args))
+        values = dict(zip(self._fields, args, strict=False))  # the rest by name or default
         for name, value in kwargs.items():
             if name not in self._fields or name in values:
                 raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
@@ -55,7 +55,7 @@ class _Record:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in self._fields)
 
-    __hash__ = None  # type: ignore[assignment]  (its schemas are dicts)
+    __hash__ = None  # type: ignore[assignment]  # unhashable: its schemas are dicts
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"

@@ -31,6 +31,11 @@ class ApiResponse:
 
     __slots__ = ("status", "headers", "data", "request_id")
 
+    status: int
+    headers: dict
+    data: dict
+    request_id: str | None
+
     def __init__(self, status: int, headers: dict, data: dict, request_id: str | None = None):
         for name, value in (("status", status), ("headers", headers), ("data", data), ("request_id", request_id)):
             object.__setattr__(self, name, value)

@@ -58,7 +58,7 @@ class ApiRequest:
     def __delattr__(self, name):
         self.__setattr__(name, None)
 
-    def replace(self, **changes) -> "ApiRequest":
+    def replace(self, **changes) -> ApiRequest:
         """A copy with `changes` (method, url, headers, body, stream), built and checked anew."""
         values = {name: getattr(self, name) for name in self.__slots__}
         values.update(changes)
@@ -69,7 +69,7 @@ class ApiRequest:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
-    __hash__ = None  # type: ignore[assignment]  (headers and body are dicts)
+    __hash__ = None  # type: ignore[assignment]  # unhashable: headers and body are dicts
 
     def __repr__(self) -> str:
         return (f"ApiRequest(method={self.method!r}, url={self.url!r}, headers={self.headers!r}, "

@@ -102,7 +102,7 @@ def _take_over_ctrl_c() -> None:
 def _dispatch(argv: list[str]) -> int:
     command = command_named(argv)
     args = None
-    if COMMANDS.get(command) == "actions":
+    if command is not None and COMMANDS[command] == "actions":
         from .actions import parse_plain  # the calls agents make most: parsed without argparse
 
         args = parse_plain(argv, command)

@@ -152,7 +152,7 @@ def parse_plain(argv: list[str], func, declared) -> Args | None:
         values[dest] = value
     if len(given) != len(positionals):
         return None
-    for (dest, spec), token in zip(positionals, given):
+    for (dest, spec), token in zip(positionals, given, strict=True):
         value = _value(token, spec)
         if value is _INVALID:
             return None
