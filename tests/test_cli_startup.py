@@ -11,13 +11,16 @@ import contextlib
 import fnmatch
 import html
 import io
+import os
 import pickle
+import re
 import subprocess
 import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import CANARY_KEY
 from openai_skill.client import Prepared
 from openai_skill.config import Settings
 from openai_skill.input.model_rules import glob_matches
@@ -28,6 +31,7 @@ from openai_skill.surfaces.cli import actions as cli_actions
 from openai_skill.surfaces.cli.commands import SUPPRESS
 from openai_skill.transport.http import ApiResponse
 from openai_skill.transport.request import ApiRequest
+from openai_skill.urls import ORIGIN_PATTERN, _origin_shape
 
 
 def _subparsers(parser) -> argparse._SubParsersAction:
@@ -170,3 +174,39 @@ def test_records_are_immutable_and_compared_by_value():
     action, params, built = prepared
     assert (action, params, built) == (prepared.action, prepared.params, prepared.request)
     assert prepared._fields == ("action", "params", "request")
+
+
+_ORIGIN_TEXT = st.one_of(
+    st.text(alphabet="ab0-.:[]/9fZ_", max_size=12).map(lambda rest: "https://" + rest),
+    st.text(alphabet="ab0-.:[]/9f", max_size=12).map(lambda rest: "http://" + rest),
+    st.builds(lambda host, port: f"https://{host}{port}", st.text(alphabet="a.-", min_size=250, max_size=256),
+              st.sampled_from(["", ":1", ":0", ":65535", ":123456", ":"])),
+    st.builds(lambda inner: f"http://[{inner}]:8", st.text(alphabet="0f:.", min_size=0, max_size=48)),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_ORIGIN_TEXT)
+def test_the_origin_shape_is_the_patterns(text):
+    assert _origin_shape(text) == bool(re.fullmatch(ORIGIN_PATTERN, text))
+
+
+def test_a_client_answered_by_the_environment_never_loads_the_keychain_or_vault_modules(tmp_path):
+    code = ("import sys; from openai_skill.client import Client; "
+            "print(Client().key_for('https://api.openai.com/v1').source, "
+            "sorted(m for m in sys.modules if m.startswith('openai_skill.secrets.') and m not in "
+            "('openai_skill.secrets.sources', 'openai_skill.secrets.binding')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "OPENAI_API_KEY": CANARY_KEY, "OPENAI_SKILL_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["OPENAI_API_KEY", "[]"]
+
+
+def test_the_keychain_source_is_named_as_the_keychain_names_itself(tmp_path):
+    from openai_skill.secrets.keychain import WHERE
+    from openai_skill.secrets.sources import KeyChain
+
+    chain = KeyChain.default({"OPENAI_SKILL_HOME": str(tmp_path)})
+    assert chain.sources[-1].name == WHERE
+    assert chain.sources[-1].key_for("https://api.openai.com") is None  # no record: silent

@@ -101,11 +101,13 @@ def uses_plain_http(url: str) -> bool:
 
 
 # An origin in canonical form: scheme and (IDNA-encoded) host in lower case, the default port
-# dropped, no path. Cheap to compile (every CLI call compiles it); the DNS label rules are
-# checked in is_origin.
+# dropped, no path. The definition; `_origin_shape` matches it without compiling it, and the
+# DNS label rules are checked in is_origin.
 ORIGIN_PATTERN = r"https?://(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[1-9][0-9]{0,4})?"
-ORIGIN = re.compile(ORIGIN_PATTERN)
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
+_DIGITS = frozenset("0123456789")
 
 
 def origin_of(url: str) -> str:
@@ -122,7 +124,7 @@ def origin_of(url: str) -> str:
 
 def is_origin(text) -> bool:
     """Whether `text` is an origin in canonical form (see VAULT-FORMAT.md, Layout)."""
-    if not isinstance(text, str) or not ORIGIN.fullmatch(text):
+    if not isinstance(text, str) or not _origin_shape(text):
         return False
     rest = text.split("://", 1)[1]
     if rest.startswith("["):  # an IPv6 literal
@@ -132,6 +134,31 @@ def is_origin(text) -> bool:
         if not all(0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" for label in host.split(".")):
             return False
     return not port or int(port) <= 65535
+
+
+def _origin_shape(text: str) -> bool:
+    """`re.fullmatch(ORIGIN_PATTERN, text)`, by hand: every key lookup judges an origin, and
+    compiling the pattern was ~0.2 ms of every CLI call (tests hold the two to one verdict)."""
+    if text.startswith("https://"):
+        rest = text[8:]
+    elif text.startswith("http://"):
+        rest = text[7:]
+    else:
+        return False
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 0 or not 2 <= close - 1 <= 45 or not _IPV6_CHARS.issuperset(rest[1:close]):
+            return False
+        tail = rest[close + 1:]
+    else:
+        host, colon, port = rest.partition(":")
+        if not 1 <= len(host) <= 253 or not _HOST_CHARS.issuperset(host):
+            return False
+        tail = colon + port
+    if not tail:
+        return True
+    port = tail[1:]
+    return tail[0] == ":" and 1 <= len(port) <= 5 and port[0] != "0" and _DIGITS.issuperset(port)
 
 
 # An API object id (`batch_abc`, `file-abc`) as it may appear in a URL path or a file name:

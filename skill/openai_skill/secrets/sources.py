@@ -24,8 +24,7 @@ from typing import Protocol
 from ..errors import CredentialsError
 from ..manifest import load_manifest
 from ..secret import Secret
-from .binding import allow_hint, check_origin  # noqa: F401  (allow_hint: for the CLI)
-from .keychain import KeychainKey
+from .binding import KEYCHAIN, allow_hint, check_origin  # noqa: F401  (allow_hint: for the CLI)
 
 
 class KeySource(Protocol):
@@ -173,6 +172,25 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class KeychainOnUse:
+    """The OS keychain source (`keychain.KeychainKey`), its module loaded at the first lookup:
+    most calls are answered before it (OPENAI_API_KEY), and the keychain module with the record
+    and lock helpers it imports was ~0.6 ms of every CLI start."""
+
+    name = KEYCHAIN
+
+    def __init__(self, env: Mapping[str, str], entry: str):
+        self.env, self.entry = env, entry
+        self._source: KeySource | None = None
+
+    def key_for(self, origin: str) -> Secret | None:
+        if self._source is None:
+            from .keychain import KeychainKey
+
+            self._source = KeychainKey(self.env, self.entry)
+        return self._source.key_for(origin)
+
+
 class KeyChain:
     """Key sources in order: the first that answers wins; none answering is one error that
     names every fix."""
@@ -188,7 +206,7 @@ class KeyChain:
         spec = credential()
         return cls([ExplicitKey(explicit), EnvKey(env, spec["env"]),
                     VaultKey(env, spec["name"], cache=cache_vault, store=vault_store),
-                    KeychainKey(env, spec["name"])])
+                    KeychainOnUse(env, spec["name"])])
 
     def key_for(self, origin: str) -> Secret:
         for source in self.sources:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from ..config import Settings
 from ..errors import APIConnectionError, APIError, APITimeoutError, UnexpectedResponseError
 from ..secret import REDACTED, Secret
-from .. import retry
 from . import body, deadline, error_map
 from .error_map import HEADER_REQUEST_ID
 from .request import ApiRequest
@@ -103,6 +102,8 @@ class Call:
                                   safe_url(self.url), status, response.headers.get(HEADER_REQUEST_ID))
                         return response, (self._read(response) if read_body else None)
                     error = self._status_error(response)
+                from .. import retry  # only a failed attempt asks (a success never imports it)
+
                 retryable = retry.should_retry(status, response.headers,
                                                error={"code": error.code, "type": error.api_type})
                 delay = retry.retry_delay(attempt, response.headers)
@@ -114,6 +115,8 @@ class Call:
                     raise error from None
                 retryable = not isinstance(exc, (requests.exceptions.SSLError,
                                                  requests.exceptions.InvalidURL))
+                from .. import retry
+
                 delay = retry.retry_delay(attempt, None)
             self.watch.detach()
             if self.watch.fired == deadline.CANCELLED:

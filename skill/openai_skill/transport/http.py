@@ -18,7 +18,6 @@ from . import error_map
 from .call import BearerAuth, Call
 from .error_map import HEADER_REQUEST_ID
 from .request import EVENT_STREAM_TYPE, JSON_TYPE, ApiRequest
-from .sse import DONE, MAX_EVENT_CHARS, MAX_LINE_CHARS, TooLong, iter_events, iter_lines
 from ..urls import host_of
 
 # A stream larger than this is cut with an error: far above any chat answer (128k output
@@ -77,13 +76,14 @@ def send(request: ApiRequest, api_key: Secret, settings: Settings, *, observe=No
 
 
 def stream(request: ApiRequest, api_key: Secret, settings: Settings, *,
-           max_bytes: int = MAX_STREAM_BYTES, max_line: int = MAX_LINE_CHARS,
-           max_event: int = MAX_EVENT_CHARS, sessions=None) -> StreamResponse:
+           max_bytes: int = MAX_STREAM_BYTES, max_line: int | None = None,
+           max_event: int | None = None, sessions=None) -> StreamResponse:
     """Send a streaming request; return a StreamResponse once the server has begun to answer.
 
     Retries apply until the response starts; after that a failure is raised while iterating.
     The deadline covers the whole stream; `settings.stream_idle_timeout` bounds the time
-    between two events; the caps bound the stream, each line and each event.
+    between two events; the caps bound the stream, each line and each event (None: sse.py's
+    MAX_LINE_CHARS and MAX_EVENT_CHARS).
     """
     if not request.stream:
         request = request.replace(stream=True)
@@ -119,7 +119,12 @@ class StreamResponse:
     """
 
     def __init__(self, response, call: Call, *, max_bytes: int = MAX_STREAM_BYTES,
-                 max_line: int = MAX_LINE_CHARS, max_event: int = MAX_EVENT_CHARS):
+                 max_line: int | None = None, max_event: int | None = None):
+        # The event parser is imported with the first stream: a JSON call never needs it.
+        from . import sse
+
+        max_line = sse.MAX_LINE_CHARS if max_line is None else max_line
+        max_event = sse.MAX_EVENT_CHARS if max_event is None else max_event
         self._response = response
         self._call = call
         self._limits = (max_bytes, max_line, max_event)
@@ -135,6 +140,8 @@ class StreamResponse:
         return self._chunks()
 
     def _chunks(self) -> Iterator[dict]:
+        from .sse import DONE, TooLong, iter_events, iter_lines
+
         max_bytes, max_line, max_event = self._limits
         self._call.watch.set_idle(self._call.settings.stream_idle_timeout)
         try:
