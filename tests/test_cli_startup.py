@@ -210,3 +210,18 @@ def test_the_keychain_source_is_named_as_the_keychain_names_itself(tmp_path):
     chain = KeyChain.default({"OPENAI_SKILL_HOME": str(tmp_path)})
     assert chain.sources[-1].name == WHERE
     assert chain.sources[-1].key_for("https://api.openai.com") is None  # no record: silent
+
+
+def test_a_plain_call_inside_a_process_leaves_the_garbage_collector_as_it_was(cli, openai, key):
+    import gc
+
+    openai.reply("GET", "/models", {"object": "list", "data": []})
+    assert gc.isenabled()
+    assert cli("models").code == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert cli("models").code == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
