@@ -95,17 +95,23 @@ class _Monitor:
         self.cond = threading.Condition()
         self.dogs: set = set()
         self.thread: threading.Thread | None = None
+        self.wakes_at: float | None = None  # when the thread wakes by itself (None: only when told)
 
     def wake(self, dog: Watchdog) -> None:
         """(Re)consider `dog`; called with `cond` held."""
-        if dog._closed or dog._sock is None or dog._expiry() is None:
+        expiry = None if dog._closed or dog._sock is None else dog._expiry()
+        if expiry is None:
             self.dogs.discard(dog)
             return
         self.dogs.add(dog)
         if self.thread is None or not self.thread.is_alive():  # first use, or after a fork
             self.thread = threading.Thread(target=self._run, name="openai-skill-watchdog", daemon=True)
             self.thread.start()
-        self.cond.notify()
+        # The thread looks at every dog whenever it wakes, and it wakes by `wakes_at` anyway: a
+        # dog that expires later needs no wake-up call. (With one per request, every call of a
+        # reused client switched to this thread and back, for nothing.)
+        if self.wakes_at is None or expiry < self.wakes_at:
+            self.cond.notify()
 
     def _run(self) -> None:
         with self.cond:
@@ -121,6 +127,7 @@ class _Monitor:
                         self.dogs.discard(dog)
                     elif soonest is None or expiry < soonest:
                         soonest = expiry
+                self.wakes_at = soonest
                 self.cond.wait(None if soonest is None else soonest - now)
 
 

@@ -1,8 +1,10 @@
-"""What keeps a cold `openai-skill chat` near a bare `requests` process (issue 14, item 5),
-held to the behaviour it replaces: the command table against the full parser, the plain-call
-parser against argparse, the hand-written records and string helpers against the library
-functions they stand in for, and the modules a plain call leaves unimported. No timing here:
-benchmarks/run.py measures; these check that the fast paths say what the slow ones say."""
+"""The fast paths behind issue 14, item 5 (a cold `openai-skill chat` near a bare `requests`
+process, a reused Client near a bare Session, MCP calls near the SDK's own cost), each held to
+the behaviour it replaces: the command table against the full parser, the plain-call parser
+against argparse, the hand-written records and string helpers against the library functions
+they stand in for, the modules a plain call leaves unimported, the watchdog's fewer wake-ups
+against its deadlines. No timing here: benchmarks/run.py measures; these check that the fast
+paths say what the slow ones say."""
 
 from __future__ import annotations
 
@@ -225,3 +227,42 @@ def test_a_plain_call_inside_a_process_leaves_the_garbage_collector_as_it_was(cl
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_watchdog_monitor_is_woken_only_for_a_dog_that_expires_sooner(monkeypatch):
+    """A reused client's next call expires after the one the monitor already sleeps toward, so
+    it needs no wake-up; one that expires sooner gets one, and is still cut on time."""
+    import socket
+    import time
+
+    from openai_skill.transport import deadline
+
+    monitor = deadline._monitor  # the process's own (one thread: tests/test_session.py counts them)
+    woken = []
+    notify = monitor.cond.notify
+    monkeypatch.setattr(monitor.cond, "notify", lambda *a: (woken.append(1), notify(*a)))
+    pairs = [socket.socketpair() for _ in range(3)]
+    late = deadline.Watchdog(deadline._clock() + 30)
+    later = deadline.Watchdog(deadline._clock() + 40)
+    soon = deadline.Watchdog(deadline._clock() + 0.3)
+    try:
+        late.attach(pairs[0][0])
+        for _ in range(200):  # until the monitor sleeps toward `late` (or a sooner dog)
+            with monitor.cond:
+                if monitor.wakes_at is not None and monitor.wakes_at <= late.deadline_at:
+                    break
+            time.sleep(0.01)
+        woken.clear()
+        later.attach(pairs[1][0])
+        assert woken == []
+        soon.attach(pairs[2][0])
+        assert woken == [1]
+        pairs[2][0].settimeout(5)  # a monitor that never fires fails the test instead of hanging it
+        assert pairs[2][0].recv(10) == b"" and soon.fired == deadline.DEADLINE
+        assert late.fired is None and later.fired is None
+    finally:
+        for dog in (late, later, soon):
+            dog.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
