@@ -36,11 +36,11 @@ import install  # noqa: E402
 import vault_timing  # noqa: E402
 from common import clean_env, start_server  # noqa: E402
 
-# cold_pairs and rounds stay >= 21 in both: a median of fewer pairs moves too much on 2 cores.
+# cold_pairs stays >= 21 in both: a median of fewer pairs moves too much on 2 cores.
 FULL = {"texts": 100_000, "sdk_texts": 100_000, "million": 1_000_000, "cold_pairs": 41, "sdk_runs": 7,
-        "rounds": 31, "calls": 200, "import_runs": 9, "mcp_calls": 1000}
+        "calls": 3000, "import_runs": 9, "mcp_calls": 1000}
 QUICK = {"texts": 20_000, "sdk_texts": 5_000, "million": 1_000_000, "cold_pairs": 21, "sdk_runs": 3,
-         "rounds": 21, "calls": 100, "import_runs": 5, "mcp_calls": 300}
+         "calls": 1000, "import_runs": 5, "mcp_calls": 300}
 SECTIONS = ("bulk", "cold", "in_process", "imports", "vault", "mcp")
 
 
@@ -89,10 +89,10 @@ def targets(results: dict) -> list[tuple]:
                      "<= 1.10x", f"{med['ours chat']:.1f} vs {med['floor chat']:.1f} ms",
                      f"{c['pairs']} pairs (CPU {c['ratios']['cold_chat_vs_floor_cpu']:.3f}x)"))
     if i:
-        ms = i["median_ms_per_call"]
-        rows.append(("in-process invoke, reused Client vs bare Session", f"{i['ratios']['client_vs_session']:.3f}x",
-                     "<= 1.10x (goal 1.05x)", f"{ms['client'] * 1000:.0f} vs {ms['session'] * 1000:.0f} us/call",
-                     f"{i['rounds']} rounds of {i['calls_per_round']} calls"))
+        us = i["p50_us"]
+        rows.append(("in-process invoke p50, reused Client vs bare Session", f"{i['ratios']['client_vs_session']:.3f}x",
+                     "<= 1.10x (goal 1.05x)", f"p50 {us['client']:.0f} vs {us['session']:.0f} us",
+                     f"{i['calls']} alternating calls each (mean {i['ratios']['client_vs_session_mean']:.3f}x)"))
     if m:
         r = m["rows"]
         rows.append(("MCP tools/call p50 vs no-op tool, same SDK server", f"{m['ratios']['mcp_vs_noop_p50']:.3f}x",
@@ -133,12 +133,12 @@ def table(results: dict) -> str:
              f"{med['ours models']:.0f} vs {med['sdk models']:.0f} ms"),
         ]
     if i:
-        ms = i["median_ms_per_call"]
+        us = i["p50_us"]
         rows += [
-            ("in-process openai_skill.invoke (facade) vs bare Session", f"{i['ratios']['facade_vs_session']:.3f}x", "",
-             f"{ms['facade'] * 1000:.0f} us/call"),
-            ("in-process invoke, reused Client vs SDK client", f"{i['ratios']['client_vs_sdk']:.3f}x", "",
-             f"SDK {ms['sdk'] * 1000:.0f} us/call"),
+            ("in-process openai_skill.invoke (facade) vs bare Session, p50", f"{i['ratios']['facade_vs_session']:.3f}x",
+             "", f"p50 {us['facade']:.0f} us"),
+            ("in-process invoke, reused Client vs SDK client, p50", f"{i['ratios']['client_vs_sdk']:.3f}x", "",
+             f"SDK p50 {us['sdk']:.0f} us"),
         ]
     if m:
         r = m["rows"]
@@ -202,7 +202,7 @@ def main() -> int:
                 results["cold_cli"] = calls.cold_cli(env, server.url, sizes["cold_pairs"], sizes["sdk_runs"])
             if "in_process" in sections:
                 print("in-process ...", file=sys.stderr, flush=True)
-                results["in_process"] = calls.in_process(env, sizes["rounds"], sizes["calls"])
+                results["in_process"] = calls.in_process(env, sizes["calls"])
             if "imports" in sections:
                 print("imports ...", file=sys.stderr, flush=True)
                 results["imports"] = calls.import_cost(env, sizes["import_runs"])

@@ -266,3 +266,21 @@ def test_the_watchdog_monitor_is_woken_only_for_a_dog_that_expires_sooner(monkey
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_kept_url_judgments_refuse_every_time_and_answer_as_before():
+    from openai_skill import urls
+    from openai_skill.errors import InsecureTransportError
+
+    for _ in range(2):  # a refusal is judged (and raised) again, never kept
+        with pytest.raises(InsecureTransportError, match="only https is allowed"):
+            urls.check_transport("http://example.com/v1")
+        with pytest.raises(InsecureTransportError):
+            urls.origin_of("https://user:pw@example.com/v1")
+    for odd in (None, 42, ["https://x"]):  # not text: judged, not kept (and never a TypeError)
+        with pytest.raises(InsecureTransportError):
+            urls.check_transport(odd)
+        assert urls.uses_plain_http(odd) is False
+    assert urls.origin_of("https://API.example.com:443/v1/x") == "https://api.example.com"
+    assert urls.origin_of("https://API.example.com:443/v1/x") == urls._origin_of("https://API.example.com:443/v1/x")
+    assert urls.uses_plain_http("http://127.0.0.1:9/v1") and not urls.uses_plain_http("https://a.example/v1")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from .errors import InputError, InsecureTransportError, UnexpectedResponseError
 
@@ -84,10 +85,23 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host_of(url)}{parts.path or ''}"
 
 
+# The judgments below are pure functions of the URL's text, and a reused client asks them about
+# the same few URLs on every call: what they answer for a string is kept (a bounded number of
+# strings, as image downloads bring new URLs). A refusal is an exception, never kept: it is
+# judged again, and raised again, each time.
+_KEPT_URLS = 256
+
+
 def check_transport(url: str) -> None:
     """Refuse a URL the key must not travel to: not a proper http(s) URL, or plain http to
     anything but loopback. Called when an ApiRequest is built, so nothing that refuses can
     ever reach a socket."""
+    if isinstance(url, str):
+        return _checked_transport(url)
+    return _check_transport(url)
+
+
+def _check_transport(url) -> None:
     parts = parse(url)
     if parts.scheme == "https" or is_loopback_host(parts.host):
         return
@@ -97,6 +111,13 @@ def check_transport(url: str) -> None:
 
 
 def uses_plain_http(url: str) -> bool:
+    if isinstance(url, str):
+        return _plain_http(url)
+    return (_lenient(url) or _EMPTY).scheme == "http"
+
+
+@lru_cache(maxsize=_KEPT_URLS)
+def _plain_http(url: str) -> bool:
     return (_lenient(url) or _EMPTY).scheme == "http"
 
 
@@ -113,6 +134,12 @@ _DIGITS = frozenset("0123456789")
 def origin_of(url: str) -> str:
     """The canonical origin of a URL or origin (`https://host[:port]`), judged exactly as
     `check_transport` judges a URL; InsecureTransportError (an InputError) if it is not one."""
+    if isinstance(url, str):
+        return _kept_origin(url)
+    return _origin_of(url)
+
+
+def _origin_of(url) -> str:
     parts = parse(url, what="the URL")
     host = parts.host.lower()
     port = parts.port
@@ -120,6 +147,10 @@ def origin_of(url: str) -> str:
     if not is_origin(origin):
         raise InsecureTransportError(f"{_shown(url)} does not name a host this skill can judge")
     return origin
+
+
+_kept_origin = lru_cache(maxsize=_KEPT_URLS)(_origin_of)
+_checked_transport = lru_cache(maxsize=_KEPT_URLS)(_check_transport)
 
 
 def is_origin(text) -> bool:

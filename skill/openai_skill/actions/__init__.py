@@ -29,13 +29,20 @@ MODULES = {
 }
 
 
+_loaded: dict = {}  # action id -> its module, once imported (every call asks three times)
+
+
 def module(action_id: str):
     """The module that handles `action_id`."""
+    found = _loaded.get(action_id)
+    if found is not None:
+        return found
     try:
         name = MODULES[action_id]
     except KeyError:
         raise UnexpectedResponseError(f"no handler for action {action_id!r}") from None
-    return importlib.import_module(f"{__name__}.{name}")
+    found = _loaded[action_id] = importlib.import_module(f"{__name__}.{name}")
+    return found
 
 
 def shape(action_id: str, data: dict, request_id: str | None, params: dict) -> dict:

@@ -98,8 +98,9 @@ class Call:
                     if self.observe is not None:
                         self.observe(status, error_map.lower_keys(response.headers))
                     if 200 <= status < 300 or (accept_redirects and 300 <= status < 400):
-                        log.debug("%s %s -> %s (request id %s)", self.request.method,
-                                  safe_url(self.url), status, response.headers.get(HEADER_REQUEST_ID))
+                        if log.isEnabledFor(logging.DEBUG):  # (safe_url parses the URL: not for nothing)
+                            log.debug("%s %s -> %s (request id %s)", self.request.method,
+                                      safe_url(self.url), status, response.headers.get(HEADER_REQUEST_ID))
                         return response, (self._read(response) if read_body else None)
                     error = self._status_error(response)
                 from .. import retry  # only a failed attempt asks (a success never imports it)
