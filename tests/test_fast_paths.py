@@ -22,7 +22,7 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import CANARY_KEY
+from support.canary import CANARY_KEY
 from openai_skill.client import Prepared
 from openai_skill.config import Settings
 from openai_skill.input.model_rules import glob_matches
