@@ -229,8 +229,9 @@ def test_the_key_lookup_order_in_the_readme_is_the_codes():
     section = README.split("### Where the key comes from", 1)[1].split("\n#", 1)[0]
     items = re.findall(r"^\d+\. (.+)$", section, re.MULTILINE)
     # How the README names each source, by the class that implements it.
+    # (KeychainOnUse: keychain.KeychainKey, its module loaded at the first lookup.)
     named = {"ExplicitKey": "`api_key=`", "EnvKey": "`OPENAI_API_KEY`", "VaultKey": "the vault",
-             "KeychainKey": "the OS keychain"}
+             "KeychainOnUse": "the OS keychain"}
     assert [type(source).__name__ for source in chain] == list(named), \
         "a new key source: name it here and in the README"
     assert len(items) == len(chain)

@@ -284,3 +284,27 @@ def test_kept_url_judgments_refuse_every_time_and_answer_as_before():
     assert urls.origin_of("https://API.example.com:443/v1/x") == "https://api.example.com"
     assert urls.origin_of("https://API.example.com:443/v1/x") == urls._origin_of("https://API.example.com:443/v1/x")
     assert urls.uses_plain_http("http://127.0.0.1:9/v1") and not urls.uses_plain_http("https://a.example/v1")
+
+
+def test_a_watchdog_after_a_stale_wake_up_time_is_still_cut_on_time(monkeypatch):
+    """The monitor's planned wake-up was computed with another clock (a test's fake one, far in
+    the past of the real one): a new watchdog cannot count on it and wakes the monitor."""
+    import socket
+    import time
+
+    from openai_skill.transport import deadline
+
+    a, b = socket.socketpair()
+    try:
+        with deadline._monitor.cond:
+            deadline._monitor.wakes_at = 1000.0  # as a fake clock left it; the real one is far ahead
+        dog = deadline.Watchdog(deadline._clock() + 0.3)
+        dog.attach(a)
+        a.settimeout(5)
+        started = time.monotonic()
+        assert a.recv(10) == b"" and dog.fired == deadline.DEADLINE
+        assert time.monotonic() - started < 3
+    finally:
+        dog.close()
+        a.close()
+        b.close()

@@ -130,7 +130,7 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("retry.py", "RETRY_STATUSES = frozenset({408, 409, 429})", "RETRY_STATUSES = frozenset({408, 429})",
      "409 conflicts not retried"),
     ("retry.py", "0 < asked <= MAX_RETRY_AFTER", "0 < asked", "a server's 10-minute Retry-After obeyed"),
-    ("redaction.py", "html.escape(value),", "", "an HTML-escaped echo of the key is printed as is"),
+    ("redaction.py", "_html_escaped(value),", "", "an HTML-escaped echo of the key is printed as is"),
     ("secrets/disk.py", "os.fsync(f.fileno())", "f.fileno()",
      "the temp file is not fsynced before the rename"),
     ("secrets/disk.py", "        fsync_folder(path.parent)", "        pass",

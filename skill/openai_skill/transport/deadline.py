@@ -109,8 +109,11 @@ class _Monitor:
             self.thread.start()
         # The thread looks at every dog whenever it wakes, and it wakes by `wakes_at` anyway: a
         # dog that expires later needs no wake-up call. (With one per request, every call of a
-        # reused client switched to this thread and back, for nothing.)
-        if self.wakes_at is None or expiry < self.wakes_at:
+        # reused client switched to this thread and back, for nothing.) A `wakes_at` already
+        # past is no promise (the thread is late, or the clock it was computed with was not
+        # this one): then it is woken.
+        wakes_at = self.wakes_at
+        if wakes_at is None or expiry < wakes_at or wakes_at <= _clock():
             self.cond.notify()
 
     def _run(self) -> None:
