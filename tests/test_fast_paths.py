@@ -173,9 +173,9 @@ def test_records_are_immutable_and_compared_by_value():
         response.data = {}
 
     prepared = Prepared(chat, {"a": 1}, request)
-    action, params, built = prepared
-    assert (action, params, built) == (prepared.action, prepared.params, prepared.request)
-    assert prepared._fields == ("action", "params", "request")
+    action, params, built, warnings = prepared
+    assert (action, params, built, warnings) == (prepared.action, prepared.params, prepared.request, ())
+    assert prepared._fields == ("action", "params", "request", "warnings")
 
 
 _ORIGIN_TEXT = st.one_of(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
+from ..lifecycle.table import glob_matches
 from .problems import problem, raise_problems
 
 
@@ -35,28 +36,6 @@ def matching_rules(rules: list[dict], model: str | None, origin: str | None = No
 # again (every chunk of a bulk job), and matching ~40 globs each time showed in the profile.
 _matched: dict = {}
 MAX_REMEMBERED = 1024
-
-
-def glob_matches(name: str, glob: str) -> bool:
-    """`fnmatch.fnmatchcase(name, glob)`. skill.yaml's globs use `*` alone, matched here by
-    plain string search: fnmatch compiles every glob to a regular expression, ~0.1 ms each,
-    twenty of them on every CLI call. A glob with `?` or `[` goes to fnmatch."""
-    if "?" in glob or "[" in glob:
-        from fnmatch import fnmatchcase
-
-        return fnmatchcase(name, glob)
-    if "*" not in glob:
-        return name == glob
-    head, *middle, tail = glob.split("*")
-    if len(name) < len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
-        return False
-    position, end = len(head), len(name) - len(tail)
-    for part in middle:  # each piece between stars, leftmost first: the earliest fit leaves most room
-        found = name.find(part, position, end)
-        if found < 0:
-            return False
-        position = found + len(part)
-    return True
 
 
 class _State:

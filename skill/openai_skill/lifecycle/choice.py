@@ -12,18 +12,31 @@ Three ways a model is chosen, each treated as the issue of who chose it:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 
 from ..errors import InputError
 from .table import Shutdown, Table
 
 
-@dataclass
 class Choice:
-    model: str
-    chosen_by: str                 # "input", a setting's name, or "default"
-    warnings: list[str] = field(default_factory=list)
+    """The model a call uses and why (a plain class, not a dataclass: see table.Shutdown)."""
+
+    __slots__ = ("model", "chosen_by", "warnings")
+
+    def __init__(self, model: str, chosen_by: str, warnings: list[str] | None = None):
+        self.model = model
+        self.chosen_by = chosen_by     # "input", a setting's name, or "default"
+        self.warnings: list[str] = [] if warnings is None else warnings
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.model, self.chosen_by, self.warnings) == (other.model, other.chosen_by, other.warnings)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Choice(model={self.model!r}, chosen_by={self.chosen_by!r}, warnings={self.warnings!r})"
 
 
 def choose(action_id: str, given: str | None, *, defaults: Mapping, table: Table, today: date,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -40,14 +39,40 @@ TEMP_PREFIX = ".models-tmp-"
 FOLDER_MODE = 0o700
 
 
-@dataclass(frozen=True)
 class Learned:
-    """One origin's last model list."""
+    """One origin's last model list. Immutable, compared by value (a plain class, not a
+    dataclass: see table.Shutdown)."""
 
+    __slots__ = ("origin", "seen", "ids", "shutdowns")
     origin: str
     seen: str
     ids: tuple[str, ...]
-    shutdowns: Mapping[str, date | None] = field(default_factory=dict)
+    shutdowns: Mapping[str, date | None]
+
+    def __init__(self, origin: str, seen: str, ids: tuple[str, ...],
+                 shutdowns: Mapping[str, date | None] | None = None):
+        for name, value in (("origin", origin), ("seen", seen), ("ids", ids),
+                            ("shutdowns", {} if shutdowns is None else shutdowns)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Learned list is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("a Learned list is immutable")
+
+    def _values(self) -> tuple:
+        return (self.origin, self.seen, self.ids, self.shutdowns)
+
+    def __eq__(self, other):
+        return self._values() == other._values() if other.__class__ is self.__class__ else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return (f"Learned(origin={self.origin!r}, seen={self.seen!r}, ids={self.ids!r}, "
+                f"shutdowns={self.shutdowns!r})")
 
     def says(self, model: str) -> tuple[bool, date | None]:
         """(whether the list dated this model, the date or None for "no shutdown")."""
