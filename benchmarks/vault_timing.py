@@ -23,7 +23,7 @@ t0 = time.perf_counter()
 import openai_skill.secrets.store, openai_skill.secrets.vault_format
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # imports excluded from open + read
 t1 = time.perf_counter()
-value = openai_skill.secrets.store.lookup_secret("openai_api_key")
+value = openai_skill.secrets.store.read_entry("openai_api_key")[0]
 t2 = time.perf_counter()
 assert value == "fake-timing-value-0123456789", value
 print(f"{(t1 - t0) * 1000:.2f} {(t2 - t1) * 1000:.2f}")
