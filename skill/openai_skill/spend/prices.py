@@ -10,7 +10,6 @@ It is never replaced by a guess; the reason says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 FREE = "free"            # an action's `price` in skill.yaml when it is not billed
@@ -20,18 +19,43 @@ IMAGE_AREA = 1024 * 1024  # the table's per-image prices are for one 1024x1024 i
 USD_DIGITS = 8           # results carry USD rounded to 1e-8 (a token of the cheapest model is 2e-8)
 
 
-@dataclass(frozen=True)
 class Cost:
     """What a call costs (basis "usage"), could cost at most ("worst_case"), or "free".
-    `usd` None: unknown, with `unknown` saying why."""
+    `usd` None: unknown, with `unknown` saying why. Immutable, compared by value; a plain class,
+    not a dataclass: `dataclasses` imports `inspect` (~6 ms) on the start-up path of every CLI
+    call, and every call prices itself."""
 
+    __slots__ = ("usd", "basis", "as_of", "model", "unknown", "batch", "details")
     usd: float | None
     basis: str
     as_of: str
-    model: str | None = None
-    unknown: str | None = None
-    batch: bool = False
-    details: dict = field(default_factory=dict)
+    model: str | None
+    unknown: str | None
+    batch: bool
+    details: dict
+
+    def __init__(self, usd: float | None, basis: str, as_of: str, model: str | None = None,
+                 unknown: str | None = None, batch: bool = False, details: dict | None = None):
+        for name, value in zip(self.__slots__, (usd, basis, as_of, model, unknown, batch,
+                                                {} if details is None else details), strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Cost is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("a Cost is immutable")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return self._values() == other._values() if other.__class__ is self.__class__ else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable: details is a dict
+
+    def __repr__(self) -> str:
+        return f"Cost({', '.join(f'{name}={getattr(self, name)!r}' for name in self.__slots__)})"
 
     def to_dict(self) -> dict:
         out = {"usd": None if self.usd is None else round(self.usd, USD_DIGITS), "basis": self.basis,
