@@ -45,9 +45,9 @@ def _exe() -> str:
 
 @pytest.mark.parametrize("module", [
     "openai_skill.surfaces.cli",            # the CLI package itself
-    "argparse",                             # the parser
+    "openai_skill.surfaces.cli.commands",   # the command table (a plain call builds no argparse parser)
     "openai_skill.surfaces.cli.actions",    # a command group
-    "openai_skill.surfaces.cli.vault",
+    "openai_skill.surfaces.cli.output",     # what prints the result
     "openai_skill.manifest",                # while the command runs (the handler is the CLI's own by then)
 ])
 @pytest.mark.parametrize("how", ["console script", "python -m"])

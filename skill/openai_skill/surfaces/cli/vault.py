@@ -1,7 +1,6 @@
-"""Commands for the encrypted vault: `setup` (store a key once; `--keychain`: in the OS
-keychain instead), `vault list|remove|rotate|path|verify|allow-origin|revoke-origin` (the
-keychain's entries too, with `--keychain`), and `secret-provider` (OpenClaw's exec SecretRef
-protocol on stdin/stdout).
+"""Commands for the encrypted vault: `setup` (store a key once; `--keychain`: in the OS keychain
+instead), `vault list|remove|rotate|path|verify|allow-origin|revoke-origin` (the keychain's entries
+too, with `--keychain`), and `secret-provider` (OpenClaw's exec SecretRef protocol on stdin/stdout).
 
 Secrets are read from a hidden prompt or stdin, never from argv (other processes and shell
 history can read argv). The vault modules load inside the commands, keeping startup light.
