@@ -26,24 +26,41 @@ from __future__ import annotations
 import hashlib
 import ssl
 import threading
-from dataclasses import dataclass, field
 
 from ..errors import InputError
 
 CERTIFI = "certifi"
 
 
-@dataclass(frozen=True)
 class Pin:
     """What verifies the server for a bound key: certifi's bundle, plus the PEM text the entry
-    records (`pem`, or None). `key` names it for the session pool (one session per pin)."""
+    records (`pem`, or None). `key` names it for the session pool (one session per pin).
+    Immutable, compared by `pem`; a plain class, not a dataclass: `dataclasses` imports
+    `inspect` (~6 ms) on the start-up path of every CLI call."""
 
-    pem: str | None = None
-    key: str = field(init=False, compare=False)
+    __slots__ = ("pem", "key")
+    pem: str | None
+    key: str
 
-    def __post_init__(self):
-        name = CERTIFI if self.pem is None else "pem-" + hashlib.sha256(self.pem.encode()).hexdigest()[:16]
+    def __init__(self, pem: str | None = None):
+        name = CERTIFI if pem is None else "pem-" + hashlib.sha256(pem.encode()).hexdigest()[:16]
+        object.__setattr__(self, "pem", pem)
         object.__setattr__(self, "key", name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Pin is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("a Pin is immutable")
+
+    def __eq__(self, other):
+        return self.pem == other.pem if other.__class__ is self.__class__ else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.pem,))
+
+    def __repr__(self) -> str:
+        return f"Pin(pem={self.pem!r}, key={self.key!r})"
 
     def context(self) -> ssl.SSLContext:
         """A fresh client context trusting only this pin's CAs (see the module docstring)."""
