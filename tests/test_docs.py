@@ -38,15 +38,39 @@ def test_every_environment_variable_the_code_reads_is_documented():
     assert not missing
 
 
+def _troubleshooting_rows() -> dict[int, tuple[str, str]]:
+    """code -> (meaning, fix), from the table in the README's Troubleshooting section."""
+    section = README.split("\n## Troubleshooting\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([0-9]+) \| (.+?) \| (.+?) \|$", section, re.MULTILINE)
+    assert len({code for code, _, _ in rows}) == len(rows), "a code listed twice"
+    return {int(code): (meaning, fix) for code, meaning, fix in rows}
+
+
 def test_exit_code_table_matches_the_code():
     from openai_skill.surfaces import cli
 
-    documented = {int(code) for code in re.findall(r"^\| ([0-9]+) \|", README, re.MULTILINE)}
+    table = _troubleshooting_rows()
     used = {value for module in (errors, cli) for name, value in vars(module).items()
             if name.startswith("EXIT_")}
     used |= {cls.exit_code for cls in vars(errors).values()
              if isinstance(cls, type) and issubclass(cls, errors.SkillError) and cls is not errors.SkillError}
-    assert documented == used
+    assert set(table) == used
+    # No other table in the README lists exit codes (one place to look them up).
+    everywhere = {int(code) for code in re.findall(r"^\| ([0-9]+) \|", README, re.MULTILINE)}
+    assert everywhere == set(table)
+    # Each failure says what to do: a fix, not a blank (success has nothing to fix).
+    assert [code for code, (_meaning, fix) in table.items() if code and len(fix.strip(" —-")) < 10] == []
+
+
+def test_every_exit_code_the_cli_and_skill_md_name_is_in_the_troubleshooting_table():
+    from openai_skill.surfaces.cli.parser import build_parser as parser
+    from openai_skill.surfaces.exports.skill_md import EXIT_ADVICE
+
+    epilog = parser().epilog or ""
+    named = {int(code) for code in re.findall(r"(?:^|, |\s)([0-9]+) [A-Za-z]", epilog.split("exit codes:", 1)[1])}
+    assert {0, 1, 2, 3, 4, 5, 6, 7} <= named  # the pattern still reads the help's list
+    assert named <= set(_troubleshooting_rows())
+    assert set(EXIT_ADVICE) <= set(_troubleshooting_rows())
 
 
 # --- every CLI option has help and is documented; documented defaults are the code's ---------
@@ -202,7 +226,8 @@ def _anchors(text: str) -> set[str]:
 
 
 def test_the_readme_links_the_maintainer_docs_and_every_link_between_the_docs_resolves():
-    for name in ("ARCHITECTURE.md", "CONTRIBUTING.md", "SEED-TO-SCHEMA.md"):
+    for name in ("ARCHITECTURE.md", "CONTRIBUTING.md", "SEED-TO-SCHEMA.md",
+                 "cli.md", "models.md", "spend.md", "vault.md", "agents.md", "prices.md"):
         assert f"](docs/{name})" in README, f"README.md does not link docs/{name}"
     for screenshot in ("docs/dashboard.png", "docs/one-key.png"):
         assert f"]({screenshot})" in README, screenshot

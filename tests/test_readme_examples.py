@@ -1,6 +1,6 @@
-"""The README's shell examples, run again and compared with what the README shows.
+"""The README's and docs/'s shell examples, run again and compared with what they show.
 
-Every ```console block in README.md carries a marker comment on the line before it:
+Every ```console block in README.md and docs/*.md carries a marker comment on the line before it:
 
     <!-- example -->                       run it and compare
     <!-- example: with docs.jsonl -->      run it after creating a named input file (SETUP_FILES)
@@ -14,6 +14,7 @@ working folder, timestamps in image file names, timings) and nothing else. `$ ec
 the exit code of the command before it; any other command must exit 0.
 
 Every ```python block runs too, as its own program against the same fake, and must not raise.
+An example moved from the README to docs/ keeps running: every file is read the same way.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from support.images import PNG_BYTES
 from support.lifecycle import DATA_DAY
 
 README = REPO / "README.md"
+DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]  # every page whose examples run
 SHOWN_HOME = "/home/me"            # the working folder the README's outputs show
 SHOWN_BASE_URL = "https://api.openai.com/v1"
 
@@ -47,24 +49,25 @@ MARKER = re.compile(r"<!-- example(?:: (?P<how>with (?P<file>[\w.-]+)|not run: (
 
 @dataclass
 class Example:
-    line: int                       # where the block starts in README.md
+    line: int                       # where the block starts in its file
     steps: list[tuple[str, str]]    # (command, shown output)
     setup_file: str | None = None
     skip_reason: str | None = None
+    source: str = "README.md"       # the file, relative to the repository
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}:{self.steps[0][0][:50]}"
+        return f"{self.source}:{self.line}:{self.steps[0][0][:50]}"
 
 
-def parse_examples(text: str) -> list[Example]:
+def parse_examples(text: str, source: str = "README.md") -> list[Example]:
     examples = []
     for match in BLOCK.finditer(text):
         line = text.count("\n", 0, match.start("body"))
         marker = MARKER.fullmatch(match.group("marker") or "")
         if not marker:
             raise AssertionError(
-                f"README.md:{line}: a ```console block needs a marker comment on the line before it: "
+                f"{source}:{line}: a ```console block needs a marker comment on the line before it: "
                 "<!-- example --> (run and compared by tests/test_readme_examples.py), "
                 "<!-- example: with FILE -->, or <!-- example: not run: REASON -->")
         steps: list[tuple[str, list[str]]] = []
@@ -74,13 +77,17 @@ def parse_examples(text: str) -> list[Example]:
             elif steps:
                 steps[-1][1].append(row)
             else:
-                raise AssertionError(f"README.md:{line}: output before the first `$ ` command")
+                raise AssertionError(f"{source}:{line}: output before the first `$ ` command")
         examples.append(Example(line, [(cmd, "\n".join(out)) for cmd, out in steps],
-                                marker.group("file"), marker.group("reason")))
+                                marker.group("file"), marker.group("reason"), source))
     return examples
 
 
-EXAMPLES = parse_examples(README.read_text(encoding="utf-8"))
+def _name(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+EXAMPLES = [example for path in DOCS for example in parse_examples(path.read_text(encoding="utf-8"), _name(path))]
 
 
 # --- the loopback OpenAI ------------------------------------------------------------------
@@ -207,21 +214,38 @@ def run_example(example: Example, fake, workdir: Path) -> list[tuple[str, str, s
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_readme_example(example, readme_fake, tmp_path):
     if example.skip_reason:
-        pytest.skip(f"marked not run in the README: {example.skip_reason}")
+        pytest.skip(f"marked not run in {example.source}: {example.skip_reason}")
     workdir = tmp_path / "me"
     workdir.mkdir()
     if example.setup_file:
         (workdir / example.setup_file).write_text(SETUP_FILES[example.setup_file](), encoding="utf-8")
     for command, shown, got in run_example(example, readme_fake, workdir):
-        assert got == shown, f"{example.id}: `{command}` prints something else than README.md shows"
+        assert got == shown, f"{example.id}: `{command}` prints something else than {example.source} shows"
 
 
-def test_the_readme_has_examples_that_call_the_api_and_one_dry_run():
+def _run_commands(source: str | None = None) -> set[str]:
+    """The openai-skill commands the run examples show (in one file, or anywhere)."""
+    return {cmd.split()[1] for e in EXAMPLES if not e.skip_reason and source in (None, e.source)
+            for cmd, _ in e.steps if cmd.startswith("openai-skill ")}
+
+
+def test_the_docs_have_examples_that_call_the_api_and_the_readme_a_dry_run():
     commands = [cmd for e in EXAMPLES if not e.skip_reason for cmd, _ in e.steps]
     assert len(commands) >= 8
-    assert any("--dry-run" in cmd for cmd in commands)
-    assert {"models", "chat", "image", "embed", "run"} <= {cmd.split()[1] for cmd in commands
-                                                          if cmd.startswith("openai-skill ")}
+    # Every action's command is shown running somewhere, the long outputs in docs/cli.md...
+    assert {"models", "chat", "image", "embed", "run", "actions", "doctor"} <= _run_commands()
+    assert {"models", "image", "embed"} <= _run_commands("docs/cli.md")
+    # ...and the README itself shows a call, a dry run and a refused input, all run.
+    readme = [cmd for e in EXAMPLES if not e.skip_reason and e.source == "README.md" for cmd, _ in e.steps]
+    assert {"chat", "run", "doctor"} <= _run_commands("README.md")
+    assert any("--dry-run" in cmd for cmd in readme) and "echo $?" in readme
+
+
+def test_examples_are_read_from_every_doc_and_named_by_their_file():
+    # A block in any docs/ page is found, and reported under its own file.
+    (found,) = parse_examples("intro\n<!-- example -->\n```console\n$ openai-skill models\n```\n", "docs/x.md")
+    assert found.id == "docs/x.md:3:openai-skill models" and found.steps == [("openai-skill models", "")]
+    assert {"README.md", "docs/cli.md"} <= {e.source for e in EXAMPLES}
 
 
 def test_every_console_block_is_marked_and_a_stale_output_is_caught():
@@ -235,11 +259,12 @@ def test_every_console_block_is_marked_and_a_stale_output_is_caught():
     assert stale != shown and normalize(stale) != normalize(shown)
 
 
-# --- the README's Python blocks: each runs, as a fresh program, against the same fake ----------
+# --- the Python blocks: each runs, as a fresh program, against the same fake ----------------
 
 PYTHON_BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```$", re.S | re.M)
-PYTHON_EXAMPLES = [(README.read_text(encoding="utf-8").count("\n", 0, m.start("body")), m.group("body"))
-                   for m in PYTHON_BLOCK.finditer(README.read_text(encoding="utf-8"))]
+PYTHON_EXAMPLES = [(f"{_name(path)}:{text.count(chr(10), 0, m.start('body'))}", m.group("body"))
+                   for path in DOCS for text in [path.read_text(encoding="utf-8")]
+                   for m in PYTHON_BLOCK.finditer(text)]
 # Run first in each block's process: any name lookup but loopback fails, so an example that
 # would reach a real host fails here instead of opening a connection (examples use the fake).
 LOOPBACK_ONLY = """
@@ -253,13 +278,13 @@ socket.getaddrinfo = _loopback_only
 """
 
 
-@pytest.mark.parametrize("line, code", PYTHON_EXAMPLES, ids=[f"README.md:{line}:python" for line, _ in PYTHON_EXAMPLES])
-def test_readme_python_block_runs(line, code, readme_fake, tmp_path):
+@pytest.mark.parametrize("where, code", PYTHON_EXAMPLES, ids=[f"{where}:python" for where, _ in PYTHON_EXAMPLES])
+def test_readme_python_block_runs(where, code, readme_fake, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_API_KEY=CANARY_KEY, OPENAI_BASE_URL=readme_fake.url_for("/v1"))
     proc = subprocess.run([sys.executable, "-c", LOOPBACK_ONLY + code], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=120)
-    assert proc.returncode == 0, f"README.md:{line}: the Python example fails:\n{proc.stderr}"
+    assert proc.returncode == 0, f"{where}: the Python example fails:\n{proc.stderr}"
     assert CANARY_KEY not in proc.stdout + proc.stderr
 
 
@@ -275,7 +300,7 @@ def test_the_python_examples_are_found_and_the_guard_refuses_other_hosts(tmp_pat
 
 def main(argv: list[str]) -> int:
     """`python tests/test_readme_examples.py --print` reruns every example against the fake and
-    prints the outputs, to paste into the README after a deliberate change."""
+    prints the outputs, to paste into the README or the docs/ page after a deliberate change."""
     import tempfile
 
     server = serve_readme_answers(FakeOpenAI())

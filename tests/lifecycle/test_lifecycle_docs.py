@@ -1,6 +1,6 @@
-"""One source of truth: the defaults and the lifecycle live in skill.yaml; the README's tables,
-SKILL.md, the CLI's help, the published schemas and the jobs follow it (a change to the data
-without the docs fails here)."""
+"""One source of truth: the defaults and the lifecycle live in skill.yaml; the README's defaults
+table, docs/models.md's shutdown table, SKILL.md, the CLI's help, the published schemas and the
+jobs follow it (a change to the data without the docs fails here)."""
 
 import re
 from pathlib import Path
@@ -13,21 +13,24 @@ from openai_skill.surfaces.exports.skill_md import render
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+MODELS_DOC = (REPO / "docs" / "models.md").read_text(encoding="utf-8")  # the whole lifecycle, for users who pick models
 MANIFEST = load_manifest()
 TABLE = Table(MANIFEST.lifecycle)
 COMMANDS = {"chat": "chat-completion", "image": "generate-image", "embed": "create-embedding"}
 
 
 def _section() -> str:
-    return README.split("## Models: lifecycle, defaults and `doctor`", 1)[1].split("\n## ", 1)[0]
+    """The README's Models part of Settings and limits."""
+    return README.split("\n### Models\n", 1)[1].split("\n#", 1)[0]
 
 
-def test_the_readme_lifecycle_table_is_skill_yamls():
-    rows = re.findall(r"^\| (`[^|]+) \| (\d{4}-\d{2}-\d{2}) \| ([^|]+) \|$", _section(), re.MULTILINE)
+def test_the_lifecycle_table_in_the_docs_is_skill_yamls():
+    rows = re.findall(r"^\| (`[^|]+) \| (\d{4}-\d{2}-\d{2}) \| ([^|]+) \|$", MODELS_DOC, re.MULTILINE)
     expected = [(", ".join(f"`{m}`" for m in e["models"]), e["shutdown"],
                  " or ".join(f"`{m}`" for m in e["replacement"])) for e in MANIFEST.lifecycle["shutdowns"]]
     assert rows == expected
-    assert f"(checked {MANIFEST.lifecycle['checked']})" in _section()
+    assert f"(checked {MANIFEST.lifecycle['checked']})" in MODELS_DOC
+    assert "](docs/models.md)" in _section()  # the README sends readers to it
 
 
 def test_the_readme_defaults_table_is_skill_yamls():

@@ -1,5 +1,5 @@
 """The real OpenClaw 2026.9.6 CLI, under a temporary HOME: the skill installs and is eligible
-once `openai-skill` is on PATH; the README's openclaw.json makes `secrets audit --allow-exec`
+once `openai-skill` is on PATH; docs/agents.md's openclaw.json makes `secrets audit --allow-exec`
 clean with a vault in key-file and in passphrase mode; `mcp add` probes and saves the server
 and `mcp probe` lists the four tools and setup_integration."""
 
@@ -17,7 +17,7 @@ from support.agent_clients import agent_tool
 from support.canary import CANARY_KEY
 from support import REPO
 
-README = (REPO / "README.md").read_text(encoding="utf-8")
+AGENTS_DOC = (REPO / "docs" / "agents.md").read_text(encoding="utf-8")  # the openclaw.json users copy
 TOOLS = ["openai__openai_chat_completion", "openai__openai_generate_image", "openai__openai_list_models",
          "openai__openai_create_embedding", "openai__setup_integration"]
 PASSPHRASE = "fake-canary-passphrase-for-tests"
@@ -79,8 +79,8 @@ def test_skill_installs_and_is_eligible_only_with_the_command_on_path(openclaw, 
     assert Path(ready["filePath"]).read_text() == (REPO / "SKILL.md").read_text()
 
 
-def _readme_openclaw_json(command: str, drop_pass_env: bool = False) -> str:
-    block = re.search(r"<!-- openclaw.json -->\n```json\n(.*?)```", README, re.DOTALL).group(1)
+def _documented_openclaw_json(command: str, drop_pass_env: bool = False) -> str:
+    block = re.search(r"<!-- openclaw.json -->\n```json\n(.*?)```", AGENTS_DOC, re.DOTALL).group(1)
     config = json.loads(block)
     provider = config["secrets"]["providers"]["openai-skill"]
     assert provider["command"] == "/absolute/path/to/openai-skill"
@@ -101,20 +101,20 @@ def _audit(openclaw, *flags, env=None) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
-def test_secrets_audit_is_clean_with_the_readme_config_and_a_key_file_vault(openclaw, installed_cli):
+def test_secrets_audit_is_clean_with_the_documented_config_and_a_key_file_vault(openclaw, installed_cli):
     assert installed_cli("setup", stdin=CANARY_KEY).code == 0
-    _write_config(_readme_openclaw_json(_installed_exe()))
+    _write_config(_documented_openclaw_json(_installed_exe()))
 
     code, report = _audit(openclaw, "--allow-exec")
     assert code == 0 and report["status"] == "clean", report
     assert report["resolution"] == {"refsChecked": 1, "skippedExecRefs": 0, "resolvabilityComplete": True}
 
-    # Without --allow-exec the exec ref is skipped and "clean" proves nothing (README says so).
+    # Without --allow-exec the exec ref is skipped and "clean" proves nothing (docs/agents.md says so).
     code, skipped = _audit(openclaw)
     assert code == 0 and skipped["status"] == "clean" and skipped["resolution"]["skippedExecRefs"] == 1
 
     # And the reason for passEnv: OpenClaw starts the provider with an empty environment.
-    _write_config(_readme_openclaw_json(_installed_exe(), drop_pass_env=True))
+    _write_config(_documented_openclaw_json(_installed_exe(), drop_pass_env=True))
     code, report = _audit(openclaw, "--allow-exec")
     assert code != 0 and report["status"] == "unresolved"
     assert "NOT_FOUND" in report["findings"][0]["message"]
@@ -124,7 +124,7 @@ def test_secrets_audit_is_clean_with_a_passphrase_vault(openclaw, installed_cli)
     made = installed_cli("setup", "--passphrase", stdin=CANARY_KEY,
                          env={"OPENAI_SKILL_VAULT_PASSPHRASE": PASSPHRASE})
     assert made.code == 0 and json.loads(made.out)["master_key"] == "passphrase"
-    _write_config(_readme_openclaw_json(_installed_exe()))
+    _write_config(_documented_openclaw_json(_installed_exe()))
 
     code, report = _audit(openclaw, "--allow-exec", env={"OPENAI_SKILL_VAULT_PASSPHRASE": PASSPHRASE})
     assert code == 0 and report["status"] == "clean", report
