@@ -247,6 +247,15 @@ def test_the_readme_links_the_maintainer_docs_and_every_link_between_the_docs_re
     assert checked >= 15  # the pattern still finds the links
 
 
+def test_the_readme_stays_a_users_guide_in_the_documented_order():
+    # It grew by accretion to 850 lines once (issue 14): depth goes to a docs/ page it links.
+    lines = README.count("\n")
+    assert lines <= 600, f"README.md has {lines} lines: move the depth to docs/ (see docs/CONTRIBUTING.md)"
+    sections = re.findall(r"^## (.+)$", FENCE.sub("", README), re.MULTILINE)
+    assert sections == ["Step 0: a clone and a virtual environment", "Two commands", "For agents", "CLI reference",
+                        "Python API", "Settings and limits", "The vault", "Troubleshooting"]
+
+
 def test_the_key_lookup_order_in_the_readme_is_the_codes():
     from openai_skill.secrets.sources import KeyChain
 
