@@ -18,6 +18,7 @@ import pickle
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -227,6 +228,21 @@ def test_a_plain_call_inside_a_process_leaves_the_garbage_collector_as_it_was(cl
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_plain_call_as_the_whole_process_closes_the_spend_ledger_before_exit(cli, installed_cli, openai, key):
+    """The CLI process freezes the collector when its call is done (no collection at exit), so
+    what only that collection would have closed is closed first: with a cap set, the ledger's
+    SQLite connection (in a reference cycle) is closed and its WAL checkpointed, as before."""
+    import gc
+
+    assert installed_cli("budget", "set", "--daily", "5").code == 0  # no connection left open here
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "openai-skill"
+    done = installed_cli("chat", "hi")
+    assert done.code == 0, done.err
+    assert (folder / "spend.sqlite3").is_file() and not (folder / "spend.sqlite3-wal").exists()
+    assert gc.get_freeze_count() == 0  # in someone else's process nothing is frozen
+    assert cli("chat", "hi").code == 0 and gc.get_freeze_count() == 0
 
 
 def test_the_watchdog_monitor_is_woken_only_for_a_dog_that_expires_sooner(monkeypatch):

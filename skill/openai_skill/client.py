@@ -41,9 +41,7 @@ from .transport.request import ApiRequest, endpoint_request
 
 class Prepared(tuple):
     """A checked call: the action, its rule-applied parameters, and the HTTP request (no key).
-
-    A named tuple written out: `typing.NamedTuple` runs `exec` at import (~0.2 ms of every
-    CLI call)."""
+    A named tuple written out: `typing.NamedTuple` runs `exec` at import (~0.2 ms a CLI call)."""
 
     __slots__ = ()
     _fields = ("action", "params", "request", "warnings")
@@ -310,7 +308,6 @@ class Client:
 
 
 # --- the default client behind `openai_skill.invoke` ---
-
 # The keyword arguments a Client takes: the facade turns any other into an InputError naming
 # the nearest one (read from the signature, so the list cannot drift).
 _code = Client.__init__.__code__
@@ -330,6 +327,14 @@ def default_client() -> Client:
     if current is None or current[0] != snapshot:
         current = _default = (snapshot, Client())
     return current[1]
+
+
+def close_default() -> None:
+    """Close the default client if one was built (a CLI process about to end: surfaces/cli)."""
+    global _default
+    if _default is not None:
+        _default, (_, client) = None, _default
+        client.close()
 
 
 def _environment_snapshot() -> tuple:
@@ -368,10 +373,8 @@ def invoke(action: str, input: dict | None = None, **options) -> dict:
     return client.invoke(action, input, **call)
 
 
-# Cancel / cancelling: end calls from another thread (a cancelled MCP call, Ctrl-C in a bulk run):
-#     switch = Cancel()
-#     with cancelling(switch): client.invoke(...)      # in the worker
-#     switch.cancel()                                   # anywhere: its connection closes now
+# Cancel / cancelling end calls from another thread (a cancelled MCP call, Ctrl-C in a bulk run):
+# `with cancelling(switch): client.invoke(...)` in the worker, `switch.cancel()` anywhere.
 __all__ = ["Client", "Prepared", "invoke", "default_client", "Cancel", "cancelling"]
 
 
