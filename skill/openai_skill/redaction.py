@@ -42,7 +42,8 @@ WINDOW_CHARS = 6
 # compared through this length-preserving table, so spans map back one to one.
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # An HTML numeric character reference, decimal or hex (`&#45;`, `&#x2D;`), `;` optional.
-_CHAR_REF = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?")
+# (Compiled on first use, as the patterns below: only text with `&#` in it needs it.)
+_CHAR_REF = r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?"
 MAX_ECHO_SIDE_CHARS = 64    # how far around a `***` run the masked echo's ends are looked for
 MIN_ECHO_PREFIX = 3         # `sk-` at least before the stars
 MIN_ECHO_CHARS = 6          # and more than a bare `sk-***` around them
@@ -259,7 +260,7 @@ def _decode_char_refs(text: str) -> tuple[str, list[int]]:
     """`text` with numeric character references decoded, and for each decoded position (and
     the end) the position in `text` it came from."""
     out, where, last = [], [], 0
-    for match in _CHAR_REF.finditer(text):
+    for match in re.finditer(_CHAR_REF, text):
         for i in range(last, match.start()):
             out.append(text[i])
             where.append(i)

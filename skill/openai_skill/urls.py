@@ -194,9 +194,11 @@ def _origin_shape(text: str) -> bool:
 
 # An API object id (`batch_abc`, `file-abc`) as it may appear in a URL path or a file name:
 # nothing that a path, a URL or a shell could read as structure (`/`, `.`, `%`, `?`, `#`).
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,200}")
+# Both compiled on first use (re keeps them): only jobs check ids and paths, and every CLI
+# call imports this module.
+ID_PATTERN = r"[A-Za-z0-9_-]{1,200}"
 # The path of a request that is not an action: `/files`, `/batches/<id>/cancel`, ...
-API_PATH = re.compile(r"(?:/[A-Za-z0-9_-]{1,200}){1,8}")
+API_PATH = r"(?:/[A-Za-z0-9_-]{1,200}){1,8}"
 
 
 def checked_id(value, what: str, *, from_server: bool) -> str:
@@ -206,20 +208,20 @@ def checked_id(value, what: str, *, from_server: bool) -> str:
     batch's `id`): a hostile gateway may answer `../../.bashrc` or an absolute path, so a
     refusal is UnexpectedResponseError (nothing is fetched or written). Otherwise the user
     gave it: InputError naming the field."""
-    if isinstance(value, str) and ID_PATTERN.fullmatch(value):
+    if isinstance(value, str) and re.fullmatch(ID_PATTERN, value):
         return value
     shown = repr(value[:80] + ("…" if len(value) > 80 else "")) if isinstance(value, str) else repr(value)[:80]
     if from_server:
         raise UnexpectedResponseError(f"the server's {what} {shown} is not an id (letters, digits, _ or -); "
                                       "nothing was fetched or written for it")
     raise InputError(f"{what}: expected an id of letters, digits, _ or -, got {shown}",
-                     field=what, expected="[A-Za-z0-9_-]{1,200}", given=shown)
+                     field=what, expected=ID_PATTERN, given=shown)
 
 
 def check_api_path(path: str) -> str:
     """Refuse an API path that is not plain `/segment/...` (a `..`, `%2e`, `?` or `//` from
     an id that slipped through would change which resource the key is sent to)."""
-    if not isinstance(path, str) or not API_PATH.fullmatch(path):
+    if not isinstance(path, str) or not re.fullmatch(API_PATH, path):
         raise InsecureTransportError(f"refusing to build a request for the API path {str(path)[:120]!r}: "
                                      "only /name/id/... made of letters, digits, _ and - is sent")
     return path

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 from ..config import CONFIG_FOLDER_VARIABLES
 from ..errors import APIError, BudgetError
 from .caps import caps_path, env_caps, ledger_path, read_caps
-from .estimate import worst_case
 from .prices import Cost, cost_of, table
 
 if TYPE_CHECKING:
@@ -35,6 +34,14 @@ if TYPE_CHECKING:
 
 # What a hold reserves: a Cost, or a function that computes it (called only when a cap is set).
 Worst = Cost | Callable[[], Cost]
+
+
+def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
+    """The most a call can cost by the price table (`estimate.worst_case`; imported on first
+    use: without a cap, a plain call never asks for it)."""
+    from .estimate import worst_case as _worst_case
+
+    return _worst_case(action, params, batch=batch)
 
 
 class Hold:
