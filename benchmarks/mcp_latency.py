@@ -127,7 +127,8 @@ def measure(calls: int, starts: int, base_url: str) -> dict:
               "bare_http_vs_noop_p50": round(rows["bare_http"]["p50_ms"] / rows["noop"]["p50_ms"], 3),
               "mcp_vs_in_process_p50": round(rows["mcp"]["p50_ms"] / rows["in_process"]["p50_ms"], 3)}
     return {"calls": calls, "rows": rows, "ratios": ratios,
-            "targets": {"mcp_vs_noop_p50_at_most": 1.5, "mcp_vs_bare_http_p50_at_most": 1.5}, "load_average": os.getloadavg()}
+            "targets": {"mcp_vs_noop_p50_at_most": 1.5, "mcp_vs_bare_http_p50_at_most": 1.5},
+            "load_average": os.getloadavg()}
 
 
 def main() -> None:

@@ -99,7 +99,8 @@ def targets(results: dict) -> list[tuple]:
                      "<= 1.5x", f"p50 {r['mcp']['p50_ms']:.2f} vs {r['noop']['p50_ms']:.2f} ms",
                      f"{m['calls']} calls each, in turn"))
         if "bare_http" in r:   # the fair floor: a tool that only makes the bare HTTP call
-            rows.append(("MCP tools/call p50 vs no-op tool + bare HTTP call", f"{m['ratios']['mcp_vs_bare_http_p50']:.3f}x",
+            rows.append(("MCP tools/call p50 vs no-op tool + bare HTTP call",
+                         f"{m['ratios']['mcp_vs_bare_http_p50']:.3f}x",
                          "<= 1.5x", f"p50 {r['mcp']['p50_ms']:.2f} vs {r['bare_http']['p50_ms']:.2f} ms",
                          f"the HTTP call alone: {m['ratios']['bare_http_vs_noop_p50']:.2f}x the no-op"))
     return rows
