@@ -332,9 +332,9 @@ def default_client() -> Client:
 def close_default() -> None:
     """Close the default client if one was built (a CLI process about to end: surfaces/cli)."""
     global _default
-    if _default is not None:
-        _default, (_, client) = None, _default
-        client.close()
+    current, _default = _default, None
+    if current is not None:
+        current[1].close()
 
 
 def _environment_snapshot() -> tuple:
