@@ -229,3 +229,22 @@ def test_argparse_echo_of_a_pasted_key_is_masked_but_words_are_not(cli):
     result = cli("models", pasted, "risk-free")
     assert result.code == 2
     assert pasted not in result.err and "risk-free" in result.err
+
+
+def test_a_text_too_short_to_hold_any_masked_form_is_passed_over_as_the_full_search_would():
+    """redact() returns texts shorter than _SHORTEST_MASKED at once; the full search finds
+    nothing in any of them either (the key's own pieces, stars, character references)."""
+    from hypothesis import given, settings, strategies as st
+
+    remember(CANARY_KEY)
+    pieces = st.sampled_from([CANARY_KEY[:i] for i in range(1, 9)] + [CANARY_KEY[-i:] for i in range(1, 9)]
+                             + ["***", "*", "&#", "&#45;", "&#x2D;", "%2D", "-", "sk-"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(pieces, max_size=4).map("".join))
+    def check(text):
+        if len(text) < redaction._SHORTEST_MASKED:
+            assert redact(text) == text == redaction._apply(text, redaction._spans(text, redaction._held))
+
+    check()
+    assert redaction._SHORTEST_MASKED == redaction.MIN_SECRET_CHARS == 8

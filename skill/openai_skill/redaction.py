@@ -58,6 +58,7 @@ MIN_KEY_SHAPE_CHARS = 20
 _BEARER = r"(?i)(bearer\s+)[^\s\"',;]{8,}"
 _STARS = r"\*{3,}"
 _ECHO_CHARS = r"[A-Za-z0-9_-]*"
+_SHORTEST_MASKED = min(MIN_SECRET_CHARS, MIN_FRAGMENT_CHARS, MIN_ECHO_CHARS + 3)
 
 
 class _Secret:
@@ -182,7 +183,10 @@ def remembered_count() -> int:
 
 def redact(text: str) -> str:
     """`text` with every held secret, in any of its encodings, masked; nothing else changed."""
-    if not text or not _held.secrets or not isinstance(text, str):
+    # Shorter than any held form (MIN_SECRET_CHARS), fragment (MIN_FRAGMENT_CHARS) or masked
+    # echo (MIN_ECHO_CHARS and three stars) can be: nothing to look for. Most strings of a
+    # result are such ("assistant", "stop", its keys), and every result is masked string by string.
+    if not text or not _held.secrets or not isinstance(text, str) or len(text) < _SHORTEST_MASKED:
         return text
     return _apply(text, _spans(text, _held))
 
