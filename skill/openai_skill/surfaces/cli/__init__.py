@@ -157,7 +157,10 @@ def _close_for_exit() -> None:
     ledger (a SQLite connection sits in a reference cycle; closing it checkpoints its WAL)."""
     client = sys.modules.get("openai_skill.client")
     if client is not None:
-        client.close_default()
+        try:
+            client.close_default()
+        except Exception:  # noqa: S110  as at exit: a close that fails changes nothing the call did
+            pass
 
 
 def _internal_error(exc: BaseException, as_json: bool) -> int:
