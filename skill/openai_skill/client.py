@@ -183,7 +183,7 @@ class Client:
             return {**out, "warnings": list(prepared.warnings)} if prepared.warnings else out
         # The worst case is a function: computed only when a cap is set (the default skips it).
         with self.hold(lambda: spend.worst_case(action_id, prepared.params), surface=surface,
-                       action=action_id) as held:
+                       action=action_id, params=prepared.params) as held:
             try:
                 if prepared.request.stream:
                     data, request_id = self._stream_answer(action_id, prepared.request, on_text)
@@ -192,7 +192,7 @@ class Client:
                     data, request_id = response.data, response.request_id
             except NotFoundError as exc:
                 raise self._unknown_model(exc, prepared.params.get("model")) from None
-            cost = held.settle(spend.cost_of(action_id, prepared.params, data), request_id)
+            cost = held.settle(spend.cost_of(action_id, prepared.params, data), request_id, data)
         actions.observe(action_id, data, origin=self.origin, env=self._env)
         result = actions.shape(action_id, data, request_id, prepared.params)
         result["cost"] = cost.to_dict()
@@ -227,13 +227,14 @@ class Client:
         return spend.cost_of(action, params, answer, batch=batch)
 
     def hold(self, worst: spend.Worst, *, surface: str, action: str, ref: str | None = None,
-             hold_seconds: float | None = None) -> spend.Hold:
+             hold_seconds: float | None = None, params: dict | None = None) -> spend.Hold:
         """Reserve `worst` (a Cost, or a function giving it: called only while a cap is set)
         against the caps (BudgetError, nothing sent, when one refuses it); use as a context
         manager around the send, and `settle` the real cost inside it. A reservation never
         settled counts at its worst case (after `hold_seconds`, default the call's deadline, it
-        is shown as unsettled)."""
-        return self.guard.hold(worst, surface=surface, action=action, ref=ref,
+        is shown as unsettled). Every call is also a row of the call log (`params`: the request's
+        parameters, for its prompt text when OPENAI_SKILL_LOG_TEXT=1)."""
+        return self.guard.hold(worst, surface=surface, action=action, ref=ref, params=params,
                                hold_seconds=hold_seconds or self.settings.deadline)
 
     def _stream_answer(self, action_id: str, request: ApiRequest, on_text) -> tuple[dict, str | None]:

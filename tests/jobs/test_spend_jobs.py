@@ -31,6 +31,9 @@ def test_bulk_reserves_per_request_and_a_cap_stops_the_run_between_requests(open
     assert result.code == 7, result.err
     assert "refused before sending: the daily cap is" in result.err
     rows = Guard().ledger.rows()
+    refused = [r for r in rows if r["status"] == "refused"]   # the call log keeps the refusal too
+    assert [(r["surface"], r["error"], r["settled_usd"]) for r in refused] == [("bulk", "BudgetError", 0.0)]
+    rows = [r for r in rows if r["status"] != "refused"]
     sent = openai.count("POST", "/v1/embeddings")
     assert 1 <= sent < 10 and len(rows) == sent              # every request reserved, none past the cap
     assert all(r["surface"] == "bulk" and r["status"] == "settled" for r in rows)
@@ -52,13 +55,14 @@ def test_batch_create_reserves_the_whole_batch_and_refuses_before_any_upload(ope
     assert openai.files == {} and openai.batches == {}
 
 
-def test_batch_lines_are_priced_only_while_a_cap_is_set(openai, cli, tmp_path, monkeypatch):
+def test_batch_lines_are_priced_only_while_a_cap_is_set_or_the_call_log_is_on(openai, cli, tmp_path, monkeypatch):
     from openai_skill.client import Client
     from openai_skill.jobs.batch.api import worst_of
     from openai_skill.jobs.batch.inputs import write_parts
 
     lines = _chat_lines(tmp_path / "in.jsonl", 3).read_text().splitlines()
     (tmp_path / "a").mkdir()
+    monkeypatch.setenv("OPENAI_SKILL_CALL_LOG", "0")
     unpriced = write_parts("chat-completion", lines, tmp_path / "a", Client())
     assert worst_of(unpriced, "chat-completion").usd is None     # a cap set meanwhile refuses it
     assert cli("budget", "set", "--daily", "100").code == 0
@@ -67,6 +71,13 @@ def test_batch_lines_are_priced_only_while_a_cap_is_set(openai, cli, tmp_path, m
     each = [Client().worst_case("chat-completion", Client().prepare("chat-completion", json.loads(line)).params,
                                 batch=True).usd for line in lines]
     assert worst_of(priced, "chat-completion").usd == pytest.approx(sum(each)) and all(each)
+    from openai_skill.spend.caps import caps_path, ledger_path
+
+    caps_path(ledger_path()).unlink()                             # no cap again (as a person's `budget clear`)
+    monkeypatch.delenv("OPENAI_SKILL_CALL_LOG")                  # the call log records the estimate too
+    (tmp_path / "c").mkdir()
+    logged = write_parts("chat-completion", lines, tmp_path / "c", Client())
+    assert worst_of(logged, "chat-completion").usd == pytest.approx(sum(each))
 
 
 def test_batch_results_settle_the_reservation_at_the_batch_price(openai, cli, tmp_path):

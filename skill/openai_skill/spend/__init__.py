@@ -1,4 +1,5 @@
-"""The spend guard: prices as data, the cost of every call, and caps checked before sending.
+"""The spend guard: prices as data, the cost of every call, caps checked before sending, and
+the call log.
 
     guard = Guard(env)
     with guard.hold(lambda: worst_case(action, params), surface="cli", action=action,
@@ -10,10 +11,11 @@
 every surface passes through one place. Threat model: caps stop runaway and misled agents, not
 a hostile program running as the user (which can edit the ledger or this code).
 
-Cost of the guard: with no cap stored (no caps file) and none in the environment -- the
-default -- a hold is one `stat`: the worst case is not computed, SQLite is not imported and no
-file is written. While a cap is set, each paid call is one transaction to reserve and one to
-settle in the ledger (`ledger.py`).
+Every call ends as one row of the call log (`journal.py`), success or failure, refused or not,
+unless OPENAI_SKILL_CALL_LOG=0. Cost of the guard: with no cap stored (no caps file) and none in
+the environment -- the default -- a hold is one `stat`, and its end one line appended to the
+journal (tens of microseconds; SQLite is not imported). While a cap is set, each paid call is one
+transaction to reserve and one to settle in the ledger (`ledger.py`), and the row is that one.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import CONFIG_FOLDER_VARIABLES
-from ..errors import APIError, BudgetError
+from ..errors import APIError, BudgetError, CredentialsError, InputError, SkillError
+from . import journal
 from .caps import caps_path, env_caps, ledger_path, read_caps
+from .journal import NO_DEADLINE_HOLD
 from .prices import Cost, cost_of, table
 
 if TYPE_CHECKING:
@@ -44,34 +48,69 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
     return _worst_case(action, params, batch=batch)
 
 
-class Hold:
-    """One reservation: settle it with the real cost, or let it fail. A hold without a row
-    (no cap is set, or a free call) records nothing."""
+class Log:
+    """What the call log records of one call besides its outcome: who called, what, when."""
 
-    def __init__(self, booked: tuple[Ledger, int] | None = None):
+    __slots__ = ("guard", "surface", "action", "worst", "hold_seconds", "made_at", "params", "text", "ref")
+
+    def __init__(self, guard: Guard, surface: str, action: str, worst: Worst, hold_seconds: float | None,
+                 params: dict | None, text: bool, ref: str | None):
+        self.guard, self.surface, self.action, self.worst = guard, surface, action, worst
+        self.hold_seconds, self.params, self.text, self.ref = hold_seconds, params, text, ref
+        self.made_at = time.time()
+
+    def worst_cost(self) -> Cost | None:
+        """The call's worst case (computed now when it was not; None when it cannot be)."""
+        if callable(self.worst):
+            try:
+                self.worst = self.worst()
+            except SkillError:
+                self.worst = None
+        return self.worst
+
+    def texts(self, answer) -> tuple[str | None, str | None]:
+        if not self.text:
+            return None, None
+        return journal.prompt_text(self.params), journal.output_text(answer)
+
+
+class Hold:
+    """One call: a reservation to settle with the real cost (while a cap is set), and its row
+    of the call log. A hold without a reservation writes its row to the journal when it ends."""
+
+    def __init__(self, booked: tuple[Ledger, int] | None = None, log: Log | None = None):
         self.booked = booked   # the ledger and the reservation's row, or None
+        self.log = log         # None: the call log is off (OPENAI_SKILL_CALL_LOG=0)
         self.started = time.monotonic()
         self.done = False
 
-    def settle(self, cost: Cost, request_id: str | None = None) -> Cost:
-        """Record the real cost (unknown: the row stays at its worst case); return `cost`."""
-        self._finish(cost, status="settled" if cost.usd is not None else "cost_unknown", request_id=request_id)
+    def settle(self, cost: Cost, request_id: str | None = None, answer=None) -> Cost:
+        """Record the real cost (unknown: the row stays at its worst case); return `cost`.
+        `answer`: OpenAI's answer, for the images count and (text logging on) the output text."""
+        self._finish(cost, status="settled" if cost.usd is not None else "cost_unknown", request_id=request_id,
+                     answer=answer)
         return cost
 
     def attach(self, ref: str) -> None:
         """Name the reservation by what settles it later (a batch's ids); it stays open."""
+        if self.done:
+            return
+        self.done = True
         if self.booked is not None:
-            self.done = True
             try:
                 self.booked[0].attach(self.booked[1], ref)
             except BudgetError:
                 pass  # unnamed, it still counts at its worst case
+        elif self.log is not None:
+            self.log.ref = ref
+            self._journal(None, status="reserved")
 
     def fail(self, exc: BaseException) -> None:
-        """The call failed. An answer with an HTTP status was not billed: the row settles at 0.
-        Anything else (a timeout, a broken stream, an interrupt) may have been billed: the row
-        keeps its worst case."""
-        if isinstance(exc, APIError) and exc.status:
+        """The call failed. An answer with an HTTP status was not billed, nor a call that never
+        left (no key, a refused URL): the row settles at 0. Anything else (a timeout, a broken
+        stream, an interrupt) may have been billed: the row keeps its worst case."""
+        if (isinstance(exc, APIError) and exc.status) or (isinstance(exc, (CredentialsError, InputError))
+                                                          and not isinstance(exc, APIError)):
             self._finish(Cost(0.0, "usage", table().as_of), status="failed", error=type(exc).__name__)
         else:
             self._finish(None, status="left", error=type(exc).__name__)
@@ -81,17 +120,54 @@ class Hold:
         answer was lost): the row keeps its worst case, whatever the error."""
         self._finish(None, status="left", error=type(exc).__name__)
 
+    def refuse(self, exc: BudgetError) -> None:
+        """A cap refused the call before anything was sent: its row says so, at no cost."""
+        self._finish(Cost(0.0, "usage", table().as_of), status="refused", error=type(exc).__name__)
+
     def _finish(self, cost: Cost | None, *, status: str, request_id: str | None = None,
-                error: str | None = None) -> None:
-        if self.done or self.booked is None:
+                error: str | None = None, answer=None) -> None:
+        if self.done:
             return
         self.done = True
+        latency = round(time.monotonic() - self.started, 4)
+        if self.booked is None:
+            if self.log is not None:
+                self._journal(cost, status=status, request_id=request_id, error=error, answer=answer,
+                              latency=latency)
+            return
         ledger, row = self.booked
         try:
-            ledger.settle(row, cost, status=status, request_id=request_id, error=error,
-                               latency=round(time.monotonic() - self.started, 4))
+            ledger.settle(row, cost, status=status, request_id=request_id, error=error, latency=latency,
+                          images=journal.images_in(answer),
+                          texts=self.log.texts(answer) if self.log is not None else (None, None))
         except BudgetError:
             pass  # the call is done and paid; its row stays reserved at the worst case
+
+    def _journal(self, cost: Cost | None, *, status: str, request_id: str | None = None,
+                 error: str | None = None, answer=None, latency: float | None = None) -> None:
+        """This call's row, appended to the journal (never fails the call)."""
+        log = self.log
+        assert log is not None
+        worst = log.worst_cost()
+        details = cost.details if cost is not None else {}
+        record = {"made_at": log.made_at, "surface": log.surface, "action": log.action,
+                  "model": (cost.model if cost is not None else None) or (worst.model if worst else None),
+                  "priced": int(worst is not None and worst.usd is not None),
+                  "reserved_usd": worst.usd if worst is not None else None,
+                  "settled_usd": cost.usd if cost is not None else None, "status": status,
+                  "deadline_at": log.made_at + (log.hold_seconds or NO_DEADLINE_HOLD), "ref": log.ref,
+                  "request_id": request_id, "error": error, "latency_s": latency,
+                  "images": journal.images_in(answer)}
+        for name in ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens"):
+            record[name] = details.get(name)
+        record["prompt_text"], record["output_text"] = log.texts(answer)
+        line = {name: value for name, value in record.items() if value is not None}
+        try:
+            size = journal.append(log.guard.journal_file(), line)
+        except (ValueError, TypeError):
+            return    # a value JSON cannot hold (a NaN cost): no row rather than a broken call
+        if journal.crossed_fold_mark(size, len(journal.encode(line))):
+            log.guard.fold()
 
     def __enter__(self) -> Hold:
         return self
@@ -104,21 +180,28 @@ class Hold:
 
 
 class Guard:
-    """The caps and the ledger for one environment (the config folder it names)."""
+    """The caps, the ledger and the call log for one environment (the config folder it names)."""
 
     def __init__(self, env: Mapping | None = None):
         self.env = os.environ if env is None else env
         self._ledger: Ledger | None = None
         self._where: tuple | None = None   # the config-folder variables _caps_file was found for
         self._caps = ""
+        self._journal = Path()
 
     def _caps_file(self) -> str:
         """The caps file's path, found again only when a variable naming the config folder
         changes (an MCP server follows OPENAI_SKILL_HOME; a call pays a few dict lookups)."""
         where = tuple(self.env.get(name) for name in CONFIG_FOLDER_VARIABLES)
         if where != self._where:
-            self._where, self._caps = where, os.fspath(caps_path(ledger_path(self.env)))
+            ledger = ledger_path(self.env)
+            self._where, self._caps, self._journal = where, os.fspath(caps_path(ledger)), journal.journal_path(ledger)
         return self._caps
+
+    def journal_file(self) -> Path:
+        """The call journal's path (`journal.py`), beside the ledger."""
+        self._caps_file()
+        return self._journal
 
     @property
     def ledger(self) -> Ledger:
@@ -139,38 +222,59 @@ class Guard:
         needed. A job may skip pricing its lines when not; its hold asks again."""
         return bool(env_caps(self.env)) or os.path.exists(self._caps_file())
 
+    def logging(self) -> bool:
+        """Whether calls are logged (OPENAI_SKILL_CALL_LOG, on unless set to 0)."""
+        return journal.enabled(self.env)
+
     def hold(self, worst: Worst, *, surface: str, action: str, hold_seconds: float | None,
-             ref: str | None = None) -> Hold:
+             ref: str | None = None, params: dict | None = None) -> Hold:
         """Reserve the call's worst case against the caps (BudgetError when one refuses it, or
         when a cap is set and the ledger cannot record the reservation: nothing may be sent).
-        `worst` may be a function: it is only computed when a cap is set."""
+        `worst` may be a function: without a cap it is only computed when the call's row is
+        written. `params`: the request's parameters, for the prompt text when it is logged."""
         caps_file = self._caps_file()
         env_set = env_caps(self.env)             # a malformed value is an InputError, never ignored
+        log = (Log(self, surface, action, worst, hold_seconds, params, journal.text_enabled(self.env), ref)
+               if journal.enabled(self.env) else None)
         if not env_set and not os.path.exists(caps_file):
-            return Hold()                        # no cap anywhere: nothing to check or record
+            return Hold(log=log)                 # no cap anywhere: nothing to check; the row goes to the journal
         cost = worst() if callable(worst) else worst
+        if log is not None:
+            log.worst = cost
         if cost.basis == "free":
-            return Hold()
+            return Hold(log=log)
         ledger = self.ledger
         try:
             row = ledger.reserve(cost, surface=surface, action=action, hold_seconds=hold_seconds, ref=ref)
         except BudgetError as exc:
             if exc.details.get("reason") != "ledger_unusable":
-                raise                            # a cap refused it, or the caps file is unreadable
+                Hold(log=log).refuse(exc)        # a cap refused it, or the caps file is unreadable
+                raise
             if not env_set and not read_caps(Path(caps_file))["caps"]:
-                return Hold()                    # only the unpriced allowance is stored: no cap to keep
-            raise BudgetError(f"refused before sending: a spend cap is set and {exc.message}",
-                              reason="ledger_unusable") from None
-        return Hold((ledger, row))
+                return Hold(log=log)             # only the unpriced allowance is stored: no cap to keep
+            refused = BudgetError(f"refused before sending: a spend cap is set and {exc.message}",
+                                  reason="ledger_unusable")
+            Hold(log=log).refuse(refused)
+            raise refused from None
+        return Hold((ledger, row), log=log)
 
     def settle_ref(self, ref: str, cost: Cost) -> None:
-        """Settle the open reservation named `ref` (a `batch create`), if there is a ledger; a
-        ledger that cannot be written leaves it at its worst case (never an underestimate)."""
-        if not ledger_path(self.env).exists():
+        """Settle the open reservation named `ref` (a `batch create`), if there is a ledger or a
+        journal; a ledger that cannot be written leaves it at its worst case (never an
+        underestimate)."""
+        if not ledger_path(self.env).exists() and not self.journal_file().exists():
             return
         try:
             self.ledger.settle_ref(ref, cost, status="settled")
         except BudgetError:
+            pass
+
+    def fold(self) -> None:
+        """Fold the journal into the ledger now; a ledger that cannot be written keeps the
+        journal for later (this never fails a call)."""
+        try:
+            self.ledger.fold()
+        except (SkillError, OSError):
             pass
 
     def close(self) -> None:
@@ -178,4 +282,4 @@ class Guard:
             self._ledger.close()
 
 
-__all__ = ["Guard", "Hold", "Cost", "cost_of", "worst_case", "table", "Worst"]
+__all__ = ["Guard", "Hold", "Log", "Cost", "cost_of", "worst_case", "table", "Worst"]

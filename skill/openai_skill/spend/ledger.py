@@ -4,8 +4,10 @@ Each paid call is a row: reserved at its worst case before anything is sent, set
 real cost after. The caps (`openai-skill budget`, the caps file of `caps.py`) are read inside
 the same transaction as the reservation, under SQLite's write lock (BEGIN IMMEDIATE), and
 `set_caps` replaces them under that lock: two processes can never both see the same room left
-under a cap, so racing processes never overshoot it. The ledger is used only while a cap is
-set (the spend guard skips it otherwise); reading it (`summary`, `rows`) never creates it.
+under a cap, so racing processes never overshoot it. A call that reserves nothing (no cap set,
+a free call, a refusal) is still a row (the call log): it appends to the journal beside the
+ledger (`journal.py`, no SQLite on that path), and every transaction here first folds the
+journal into `calls` (`fold.py`), readers included.
 
 What a row counts: its settled cost once settled, its worst case until then. A call that
 crashed (the process was killed) never settles: after its deadline it is shown as unsettled
@@ -13,13 +15,15 @@ and keeps counting at its worst case, never dropped. A row counts on the UTC day
 it was reserved. Caps in the environment (OPENAI_SKILL_BUDGET_*) can only lower the stored
 ones: an agent that controls its environment cannot lift a cap with them.
 
-Never the key, never prompt or output text: a row holds time, surface, action, model, token
-counts, costs, status, the error's type and the request id. The file is 0600; WAL mode keeps
-it whole when a process is killed mid-write.
+Never the key, never prompt or output text (unless OPENAI_SKILL_LOG_TEXT=1 asks for it, masked
+for keys): a row holds time, surface, action, model, token counts, costs, latency, status, the
+error's type and the request id. The file is 0600; WAL mode keeps it whole when a process is
+killed mid-write. Rows older than OPENAI_SKILL_CALL_LOG_DAYS are dropped (`fold.retain`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -28,11 +32,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import BudgetError, InputError
+from . import fold, journal
 from .caps import ALLOW_UNPRICED, CAP_LABELS, CAPS, ENV_CAPS, caps_path, env_caps, read_caps, usd, write_caps
 from .prices import Cost
 
 BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction (8 racing processes)
-NO_DEADLINE_HOLD = 3600.0    # a call without a deadline counts as crashed after an hour
+NO_DEADLINE_HOLD = journal.NO_DEADLINE_HOLD
 EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
 
 # The schema, one statement each (run in one transaction when the file is new or older than
@@ -59,7 +64,9 @@ SCHEMA = (
     output_tokens INTEGER,
     reasoning_tokens INTEGER,
     images INTEGER,
-    latency_s REAL
+    latency_s REAL,
+    prompt_text TEXT,
+    output_text TEXT
 )""",
     # Only batch reservations have a ref: a partial index costs the other calls nothing.
     """CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref) WHERE ref IS NOT NULL""",
@@ -83,13 +90,19 @@ END""",
     UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)
         WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);
 END""",
+    # The call log: journal files already folded (`fold.py`), and small facts (the day retention ran).
+    """CREATE TABLE IF NOT EXISTS journal_folded (name TEXT PRIMARY KEY)""",
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
+    """CREATE INDEX IF NOT EXISTS calls_made_at ON calls(made_at)""",
 )
+# Columns added after version 1 (a ledger made before gets them added, once).
+ADDED_COLUMNS = (("prompt_text", "TEXT"), ("output_text", "TEXT"))
 # What a row counts: the settled cost once known, the worst case until then.
 CHARGED = "COALESCE(settled_usd, reserved_usd)"
 # PRAGMA user_version once the schema is in place and `spent` holds every call's charge: a
 # process that finds it skips the schema (the usual open is one PRAGMA read); a ledger made
 # before the totals existed has them rebuilt from its calls, once.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 REBUILD_TOTALS = ("DELETE FROM spent",
                   f"INSERT INTO spent(period, usd) SELECT 'day:' || day, SUM({CHARGED}) FROM calls GROUP BY day",
                   f"INSERT INTO spent(period, usd) SELECT 'month:' || month, SUM({CHARGED}) FROM calls GROUP BY month")
@@ -103,6 +116,7 @@ class Ledger:
         self.caps_file = caps_path(self.path)
         self.env = os.environ if env is None else env
         self.clock = clock
+        self.journal = journal.journal_path(self.path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -132,6 +146,10 @@ class Ledger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not done meanwhile
+                have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+                for name, kind in ADDED_COLUMNS if have else ():
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
                 for statement in (*SCHEMA, *REBUILD_TOTALS):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -141,7 +159,9 @@ class Ledger:
         conn.execute("COMMIT")
 
     def _write(self, work):
-        """Run `work(conn)` in one BEGIN IMMEDIATE transaction (the file's write lock)."""
+        """Run `work(conn)` in one BEGIN IMMEDIATE transaction (the file's write lock), after
+        folding the call journal into `calls` and, once a day, dropping rows past retention."""
+        days = journal.retention_days(self.env)   # a malformed setting: InputError, nothing done
         with self._lock:
             try:
                 conn = self._connection()
@@ -149,12 +169,24 @@ class Ledger:
             except (sqlite3.Error, OSError) as exc:
                 raise self._unusable(exc) from None
             try:
+                try:
+                    folded = fold.fold(conn, self.journal, self.periods)
+                    fold.retain(conn, self.clock(), days, self.periods)
+                except (sqlite3.Error, OSError) as exc:
+                    raise self._unusable(exc) from None
                 out = work(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            return out
+        for aside in folded:   # only now: removed before the commit, a crash would lose its rows
+            with contextlib.suppress(OSError):
+                aside.unlink()
+        return out
+
+    def fold(self) -> None:
+        """Fold the call journal into the ledger now (a writer whose journal grew does this)."""
+        self._write(lambda conn: None)
 
     def _unusable(self, exc) -> BudgetError:
         return BudgetError(f"the spend ledger {self.path} cannot be used ({type(exc).__name__}: {exc}); "
@@ -262,7 +294,8 @@ class Ledger:
         return self._write(work)
 
     def settle(self, row: int, cost: Cost | None, *, status: str, request_id: str | None = None,
-               error: str | None = None, latency: float | None = None) -> None:
+               error: str | None = None, latency: float | None = None, images: int | None = None,
+               texts: tuple[str | None, str | None] = (None, None)) -> None:
         """Record the real cost; a cost that is unknown keeps the row at its worst case."""
         details = cost.details if cost is not None else {}
         settled = cost.usd if cost is not None else None
@@ -271,10 +304,10 @@ class Ledger:
             conn.execute(
                 "UPDATE calls SET settled_usd = COALESCE(?, settled_usd), status = ?, request_id = ?, error = ?, "
                 "input_tokens = ?, cached_tokens = ?, output_tokens = ?, reasoning_tokens = ?, images = ?, "
-                "latency_s = ? WHERE id = ?",
+                "latency_s = ?, prompt_text = ?, output_text = ? WHERE id = ?",
                 (settled, status, request_id, error, details.get("input_tokens"), details.get("cached_tokens"),
-                 details.get("output_tokens"), details.get("reasoning_tokens"), details.get("images"),
-                 latency, row))
+                 details.get("output_tokens"), details.get("reasoning_tokens"),
+                 details.get("images", images), latency, *texts, row))
         self._write(work)
 
     def attach(self, row: int, ref: str) -> None:
@@ -307,7 +340,7 @@ class Ledger:
                 f"SELECT COUNT(*), COALESCE(SUM({CHARGED}), 0) FROM calls WHERE settled_usd IS NULL "
                 "AND status != 'settled' AND deadline_at < ?", (now,)).fetchone()
             return stored, spent, unsettled
-        if self.path.exists():
+        if self.path.exists() or self.journal.exists():
             stored, spent, unsettled = self._write(work)
         else:
             stored, spent, unsettled = read_caps(self.caps_file), {"daily": 0.0, "monthly": 0.0}, (0, 0.0)
@@ -326,14 +359,15 @@ class Ledger:
             out["caps"][name] = entry
         return out
 
-    def rows(self) -> list[dict]:
-        """Every row as a dict (tests and the usage views read this); none without a file."""
-        if not self.path.exists():
+    def rows(self, since: float | None = None) -> list[dict]:
+        """Every row (made at or after `since`, a time.time() instant) as a dict, oldest first,
+        the journal folded in first (tests and the usage views read this); none without a file."""
+        if not self.path.exists() and not self.journal.exists():
             return []
-        with self._lock:
-            conn = self._connection()
-            conn.row_factory = sqlite3.Row
-            try:
-                return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
-            finally:
-                conn.row_factory = None
+
+        def work(conn):
+            cursor = conn.execute("SELECT * FROM calls WHERE made_at >= ? ORDER BY made_at, id",
+                                  (-1.0 if since is None else since,))
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
+        return self._write(work)

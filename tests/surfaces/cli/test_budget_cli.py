@@ -72,7 +72,9 @@ def test_the_result_carries_the_settled_cost_and_the_ledger_records_it(openai, k
     assert cli("models").json()["cost"] == {"usd": 0.0, "basis": "free", "prices_as_of": "2026-12-02"}
     from openai_skill.spend import Guard
 
-    (row,) = Guard().ledger.rows()
+    row, free = Guard().ledger.rows()     # the free call is a row of the call log too
+    assert (free["action"], free["status"], free["settled_usd"], free["surface"]) == ("list-models", "settled", 0.0,
+                                                                                      "cli")
     assert row["surface"] == "cli" and row["status"] == "settled" and row["settled_usd"] == cost["usd"]
     assert row["request_id"] == "req_200_chat/completions" and row["input_tokens"] == 1200
     raw = Guard().ledger.path.read_bytes()

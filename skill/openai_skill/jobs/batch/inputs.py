@@ -113,9 +113,10 @@ def write_parts(action_id: str, lines: Iterable[str], folder: Path, client: Clie
     if there is any, InputError lists them and the caller uploads nothing.
     """
     check_action(action_id)
-    # Each line's worst case only while a cap is set (the default skips that work); a part
-    # left unpriced counts as unknown, so a cap set meanwhile refuses the batch, never passes it.
-    priced = client.guard.active()
+    # Each line's worst case while a cap is set or the call log records it (OPENAI_SKILL_CALL_LOG=0
+    # without a cap skips that work); a part left unpriced counts as unknown, so a cap set
+    # meanwhile refuses the batch, never passes it.
+    priced = client.guard.active() or client.guard.logging()
     problems: list[dict] = []
     bad = 0
     parts: list[Part] = []

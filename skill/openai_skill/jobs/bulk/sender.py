@@ -48,10 +48,11 @@ class EmbeddingSender:
         began before any rate-limit wait)."""
         prepared = self.client.prepare(ACTION, request_input(texts, self.model, self.dimensions))
         with self.client.hold(lambda: self.client.worst_case(ACTION, prepared.params), surface=SURFACE,
-                              action=ACTION) as held:
+                              action=ACTION, params=prepared.params) as held:
             with cancelling(self.switch):
                 response = self.client.send(prepared.request, observe=self.observe, deadline_at=deadline_at)
-            held.settle(self.client.cost_of(ACTION, prepared.params, response.data), response.request_id)
+            held.settle(self.client.cost_of(ACTION, prepared.params, response.data), response.request_id,
+                        response.data)
         vectors = decode_answer(response.data, len(texts), response.request_id)
         self.shape.check(vectors, response.request_id)  # before the engine caches or writes any
         return vectors, response.headers

@@ -1,0 +1,66 @@
+"""Folding the call journal (`journal.py`) into the ledger's `calls`, and keeping the ledger
+bounded. Both run inside the ledger's write transaction (`Ledger._write`), so a fold and the
+reservation or read that follows it see one state; neither imports SQLite itself.
+
+Retention runs at most once per UTC day (the day is kept in `meta`): rows older than the
+retention setting are deleted, except open reservations (status `reserved`: a batch not yet
+fetched, or a call whose process was killed, which still counts at its worst case) and the rows
+of the current UTC month (the monthly cap counts them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .journal import read_aside, set_aside
+
+DAY_SECONDS = 86400.0
+INSERT_COLUMNS = ("made_at", "day", "month", "surface", "action", "model", "priced", "reserved_usd",
+                  "settled_usd", "status", "deadline_at", "ref", "request_id", "error", "input_tokens",
+                  "cached_tokens", "output_tokens", "reasoning_tokens", "images", "latency_s", "prompt_text",
+                  "output_text")
+INSERT = (f"INSERT INTO calls({', '.join(INSERT_COLUMNS)}) "
+          f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})")
+
+
+def fold(conn, journal: Path, periods: Callable[[float], tuple[str, str]]) -> list[Path]:
+    """Insert every journal record not yet folded; the aside files to remove once the caller's
+    transaction has committed (removing one before would lose its records to a crash)."""
+    asides = set_aside(journal)
+    if not asides:
+        return []
+    done = {name for (name,) in conn.execute("SELECT name FROM journal_folded")}
+    for aside in asides:
+        if aside.name in done:
+            continue   # folded by a process killed between its commit and its removal
+        conn.executemany(INSERT, (_row(record, periods) for record in read_aside(aside)))
+        conn.execute("INSERT INTO journal_folded(name) VALUES (?)", (aside.name,))
+    for gone in done - {aside.name for aside in asides}:
+        conn.execute("DELETE FROM journal_folded WHERE name = ?", (gone,))
+    return asides
+
+
+def _row(record: dict, periods) -> tuple:
+    made = record["made_at"]
+    day, month = periods(made)
+    reserved = record.get("reserved_usd")
+    values = {**record, "day": day, "month": month, "reserved_usd": reserved or 0.0,
+              "priced": int(bool(record.get("priced", reserved is not None))),
+              "deadline_at": record.get("deadline_at", made)}
+    return tuple(values.get(name) for name in INSERT_COLUMNS)
+
+
+def retain(conn, now: float, days: int, periods: Callable[[float], tuple[str, str]]) -> int:
+    """Drop rows older than `days` (once per UTC day); how many were dropped."""
+    today, month = periods(now)
+    last = conn.execute("SELECT value FROM meta WHERE key = 'retained_on'").fetchone()
+    if last is not None and last[0] == today:
+        return 0
+    dropped = conn.execute("DELETE FROM calls WHERE made_at < ? AND month < ? AND status != 'reserved'",
+                           (now - days * DAY_SECONDS, month)).rowcount
+    # Totals of periods whose calls are all gone read as nothing, as a missing row does.
+    conn.execute("DELETE FROM spent WHERE ABS(usd) < 1e-9 AND period NOT IN (?, ?)", (f"day:{today}", f"month:{month}"))
+    conn.execute("INSERT INTO meta(key, value) VALUES ('retained_on', ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (today,))
+    return dropped

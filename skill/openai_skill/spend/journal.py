@@ -1,0 +1,296 @@
+"""The call log's hot path: one self-checking line appended per call, folded into the ledger later.
+
+Every call (every surface, success or failure, priced or not) is a row of the ledger's `calls`
+table. Writing SQLite from each cold CLI call would cost its import and a transaction (several
+ms, over the 3 % budget of a ~110 ms call), so a call that holds no reservation (no cap set, or a
+free call, or a refusal) appends one line to `spend.journal` beside the ledger instead: one
+`open(O_APPEND)`, one lock, one `write`, 0600, no SQLite. Everything that reads or writes the
+ledger first folds the journal into `calls` inside its BEGIN IMMEDIATE transaction (`fold`), so
+readers (`Ledger.rows`, `summary`, the usage views, `budget show`) and the caps see every call.
+
+A line is `\\x1e` + JSON (ASCII, so no raw control byte) + `\\t` + its CRC-32 in hex + `\\n`. A line
+whose CRC does not match (a write cut by SIGKILL) is skipped; a record that follows a torn one
+starts at its own `\\x1e`, so it is still read.
+
+Folding, crash-safe and without losing a concurrent append: under the ledger's write lock the
+folder renames the journal aside (`spend.journal.<random>.fold`), takes the aside's lock (a writer
+that opened the journal before the rename finishes its write first), inserts its records, and
+records the aside's name in `journal_folded`, all in one transaction; after the commit it removes
+the aside. A folder killed before its commit leaves the aside to the next folder; one killed
+after it leaves a name the next folder knows is done. A writer that finds, once it holds the
+lock, that its file is no longer the journal (renamed aside meanwhile) opens the new one.
+
+Settings (declared in skill.yaml's `environment`): OPENAI_SKILL_CALL_LOG=0 writes no log row
+(a reservation is still recorded while a cap is set: the caps need it); OPENAI_SKILL_LOG_TEXT=1
+stores prompt and output text too (masked for keys, capped); OPENAI_SKILL_CALL_LOG_DAYS keeps
+rows that many days (default 90; open reservations are always kept).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from ..errors import InputError
+
+JOURNAL_NAME = "spend.journal"
+ASIDE_SUFFIX = ".fold"
+ENV_LOG = "OPENAI_SKILL_CALL_LOG"
+ENV_TEXT = "OPENAI_SKILL_LOG_TEXT"
+ENV_DAYS = "OPENAI_SKILL_CALL_LOG_DAYS"
+DEFAULT_DAYS = 90            # skill.yaml's description of OPENAI_SKILL_CALL_LOG_DAYS states it (a test checks)
+FOLD_BYTES = 256 * 1024      # a writer whose append crosses a multiple of this folds the journal (~700 calls)
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024   # past this (the ledger cannot be written), rows are dropped, not piled up
+MAX_TEXT_CHARS = 32 * 1024   # prompt and output text each, when text logging is on
+MAX_LINE_BYTES = 1024 * 1024  # a longer line is not ours: skipped unread
+NO_DEADLINE_HOLD = 3600.0    # a call without a deadline counts as crashed after an hour
+LOCK_SECONDS = 10.0          # the most a writer or folder waits for the other's lock
+START, SEP, END = b"\x1e", b"\t", b"\n"
+FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+FILE_MODE = 0o600
+
+# POSIX record locks belong to the process, not the thread: this lock keeps a writer thread and
+# a folding thread of one process (an MCP server) apart, as the file lock does between processes.
+_LOCK = threading.Lock()
+
+# What a record may carry, and the type each column takes (anything else is dropped on folding).
+NUMBERS = ("made_at", "reserved_usd", "settled_usd", "deadline_at", "latency_s")
+INTEGERS = ("priced", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "images")
+TEXTS = ("surface", "action", "model", "status", "request_id", "error", "ref", "prompt_text", "output_text")
+COLUMNS = NUMBERS + INTEGERS + TEXTS
+
+
+def journal_path(ledger: Path) -> Path:
+    """The journal beside a ledger file."""
+    return Path(ledger).with_name(JOURNAL_NAME)
+
+
+def _switch(env: Mapping, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"{name}: expected 1 or 0 (on or off), got {env.get(name)!r}", field=name,
+                     expected="1 or 0", given=str(env.get(name)))
+
+
+def enabled(env: Mapping) -> bool:
+    """Whether calls are logged (OPENAI_SKILL_CALL_LOG, default on)."""
+    return _switch(env, ENV_LOG, True)
+
+
+def text_enabled(env: Mapping) -> bool:
+    """Whether prompt and output text are logged (OPENAI_SKILL_LOG_TEXT, default off)."""
+    return _switch(env, ENV_TEXT, False)
+
+
+def retention_days(env: Mapping) -> int:
+    """How many days rows are kept (OPENAI_SKILL_CALL_LOG_DAYS, an integer >= 1)."""
+    raw = (env.get(ENV_DAYS) or "").strip()
+    if not raw:
+        return DEFAULT_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise InputError(f"{ENV_DAYS}: expected a whole number of days >= 1 (default {DEFAULT_DAYS}), got {raw!r}",
+                         field=ENV_DAYS, expected="an integer >= 1", given=raw)
+    return days
+
+
+# --- what a row holds besides the cost ---
+
+def images_in(answer) -> int | None:
+    """How many images an images answer carries (None for any other answer)."""
+    items = answer.get("data") if isinstance(answer, dict) else None
+    if isinstance(items, list) and items and isinstance(items[0], dict) and ("b64_json" in items[0]
+                                                                              or "url" in items[0]):
+        return len(items)
+    return None
+
+
+def _masked(text: str) -> str:
+    """Text as the log may keep it: keys (held ones and key-shaped tokens) masked, capped."""
+    from ..redaction import redact_untrusted
+
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + " [truncated]"
+    return redact_untrusted(text)
+
+
+def prompt_text(params) -> str | None:
+    """The prompt of a call (chat messages as JSON, an image prompt, embeddings input)."""
+    if not isinstance(params, dict):
+        return None
+    for name in ("messages", "prompt", "input"):
+        if name in params:
+            value = params[name]
+            return _masked(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return None
+
+
+def output_text(answer) -> str | None:
+    """The text of an answer (chat choices' content, images' revised prompts); None for vectors."""
+    if not isinstance(answer, dict):
+        return None
+    pieces = [choice.get("message", {}).get("content") for choice in answer.get("choices") or ()
+              if isinstance(choice, dict) and isinstance(choice.get("message"), dict)]
+    if images_in(answer):
+        pieces += [item.get("revised_prompt") for item in answer["data"]]
+    text = "\n".join(piece for piece in pieces if isinstance(piece, str))
+    return _masked(text) if text else None
+
+
+# --- writing: the hot path (no SQLite) ---
+
+def encode(record: Mapping) -> bytes:
+    body = json.dumps(record, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    return START + body + SEP + b"%08x" % binascii.crc32(body) + END
+
+
+def _lock(fd: int, deadline: float) -> bool:
+    """Take the file's lock, waiting at most until `deadline`; False when it did not come."""
+    while True:
+        try:
+            os.lockf(fd, os.F_TLOCK, 0)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+
+
+def append(path: Path, record: Mapping) -> int | None:
+    """Append one record; the journal's size after it (None when nothing was written: the
+    folder cannot be written, or the journal is over its cap). Never raises for the file."""
+    line = encode(record)
+    deadline = time.monotonic() + LOCK_SECONDS
+    if not _LOCK.acquire(timeout=LOCK_SECONDS):
+        return None
+    try:
+        for _ in range(3):   # a folder renamed the journal aside between our open and our lock: again
+            try:
+                fd = os.open(path, FLAGS, FILE_MODE)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(path, FLAGS, FILE_MODE)
+            try:
+                _lock(fd, deadline)   # past the deadline, write anyway: a lost lock is rarer than a lost row
+                mine = os.fstat(fd)
+                try:
+                    now = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                if (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):
+                    continue
+                if mine.st_size >= MAX_JOURNAL_BYTES:
+                    return None
+                written = 0
+                while written < len(line):
+                    written += os.write(fd, line[written:])
+                return mine.st_size + written
+            finally:
+                os.close(fd)
+        return None
+    except OSError:
+        return None
+    finally:
+        _LOCK.release()
+
+
+def crossed_fold_mark(size: int | None, added: int) -> bool:
+    """Whether an append that left the journal at `size` crossed a multiple of FOLD_BYTES."""
+    return size is not None and size // FOLD_BYTES != (size - added) // FOLD_BYTES
+
+
+# --- reading: what a fold does (the caller holds the ledger's write lock) ---
+
+def decode(line: bytes) -> dict | None:
+    """The record of one line, or None when it is torn, altered or not a record."""
+    start = line.rfind(START)
+    if start < 0:
+        return None
+    body, sep, crc = line[start + 1:].rstrip(END).rpartition(SEP)
+    if not sep or len(crc) != 8:
+        return None
+    try:
+        if int(crc, 16) != binascii.crc32(body):
+            return None
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return clean(data) if isinstance(data, dict) else None
+
+
+def clean(data: dict) -> dict | None:
+    """The record with only known columns of the right type; None without its required ones."""
+    out: dict = {}
+    for name in NUMBERS:
+        value = data.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            out[name] = float(value)
+    for name in INTEGERS:
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            out[name] = value
+    for name in TEXTS:
+        value = data.get(name)
+        if isinstance(value, str):
+            out[name] = value[:MAX_TEXT_CHARS + 100]
+    if not all(name in out for name in ("made_at", "surface", "action", "status")):
+        return None
+    return out
+
+
+def records(path: Path) -> Iterator[dict]:
+    """Every whole record of a journal file, in order (a torn or altered line is skipped)."""
+    with open(path, "rb") as handle:
+        while True:
+            line = handle.readline(MAX_LINE_BYTES)
+            if not line:
+                return
+            if not line.endswith(END):   # over the cap: skip to the end of that line
+                while line and not line.endswith(END):
+                    line = handle.readline(MAX_LINE_BYTES)
+                continue
+            record = decode(line)
+            if record is not None:
+                yield record
+
+
+def set_aside(path: Path) -> list[Path]:
+    """Rename the journal aside for folding; every aside file waiting (ours, and any a killed
+    folder left), oldest first. OSError other than "no journal" goes to the caller."""
+    aside = path.with_name(f"{path.name}.{time.time_ns():020d}{os.urandom(4).hex()}{ASIDE_SUFFIX}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        pass
+    prefix = path.name + "."
+    return sorted(path.parent / name for name in os.listdir(path.parent)
+                  if name.startswith(prefix) and name.endswith(ASIDE_SUFFIX))
+
+
+def read_aside(path: Path) -> list[dict]:
+    """The records of an aside file, once every writer that opened it before the rename is done."""
+    deadline = time.monotonic() + LOCK_SECONDS
+    held = _LOCK.acquire(timeout=LOCK_SECONDS)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            _lock(fd, deadline)
+            return list(records(path))
+        finally:
+            os.close(fd)
+    finally:
+        if held:
+            _LOCK.release()
