@@ -53,6 +53,8 @@ class Log:
 
     __slots__ = ("guard", "surface", "action", "worst", "hold_seconds", "made_at", "params", "text", "ref")
 
+    worst: Worst | None
+
     def __init__(self, guard: Guard, surface: str, action: str, worst: Worst, hold_seconds: float | None,
                  params: dict | None, text: bool, ref: str | None):
         self.guard, self.surface, self.action, self.worst = guard, surface, action, worst
@@ -66,7 +68,7 @@ class Log:
                 self.worst = self.worst()
             except SkillError:
                 self.worst = None
-        return self.worst
+        return self.worst if isinstance(self.worst, Cost) else None
 
     def texts(self, answer) -> tuple[str | None, str | None]:
         if not self.text:

@@ -1,0 +1,293 @@
+"""The call log: every call of every surface is a row of the ledger (success or failure, priced
+or not, a cap set or not), with no key and no text unless text logging is asked for; the journal
+that carries rows without SQLite loses none to concurrent writers, folders or SIGKILL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import openai_skill
+from openai_skill.errors import APIConnectionError, InputError
+from openai_skill.spend import Cost, Guard
+from openai_skill.spend import journal as jr
+from openai_skill.spend.caps import LEDGER_NAME
+from openai_skill.spend.ledger import Ledger
+from support.canary import CANARY_KEY
+from support.mcp_client import run_session, server_env
+
+PROMPT = "PROMPT-MARKER-7f3a what is a fox"
+OUTPUT = "OUTPUT-MARKER-91c2 a small canid"
+ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
+          "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                       "message": {"role": "assistant", "content": OUTPUT, "refusal": None}}],
+          "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}}
+ERROR = {"error": {"message": "bad", "type": "invalid_request_error", "param": None, "code": None}}
+
+
+def _folder():
+    return Guard().journal_file().parent
+
+
+def _rows() -> list[dict]:
+    return Guard().ledger.rows()
+
+
+def _raw() -> bytes:
+    """Every byte the call log keeps: the journal, the ledger and its -wal/-shm, asides."""
+    folder = _folder()
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("spend."))
+
+
+def test_every_surface_records_its_row_with_no_cap_set(openai, key, cli, tmp_path):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    assert cli("chat", "hi").code == 0
+    openai_skill.invoke("chat-completion", {"messages": [{"role": "user", "content": "hi"}]})
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"text {i}\n" for i in range(30)))
+    assert cli("embed", "--file", source, "--out", tmp_path / "v.jsonl", "--batch-size", 10, "-k", 1,
+               "--no-cache").code == 0
+    lines = tmp_path / "b.jsonl"
+    lines.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}], "max_tokens": 10}) + "\n")
+    created = cli("batch", "create", "chat-completion", "--file", lines)
+    assert created.code == 0, created.err
+
+    async def body(session):
+        return await session.call_tool("openai_chat_completion", {"messages": [{"role": "user", "content": "hi"}]})
+
+    assert not run_session(body, server_env(openai.url), tmp_path, tmp_path / "mcp-err.txt").is_error
+    assert not (_folder() / LEDGER_NAME).exists()      # no cap: rows wait in the journal, no SQLite yet
+    rows = _rows()                                       # reading folds them in
+    assert [(r["surface"], r["action"], r["status"]) for r in rows] == [
+        ("cli", "chat-completion", "settled"), ("python", "chat-completion", "settled"),
+        *[("bulk", "create-embedding", "settled")] * 3, ("batch", "chat-completion", "reserved"),
+        ("mcp", "chat-completion", "settled")]
+    chat = rows[0]
+    assert chat["model"] == "gpt-4o-mini" and chat["request_id"] == "req_200_chat/completions"
+    assert (chat["input_tokens"], chat["cached_tokens"], chat["output_tokens"]) == (10, 0, 4)
+    assert chat["settled_usd"] == pytest.approx((10 * 0.15 + 4 * 0.60) / 1e6)
+    assert chat["reserved_usd"] > chat["settled_usd"] and chat["priced"] == 1 and chat["latency_s"] > 0
+    assert rows[5]["ref"] == f"batch:{created.json()['batches'][0]['id']}" and rows[5]["reserved_usd"] > 0
+    assert not jr.journal_path(Guard().ledger.path).exists()   # folded and removed
+
+
+def test_failed_and_refused_calls_are_rows_with_their_error_type(openai, key, cli, monkeypatch):
+    openai.reply("POST", "/chat/completions", ERROR, status=400)
+    assert cli("chat", "hi").code != 0
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")   # nothing listens: no answer at all
+    with pytest.raises(APIConnectionError):
+        openai_skill.invoke("chat-completion", {"messages": [{"role": "user", "content": "hi"}]}, max_retries=0)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert cli("chat", "hi").code != 0                                # no key: nothing left this machine
+    monkeypatch.setenv("OPENAI_SKILL_BUDGET_PER_CALL", "0.0000001")
+    assert cli("chat", "hi").code == 7
+    got = [(r["status"], r["error"], r["settled_usd"]) for r in _rows()]
+    assert got == [("failed", "BadRequestError", 0.0), ("left", "APIConnectionError", None),
+                   ("failed", "CredentialsError", 0.0), ("refused", "BudgetError", 0.0)]
+    left = _rows()[1]
+    assert left["reserved_usd"] > 0                    # may have been billed: it counts at its worst case
+
+
+def test_neither_the_key_nor_the_text_reaches_the_log_unless_text_logging_is_on(openai, key, cli, monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    prompt = f"{PROMPT} and my key is {CANARY_KEY}"
+    assert cli("chat", prompt).code == 0
+    forms = [CANARY_KEY.encode(), base64.b64encode(CANARY_KEY.encode()), CANARY_KEY.encode().hex().encode(),
+             CANARY_KEY[8:40].encode()]
+    for stage in ("journal", "ledger"):
+        raw = _raw()
+        assert raw and not any(form in raw for form in forms), stage
+        assert b"PROMPT-MARKER" not in raw and b"OUTPUT-MARKER" not in raw, stage
+        _rows()                                        # the second pass reads the ledger the fold wrote
+    monkeypatch.setenv("OPENAI_SKILL_LOG_TEXT", "1")
+    assert cli("chat", prompt).code == 0
+    assert b"PROMPT-MARKER" in _raw()                  # in the journal, before any fold
+    row = _rows()[-1]
+    assert PROMPT in row["prompt_text"] and OUTPUT in row["output_text"]
+    raw = _raw()
+    assert b"PROMPT-MARKER" in raw and not any(form in raw for form in forms)
+    assert _rows()[0]["prompt_text"] is None            # the first call was made with text logging off
+
+
+def test_text_logging_with_a_cap_set_stores_it_on_the_reservation(openai, key, cli, monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    monkeypatch.setenv("OPENAI_SKILL_LOG_TEXT", "1")
+    monkeypatch.setenv("OPENAI_SKILL_BUDGET_DAILY", "5")
+    assert cli("chat", PROMPT).code == 0
+    (row,) = _rows()
+    assert row["status"] == "settled" and PROMPT in row["prompt_text"] and row["output_text"] == OUTPUT
+
+
+def test_disabling_the_log_writes_nothing(openai, key, cli, monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    monkeypatch.setenv("OPENAI_SKILL_CALL_LOG", "0")
+    assert cli("chat", "hi").code == 0 and cli("models").code == 0
+    assert not _folder().exists() or not any(p.name.startswith("spend.") for p in _folder().iterdir())
+    monkeypatch.setenv("OPENAI_SKILL_CALL_LOG", "maybe")
+    result = cli("chat", "hi")
+    assert result.code == 2 and "OPENAI_SKILL_CALL_LOG: expected 1 or 0" in result.err
+
+
+def test_files_are_0600(openai, key, cli, monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    assert cli("chat", "hi").code == 0
+    journal = Guard().journal_file()
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    monkeypatch.setenv("OPENAI_SKILL_BUDGET_DAILY", "5")
+    guard = Guard()
+    with guard.hold(Cost(0.01, "worst_case", "2026-12-02"), surface="python", action="chat-completion",
+                    hold_seconds=5) as held:
+        files = sorted(p.name for p in journal.parent.iterdir() if p.name.startswith("spend.sqlite3"))
+        assert files == ["spend.sqlite3", "spend.sqlite3-shm", "spend.sqlite3-wal"]   # open: all three exist
+        assert all(stat.S_IMODE((journal.parent / f).stat().st_mode) == 0o600 for f in files)
+        held.settle(Cost(0.001, "usage", "2026-12-02"))
+    guard.close()
+
+
+# --- the journal itself ---
+
+def _record(i, made_at=None, **extra):
+    return {"made_at": time.time() if made_at is None else made_at, "surface": "python",
+            "action": "chat-completion", "status": "settled", "settled_usd": 0.001, "reserved_usd": 0.002,
+            "priced": 1, "request_id": f"r{i}", **extra}
+
+
+def test_torn_and_altered_lines_are_skipped_and_the_records_after_them_kept(tmp_path):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))
+    whole = jr.encode(_record(2))
+    with open(book.journal, "ab") as f:
+        f.write(whole[: len(whole) // 2])                    # a writer killed mid-write
+    jr.append(book.journal, _record(3))
+    altered = jr.encode(_record(4)).replace(b'"r4"', b'"r5"')  # the CRC no longer matches
+    with open(book.journal, "ab") as f:
+        f.write(altered + b"not a record\n" + b"\x1e{}\t00000000\n")
+    jr.append(book.journal, _record(6, made_at="yesterday"))  # a record missing a valid time
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r3"]
+
+
+def test_retention_drops_old_rows_once_a_day_and_keeps_open_reservations(tmp_path):
+    now = time.mktime((2026, 12, 2, 12, 0, 0, 0, 0, 0))
+    clock = [now]
+    book = Ledger(tmp_path / LEDGER_NAME, env={"OPENAI_SKILL_CALL_LOG_DAYS": "30"}, clock=lambda: clock[0])
+    day = 86400.0
+    for i, (age, status) in enumerate([(40, "settled"), (40, "reserved"), (20, "settled"), (100, "left")]):
+        jr.append(book.journal, _record(i, made_at=now - age * day, status=status))
+    jr.append(book.journal, _record(9, made_at=now - 1 * day))   # this month: kept whatever the setting
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2", "r9"]
+    jr.append(book.journal, _record(7, made_at=now - 50 * day))
+    assert "r7" in [r["request_id"] for r in book.rows()]        # retention ran today already
+    clock[0] += day
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2", "r9"]
+    book.close()
+    with pytest.raises(InputError, match="OPENAI_SKILL_CALL_LOG_DAYS"):
+        Ledger(tmp_path / LEDGER_NAME, env={"OPENAI_SKILL_CALL_LOG_DAYS": "0"}).rows()
+
+
+def test_the_retention_default_is_the_one_skill_yaml_states():
+    from openai_skill.manifest import load_manifest
+
+    declared = load_manifest().raw["environment"]
+    assert f"default {jr.DEFAULT_DAYS}" in declared[jr.ENV_DAYS]
+    assert {jr.ENV_LOG, jr.ENV_TEXT, jr.ENV_DAYS} <= set(declared)
+
+
+APPENDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from openai_skill.spend import Guard
+    from openai_skill.spend import journal
+    name, start, count, fold_every = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    guard = Guard()
+    path = guard.journal_file()
+    print("ready", flush=True)
+    while time.time() < start:
+        time.sleep(0.001)
+    i = 0
+    while count < 0 or i < count:
+        assert journal.append(path, {"made_at": time.time(), "surface": "python", "action": "chat-completion",
+                                     "status": "settled", "request_id": f"{name}-{i}"}) is not None
+        i += 1
+        if fold_every and i % fold_every == 0:
+            guard.ledger.fold()
+""")
+
+
+def _appender(name, start, count, fold_every):
+    return subprocess.Popen([sys.executable, "-c", APPENDER, name, str(start), str(count), str(fold_every)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def test_eight_processes_appending_and_folding_at_once_lose_no_row_and_count_none_twice(tmp_path):
+    start = time.time() + 2.0
+    procs = [_appender(f"w{k}", start, 150, 40 if k % 2 else 0) for k in range(8)]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        proc.communicate(timeout=180)
+        assert proc.returncode == 0
+    ids = [r["request_id"] for r in _rows()]
+    assert sorted(ids) == sorted(f"w{k}-{i}" for k in range(8) for i in range(150))
+
+
+def test_rows_survive_writers_killed_mid_write_and_mid_fold(tmp_path):
+    for round_ in range(6):
+        proc = _appender(f"k{round_}", 0, -1, 25)        # appends and folds until killed
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3 + 0.1 * round_)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    book = Ledger(Guard().ledger.path, env={})
+    rows = book.rows()
+    assert book._write(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
+    by_writer: dict = {}
+    for row in rows:
+        name, i = row["request_id"].split("-")
+        by_writer.setdefault(name, []).append(int(i))
+    assert len(by_writer) == 6
+    for seen in by_writer.values():                      # each writer's records: all of them, once each
+        assert sorted(seen) == list(range(len(seen))) and seen
+    assert not [p for p in book.path.parent.iterdir() if p.name.endswith(jr.ASIDE_SUFFIX)]
+    assert len(book.rows()) == len(rows)                 # a second read folds nothing twice
+
+
+def test_a_folder_killed_after_its_commit_does_not_count_its_rows_twice(tmp_path, monkeypatch):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))
+    monkeypatch.setattr(type(book.journal), "unlink", lambda self, *a, **k: None)   # "killed" before removing
+    assert len(book.rows()) == 1
+    (aside,) = [p for p in book.path.parent.iterdir() if p.name.endswith(jr.ASIDE_SUFFIX)]
+    monkeypatch.undo()
+    jr.append(book.journal, _record(2))
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"] and not aside.exists()
+    jr.append(book.journal, _record(3))
+    assert len(book.rows()) == 3                          # and the names of removed asides are forgotten
+    assert book._write(lambda conn: conn.execute("SELECT COUNT(*) FROM journal_folded").fetchone()[0]) == 1
+
+
+def test_a_journal_past_its_cap_drops_rows_instead_of_growing(tmp_path, monkeypatch):
+    path = tmp_path / jr.JOURNAL_NAME
+    monkeypatch.setattr(jr, "MAX_JOURNAL_BYTES", 300)
+    sizes = [jr.append(path, _record(i)) for i in range(5)]
+    assert sizes[0] and None in sizes and path.stat().st_size < 300 + len(jr.encode(_record(0)))
+
+
+def test_a_writer_folds_the_journal_when_it_grows(openai, key, monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    monkeypatch.setattr(jr, "FOLD_BYTES", 800)          # a few rows
+    client = openai_skill.Client()
+    for _ in range(6):
+        client.invoke("chat-completion", {"messages": [{"role": "user", "content": "hi"}]})
+    ledger = client.guard.ledger.path
+    journal = jr.journal_path(ledger)
+    assert ledger.exists() and (not journal.exists() or os.path.getsize(journal) < 800)
+    assert len(client.guard.ledger.rows()) == 6
