@@ -31,24 +31,27 @@ def fold(conn, journal: Path, periods: Callable[[float], tuple[str, str]]) -> li
     if not asides:
         return []
     done = {name for (name,) in conn.execute("SELECT name FROM journal_folded")}
+    days: dict = {}   # POSIX days are 86,400 s: one strftime per UTC day, not per row
     for aside in asides:
         if aside.name in done:
             continue   # folded by a process killed between its commit and its removal
-        conn.executemany(INSERT, (_row(record, periods) for record in read_aside(aside)))
+        conn.executemany(INSERT, [_row(record, periods, days) for record in read_aside(aside)])
         conn.execute("INSERT INTO journal_folded(name) VALUES (?)", (aside.name,))
     for gone in done - {aside.name for aside in asides}:
         conn.execute("DELETE FROM journal_folded WHERE name = ?", (gone,))
     return asides
 
 
-def _row(record: dict, periods) -> tuple:
+def _row(record: dict, periods, days: dict) -> list:
     made = record["made_at"]
-    day, month = periods(made)
+    epoch_day = int(made // DAY_SECONDS)
+    if epoch_day not in days:
+        days[epoch_day] = periods(made)
     reserved = record.get("reserved_usd")
-    values = {**record, "day": day, "month": month, "reserved_usd": reserved or 0.0,
-              "priced": int(bool(record.get("priced", reserved is not None))),
+    values = {**record, "reserved_usd": reserved or 0.0, "priced": int(bool(record.get("priced", reserved is not None))),
               "deadline_at": record.get("deadline_at", made)}
-    return tuple(values.get(name) for name in INSERT_COLUMNS)
+    values["day"], values["month"] = days[epoch_day]
+    return [values.get(name) for name in INSERT_COLUMNS]
 
 
 def retain(conn, now: float, days: int, periods: Callable[[float], tuple[str, str]]) -> int:
