@@ -107,6 +107,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                      "secrets/test_vault_concurrency.py", "test_edges.py"]),
     "spend guard": (["spend/*.py"],
                     ["spend/test_prices.py", "spend/test_spend_guard.py", "spend/test_spend_ledger.py",
+                     "spend/test_call_log.py",
                      "surfaces/cli/test_budget_cli.py", "jobs/test_spend_jobs.py", "actions/test_actions.py",
                      "surfaces/cli/test_streaming_cli.py", "test_robustness.py"]),
 }
@@ -168,6 +169,16 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("spend/ledger.py", "UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)\n"
      "        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);\n    UPDATE", "UPDATE",
      "a settled call counts its worst case and its real cost against the caps"),
+    ("spend/journal.py", "                if (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):\n"
+     "                    continue\n", "",
+     "a writer whose journal a folder renamed aside writes into a file already folded: its row is lost"),
+    ("spend/journal.py", "FILE_MODE = 0o600", "FILE_MODE = 0o644", "the call journal is readable by other users"),
+    ("spend/fold.py", '        conn.execute("INSERT INTO journal_folded(name) VALUES (?)", (aside.name,))\n', "",
+     "a folder killed between its commit and removing the journal has its rows counted twice"),
+    ("spend/fold.py", "AND month < ? AND status != 'reserved'", "AND month < ?",
+     "retention silently drops an open reservation (a batch not yet fetched)"),
+    ("spend/__init__.py", "                Hold(log=log).refuse(exc)        # a cap refused it", "                pass  #",
+     "a call a cap refused leaves no row in the call log"),
 ]
 
 SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -1,6 +1,7 @@
 """The guard's two promises about the ledger: with no cap set (the default) a call costs no
-ledger work at all -- no SQLite import, no file -- and a ledger that cannot be used never
-breaks a call without a cap, and never lets one through with a cap (it refuses, clearly)."""
+ledger work -- no SQLite import, no ledger file, only its line in the call journal -- and a
+ledger that cannot be used never breaks a call without a cap, and never lets one through with a
+cap (it refuses, clearly)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from support.canary import CANARY_KEY
 from openai_skill.errors import BudgetError, InputError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, write_caps
+from openai_skill.spend.journal import JOURNAL_NAME
 
 CHAT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
@@ -49,6 +51,7 @@ def test_without_a_cap_a_call_imports_no_sqlite_and_writes_no_ledger(openai, tmp
     seen = json.loads(out.stdout)
     assert seen["sqlite3"] is False and seen["cost"]["usd"] == round((10 * 0.15 + 2 * 0.60) / 1e6, 8)
     assert not (home / LEDGER_NAME).exists() and not (home / CAPS_NAME).exists()
+    assert (home / JOURNAL_NAME).read_bytes().count(b"\n") == 1      # the call's row, waiting to be folded
     # The cold CLI too: -X importtime lists every module the command imported.
     cold = subprocess.run([sys.executable, "-X", "importtime", "-m", "openai_skill", "chat", "hi"], env=env,
                           capture_output=True, text=True, timeout=60)
