@@ -87,6 +87,9 @@ def _homes(server, work: Path) -> dict:
         home.mkdir()
         extra = {"OPENAI_SKILL_CALL_LOG": "0"} if name == FLOOR else {}
         envs[name] = clean_env(server, home, OPENAI_SKILL_HOME=str(home / "cfg"), **extra)
+        # Users run from compiled modules: a shell's PYTHONDONTWRITEBYTECODE would have every
+        # process compile the modules edited since the last compile (ms, on one case more than another).
+        envs[name].pop("PYTHONDONTWRITEBYTECODE", None)
     run([tool("openai-skill"), *CAP], envs["cap set"])
     return envs
 
