@@ -228,7 +228,8 @@ class Client:
 
     def hold(self, worst: spend.Worst, *, surface: str, action: str, ref: str | None = None,
              hold_seconds: float | None = None, params: dict | None = None) -> spend.Hold:
-        """Reserve `worst` (a Cost, or a function giving it: called only while a cap is set)
+        """Reserve `worst` (a Cost, or a function giving it: called before sending only while a cap is
+        set, else after the call for its row of the call log)
         against the caps (BudgetError, nothing sent, when one refuses it); use as a context
         manager around the send, and `settle` the real cost inside it. A reservation never
         settled counts at its worst case (after `hold_seconds`, default the call's deadline, it

@@ -36,7 +36,8 @@ from .prices import Cost, cost_of, table
 if TYPE_CHECKING:
     from .ledger import Ledger
 
-# What a hold reserves: a Cost, or a function that computes it (called only when a cap is set).
+# What a hold reserves: a Cost, or a function that computes it (before sending only when a cap
+# is set; otherwise after the call, for its row of the call log).
 Worst = Cost | Callable[[], Cost]
 
 
@@ -66,7 +67,7 @@ class Log:
         if callable(self.worst):
             try:
                 self.worst = self.worst()
-            except SkillError:
+            except Exception:   # the call is made and paid: its row goes without an estimate, never fails it
                 self.worst = None
         return self.worst if isinstance(self.worst, Cost) else None
 
