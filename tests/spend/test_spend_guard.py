@@ -18,6 +18,7 @@ from openai_skill.errors import BudgetError, InputError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, write_caps
 from openai_skill.spend.journal import JOURNAL_NAME
+from openai_skill.spend.journal import records as journal_records
 
 CHAT = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
@@ -96,6 +97,10 @@ def test_a_ledger_that_cannot_be_used_refuses_a_call_while_a_cap_is_set(tmp_path
         f"refused before sending: a spend cap is set and the spend ledger {home / LEDGER_NAME} cannot be used "
         "(IsADirectoryError")
     assert "check the folder's permissions and free space" in refused.value.message
+    # The refusal is still a row of the call log: the journal holds it until the ledger is usable.
+    (row,) = journal_records(home / JOURNAL_NAME)
+    assert (row["status"], row["error"], row["settled_usd"], row["surface"]) == ("refused", "BudgetError", 0.0,
+                                                                                 "python")
 
 
 @pytest.mark.parametrize("content", [b"{not json", b'{"caps": {"daily": "lots"}}', b'{"caps": {"daily": -1}}',

@@ -54,16 +54,15 @@ def _row(record: dict, periods, days: dict) -> list:
     return [values.get(name) for name in INSERT_COLUMNS]
 
 
-def retain(conn, now: float, days: int, periods: Callable[[float], tuple[str, str]]) -> int:
-    """Drop rows older than `days` (once per UTC day); how many were dropped."""
+def retain(conn, now: float, days: int, periods: Callable[[float], tuple[str, str]]) -> None:
+    """Drop rows older than `days` (once per UTC day)."""
     today, month = periods(now)
     last = conn.execute("SELECT value FROM meta WHERE key = 'retained_on'").fetchone()
     if last is not None and last[0] == today:
-        return 0
-    dropped = conn.execute("DELETE FROM calls WHERE made_at < ? AND month < ? AND status != 'reserved'",
-                           (now - days * DAY_SECONDS, month)).rowcount
+        return
+    conn.execute("DELETE FROM calls WHERE made_at < ? AND month < ? AND status != 'reserved'",
+                 (now - days * DAY_SECONDS, month))
     # Totals of periods whose calls are all gone read as nothing, as a missing row does.
     conn.execute("DELETE FROM spent WHERE ABS(usd) < 1e-9 AND period NOT IN (?, ?)", (f"day:{today}", f"month:{month}"))
     conn.execute("INSERT INTO meta(key, value) VALUES ('retained_on', ?) "
                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (today,))
-    return dropped
