@@ -157,15 +157,15 @@ def encode(record: Mapping) -> bytes:
     return START + body + SEP + b"%08x" % binascii.crc32(body) + END
 
 
-def _lock(fd: int, deadline: float) -> bool:
-    """Take the file's lock, waiting at most until `deadline`; False when it did not come."""
+def _lock(fd: int, deadline: float) -> None:
+    """Take the file's lock, waiting at most until `deadline` (then going on without it)."""
     while True:
         try:
             os.lockf(fd, os.F_TLOCK, 0)
-            return True
+            return
         except OSError:
             if time.monotonic() >= deadline:
-                return False
+                return
             time.sleep(0.001)
 
 
