@@ -4,6 +4,7 @@ a symlinked lock, a read-only folder, a full disk; and the fsyncs that make writ
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import resource
@@ -218,6 +219,7 @@ def test_an_unreadable_vault_is_reported_not_taken_for_no_vault(home, monkeypatc
 def test_reading_and_writing_the_vault_leave_no_descriptor_open(home, monkeypatch):
     monkeypatch.setenv("OPENAI_SKILL_VAULT_PASSPHRASE", "fake-canary-passphrase")
     VaultStore(kdf_log_n=10).put("a", FAKE)  # a passphrase vault: the header is peeked too
+    gc.collect()  # earlier tests' garbage (a SQLite connection is a reference cycle) closes now, not mid-count
     before = len(os.listdir("/proc/self/fd"))
     for i in range(20):
         assert lookup_secret("a") == FAKE

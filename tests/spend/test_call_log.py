@@ -172,7 +172,12 @@ def test_torn_and_altered_lines_are_skipped_and_the_records_after_them_kept(tmp_
     with open(book.journal, "ab") as f:
         f.write(altered + b"not a record\n" + b"\x1e{}\t00000000\n")
     jr.append(book.journal, _record(6, made_at="yesterday"))  # a record missing a valid time
-    assert [r["request_id"] for r in book.rows()] == ["r1", "r3"]
+    # Whole, but a column of the wrong type: that column is dropped, the row kept.
+    jr.append(book.journal, _record(7, input_tokens="10", output_tokens=True, latency_s="fast",
+                                    model=["x"]))
+    rows = book.rows()
+    assert [r["request_id"] for r in rows] == ["r1", "r3", "r7"]
+    assert [rows[2][name] for name in ("input_tokens", "output_tokens", "latency_s", "model")] == [None] * 4
 
 
 def test_retention_drops_old_rows_once_a_day_and_keeps_open_reservations(tmp_path):
