@@ -177,8 +177,8 @@ CURATED: list[tuple[str, str, str, str]] = [
      "a folder killed between its commit and removing the journal has its rows counted twice"),
     ("spend/fold.py", "AND month < ? AND status != 'reserved'", "AND month < ?",
      "retention silently drops an open reservation (a batch not yet fetched)"),
-    ("spend/__init__.py", "                Hold(log=log).refuse(exc)        # a cap refused it", "                pass  #",
-     "a call a cap refused leaves no row in the call log"),
+    ("spend/__init__.py", "                Hold(log=log).refuse(exc)        # a cap refused it",
+     "                pass  #", "a call a cap refused leaves no row in the call log"),
 ]
 
 SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -180,6 +180,15 @@ def test_torn_and_altered_lines_are_skipped_and_the_records_after_them_kept(tmp_
     assert [rows[2][name] for name in ("input_tokens", "output_tokens", "latency_s", "model")] == [None] * 4
 
 
+def test_a_line_over_the_size_cap_is_skipped_and_the_next_record_read(tmp_path):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    with open(book.journal, "wb") as f:
+        f.write(b"x" * (jr.MAX_LINE_BYTES + 10) + b"\n")
+    jr.append(book.journal, _record(1))
+    jr.append(book.journal, _record(2))
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
+
+
 def test_retention_drops_old_rows_once_a_day_and_keeps_open_reservations(tmp_path):
     now = time.mktime((2026, 12, 2, 12, 0, 0, 0, 0, 0))
     clock = [now]
@@ -193,6 +202,7 @@ def test_retention_drops_old_rows_once_a_day_and_keeps_open_reservations(tmp_pat
     assert "r7" in [r["request_id"] for r in book.rows()]        # retention ran today already
     clock[0] += day
     assert [r["request_id"] for r in book.rows()] == ["r1", "r2", "r9"]
+    assert [r["request_id"] for r in book.rows(since=now - 10 * day)] == ["r9"]
     book.close()
     with pytest.raises(InputError, match="OPENAI_SKILL_CALL_LOG_DAYS"):
         Ledger(tmp_path / LEDGER_NAME, env={"OPENAI_SKILL_CALL_LOG_DAYS": "0"}).rows()
@@ -263,6 +273,25 @@ def test_rows_survive_writers_killed_mid_write_and_mid_fold(tmp_path):
         assert sorted(seen) == list(range(len(seen))) and seen
     assert not [p for p in book.path.parent.iterdir() if p.name.endswith(jr.ASIDE_SUFFIX)]
     assert len(book.rows()) == len(rows)                 # a second read folds nothing twice
+
+
+FOLDER = "import sys; from openai_skill.spend.ledger import Ledger; Ledger(sys.argv[1], env={}).fold()"
+
+
+def test_a_writer_whose_journal_is_folded_away_before_it_locks_writes_into_the_new_one(tmp_path, monkeypatch):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))
+    real, folded = jr._lock, []
+
+    def fold_first(fd, deadline):
+        if not folded:   # between this writer's open and its lock, another process folds the journal away
+            folded.append(subprocess.run([sys.executable, "-c", FOLDER, str(book.path)], timeout=60).returncode)
+        real(fd, deadline)
+
+    monkeypatch.setattr(jr, "_lock", fold_first)
+    assert jr.append(book.journal, _record(2)) is not None
+    monkeypatch.undo()
+    assert folded == [0] and [r["request_id"] for r in book.rows()] == ["r1", "r2"]
 
 
 def test_a_folder_killed_after_its_commit_does_not_count_its_rows_twice(tmp_path, monkeypatch):

@@ -48,8 +48,8 @@ def _row(record: dict, periods, days: dict) -> list:
     if epoch_day not in days:
         days[epoch_day] = periods(made)
     reserved = record.get("reserved_usd")
-    values = {**record, "reserved_usd": reserved or 0.0, "priced": int(bool(record.get("priced", reserved is not None))),
-              "deadline_at": record.get("deadline_at", made)}
+    values = {**record, "reserved_usd": reserved or 0.0, "deadline_at": record.get("deadline_at", made),
+              "priced": int(bool(record.get("priced", reserved is not None)))}
     values["day"], values["month"] = days[epoch_day]
     return [values.get(name) for name in INSERT_COLUMNS]
 
