@@ -378,3 +378,17 @@ class Ledger:
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor]
         return self._write(work)
+
+    def rows_since(self, since: float, limit: int) -> list[dict]:
+        """The rows made at or after `since` (epoch seconds), newest first, at most `limit` of
+        them (the usage views ask for one more than they show, to know when they cut); the
+        journal folded in first; none without a file (reading never creates the ledger)."""
+        if not self.path.exists() and not self.journal.exists():
+            return []
+
+        def work(conn):
+            cursor = conn.execute("SELECT * FROM calls WHERE made_at >= ? ORDER BY made_at DESC, id DESC LIMIT ?",
+                                  (float(since), int(limit)))
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
+        return self._write(work)

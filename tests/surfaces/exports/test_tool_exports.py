@@ -15,7 +15,7 @@ from openai_skill.surfaces.exports.tools import FORMATS, strict_mode_problems, t
 
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SEED_TOOLS = ["openai_chat_completion", "openai_generate_image", "openai_list_models", "openai_create_embedding"]
-SETUP_TOOLS = ["setup_integration"]  # skill.yaml's setup_tools: listed beside the four, not actions
+SETUP_TOOLS = ["setup_integration", "openai_usage"]  # skill.yaml's setup_tools: listed beside the four, not actions
 SOURCES = published_tools()  # skill.yaml and schemas/ as their files hold them (support/skill_files.py)
 
 
@@ -119,7 +119,7 @@ def test_mcp_shape_is_what_the_mcp_sdk_accepts():
 def test_json_format_carries_everything():
     tools = tool_definitions("json")
     assert [(t["name"], t["action"]) for t in tools] == [(a.mcp_tool, a.id) for a in _actions()] + [
-        ("setup_integration", None)]
+        ("setup_integration", None), ("openai_usage", None)]
     assert all(set(t) == {"name", "action", "title", "description", "input_schema", "output_schema", "annotations"}
                for t in tools)
 
@@ -143,8 +143,8 @@ def test_setup_integration_is_listed_everywhere_but_is_no_action(cli):
     tool = load_manifest().setup_tools["setup_integration"]
     for fmt in FORMATS:
         names = [t.get("name") or t["function"]["name"] for t in tool_definitions(fmt)]
-        assert names[-1] == "setup_integration"
-    mcp_entry = tool_definitions("mcp")[-1]
+        assert names[-2:] == ["setup_integration", "openai_usage"]
+    mcp_entry = tool_definitions("mcp")[-2]
     assert mcp_entry["annotations"]["openWorldHint"] is False and mcp_entry["annotations"]["readOnlyHint"] is False
     assert mcp_entry["inputSchema"] == {k: v for k, v in tool.input_schema.items() if k not in ("$schema", "$id")}
     assert mcp_entry["inputSchema"]["properties"] == {} and mcp_entry["inputSchema"]["additionalProperties"] is False
@@ -159,3 +159,24 @@ def test_setup_integration_is_listed_everywhere_but_is_no_action(cli):
             openai_skill.invoke(name, {}, dry_run=True)
         result = cli("run", name, "--input", "{}", "--dry-run")
         assert result.code == 2, result.out
+
+
+def test_openai_usage_is_listed_everywhere_read_only_and_no_action(cli):
+    tool = load_manifest().setup_tools["openai_usage"]
+    for fmt in FORMATS:
+        names = [t.get("name") or t["function"]["name"] for t in tool_definitions(fmt)]
+        assert names[-1] == "openai_usage"
+    mcp_entry = tool_definitions("mcp")[-1]
+    assert mcp_entry["annotations"]["readOnlyHint"] is True and mcp_entry["annotations"]["destructiveHint"] is False
+    assert mcp_entry["annotations"]["openWorldHint"] is False
+    assert set(mcp_entry["inputSchema"]["properties"]) == {"since", "by"}     # nothing that could set a cap
+    assert mcp_entry["inputSchema"]["additionalProperties"] is False
+    assert mcp_entry["outputSchema"] == {k: v for k, v in tool.output_schema.items() if k not in ("$schema", "$id")}
+    from openai_skill.surfaces.exports.skill_md import render
+
+    assert "the tool `openai_usage`: See what the OpenAI calls cost" in render()
+    assert "openai_usage" not in load_manifest().actions
+    for name in ("openai_usage", "openai-usage"):
+        with pytest.raises(InputError):
+            openai_skill.invoke(name, {}, dry_run=True)
+        assert cli("run", name, "--input", "{}", "--dry-run").code == 2

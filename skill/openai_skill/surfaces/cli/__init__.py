@@ -21,7 +21,7 @@ from ...errors import EXIT_USAGE, SkillError
 from .output import OutputError, emit, fail, write_text
 
 # The modules of this package that register commands, in the order `--help` lists them.
-GROUPS = ("actions", "doctor", "vault", "budget", "exports", "jobs", "mcp", "dashboard")
+GROUPS = ("actions", "doctor", "vault", "budget", "usage", "exports", "jobs", "mcp", "dashboard")
 # Which module registers each command (tests/test_cli_startup.py holds this to the full parser).
 # A call names its command up front, so only that module is imported and only its parsers are
 # built: building all eighteen commands' parsers (and importing what their options name) was
@@ -32,6 +32,7 @@ COMMANDS = {
     "doctor": "doctor",
     "setup": "vault", "vault": "vault", "secret-provider": "vault",
     "budget": "budget",
+    "usage": "usage",
     "tools": "exports", "skill-md": "exports",
     "cache": "jobs", "batch": "jobs",
     "mcp": "mcp",

@@ -14,7 +14,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ...secrets.sources import credential
-from . import pages
+from ...spend import Guard as SpendGuard
+from ...spend.caps import CAP_LABELS, CAPS, usd
+from ...spend.usage import DEFAULT_SINCE, MAX_ROWS, caps_use, parse_window
+from ...spend.usage import build as build_report
+from . import pages, usage_page
 from .guard import FORM_KEY, SESSION_KEY, base_of
 from .vault_access import VaultAccess, message_for, stored_text
 
@@ -34,9 +38,11 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
                 return func(*args)
         return await run_in_threadpool(run)
 
-    def back(request: Request, kind: str, text: str) -> Response:
+    def back(request: Request, kind: str, text: str, to: str = "/") -> Response:
         request.scope[SESSION_KEY].flash.append((kind, text))
-        return RedirectResponse(f"{base_of(request)}/", status_code=303)
+        return RedirectResponse(f"{base_of(request)}{to}", status_code=303)
+
+    spend = SpendGuard(access.env)   # the caps and ledger of the config folder the vault is in
 
     async def home(request: Request) -> Response:
         session = request.scope[SESSION_KEY]
@@ -98,6 +104,39 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
             return back(request, "error", message_for(exc))
         return back(request, "ok", "Unlocked for this dashboard.")
 
+    async def usage(request: Request) -> Response:
+        session = request.scope[SESSION_KEY]
+        flash, session.flash = session.flash, []
+
+        def read():
+            ledger = spend.ledger
+            window = parse_window(DEFAULT_SINCE, ledger.clock())
+            report = build_report(ledger.rows_since(window.start, MAX_ROWS + 1), window, "model",
+                                  caps=caps_use(ledger.summary()))
+            return report, ledger.stored_caps()
+        try:
+            report, stored = await run_in_threadpool(read)
+        except Exception as exc:  # a ledger or caps file that cannot be read: say why, keep the page usable
+            return HTMLResponse(pages.page("Usage", usage_page.nav(base_of(request), "/usage"),
+                                           flash + [("error", message_for(exc))], base=base_of(request)))
+        return HTMLResponse(usage_page.usage_page(report, stored, session.csrf, flash, base=base_of(request)))
+
+    async def set_caps(request: Request) -> Response:
+        try:
+            caps, allow = usage_page.parse_caps(request.scope[FORM_KEY])
+
+            def change():
+                spend.ledger.set_caps(caps, allow_unpriced=allow)
+                return spend.ledger.stored_caps()
+            stored = await run_in_threadpool(change)
+        except Exception as exc:
+            said = message_for(exc)
+            return back(request, "error", said if "nothing was changed" in said.lower()
+                        else f"{said}. Nothing was changed.", "/usage")
+        said = ", ".join(f"{CAP_LABELS[n]} {usd(stored['caps'][n]) if n in stored['caps'] else 'none'}" for n in CAPS)
+        unpriced = "allowed" if stored["allow_unpriced"] else "refused while a cap is set"
+        return back(request, "ok", f"Saved the spend caps: {said}; calls of unknown price {unpriced}.", "/usage")
+
     async def quit_(request: Request) -> Response:
         on_quit()
         return HTMLResponse(pages.finished_page("Dashboard stopped", "The local page has shut down.",
@@ -111,5 +150,7 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
         Route("/remove", remove, methods=["POST"]),
         Route("/rotate", rotate, methods=["POST"]),
         Route("/unlock", unlock, methods=["POST"]),
+        Route("/usage", usage, methods=["GET", "HEAD"]),
+        Route("/caps", set_caps, methods=["POST"]),
         Route("/quit", quit_, methods=["POST"]),
     ])

@@ -66,6 +66,14 @@ def flash_html(messages: list) -> Html:
     return Html("\n".join(out))
 
 
+def nav(base: str, here: str) -> Html:
+    """The links between the pages (the page shown marked as current)."""
+    links = (("Vault", "/"), ("Usage", "/usage"))
+    items = "".join(f'<a href="{escape(base)}{path}"' + (' aria-current="page"' if path == here else "")
+                    + f">{name}</a> " for name, path in links)
+    return Html(f'<nav class="pages" aria-label="Pages">{items}</nav>')
+
+
 def start_page(base: str, action: str) -> str:
     """What the one-time link shows: one button, which spends the link (a POST)."""
     return page("Open the local page", Html(
@@ -155,7 +163,7 @@ def vault_page(view: dict, csrf: str, flash: list, idle_minutes: int, default_na
                 rotate=fill("rotate.html", csrf=csrf, base=base) if mode and not view.get("locked") else Html(""),
                 csrf=csrf, default_name=default_name, prefix=prefix, idle_minutes=idle_minutes, base=base,
                 destination=destination_block(where, default_name), confirm_origin=confirm_origin_field(where),
-                origin=where["origin"])
+                origin=where["origin"], nav=nav(base, "/"))
     return page("Vault", body, flash, base=base)
 
 
