@@ -144,8 +144,9 @@ def usage_page(report: dict, stored: dict, csrf: str, flash: list, *, base: str)
         nav(base, "/usage")
         + f'<section aria-labelledby="chart-h"><h2 id="chart-h">Cost per day, {escape(report["since"])} to '
         f'{escape(report["until"])} (UTC)</h2>' + chart_svg(report["days"])
-        + (f'<p>{escape(usd(report["totals"]["usd"]))} for {report["totals"]["calls"]:,} calls in this window.</p>'
-           if report["totals"]["calls"] else "")
+        + (f'<p>{escape(usd(report["totals"]["usd"]))} for {report["totals"]["calls"]:,} calls in this window.'
+           + (" Orange bars: days with calls not settled, counted at their worst case." if
+              report["totals"]["worst_case_calls"] else "") + "</p>" if report["totals"]["calls"] else "")
         + ('<p class="flash error" role="alert">The ledger holds more calls than one page reads: the oldest days '
            "are incomplete.</p>" if report["truncated"] else "")
         + '</section><section aria-labelledby="models-h"><h2 id="models-h">Top models</h2>' + models_table(report)
