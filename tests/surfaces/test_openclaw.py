@@ -1,7 +1,7 @@
 """The real OpenClaw 2026.9.6 CLI, under a temporary HOME: the skill installs and is eligible
 once `openai-skill` is on PATH; docs/agents.md's openclaw.json makes `secrets audit --allow-exec`
 clean with a vault in key-file and in passphrase mode; `mcp add` probes and saves the server
-and `mcp probe` lists the four tools and setup_integration."""
+and `mcp probe` lists the four tools, setup_integration and openai_usage."""
 
 import json
 import os
@@ -19,7 +19,7 @@ from support import REPO
 
 AGENTS_DOC = (REPO / "docs" / "agents.md").read_text(encoding="utf-8")  # the openclaw.json users copy
 TOOLS = ["openai__openai_chat_completion", "openai__openai_generate_image", "openai__openai_list_models",
-         "openai__openai_create_embedding", "openai__setup_integration"]
+         "openai__openai_create_embedding", "openai__setup_integration", "openai__openai_usage"]
 PASSPHRASE = "fake-canary-passphrase-for-tests"
 
 pytestmark = pytest.mark.timeout(300)  # each openclaw command starts Node (2-10 s on 2 cores)

@@ -49,7 +49,8 @@ def test_lists_the_four_tools_with_the_manifest_schemas(run):
     listed = run(body)
     got = [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in listed.tools]
     assert [t["name"] for t in got] == ["openai_chat_completion", "openai_generate_image",
-                                       "openai_list_models", "openai_create_embedding", "setup_integration"]
+                                       "openai_list_models", "openai_create_embedding", "setup_integration",
+                                       "openai_usage"]
     # each with the schemas of its files in schemas/ (header dropped), as skill.yaml names them
     sources = published_tools()
     # The server adds each action's model default in force on its own (real) date, one of
@@ -234,7 +235,7 @@ def test_streamable_http_on_loopback_with_token_host_and_origin_checks(openai, t
                         return [t.name for t in tools.tools], await session.call_tool("openai_list_models", {})
 
         names, result = anyio.run(client)
-        assert len(names) == 5 and not result.is_error and result.structured_content["count"] == len(MODELS["data"])
+        assert len(names) == 6 and not result.is_error and result.structured_content["count"] == len(MODELS["data"])
 
         ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
         base = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
