@@ -105,6 +105,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                     ["secrets/test_vault_store.py", "surfaces/cli/test_vault_cli.py", "secrets/test_vault_files.py",
                      "secrets/test_vault_origins.py", "secrets/test_provider.py", "secrets/test_key_sources.py",
                      "secrets/test_vault_concurrency.py", "test_edges.py"]),
+    # Before "spend guard", whose glob would take spend/usage.py first.
+    "usage views": (["spend/usage.py", "surfaces/cli/usage.py", "surfaces/dashboard/usage_page.py",
+                     "surfaces/mcp/openai_usage.py"],
+                    ["spend/test_usage.py", "surfaces/cli/test_usage_cli.py", "surfaces/dashboard/test_usage_page.py",
+                     "surfaces/mcp/test_openai_usage.py"]),
     "spend guard": (["spend/*.py"],
                     ["spend/test_prices.py", "spend/test_spend_guard.py", "spend/test_spend_ledger.py",
                      "spend/test_call_log.py",
