@@ -68,6 +68,7 @@ def test_a_call_not_settled_is_marked_at_its_worst_case(key, cli):
     table = cli("usage", "--by", "surface").out
     assert re.search(r"^python\s+1\s+0\s+0\s+0\s+0\s+0\s+\$0\.50\*$", table, re.MULTILINE)
     assert "* includes 1 unsettled call(s) at their worst case ($0.50)" in table
+    assert "  daily     $5.00: $0.50 spent today (UTC), $4.50 left (10% used)" in table.splitlines()
 
 
 def test_bad_input_names_the_field_and_reads_nothing(cli):
@@ -143,7 +144,35 @@ def test_on_a_terminal_a_bar_per_day_within_the_width_and_no_escape_from_the_led
     width = {line[:10]: line.count("█") for line in full}
     today, two_ago = sorted(width)[1], sorted(width)[0]
     assert width[today] == 80 - 36 and width[two_ago] == (80 - 36) // 2        # against the dearest day
-    assert len(_on_a_terminal(["usage", "--since", "1d"], columns=300).splitlines()[0]) <= 12 + 60 + 20  # at most 60
+    assert _on_a_terminal(["usage", "--since", "1d"], columns=300).splitlines()[0].count("█") == 60   # at most 60
     assert "$0.40  (1 call)" in bars[-1] and "(0 calls)" in bars[0]
     narrow = _on_a_terminal(["usage", "--since", "2d"], columns=20)
     assert max(line.count("█") for line in narrow.splitlines()) == 10          # never narrower than 10 cells
+
+
+def test_bars_are_eighths_of_the_width_a_sliver_at_least_and_hashes_without_unicode():
+    from openai_skill.surfaces.cli.usage import bar, chart
+
+    assert bar(1.0, 1.0, 10) == "█" * 10 and bar(2.0, 1.0, 10) == "█" * 10          # never past the width
+    assert bar(0.5, 1.0, 10) == "█" * 5 and bar(0.55, 1.0, 10) == "█" * 5 + "▌"
+    assert bar(1e-9, 1.0, 10) == "▏" and bar(0.0, 1.0, 10) == "" and bar(1.0, 0.0, 10) == ""
+    assert bar(0.5, 1.0, 10, unicode=False) == "#" * 5 and bar(1e-9, 1.0, 10, unicode=False) == "#"
+    drawn = chart([{"day": "2026-12-01", "usd": 0.5, "calls": 1, "worst_case_calls": 1},
+                   {"day": "2026-12-02", "usd": 1.0, "calls": 2, "worst_case_calls": 0}], 8)
+    assert drawn.splitlines() == ["2026-12-01  ████      $0.50*  (1 call)", "2026-12-02  ████████  $1.00  (2 calls)"]
+    assert chart([], 8) == ""
+
+
+def test_caps_text_says_each_caps_use():
+    from openai_skill.surfaces.cli.usage import caps_text
+
+    caps = {"set": {"per_call": {"usd": 1.0, "period": "one call"},
+                    "daily": {"usd": 4.0, "period": "today (UTC)", "spent_usd": 1.0, "left_usd": 3.0, "used": 0.25,
+                              "lowered_by": "OPENAI_SKILL_BUDGET_DAILY"}},
+            "unsettled_calls": 2, "unsettled_usd": 0.5}
+    assert caps_text(caps).splitlines() == [
+        "spend caps:", "  per-call  $1.00 for one call",
+        "  daily     $4.00: $1.00 spent today (UTC), $3.00 left (25% used) (lowered by OPENAI_SKILL_BUDGET_DAILY)",
+        "  2 call(s) never settled count at their worst case ($0.50)"]
+    assert caps_text({**caps, "set": {}}).startswith("no spend cap is set") and caps_text(None) == caps_text(
+        {**caps, "set": {}})

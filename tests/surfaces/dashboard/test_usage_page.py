@@ -144,3 +144,27 @@ def test_the_caps_form_needs_its_csrf_token_and_a_valid_amount(page):
     assert status == 303
     assert _ledger().stored_caps() == {"caps": {"daily": 50.0}, "allow_unpriced": True}
     assert "calls of unknown price allowed" in _usage(page)[2]
+
+
+def test_the_chart_is_one_bar_per_day_with_calls_inside_its_box():
+    import re
+
+    from openai_skill.surfaces.dashboard.usage_page import CHART_HEIGHT, CHART_WIDTH, PLOT_LEFT, chart_svg
+
+    days = [{"day": f"2026-11-{n:02d}", "usd": n / 100, "calls": n % 3, "worst_case_calls": int(n == 29)}
+            for n in range(1, 31)]
+    svg = chart_svg(days)
+    bars = [dict(re.findall(r'(\w[\w-]*)="([^"]*)"', rect)) for rect in re.findall(r"<rect [^>]*>", svg)]
+    assert [b["data-day"] for b in bars] == [d["day"] for d in days if d["calls"]]
+    assert [b["class"] for b in bars].count("bar worst") == 1 and bars[-1]["data-day"] == "2026-11-29"
+    x = [float(b["x"]) for b in bars]
+    assert x == sorted(x) and x[0] >= PLOT_LEFT
+    assert all(float(b["x"]) + float(b["width"]) <= CHART_WIDTH and float(b["y"]) >= 0 for b in bars)
+    assert all(float(b["y"]) + float(b["height"]) <= CHART_HEIGHT for b in bars)
+    tallest = max(bars, key=lambda b: float(b["height"]))
+    assert tallest["data-day"] == "2026-11-29"                      # the dearest day with calls ($0.29 < $0.30: none)
+    heights = {b["data-day"]: float(b["height"]) for b in bars}
+    assert abs(heights["2026-11-14"] / heights["2026-11-28"] - 14 / 28) < 0.01   # proportional to the cost
+    assert "<title>2026-11-29: $0.29 (some at their worst case), 2 calls</title>" in svg
+    assert "$0.30 on the dearest day" in svg and "2026-11-01 to 2026-11-30" in svg
+    assert chart_svg([{"day": "2026-12-02", "usd": 0.0, "calls": 4, "worst_case_calls": 0}]).count("<rect") == 1
