@@ -168,3 +168,16 @@ def test_the_chart_is_one_bar_per_day_with_calls_inside_its_box():
     assert "<title>2026-11-29: $0.29 (some at their worst case), 2 calls</title>" in svg
     assert "$0.30 on the dearest day" in svg and "2026-11-01 to 2026-11-30" in svg
     assert chart_svg([{"day": "2026-12-02", "usd": 0.0, "calls": 4, "worst_case_calls": 0}]).count("<rect") == 1
+
+
+def test_the_models_table_shows_the_ten_dearest_and_says_the_rest_are_in_the_total():
+    from openai_skill.spend import usage
+    from openai_skill.surfaces.dashboard.usage_page import TOP_MODELS, models_table
+
+    now = time.time()
+    rows = [{"made_at": now, "model": f"m{n:02d}", "priced": 1, "reserved_usd": 1.0, "settled_usd": n / 100,
+             "action": "chat-completion", "surface": "cli", "error": None} for n in range(TOP_MODELS + 2)]
+    html = models_table(usage.build(rows, usage.parse_window("1d", now), "model"))
+    assert html.count("<tr><td>") == TOP_MODELS and "m11" in html and "m01" not in html
+    assert "the models not shown are in the total" in html and '<th scope="row">Total</th><td>12</td>' in html
+    assert "the models not shown" not in models_table(usage.build(rows[:3], usage.parse_window("1d", now), "model"))

@@ -66,6 +66,7 @@ def test_an_agent_sees_the_call_it_made_and_what_each_cap_leaves(run, openai):
     said = usage.content[0].text
     assert said.startswith("$") and "1 recorded call(s)" in said
     assert "The daily cap is $2.00:" in said and "left." in said and "only the user can change a cap" in said
+    assert "The per-call cap is $0.50: no single call may cost more." in said
     assert json.loads(usage.content[1].text) == report
 
 
@@ -80,6 +81,8 @@ def test_bad_arguments_are_refused_naming_the_field(run):
     assert [e["field"] for e in errors] == ["since", "since", "by", "since"]
     assert all(e["type"] == "invalid_input" for e in errors)
     assert "0 days is out of range" in errors[1]["message"] and "'week'" in errors[2]["message"]
+    assert errors[0]["expected"].startswith("The last N UTC days") and errors[0]["given"] == "7x"   # the schema's words
+    assert errors[2]["expected"].startswith("One group per UTC day") and errors[3]["given"] == "7"
 
 
 def test_no_argument_can_change_a_cap(run):
