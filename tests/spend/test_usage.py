@@ -228,3 +228,13 @@ def test_every_report_is_what_the_output_schema_says(ledger):
     reports.append(usage.build(many, usage.parse_window("7d", NOW), "model", caps=reports[0]["caps"]))
     for report in reports:
         assert sorted(validator.iter_errors(report), key=str) == []
+
+
+def test_the_bounds_on_a_rows_numbers_are_the_modules():
+    window = usage.parse_window("1d", NOW)
+    rows = [_row(input_tokens=usage.MAX_COUNT, output_tokens=usage.MAX_COUNT + 1, settled_usd=usage.MAX_USD),
+            _row(settled_usd=usage.MAX_USD + 1, reserved_usd=usage.MAX_USD + 1)]
+    totals = usage.build(rows, window, "day")["totals"]
+    assert totals["input_tokens"] == usage.MAX_COUNT and totals["output_tokens"] == 0
+    assert totals["usd"] == usage.MAX_USD and totals["unpriced_calls"] == 1
+    assert (usage.MAX_COUNT, usage.MAX_USD) == (10**12, 10**9)
