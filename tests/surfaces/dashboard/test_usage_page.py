@@ -65,7 +65,8 @@ def test_the_usage_page_charts_each_day_lists_models_and_its_form_changes_the_ca
     assert [bar.get_attribute("data-day") for bar in worst] == [_day(12)]      # not settled: its worst case
     assert browser.find_element(By.CSS_SELECTOR, "svg.chart").size["width"] > 300   # drawn, not zero-sized
 
-    models = [row.find_elements(By.TAG_NAME, "td") for row in browser.find_elements(By.CSS_SELECTOR, "#models tbody tr")]
+    models = [row.find_elements(By.TAG_NAME, "td")
+              for row in browser.find_elements(By.CSS_SELECTOR, "#models tbody tr")]
     assert [cells[0].text for cells in models] == ["gpt-4o", "gpt-image-2", "gpt-4o-mini"]   # dearest first
     assert [cells[-1].text for cells in models] == ["$0.40", "$0.30*", "$0.25"]
     caps = {row.find_element(By.TAG_NAME, "th").text: row.text for row in
@@ -83,7 +84,8 @@ def test_the_usage_page_charts_each_day_lists_models_and_its_form_changes_the_ca
     assert "Saved the spend caps: per-call none, daily $7.50, monthly $40.00" in browser.find_element(
         By.CSS_SELECTOR, ".flash").text
     assert _ledger().stored_caps() == {"caps": {"daily": 7.5, "monthly": 40.0}, "allow_unpriced": False}
-    caps = {row.find_element(By.TAG_NAME, "th").text for row in browser.find_elements(By.CSS_SELECTOR, "#caps tbody tr")}
+    caps = {row.find_element(By.TAG_NAME, "th").text
+            for row in browser.find_elements(By.CSS_SELECTOR, "#caps tbody tr")}
     assert caps == {"daily", "monthly"}
 
     browser.find_element(By.ID, "cap_daily").clear()

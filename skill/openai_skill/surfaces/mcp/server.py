@@ -166,8 +166,8 @@ def instructions() -> str:
     return (f"{description()} Tool results carry the action's JSON as structuredContent. Generated images "
             "are saved as files (their paths are in the result); the API key never passes through this server's "
             "tools' arguments: the user stores it once, through the setup_integration tool (a local page "
-            "opened in their browser) or `openai-skill setup` in a terminal. Before a costly step, openai_usage shows what "
-            "each spend cap leaves (read-only).")
+            "opened in their browser) or `openai-skill setup` in a terminal. Before a costly step, openai_usage "
+            "shows what each spend cap leaves (read-only).")
 
 
 def defaults_in_force(definitions: list[dict], runner: ToolRunner) -> list[dict]:
