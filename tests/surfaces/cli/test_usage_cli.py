@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from support.canary import CANARY_KEY
 from support.openai_data import MODELS  # noqa: F401  (the fake answers models too)
 
@@ -19,6 +21,27 @@ CHAT_ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 17000
                             "message": {"role": "assistant", "content": "hello", "refusal": None}}],
                "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
                          "prompt_tokens_details": {"cached_tokens": 200}}}
+
+
+_opened: list = []
+
+
+def _ledger():
+    """The ledger of this test's config folder, closed when the test ends (an open SQLite
+    connection collected later would close its descriptors in the middle of another test)."""
+    from openai_skill.spend.caps import ledger_path
+    from openai_skill.spend.ledger import Ledger
+
+    book = Ledger(ledger_path())
+    _opened.append(book)
+    return book
+
+
+@pytest.fixture(autouse=True)
+def _close_ledgers():
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 def _two_chats(openai, cli) -> float:
@@ -60,11 +83,11 @@ def test_the_report_sums_the_calls_made_and_shows_each_caps_use(openai, key, cli
 
 
 def test_a_call_not_settled_is_marked_at_its_worst_case(key, cli):
-    from openai_skill.spend import Cost, Guard
+    from openai_skill.spend import Cost
 
     assert cli("budget", "set", "--daily", "5").code == 0
-    Guard().ledger.reserve(Cost(0.5, "worst_case", "2026-12-02", "gpt-4o"), surface="python",
-                           action="chat-completion", hold_seconds=1)
+    _ledger().reserve(Cost(0.5, "worst_case", "2026-12-02", "gpt-4o"), surface="python",
+                      action="chat-completion", hold_seconds=1)
     table = cli("usage", "--by", "surface").out
     assert re.search(r"^python\s+1\s+0\s+0\s+0\s+0\s+0\s+\$0\.50\*$", table, re.MULTILINE)
     assert "* includes 1 unsettled call(s) at their worst case ($0.50)" in table
@@ -72,8 +95,6 @@ def test_a_call_not_settled_is_marked_at_its_worst_case(key, cli):
 
 
 def test_bad_input_names_the_field_and_reads_nothing(cli):
-    from openai_skill.spend import Guard
-
     result = cli("usage", "--since", "7x")
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("openai-skill: since: neither a number of days nor a date, got '7x'; expected")
@@ -81,16 +102,14 @@ def test_bad_input_names_the_field_and_reads_nothing(cli):
     error = cli("usage", "--by", "week", "--json").json()["error"]
     assert error["field"] == "by" and error["given"] == "week" and error["expected"] == [
         "day", "model", "action", "surface"]
-    assert not Guard().ledger.path.exists() and not Guard().ledger.caps_file.exists()
+    assert not _ledger().path.exists() and not _ledger().caps_file.exists()
 
 
 def test_without_a_ledger_it_says_so_and_makes_nothing(cli):
-    from openai_skill.spend import Guard
-
     result = cli("usage")
     assert result.code == 0
     assert "no calls recorded in this window" in result.out and "no spend cap is set" in result.out
-    assert not Guard().ledger.path.exists()
+    assert not _ledger().path.exists()
 
 
 def _on_a_terminal(args: list[str], columns: int = 100) -> str:
@@ -124,10 +143,10 @@ def _on_a_terminal(args: list[str], columns: int = 100) -> str:
 
 
 def test_on_a_terminal_a_bar_per_day_within_the_width_and_no_escape_from_the_ledger(key, cli):
-    from openai_skill.spend import Cost, Guard
+    from openai_skill.spend import Cost
 
     assert cli("budget", "set", "--daily", "5").code == 0
-    ledger = Guard().ledger
+    ledger = _ledger()
     now = time.time()
     for days_ago, usd, model in ((0, 0.40, "gpt-4o"), (2, 0.10, "\x1b]0;pwned\x07\x1b[2Jevil"), (2, 0.10, "x")):
         ledger.clock = lambda at=now - days_ago * 86400: at

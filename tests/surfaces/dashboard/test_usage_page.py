@@ -16,10 +16,25 @@ from support.local_pages import START, DashboardProcess, base_of, call, csrf_of,
 DAY = 86_400.0
 
 
-def _ledger():
-    from openai_skill.spend import Guard
+_opened: list = []
 
-    return Guard().ledger
+
+def _ledger():
+    """The ledger of this test's config folder, closed when the test ends (an open SQLite
+    connection collected later would close its descriptors in the middle of another test)."""
+    from openai_skill.spend.caps import ledger_path
+    from openai_skill.spend.ledger import Ledger
+
+    book = Ledger(ledger_path())
+    _opened.append(book)
+    return book
+
+
+@pytest.fixture(autouse=True)
+def _close_ledgers():
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 def _calls(spec) -> None:

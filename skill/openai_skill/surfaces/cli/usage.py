@@ -28,7 +28,11 @@ def cmd_usage(args) -> int:
     from ...spend import Guard
     from ...spend.usage import read
 
-    report = read(Guard().ledger, args.since, args.by)
+    guard = Guard()
+    try:
+        report = read(guard.ledger, args.since, args.by)
+    finally:
+        guard.close()   # in someone's process (tests, embedders) no connection is left behind
     if args.report_json or getattr(args, "json", False):
         emit(report)
         return 0

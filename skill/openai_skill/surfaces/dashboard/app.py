@@ -110,10 +110,13 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
 
         def read():
             ledger = spend.ledger
-            window = parse_window(DEFAULT_SINCE, ledger.clock())
-            report = build_report(ledger.rows_since(window.start, MAX_ROWS + 1), window, "model",
-                                  caps=caps_use(ledger.summary()))
-            return report, ledger.stored_caps()
+            try:
+                window = parse_window(DEFAULT_SINCE, ledger.clock())
+                report = build_report(ledger.rows_since(window.start, MAX_ROWS + 1), window, "model",
+                                      caps=caps_use(ledger.summary()))
+                return report, ledger.stored_caps()
+            finally:
+                spend.close()   # per request: an idle page holds no ledger connection
         try:
             report, stored = await run_in_threadpool(read)
         except Exception as exc:  # a ledger or caps file that cannot be read: say why, keep the page usable
@@ -126,8 +129,11 @@ def build_app(access: VaultAccess, *, idle_minutes: int, on_quit) -> Starlette:
             caps, allow = usage_page.parse_caps(request.scope[FORM_KEY])
 
             def change():
-                spend.ledger.set_caps(caps, allow_unpriced=allow)
-                return spend.ledger.stored_caps()
+                try:
+                    spend.ledger.set_caps(caps, allow_unpriced=allow)
+                    return spend.ledger.stored_caps()
+                finally:
+                    spend.close()
             stored = await run_in_threadpool(change)
         except Exception as exc:
             said = message_for(exc)
