@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import actions, spend, urls
 from .config import Settings
-from .errors import InsecureTransportError, NotFoundError
+from .errors import InputError, InsecureTransportError, NotFoundError
 from .manifest import Action
 from .pipeline import prepare as _prepare
 from .secret import Secret
@@ -55,8 +55,7 @@ class Prepared(tuple):
     warnings = property(itemgetter(3), doc="one line each: a model near its shutdown date")
 
     def __repr__(self) -> str:
-        return (f"Prepared(action={self[0]!r}, params={self[1]!r}, request={self[2]!r}, "
-                f"warnings={self[3]!r})")
+        return f"Prepared(action={self[0]!r}, params={self[1]!r}, request={self[2]!r}, warnings={self[3]!r})"
 
     def __getnewargs__(self):
         return tuple(self)
@@ -89,8 +88,6 @@ class Client:
             ("deadline", deadline), ("stream_idle_timeout", stream_idle_timeout),
             ("max_retries", max_retries), ("output_dir", output_dir)) if value is not None})
         if api_key is not None and key_sources is not None:
-            from .errors import InputError
-
             raise InputError("give api_key or key_sources, not both (api_key is the first source of the "
                              "default chain)", field="api_key")
         self.keys = (KeyChain(key_sources) if key_sources is not None
@@ -349,8 +346,6 @@ def _environment_snapshot() -> tuple:
 def _refuse_unknown(name: str, valid: Sequence[str]):
     """The InputError for an option nobody takes: it names the nearest valid one."""
     import difflib
-
-    from .errors import InputError
 
     valid = sorted(valid)
     near = difflib.get_close_matches(name, valid, n=1)
