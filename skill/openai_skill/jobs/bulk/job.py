@@ -28,6 +28,7 @@ from ...client import build_client
 from ...errors import InputError
 from . import engine, packing, texts as texts_
 from .checkpoint import Checkpoint, folder_for, lock_output
+from .private_folder import PrivateFolder
 from .sender import EmbeddingSender, check_options
 from .ratelimit import RateLimiter
 from .formatting import jsonl_payloads
@@ -155,7 +156,7 @@ def _embed_file(job, source, out, lock, fmt, field, out_format, restart, progres
                 started) -> dict:
     # stdin is spooled to a file first (in the run's 0700 folder), so it is checked whole, like
     # a file, before anything is sent or paid for; memory stays flat whatever its size.
-    with _input_file(source, stdin, lock.folder if lock is not None else None) as path:
+    with _input_file(source, stdin, lock.files if lock is not None else None) as path:
         digest = _read(path, source, texts_.file_sha256)
         total = _read(path, source, lambda p: _scan(p, fmt, field))
         sender, cached = job.start()
@@ -213,27 +214,27 @@ def _decoded(items, path: Path, source: str):
 
 
 @contextlib.contextmanager
-def _input_file(source: str, stdin, folder: Path | None):
-    """The input as a file path: the file itself, or stdin spooled to STDIN_SPOOL in `folder`
-    (the run's checkpoint folder) or in a private temporary folder; the spool is removed after."""
+def _input_file(source: str, stdin, files: PrivateFolder | None):
+    """The input as a file path: the file itself, or stdin spooled to STDIN_SPOOL in `files`
+    (the run's private checkpoint folder) or in a private temporary folder; removed after."""
     if source != STDIN:
         yield Path(source)
         return
     made = None
-    if folder is None:
-        made = folder = Path(tempfile.mkdtemp(prefix="openai-skill-stdin-"))   # 0700
-    spool = folder / STDIN_SPOOL
+    if files is None:
+        made = files = PrivateFolder.open(Path(tempfile.mkdtemp(prefix="openai-skill-stdin-")))   # 0700
     try:
-        _spool_stdin(stdin or sys.stdin, spool)
-        yield spool
+        _spool_stdin(stdin or sys.stdin, files, files.path / STDIN_SPOOL)
+        yield files.path / STDIN_SPOOL
     finally:
-        spool.unlink(missing_ok=True)
+        files.unlink(STDIN_SPOOL)
         if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+            made.close()
+            shutil.rmtree(made.path, ignore_errors=True)
 
 
-def _spool_stdin(stream, spool: Path) -> None:
-    fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _spool_stdin(stream, files: PrivateFolder, spool: Path) -> None:
+    fd = files.open_file(STDIN_SPOOL, os.O_WRONLY | os.O_TRUNC, create=True)
     with open(fd, "wb") as handle:
         binary = getattr(stream, "buffer", None)
         try:

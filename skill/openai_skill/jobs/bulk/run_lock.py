@@ -11,6 +11,10 @@ The lock file lives inside the checkpoint folder, which the finishing run remove
 holds the lock. A run that opened the file just before that removal would then lock a file that
 no longer has a name; after locking, the name is therefore checked to still lead to the locked
 file, and the lock is taken again (on a new folder) when it does not.
+
+The folder is opened and checked first (`private_folder.py`: ours, private, no links), and the
+lock file is opened relative to it: a folder planted by another user is refused before a byte
+is written into it.
 """
 
 from __future__ import annotations
@@ -18,15 +22,13 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 import time
 from pathlib import Path
 
 from ...errors import InputError
+from .private_folder import PrivateFolder
 
 LOCK_FILE = "lock"
-FOLDER_MODE = 0o700
-FILE_MODE = 0o600
 MAX_HOLDER_BYTES = 4096
 _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 
@@ -38,47 +40,55 @@ class OutputBusyError(InputError):
 
 
 class RunLock:
-    """Held from `acquire` to `release`; `path` is the lock file."""
+    """Held from `acquire` to `release`; `path` is the lock file, `files` the open folder."""
 
     def __init__(self, folder: Path, out: Path):
         self.folder, self.out = Path(folder), Path(out)
         self.path = self.folder / LOCK_FILE
+        self.files: PrivateFolder | None = None
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
         import fcntl
 
         while True:
-            self.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-            fd = _open(self.path)
+            files = PrivateFolder.open(self.folder)
+            try:
+                fd = files.open_file(LOCK_FILE, os.O_RDWR, create=True)
+            except BaseException:
+                files.close()
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 holder = _read_holder(fd)
                 os.close(fd)
+                files.close()
                 if exc.errno in _BUSY:
                     raise self._busy(holder) from None
                 raise InputError(f"cannot lock {self.path}: {exc.strerror}", field="out") from None
-            if _still_named(fd, self.path):
+            if files.still_named() and _still_named(fd, self.path):
                 break
             os.close(fd)  # the run that held it finished and removed the folder: lock the new one
-        self._fd = fd
+            files.close()
+        self._fd, self.files = fd, files
         _write_holder(fd)
         return self
 
     def release(self) -> None:
         """Let the next run in (closing the file releases the lock). A folder that holds
         nothing but the lock (a run refused before its first chunk) is removed first."""
-        if self._fd is not None:
+        if self._fd is not None and self.files is not None:
             fd, self._fd = self._fd, None
+            files, self.files = self.files, None
             try:
-                if [entry.name for entry in self.folder.iterdir()] == [LOCK_FILE]:
-                    self.path.unlink()
-                    self.folder.rmdir()
+                if files.names() == [LOCK_FILE]:
+                    files.remove()
             except OSError:
-                pass  # already gone (the finished run removed it), or not ours to remove
+                pass  # already gone (the finished run removed it)
             finally:
                 os.close(fd)
+                files.close()
 
     @property
     def held(self) -> bool:
@@ -98,19 +108,6 @@ class RunLock:
                                given=str(self.out), holder_pid=pid,
                                problems=[{"path": "out", "expected": "an output no other run is writing",
                                           "given": f"{self.out} (locked by {self.path})", "message": message}])
-
-
-def _open(path: Path) -> int:
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{path} is a symbolic link; refusing to follow it (delete it)", field="out") from None
-        raise InputError(f"cannot open the lock file {path}: {exc.strerror}", field="out") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InputError(f"{path} is not a regular file; refusing to use it as a lock (delete it)", field="out")
-    return fd
 
 
 def _still_named(fd: int, path: Path) -> bool:
