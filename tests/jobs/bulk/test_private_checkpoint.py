@@ -208,12 +208,23 @@ def test_a_killed_run_leaves_a_0700_folder_of_0600_files(openai, tmp_path):
 # --- authentication -------------------------------------------------------------------------
 
 def _half_run(cli, openai, tmp_path) -> tuple[Path, Path, list[str]]:
-    """A real run of 30 texts stopped after chunk 0 (texts 0-9): its own journal and spool."""
+    """A real run of 30 texts that fails at chunk 1 (texts 10-19) once chunk 0 is in its journal."""
     source, texts = _texts(tmp_path, 30)
     out = tmp_path / "out.jsonl"
-    openai.fail_texts = {texts[15]}
+    journal = tmp_path / "out.jsonl.partial" / "journal"
+    answer = openai.embeddings
+
+    def after_chunk_0(body):
+        if texts[15] in body["input"]:
+            deadline = time.monotonic() + WAIT
+            while not (journal.exists() and journal.read_bytes().count(b"\n") >= 2):
+                assert time.monotonic() < deadline, "chunk 0 never reached the journal"
+                time.sleep(0.01)
+        return answer(body)
+
+    openai.embeddings, openai.fail_texts = after_chunk_0, {texts[15]}
     assert _embed(cli, source, out).code != 0
-    openai.fail_texts = set()
+    openai.embeddings, openai.fail_texts = answer, set()
     return source, out, texts
 
 
@@ -227,7 +238,8 @@ def test_a_forged_or_changed_journal_or_spool_is_refused_and_none_of_its_vectors
     source, out, texts = _half_run(cli, openai, tmp_path)
     folder = tmp_path / "out.jsonl.partial"
     lines = _journal(folder)
-    assert [line.get("chunk") for line in lines[1:]] == [0]
+    finished = [line.get("chunk") for line in lines[1:]]
+    assert 0 in finished and 1 not in finished       # chunk 1 failed; chunk 2 may have finished
     spool = folder / "spool"
     if forgery == "spool bytes":          # the same length: only a MAC over the bytes notices
         data = spool.read_bytes()
@@ -262,15 +274,15 @@ def test_a_forged_or_changed_journal_or_spool_is_refused_and_none_of_its_vectors
 def test_a_checkpoint_copied_from_another_output_does_not_verify(tmp_path):
     import shutil
 
+    from openai_skill.errors import InputError
     from openai_skill.jobs.bulk.checkpoint import Checkpoint
-    from openai_skill.jobs.bulk.private_folder import CheckpointError
 
     header = {"input": {"sha256": "x"}, "dimensions": DIMS}
     first = Checkpoint(tmp_path / "a.jsonl", header)
     first.record(0, 0, 1, b"a\n")
     first.close()
     shutil.copytree(tmp_path / "a.jsonl.partial", tmp_path / "b.jsonl.partial")
-    with pytest.raises(CheckpointError, match="cannot be verified"):
+    with pytest.raises(InputError, match="cannot be verified"):
         Checkpoint(tmp_path / "b.jsonl", header)
     resumed = Checkpoint(tmp_path / "a.jsonl", header)      # where it belongs, it still verifies
     assert sorted(resumed.records) == [0]
@@ -315,7 +327,6 @@ def _descriptors() -> set[str]:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
 def test_a_checkpoint_that_fails_to_open_its_spool_leaks_nothing_and_frees_the_lock(tmp_path, monkeypatch):
     from openai_skill.errors import SkillError
-    from openai_skill.jobs.bulk import private_folder
     from openai_skill.jobs.bulk.checkpoint import Checkpoint, lock_output
 
     out = tmp_path / "out.jsonl"
@@ -328,6 +339,8 @@ def test_a_checkpoint_that_fails_to_open_its_spool_leaks_nothing_and_frees_the_l
         Checkpoint(out, header)
     assert _descriptors() == before
     (tmp_path / "out.jsonl.partial" / "spool").rmdir()
+
+    from openai_skill.jobs.bulk import private_folder
 
     real = private_folder.PrivateFolder.open_file
 

@@ -81,7 +81,7 @@ class Checkpoint:
         self._spool: BinaryIO | None = None
         # `lock`: taken earlier by the caller (before reading the input), else taken here
         self._owns_lock = lock is None or not lock.held
-        self.run_lock = lock_output(self.out) if self._owns_lock else lock
+        self.run_lock: RunLock = lock if lock is not None and not self._owns_lock else lock_output(self.out)
         try:
             files = self.run_lock.files
             if files is None:
