@@ -356,3 +356,40 @@ def test_a_checkpoint_that_fails_to_open_its_spool_leaks_nothing_and_frees_the_l
         assert _descriptors() == before
     monkeypatch.undo()
     lock_output(out).release()                            # the lock was freed each time
+
+
+def test_runs_starting_as_others_finish_never_lose_their_folder(tmp_path):
+    """A finishing run removes the folder while the next one opens it: every run either holds a
+    folder it can write or is refused as busy (no stray error, no lock file of another's removed)."""
+    import threading
+
+    from openai_skill.jobs.bulk.checkpoint import lock_output
+    from openai_skill.jobs.bulk.run_lock import OutputBusyError
+
+    out = tmp_path / "o.jsonl"
+    errors: list[str] = []
+    done = []
+
+    def runs():
+        for _ in range(300):
+            try:
+                held = lock_output(out)
+            except OutputBusyError:
+                continue
+            except Exception as exc:  # noqa: BLE001 (any other failure is the finding)
+                errors.append(repr(exc))
+                continue
+            try:
+                os.close(held.files.open_file("journal", os.O_RDWR, create=True))
+                done.append(1)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"while held: {exc!r}")
+            held.files.remove()
+            held.release()
+
+    threads = [threading.Thread(target=runs) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert errors == [] and done

@@ -24,6 +24,7 @@ from ...errors import InputError
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 OTHERS_WRITE = 0o022          # group or others may write: files could have been planted
+ATTEMPTS = 100                # to open a folder that a finishing run removes as it is made
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
@@ -56,26 +57,39 @@ class PrivateFolder:
     def open(cls, path: Path) -> PrivateFolder:
         """Make `path` 0700 (and its parents) if missing; else check it (see the module)."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.mkdir(path, FOLDER_MODE)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise cls._cannot(path, "create", exc) from None
-        try:
-            fd = os.open(path, _DIR_FLAGS)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise refusal(path, "is a symbolic link or not a folder", cls.fix(path)) from None
-            raise cls._cannot(path, "open", exc) from None
+        fd = cls._made(path)
         folder = cls(path, fd)
         try:
             folder._check()
+        except OSError as exc:
+            folder.close()
+            raise cls._cannot(path, "check", exc) from None
         except BaseException:
             folder.close()
             raise
         return folder
+
+    @classmethod
+    def _made(cls, path: Path) -> int:
+        """The folder's descriptor, made first if missing (without following a link)."""
+        for _ in range(ATTEMPTS):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.mkdir(path, FOLDER_MODE)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise cls._cannot(path, "create", exc) from None
+            try:
+                return os.open(path, _DIR_FLAGS)
+            except FileNotFoundError:
+                continue          # removed just now, by a run finishing on it: make it again
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise refusal(path, "is a symbolic link or not a folder", cls.fix(path)) from None
+                raise cls._cannot(path, "open", exc) from None
+        raise CheckpointError(f"cannot open the checkpoint folder {path}: it was removed {ATTEMPTS} times "
+                              "as it was made; run again", field="out")
 
     @staticmethod
     def fix(path: Path) -> str:
@@ -94,7 +108,10 @@ class PrivateFolder:
                           self.fix(self.path))
         loose = []
         for name in self.names():
-            entry = self.lstat(name)
+            try:
+                entry = self.lstat(name)
+            except FileNotFoundError:
+                continue   # removed meanwhile (a run of ours finishing): nothing to check
             where = self.path / name
             if stat.S_ISLNK(entry.st_mode):
                 raise refusal(where, "is a symbolic link", self.fix(self.path))

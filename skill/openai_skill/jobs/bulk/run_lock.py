@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from ...errors import InputError
-from .private_folder import PrivateFolder
+from .private_folder import CheckpointError, PrivateFolder
 
 LOCK_FILE = "lock"
 MAX_HOLDER_BYTES = 4096
@@ -55,6 +55,12 @@ class RunLock:
             files = PrivateFolder.open(self.folder)
             try:
                 fd = files.open_file(LOCK_FILE, os.O_RDWR, create=True)
+            except CheckpointError:
+                gone = not files.still_named()
+                files.close()
+                if gone:
+                    continue  # the run that held it finished and removed the folder: make a new one
+                raise
             except BaseException:
                 files.close()
                 raise
@@ -82,7 +88,9 @@ class RunLock:
             fd, self._fd = self._fd, None
             files, self.files = self.files, None
             try:
-                if files.names() == [LOCK_FILE]:
+                # only when the lock named there is this one: a run that started on the folder as
+                # the finished run removed its files has a lock file of its own there
+                if files.names() == [LOCK_FILE] and _same(files.lstat(LOCK_FILE), os.fstat(fd)):
                     files.remove()
             except OSError:
                 pass  # already gone (the finished run removed it)
@@ -115,8 +123,11 @@ def _still_named(fd: int, path: Path) -> bool:
         named = os.stat(path, follow_symlinks=False)
     except FileNotFoundError:
         return False
-    mine = os.fstat(fd)
-    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
+    return _same(named, os.fstat(fd))
+
+
+def _same(one: os.stat_result, other: os.stat_result) -> bool:
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def _write_holder(fd: int) -> None:
