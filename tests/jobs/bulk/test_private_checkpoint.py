@@ -318,6 +318,25 @@ def test_a_key_file_that_cannot_be_trusted_is_refused(openai, cli, tmp_path, pro
     assert openai.embedding_inputs == 0
 
 
+def test_the_key_is_made_once_even_by_racing_runs_and_one_of_another_user_is_refused(tmp_path, monkeypatch):
+    from openai_skill.jobs.bulk import seal
+
+    path = tmp_path / "config" / "checkpoint.key"
+    key = seal.load_key(path)
+    assert seal.load_key(path) == key and len(key) == seal.KEY_BYTES
+    seal._create(path)                    # a run that also found no key: the first one's stays
+    assert path.read_bytes() == key and [p.name for p in path.parent.iterdir()] == ["checkpoint.key"]
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert key.hex() not in repr(seal.Seal(key, tmp_path / "o", {}))
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+    else:
+        real = os.geteuid()
+        monkeypatch.setattr(os, "geteuid", lambda: real + 1)
+    with pytest.raises(seal.CheckpointError, match="another user"):
+        seal.load_key(path)
+
+
 # --- no descriptor left behind ----------------------------------------------------------------
 
 def _descriptors() -> set[str]:
