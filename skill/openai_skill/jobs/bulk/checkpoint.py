@@ -83,10 +83,7 @@ class Checkpoint:
         self._owns_lock = lock is None or not lock.held
         self.run_lock: RunLock = lock if lock is not None and not self._owns_lock else lock_output(self.out)
         try:
-            files = self.run_lock.files
-            if files is None:
-                raise InputError(f"{self.folder}: the run's lock is not held")
-            self.files: PrivateFolder = files
+            self.files: PrivateFolder = self.run_lock.files
             self._key = load_key() if key is None else key
             self._seal = Seal(self._key, self.out, self.header)
             self._open(restart)
@@ -102,10 +99,9 @@ class Checkpoint:
         # Open for the checkpoint's life (every finished chunk appends to both); close() closes them.
         self._journal = self._open_file(JOURNAL)
         self._spool = self._open_file(SPOOL)
-        end = 0
-        if unfinished:
-            end = self._load(self._journal, self._spool)
-        else:
+        end = self._load(self._journal, self._spool) if unfinished else None
+        if end is None:  # nothing to resume (a journal without its header line holds no chunk)
+            end = 0
             line = json.dumps({**self.header, "mac": self._seal.header()}, sort_keys=True) + "\n"
             _replace(self._journal, line.encode())
         self._spool.truncate(end)  # bytes no journal line points to belong to no chunk
@@ -128,8 +124,9 @@ class Checkpoint:
         self.records = {}
         self.files.clear(keep=(LOCK_FILE, *KEEP))
 
-    def _load(self, journal: BinaryIO, spool: BinaryIO) -> int:
-        """Read and verify the journal (every line, every chunk's bytes); returns the spool's end."""
+    def _load(self, journal: BinaryIO, spool: BinaryIO) -> int | None:
+        """Read and verify the journal (every line, every chunk's bytes); returns the spool's end
+        (None: not even the header line was finished)."""
         journal.seek(0)
         found, complete, end = None, 0, 0
         for raw in iter(lambda: journal.readline(MAX_LINE + 1), b""):
@@ -147,7 +144,7 @@ class Checkpoint:
             self.records[record["chunk"]] = record
             end = max(end, record["offset"] + record["length"])
         if found is None:
-            raise self._unverified("its header line is torn")
+            return None
         if journal.tell() != complete:
             journal.truncate(complete)
             os.fsync(journal.fileno())

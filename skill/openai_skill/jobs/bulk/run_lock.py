@@ -45,7 +45,7 @@ class RunLock:
     def __init__(self, folder: Path, out: Path):
         self.folder, self.out = Path(folder), Path(out)
         self.path = self.folder / LOCK_FILE
-        self.files: PrivateFolder | None = None
+        self._files: PrivateFolder | None = None
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
@@ -77,16 +77,16 @@ class RunLock:
                 break
             os.close(fd)  # the run that held it finished and removed the folder: lock the new one
             files.close()
-        self._fd, self.files = fd, files
+        self._fd, self._files = fd, files
         _write_holder(fd)
         return self
 
     def release(self) -> None:
         """Let the next run in (closing the file releases the lock). A folder that holds
         nothing but the lock (a run refused before its first chunk) is removed first."""
-        if self._fd is not None and self.files is not None:
+        if self._fd is not None and self._files is not None:
             fd, self._fd = self._fd, None
-            files, self.files = self.files, None
+            files, self._files = self._files, None
             try:
                 # only when the lock named there is this one: a run that started on the folder as
                 # the finished run removed its files has a lock file of its own there
@@ -97,6 +97,13 @@ class RunLock:
             finally:
                 os.close(fd)
                 files.close()
+
+    @property
+    def files(self) -> PrivateFolder:
+        """The open folder, while the lock is held."""
+        if self._files is None:
+            raise InputError(f"{self.folder}: the lock of this output is not held", field="out")
+        return self._files
 
     @property
     def held(self) -> bool:

@@ -1,0 +1,94 @@
+"""The checkpoint journal as it is read back (issue 16, item 5): every line that is not one a run
+of ours wrote for this output is refused as a CheckpointError (exit 2, `--restart`), never a
+Python error; a header line torn by a kill holds no chunk and starts the run afresh."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openai_skill.errors import InputError
+from openai_skill.jobs.bulk.checkpoint import MAX_LINE, Checkpoint, folder_for, lock_output
+
+HEADER = {"input": {"sha256": "x"}, "dimensions": 8}
+
+
+def _own(tmp_path):
+    out = tmp_path / "out.jsonl"
+    first = Checkpoint(out, HEADER)
+    first.record(0, 0, 2, b"a\nb\n", 8)
+    first.close()
+    return out, folder_for(out) / "journal"
+
+
+@pytest.mark.parametrize("line", [
+    b"not json",
+    b"[1, 2]",
+    b'{"chunk": 1, "first": 2, "count": 1, "offset": "0", "length": 2, "mac": "00"}',
+    b'{"chunk": 1, "first": 2, "count": true, "offset": 0, "length": 2, "mac": "00"}',
+    b'{"chunk": -1, "first": 2, "count": 1, "offset": 0, "length": 2, "mac": "00"}',
+    b'{"chunk": 1, "first": 2, "count": 1, "offset": 0, "mac": "00"}',
+    b'{"chunk": 1, "first": 2, "count": 1, "offset": 0, "length": 2, "extra": 1, "mac": "00"}',
+    b'{"chunk": 1, "first": 2, "count": 1, "offset": 0, "length": 4}',
+    b'{"chunk": 1, "first": 2, "count": 1, "offset": 0, "length": 999, "mac": "00"}',
+    b"x" * (MAX_LINE + 10),
+])
+def test_a_line_no_run_of_ours_wrote_is_refused_as_a_checkpoint_error(tmp_path, line):
+    out, journal = _own(tmp_path)
+    with open(journal, "ab") as handle:
+        handle.write(line + b"\n")
+    before = journal.read_bytes()
+    with pytest.raises(InputError, match="cannot be verified") as caught:
+        Checkpoint(out, HEADER)
+    assert caught.value.kind == "checkpoint_refused" and "--restart" in caught.value.message
+    assert journal.read_bytes() == before
+    again = Checkpoint(out, HEADER, restart=True)           # the user asked to start over
+    assert again.records == {}
+    again.close()
+
+
+@pytest.mark.parametrize("header", [b"", b"null", b'{"format": "openai-skill-embed-checkpoint", "version": 1}'])
+def test_a_header_without_its_mac_is_refused(tmp_path, header):
+    out, journal = _own(tmp_path)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(header + b"\n" + b"".join(lines[1:]))
+    with pytest.raises(InputError, match="header line does not verify"):
+        Checkpoint(out, HEADER)
+
+
+def test_a_header_torn_by_a_kill_starts_afresh(tmp_path):
+    out, journal = _own(tmp_path)
+    whole = journal.read_bytes()
+    journal.write_bytes(whole[:20])                         # killed while writing the header
+    again = Checkpoint(out, HEADER)
+    assert again.records == {}
+    again.record(0, 0, 1, b"z\n")
+    again.assemble(1)
+    assert out.read_bytes() == b"z\n"
+
+
+def test_a_torn_chunk_line_is_cut_and_the_chunks_before_it_kept(tmp_path):
+    out, journal = _own(tmp_path)
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + b'{"chunk": 1, "fi')
+    again = Checkpoint(out, HEADER)
+    assert sorted(again.records) == [0] and journal.read_bytes() == whole
+    again.close()
+
+
+def test_a_lock_that_is_not_held_has_no_folder_and_a_checkpoint_takes_its_own(tmp_path):
+    out = tmp_path / "out.jsonl"
+    lock = lock_output(out)
+    lock.release()
+    with pytest.raises(InputError, match="not held"):
+        lock.files  # noqa: B018
+    own = Checkpoint(out, HEADER, lock=lock)
+    assert own.run_lock is not lock and own.run_lock.held
+    own.close()
+    assert not own.run_lock.held
+    given = lock_output(out)
+    borrowed = Checkpoint(out, HEADER, lock=given)
+    borrowed.close()
+    assert given.held                                       # a lock it was given stays with the caller
+    given.release()
