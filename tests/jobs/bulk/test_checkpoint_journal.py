@@ -4,7 +4,6 @@ Python error; a header line torn by a kill holds no chunk and starts the run afr
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
