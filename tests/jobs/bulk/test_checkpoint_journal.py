@@ -43,7 +43,9 @@ def test_a_line_no_run_of_ours_wrote_is_refused_as_a_checkpoint_error(tmp_path, 
     assert caught.value.kind == "checkpoint_refused" and "--restart" in caught.value.message
     assert journal.read_bytes() == before
     again = Checkpoint(out, HEADER, restart=True)           # the user asked to start over
-    assert again.records == {}
+    assert again.records == {} and (folder_for(out) / "spool").read_bytes() == b""
+    again.record(0, 0, 1, b"new\n")
+    assert (folder_for(out) / "spool").read_bytes() == b"new\n"
     again.close()
 
 
@@ -63,6 +65,7 @@ def test_a_header_torn_by_a_kill_starts_afresh(tmp_path):
     again = Checkpoint(out, HEADER)
     assert again.records == {}
     again.record(0, 0, 1, b"z\n")
+    assert (folder_for(out) / "spool").read_bytes() == b"z\n"      # the old chunk's bytes are gone
     again.assemble(1)
     assert out.read_bytes() == b"z\n"
 

@@ -92,17 +92,14 @@ class Checkpoint:
             raise
 
     def _open(self, restart: bool) -> None:
-        unfinished = self.files.size(JOURNAL) > 0
-        if restart:
-            self.discard()
-            unfinished = False
+        unfinished = not restart and self.files.size(JOURNAL) > 0   # restart: a new header, an empty spool
         # Open for the checkpoint's life (every finished chunk appends to both); close() closes them.
         self._journal = self._open_file(JOURNAL)
         self._spool = self._open_file(SPOOL)
         end = self._load(self._journal, self._spool) if unfinished else None
         if end is None:  # nothing to resume (a journal without its header line holds no chunk)
             end = 0
-            line = json.dumps({**self.header, "mac": self._seal.header()}, sort_keys=True) + "\n"
+            line = json.dumps({**self.header, "mac": self._seal.header()}) + "\n"
             _replace(self._journal, line.encode())
         self._spool.truncate(end)  # bytes no journal line points to belong to no chunk
         os.fsync(self._spool.fileno())
