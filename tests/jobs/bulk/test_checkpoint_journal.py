@@ -70,13 +70,56 @@ def test_a_header_torn_by_a_kill_starts_afresh(tmp_path):
     assert out.read_bytes() == b"z\n"
 
 
-def test_a_torn_chunk_line_is_cut_and_the_chunks_before_it_kept(tmp_path):
+@pytest.mark.parametrize("torn", [b'{"chunk": 1, "fi', b"x" * MAX_LINE])
+def test_a_torn_chunk_line_is_cut_and_the_chunks_before_it_kept_and_resumed_again(tmp_path, torn):
     out, journal = _own(tmp_path)
+    spool = folder_for(out) / "spool"
     whole = journal.read_bytes()
-    journal.write_bytes(whole + b'{"chunk": 1, "fi')
+    journal.write_bytes(whole + torn)
+    with open(spool, "ab") as handle:
+        handle.write(b"half a chunk")                       # killed before its journal line
     again = Checkpoint(out, HEADER)
     assert sorted(again.records) == [0] and journal.read_bytes() == whole
+    assert spool.read_bytes() == b"a\nb\n"
+    again.record(1, 2, 1, b"c\n")
     again.close()
+    third = Checkpoint(out, HEADER)                         # what the resumed run wrote verifies too
+    assert sorted(third.records) == [0, 1] and spool.read_bytes() == b"a\nb\nc\n"
+    third.assemble(2)
+    assert out.read_bytes() == b"a\nb\nc\n"
+
+
+@pytest.mark.parametrize(("size", "refused"), [(MAX_LINE, "not one it writes"), (MAX_LINE + 1, "longer")])
+def test_a_line_is_read_up_to_the_longest_a_run_writes(tmp_path, size, refused):
+    out, journal = _own(tmp_path)
+    with open(journal, "ab") as handle:
+        handle.write(b"1" * size + b"\n")
+    with pytest.raises(InputError, match=refused):
+        Checkpoint(out, HEADER)
+
+
+def test_a_header_alone_resumes_with_an_empty_spool(tmp_path):
+    out = tmp_path / "out.jsonl"
+    Checkpoint(out, HEADER).close()
+    spool = folder_for(out) / "spool"
+    spool.write_bytes(b"bytes of no chunk")
+    again = Checkpoint(out, HEADER)
+    again.record(0, 0, 1, b"a\n")
+    assert spool.read_bytes() == b"a\n"
+    again.close()
+
+
+def test_discard_removes_the_chunks_but_not_the_lock_or_the_spooled_stdin(tmp_path):
+    out, _journal = _own(tmp_path)
+    folder = folder_for(out)
+    (folder / "stdin").write_bytes(b"text\n")
+    again = Checkpoint(out, HEADER)
+    again.discard()
+    assert sorted(p.name for p in folder.iterdir()) == ["lock", "stdin"] and again.records == {}
+    with pytest.raises(InputError, match="closed"):
+        again.record(1, 2, 1, b"c\n")
+    again.close()
+    assert Checkpoint(out, HEADER).records == {}
 
 
 def test_a_lock_that_is_not_held_has_no_folder_and_a_checkpoint_takes_its_own(tmp_path):
