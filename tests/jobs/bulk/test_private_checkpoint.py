@@ -416,3 +416,26 @@ def test_runs_starting_as_others_finish_never_lose_their_folder(tmp_path):
     for thread in threads:
         thread.join(WAIT)
     assert errors == [] and done
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+@pytest.mark.parametrize("planted", ["others can write", "a link inside", "cannot be listed"])
+def test_a_refused_folder_leaves_no_descriptor_open(tmp_path, monkeypatch, planted):
+    from openai_skill.errors import InputError
+    from openai_skill.jobs.bulk import private_folder
+    from openai_skill.jobs.bulk.checkpoint import lock_output
+
+    folder = tmp_path / "out.jsonl.partial"
+    folder.mkdir(mode=0o700)
+    if planted == "others can write":
+        os.chmod(folder, 0o777)
+    elif planted == "a link inside":
+        (folder / "spool").symlink_to(_vault(tmp_path))
+    else:
+        def unlistable(self):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(private_folder.PrivateFolder, "names", unlistable)
+    before = _descriptors()
+    with pytest.raises(InputError, match="cannot check" if planted == "cannot be listed" else "nothing in it"):
+        lock_output(tmp_path / "out.jsonl")
+    assert _descriptors() == before

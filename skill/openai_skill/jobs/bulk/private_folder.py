@@ -24,7 +24,7 @@ from ...errors import InputError
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 OTHERS_WRITE = 0o022          # group or others may write: files could have been planted
-ATTEMPTS = 100                # to open a folder that a finishing run removes as it is made
+ATTEMPTS = 100                # pragma: no mutate (to open a folder a finishing run removes as it is made)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
