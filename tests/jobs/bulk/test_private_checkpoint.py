@@ -49,6 +49,7 @@ def _vault(tmp_path: Path) -> Path:
     victim.mkdir()
     vault = victim / "vault"
     vault.write_bytes(VAULT)
+    os.chmod(vault, 0o600)                # as a real vault: nothing about it looks loose
     return vault
 
 
@@ -110,8 +111,10 @@ def test_a_hard_link_to_the_vault_is_refused_and_the_vault_untouched(openai, cli
     folder = tmp_path / "out.jsonl.partial"
     folder.mkdir(mode=0o700)
     os.link(vault, folder / "spool")
+    before = _snapshot(folder)
     _refused(_embed(cli, source, tmp_path / "out.jsonl"), "hard link")
     assert vault.read_bytes() == VAULT and openai.embedding_inputs == 0
+    assert _snapshot(folder) == before
 
 
 # --- owner and modes ------------------------------------------------------------------------
@@ -145,6 +148,23 @@ def test_a_folder_another_user_planted_with_a_forged_run_is_refused_untouched(op
     assert openai.embedding_inputs == 0
 
 
+@pytest.mark.parametrize("foreign", ["the folder", "a file in it"])
+def test_an_empty_folder_of_another_user_or_a_file_of_theirs_in_ours_is_refused(openai, cli, tmp_path, foreign):
+    source, _texts_ = _texts(tmp_path)
+    folder = tmp_path / "out.jsonl.partial"
+    folder.mkdir(mode=0o700)
+    theirs = folder if foreign == "the folder" else folder / "journal"
+    if foreign == "a file in it":
+        theirs.write_bytes(b"")
+        os.chmod(theirs, 0o600)
+    if os.geteuid() != 0:
+        pytest.skip("another user's file needs root (chown); the folder case is simulated elsewhere")
+    os.chown(theirs, NOBODY, NOBODY)
+    before = _snapshot(folder)
+    _refused(_embed(cli, source, tmp_path / "out.jsonl"), str(theirs), "another user")
+    assert _snapshot(folder) == before and openai.embedding_inputs == 0
+
+
 @pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
 def test_a_folder_others_can_write_is_refused_untouched(openai, cli, tmp_path, mode):
     source, _texts_ = _texts(tmp_path)
@@ -170,8 +190,10 @@ def test_an_own_folder_with_an_older_versions_modes_is_tightened_and_resumed(tmp
     os.chmod(folder, 0o755)
     for name in ("journal", "spool", "stdin"):
         os.chmod(folder / name, 0o644)
+    before = _descriptors()
     again = Checkpoint(out, header)
     try:
+        assert len(_descriptors() - before) == 4            # the folder, its lock, journal and spool
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {
             "journal": 0o600, "spool": 0o600, "stdin": 0o600, "lock": 0o600}
@@ -439,3 +461,29 @@ def test_a_refused_folder_leaves_no_descriptor_open(tmp_path, monkeypatch, plant
     with pytest.raises(InputError, match="cannot check" if planted == "cannot be listed" else "nothing in it"):
         lock_output(tmp_path / "out.jsonl")
     assert _descriptors() == before
+
+
+@pytest.mark.parametrize("trouble", ["parent is a file", "open denied", "removed each time"])
+def test_a_folder_that_cannot_be_made_or_opened_is_a_checkpoint_error(tmp_path, monkeypatch, trouble):
+    from openai_skill.errors import InputError
+    from openai_skill.jobs.bulk.checkpoint import lock_output
+
+    out = tmp_path / "deep" / "er" / "o.jsonl"
+    lock_output(out).release()                              # missing parents are made
+    assert (tmp_path / "deep" / "er").is_dir()
+    if trouble == "parent is a file":
+        (tmp_path / "file").write_text("")
+        out, words = tmp_path / "file" / "o.jsonl", "cannot create"
+    else:
+        real = os.open
+        error = PermissionError(13, "Permission denied") if trouble == "open denied" else FileNotFoundError(2, "gone")
+
+        def failing(path, *args, **kwargs):
+            if str(path).endswith(".partial"):
+                raise error
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", failing)
+        words = "cannot open" if trouble == "open denied" else "removed 100 times"
+    with pytest.raises(InputError, match=words):
+        lock_output(out)
