@@ -487,3 +487,31 @@ def test_a_folder_that_cannot_be_made_or_opened_is_a_checkpoint_error(tmp_path, 
         words = "cannot open" if trouble == "open denied" else "removed 100 times"
     with pytest.raises(InputError, match=words):
         lock_output(out)
+
+
+@pytest.mark.parametrize(("swapped", "words"), [("link", "symbolic link"), ("hard link", "hard link"),
+                                                ("fifo", "not a regular file"), ("foreign", "another user")])
+def test_a_file_swapped_in_after_the_folder_was_checked_is_refused_when_opened(tmp_path, swapped, words):
+    from openai_skill.jobs.bulk.private_folder import CheckpointError, PrivateFolder
+
+    if swapped == "foreign" and os.geteuid() != 0:
+        pytest.skip("another user's file needs root (chown)")
+    vault = _vault(tmp_path)
+    folder = PrivateFolder.open(tmp_path / "out.jsonl.partial")
+    try:
+        name = folder.path / "spool"              # planted between the check and the open
+        if swapped == "link":
+            name.symlink_to(vault)
+        elif swapped == "hard link":
+            os.link(vault, name)
+        elif swapped == "fifo":
+            os.mkfifo(name, 0o600)
+        else:
+            name.write_bytes(b"")
+            os.chown(name, NOBODY, NOBODY)
+        before = _descriptors()
+        with pytest.raises(CheckpointError, match=words):
+            folder.open_file("spool", os.O_RDWR, create=True)
+        assert _descriptors() == before and vault.read_bytes() == VAULT
+    finally:
+        folder.close()
