@@ -204,12 +204,6 @@ class PrivateFolder:
         mine = os.fstat(self.fd)
         return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
 
-    def sync(self) -> None:
-        try:
-            os.fsync(self.fd)
-        except OSError:
-            pass
-
     def close(self) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
