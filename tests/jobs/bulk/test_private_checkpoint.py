@@ -327,25 +327,34 @@ def test_the_key_lives_in_the_config_folder_0600_and_is_never_shown(openai, cli,
         assert key.hex() not in text and CANARY_KEY not in text
 
 
-@pytest.mark.parametrize("problem", ["loose", "link", "short"])
+@pytest.mark.parametrize("problem", ["loose", "link", "short", "folder", "cannot be made"])
 def test_a_key_file_that_cannot_be_trusted_is_refused(openai, cli, tmp_path, problem):
     source, _texts_ = _texts(tmp_path)
     key_file = tmp_path / "home" / ".config" / "openai-skill" / "checkpoint.key"
     key_file.parent.mkdir(parents=True, exist_ok=True)
+    words = "Remove it"
     if problem == "link":
         key_file.symlink_to(_vault(tmp_path))
+    elif problem == "folder":
+        key_file.mkdir()
+    elif problem == "cannot be made":            # the config folder is a file
+        key_file.parent.rmdir()
+        key_file.parent.write_text("")
+        words = "cannot create the checkpoint key"
     else:
         key_file.write_bytes(os.urandom(32 if problem == "loose" else 5))
         os.chmod(key_file, 0o644 if problem == "loose" else 0o600)
-    _refused(_embed(cli, source, tmp_path / "out.jsonl"), str(key_file), "Remove it")
+    _refused(_embed(cli, source, tmp_path / "out.jsonl"), str(key_file), words)
     assert openai.embedding_inputs == 0
 
 
 def test_the_key_is_made_once_even_by_racing_runs_and_one_of_another_user_is_refused(tmp_path, monkeypatch):
     from openai_skill.jobs.bulk import seal
 
-    path = tmp_path / "config" / "checkpoint.key"
+    path = tmp_path / "home" / "deeper" / "config" / "checkpoint.key"   # missing folders are made
+    before = _descriptors()
     key = seal.load_key(path)
+    assert _descriptors() == before
     assert seal.load_key(path) == key and len(key) == seal.KEY_BYTES
     seal._create(path)                    # a run that also found no key: the first one's stays
     assert path.read_bytes() == key and [p.name for p in path.parent.iterdir()] == ["checkpoint.key"]

@@ -121,7 +121,7 @@ class PrivateFolder:
             if not stat.S_ISREG(entry.st_mode):
                 raise refusal(where, "is not a regular file", self.fix(self.path))
             self._owned(where, entry)
-            if entry.st_nlink != 1:
+            if entry.st_nlink > 1:
                 raise refusal(where, f"has {entry.st_nlink} names (a hard link)", self.fix(self.path))
             if stat.S_IMODE(entry.st_mode) != FILE_MODE:
                 loose.append(name)
@@ -165,7 +165,7 @@ class PrivateFolder:
             if not stat.S_ISREG(found.st_mode):
                 raise refusal(where, "is not a regular file", self.fix(self.path))
             self._owned(where, found)
-            if found.st_nlink != 1:
+            if found.st_nlink > 1:   # (0: removed just now by a finishing run; the lock retries)
                 raise refusal(where, f"has {found.st_nlink} names (a hard link)", self.fix(self.path))
             os.set_blocking(fd, True)
         except BaseException:
