@@ -17,6 +17,7 @@ import pytest
 
 from openai_skill.errors import VaultError
 from openai_skill.secrets import disk as files
+from support.durability import record_fsyncs_and_renames
 from support.key_lookup import lookup_secret
 from openai_skill.secrets.store import VaultStore
 
@@ -154,19 +155,7 @@ def test_full_disk_is_a_clean_error_and_the_vault_survives(home, installed_cli):
 # ---- durability -------------------------------------------------------------------------------
 
 def test_every_write_fsyncs_the_temp_file_before_the_rename_and_the_folder_after(home, monkeypatch):
-    events = []
-    real_fsync, real_replace = os.fsync, os.replace
-
-    def fsync(fd):
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        return real_fsync(fd)
-
-    def replace(src, dst, **kwargs):
-        events.append(("replace", str(src), str(dst)))
-        return real_replace(src, dst, **kwargs)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    events = record_fsyncs_and_renames(monkeypatch)
     store = VaultStore()
     store.put("a", FAKE)
     store.rotate("key-file")

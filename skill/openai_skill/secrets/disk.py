@@ -2,20 +2,22 @@
 
 Every read opens without blocking and checks, on the opened descriptor, that it got a regular
 file of sane size: a vault, key or counter that is a FIFO, a device (a symlink to /dev/zero)
-or a folder is refused instead of hanging or filling memory. Every write is a 0600 temp file
-in the same folder, flushed and fsynced, then os.replace'd over the target, then the folder
-fsynced, so a reader sees the old file or the new one, never half of one. Any OS failure
-(read-only folder, full disk, quota) becomes a VaultError and leaves the target untouched.
+or a folder is refused instead of hanging or filling memory. Every write is
+`atomic.atomic_write` (a 0600 temp file in the same folder, flushed and fsynced, then
+os.replace'd over the target, then the folder fsynced), so a reader sees the old file or the
+new one, never half of one. Any OS failure (read-only folder, full disk, quota) becomes a
+VaultError and leaves the target untouched.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from pathlib import Path
 from collections.abc import Mapping
 
+from ..atomic import atomic_write as _atomic_write
+from ..atomic import fsync_folder
 from ..config import ENV_HOME, config_folder  # noqa: F401  (ENV_HOME: named here for the store)
 from ..errors import VaultError
 
@@ -112,33 +114,14 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file 0600 in the same folder, flush + fsync, os.replace, fsync the folder.
+    """`atomic.atomic_write` (temp file 0600 in the same folder, flush + fsync, os.replace, fsync
+    the folder), its temp file named for the writers' sweep (`TEMP_PREFIX`).
 
     Raises VaultError (the target unchanged, the temp file removed) on any OS failure.
     """
-    temp = path.parent / f"{TEMP_PREFIX}{os.urandom(6).hex()}"
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        fsync_folder(path.parent)
+        _atomic_write(path, data, mode=FILE_MODE, temp_prefix=TEMP_PREFIX)
     except OSError as exc:
         raise VaultError(f"cannot write {path}: {exc.strerror}; it was left as it was") from None
 

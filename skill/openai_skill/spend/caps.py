@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -96,25 +95,17 @@ def read_caps(path: Path) -> dict:
 
 
 def write_caps(path: Path, caps: Mapping[str, float], allow_unpriced: bool) -> None:
-    """Replace the caps file atomically (0600, fsynced); remove it when nothing is stored, so
-    its absence means "no cap" and calls skip the ledger. OSError goes to the caller."""
+    """Replace the caps file atomically (`atomic.atomic_write`: 0600, fsynced, the folder too);
+    remove it when nothing is stored, so its absence means "no cap" and calls skip the ledger.
+    OSError goes to the caller."""
     if not caps and not allow_unpriced:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return
     data = json.dumps({"caps": dict(caps), ALLOW_UNPRICED: allow_unpriced}, indent=1, sort_keys=True) + "\n"
-    temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    from ..atomic import atomic_write  # on use: only `budget set` writes; every call reads this module
+
+    atomic_write(path, data.encode("utf-8"), mode=FILE_MODE)
 
 
 def _unreadable(path: Path, why: str) -> BudgetError:
