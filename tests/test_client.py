@@ -270,6 +270,31 @@ def test_a_malformed_key_is_refused_where_it_is_found_without_echoing_it(bad):
         assert bad.strip() not in caught.value.message
 
 
+@pytest.mark.parametrize("given", [12345, CANARY_KEY.encode()])
+def test_an_api_key_that_is_not_text_is_a_credentials_error_naming_where_it_came_from(given):
+    with pytest.raises(CredentialsError) as caught:
+        Client(api_key=given)
+    assert caught.value.message == "the API key from the api_key argument is not text"
+
+
+def test_secrets_are_hashable_and_equal_by_value_not_by_source():
+    keys = {Secret(CANARY_KEY, "OPENAI_API_KEY"), Secret(CANARY_KEY, "the vault"), Secret(OTHER_KEY, "x")}
+    assert len(keys) == 2 and Secret(CANARY_KEY, "elsewhere") in keys
+    assert {Secret(CANARY_KEY, "a"): 1}[Secret(f" {CANARY_KEY} ", "b")] == 1
+
+
+def test_only_a_key_from_a_binding_store_pins_who_may_vouch_for_the_server():
+    """A key the caller passes or exports follows the caller's TLS settings; a vault or keychain
+    key is verified with certifi or the CA bundle its entry records (transport/tls.py)."""
+    from openai_skill.transport.tls import pin_of
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert pin_of(Secret(CANARY_KEY, "OPENAI_API_KEY")) is None
+    assert pin_of(Secret(CANARY_KEY, "OPENAI_API_KEY", ca_bundle=pem)) is None  # not bound: the bundle is moot
+    assert pin_of(Secret(CANARY_KEY, "the vault", bound=True)).pem is None      # certifi alone
+    assert pin_of(Secret(CANARY_KEY, "the vault", bound=True, ca_bundle=pem)).pem == pem
+
+
 def test_a_malformed_environment_key_fails_the_call_before_sending(openai, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY[:10] + " " + CANARY_KEY[10:])
     with pytest.raises(CredentialsError, match="from OPENAI_API_KEY is empty or malformed"):

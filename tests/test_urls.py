@@ -194,3 +194,43 @@ def test_a_name_that_resolves_public_then_private_is_refused_at_connect(listener
     with pytest.raises(InsecureTransportError, match="localhost is (127.0.0.1|::1), a private"):
         download(f"https://localhost:{one.port}/img.png?sig=secret", public_api())
     assert one.heads in ([], [b""])   # connected, then closed: nothing was sent
+
+
+# ---- the judge's own edges (found by mutation testing, tools/mutate.py) ------------------------
+
+@pytest.mark.parametrize("url, words", [
+    ("", "is empty; Fix OPENAI_BASE_URL"),
+    ("https://[::1/v1", "is not a URL"),                  # urllib3 cannot parse it: ours, not its error
+    ("https://api.example.com:99999/v1", "is not a URL"),
+    ("http://@127.0.0.1:8080/v1", "carries user:password@"),  # an empty userinfo: urllib3 reads no auth
+])
+def test_a_url_the_parser_cannot_read_or_that_hides_userinfo_is_refused_with_its_reason(url, words):
+    from openai_skill import urls
+
+    for judge in (urls.check_transport, urls.origin_of):
+        with pytest.raises(InsecureTransportError) as refused:
+            judge(url)
+        assert words in refused.value.message
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("localhost", True), ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("[::1]", True),
+    (None, False), ("", False), ("localhost.", False), ("127.evil.example", False), ("0x7f.1", False),
+    ("2130706433", False), ("10.0.0.1", False), ("example.com", False),
+])
+def test_only_a_loopback_literal_or_localhost_is_loopback(host, loopback):
+    from openai_skill.urls import is_loopback_host
+
+    assert bool(is_loopback_host(host)) is loopback
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://user:pw@images.example.com:8443/a/b.png?sig=TOKEN#frag", "https://images.example.com:8443/a/b.png"),
+    ("https://api.example.com", "https://api.example.com"),
+    ("/v1/models?after=x", "/v1/models"),      # a relative Location header: its path
+    ("", "?"), ("https://[::1/x?sig=TOKEN", "?"),   # nothing a message could show
+])
+def test_a_url_in_a_message_shows_no_userinfo_query_or_fragment(url, shown):
+    from openai_skill.urls import safe_url
+
+    assert safe_url(url) == shown

@@ -156,6 +156,17 @@ def test_a_record_that_is_not_a_regular_file_is_refused(backend):
         Client().key_for(OPENAI)
 
 
+def test_a_record_is_read_up_to_64_kib_and_refused_past_it(backend):
+    record = json.dumps({"version": 1, "entries": {ENTRY: {"origins": [OPENAI]}}}).encode()
+    record_file().parent.mkdir(parents=True, exist_ok=True)
+    record_file().write_bytes(record + b" " * (64 * 1024 - len(record)))  # valid JSON, padded to the cap
+    assert keychain.read_record(os.environ) == {ENTRY: (OPENAI,)}
+    record_file().write_bytes(record + b" " * (64 * 1024 + 1 - len(record)))
+    with pytest.raises(VaultError, match="larger than 65536 bytes"):
+        Client().key_for(OPENAI)
+    assert backend.calls == []
+
+
 def test_a_record_naming_a_key_the_keychain_lost_says_how_to_fix_it(backend):
     keychain.write_record(os.environ, {ENTRY: [OPENAI]})
     with pytest.raises(CredentialsError) as caught:
