@@ -167,6 +167,21 @@ def test_a_record_is_read_up_to_64_kib_and_refused_past_it(backend):
     assert backend.calls == []
 
 
+def test_write_record_replaces_the_record_whole(backend):
+    keychain.write_record(os.environ, {ENTRY: [OPENAI], "second": ["https://gateway.example"]})
+    keychain.write_record(os.environ, {"second": [OPENAI]})
+    assert keychain.read_record(os.environ) == {"second": (OPENAI,)}
+    keychain.write_record(os.environ, {})
+    assert not record_file().exists()
+
+
+@pytest.mark.parametrize("origin", ["api.openai.com", "https://api.openai.com/v1", "https://API.openai.com"])
+def test_store_refuses_what_is_not_a_canonical_origin_before_touching_the_keychain(backend, origin):
+    with pytest.raises(InputError, match="is not an origin"):
+        in_keychain(origin=origin)
+    assert backend.calls == [] and not record_file().exists()
+
+
 def test_a_record_naming_a_key_the_keychain_lost_says_how_to_fix_it(backend):
     keychain.write_record(os.environ, {ENTRY: [OPENAI]})
     with pytest.raises(CredentialsError) as caught:
