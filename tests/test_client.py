@@ -167,6 +167,22 @@ def test_the_order_is_explicit_then_environment_then_vault(monkeypatch):
     assert _chain_answer(explicit=third).reveal() == third
 
 
+def test_a_chain_reads_the_environment_it_is_given_else_the_process_one(monkeypatch):
+    assert KeyChain.default({"OPENAI_API_KEY": CANARY_KEY}).key_for("https://api.openai.com").reveal() == CANARY_KEY
+    monkeypatch.setenv("OPENAI_API_KEY", OTHER_KEY)
+    assert KeyChain.default().key_for("https://api.openai.com").reveal() == OTHER_KEY
+    assert KeyChain.default({"OPENAI_API_KEY": CANARY_KEY}).key_for("https://api.openai.com").reveal() == CANARY_KEY
+
+
+def test_without_cache_vault_every_lookup_reads_the_vault_again():
+    """The default (a CLI call looks once): a vault changed by another process is always seen,
+    with no stamp kept. `cache_vault` (a long-lived server) is tested in surfaces/mcp/test_mcp_parts.py."""
+    VaultStore().put("openai_api_key", OTHER_KEY)
+    for vault in (KeyChain.default(os.environ).sources[2], VaultKey(os.environ, "openai_api_key")):
+        assert [vault.key_for("https://api.openai.com").reveal() for _ in range(3)] == [OTHER_KEY] * 3
+        assert vault.opens == 3
+
+
 def test_a_bound_source_refuses_rather_than_falling_through(monkeypatch):
     # The vault has a key for api.openai.com only; a later source must not answer instead.
     VaultStore().put("openai_api_key", OTHER_KEY)

@@ -83,7 +83,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "key sources": (["secret.py", "secrets/sources.py", "secrets/binding.py"],
                     ["secrets/test_key_sources.py", "test_client.py", "test_redaction.py",
                      "secrets/test_vault_origins.py", "surfaces/cli/test_vault_cli.py", "test_edges.py",
-                     "transport/test_bound_key_tls.py", "transport/test_fork.py"]),
+                     "transport/test_bound_key_tls.py", "transport/test_fork.py", "surfaces/mcp/test_mcp_parts.py"]),
     "client": (["client.py"], ["test_client.py", "transport/test_http.py", "jobs/test_spend_jobs.py",
                                "lifecycle/test_model_choice.py", "transport/test_cancel_switch.py", "test_edges.py",
                                "actions/test_actions.py", "test_robustness.py"]),
