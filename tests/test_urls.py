@@ -213,6 +213,15 @@ def test_a_url_the_parser_cannot_read_or_that_hides_userinfo_is_refused_with_its
         assert words in refused.value.message
 
 
+@pytest.mark.parametrize("given", [None, b"https://api.openai.com", 443])
+def test_a_url_that_is_not_text_is_refused_not_judged(given):
+    from openai_skill import urls
+
+    for judge in (urls.check_transport, urls.origin_of):
+        with pytest.raises(InsecureTransportError, match="is empty"):
+            judge(given)
+
+
 @pytest.mark.parametrize("host, loopback", [
     ("localhost", True), ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("[::1]", True),
     (None, False), ("", False), ("localhost.", False), ("127.evil.example", False), ("0x7f.1", False),
