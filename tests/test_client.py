@@ -135,6 +135,15 @@ def test_prepare_is_a_named_tuple_and_touches_nothing():
     assert prepared.request is request and warnings == ()
 
 
+def test_a_prepared_call_copies_like_a_named_tuple():
+    import copy
+
+    prepared = Client(base_url="http://127.0.0.1:9/v1").prepare("list-models")
+    clone = copy.copy(prepared)
+    assert type(clone) is type(prepared) and clone == prepared and clone.action is prepared.action
+    assert clone.request.url == "http://127.0.0.1:9/v1/models" and clone.warnings == ()
+
+
 def test_the_default_client_follows_the_environment(monkeypatch):
     from openai_skill.client import default_client
 
@@ -178,7 +187,8 @@ def test_without_cache_vault_every_lookup_reads_the_vault_again():
     """The default (a CLI call looks once): a vault changed by another process is always seen,
     with no stamp kept. `cache_vault` (a long-lived server) is tested in surfaces/mcp/test_mcp_parts.py."""
     VaultStore().put("openai_api_key", OTHER_KEY)
-    for vault in (KeyChain.default(os.environ).sources[2], VaultKey(os.environ, "openai_api_key")):
+    for vault in (Client().keys.sources[2], KeyChain.default(os.environ).sources[2],
+                  VaultKey(os.environ, "openai_api_key")):
         assert [vault.key_for("https://api.openai.com").reveal() for _ in range(3)] == [OTHER_KEY] * 3
         assert vault.opens == 3
 

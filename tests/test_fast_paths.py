@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from support.canary import CANARY_KEY
 from openai_skill.client import Prepared
@@ -215,6 +215,12 @@ _ORIGIN_TEXT = st.one_of(
 
 @settings(max_examples=800, deadline=None)
 @given(_ORIGIN_TEXT)
+# the edges of an IPv6 literal's length (2 to 45 characters inside the brackets), always tried
+@example("http://[::]:8")
+@example("http://[:]:8")
+@example("http://[" + "0" * 45 + "]:8")
+@example("http://[" + "0" * 46 + "]:8")
+@example("https://[" + "f" * 45 + "]")
 def test_the_origin_shape_is_the_patterns(text):
     assert _origin_shape(text) == bool(re.fullmatch(ORIGIN_PATTERN, text))
 

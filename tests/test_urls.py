@@ -222,6 +222,16 @@ def test_a_url_that_is_not_text_is_refused_not_judged(given):
             judge(given)
 
 
+@pytest.mark.parametrize("url", ["https://under_score.example/v1", "https://-lead.example/v1",
+                                 "https://" + "a" * 64 + ".example/v1"])
+def test_a_host_no_origin_can_name_is_refused_by_the_origin_judge(url):
+    """urllib3 connects to these; a vault or keychain entry could never be bound to them."""
+    from openai_skill.urls import origin_of
+
+    with pytest.raises(InsecureTransportError, match="does not name a host this skill can judge"):
+        origin_of(url)
+
+
 @pytest.mark.parametrize("host, loopback", [
     ("localhost", True), ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("[::1]", True),
     (None, False), ("", False), ("localhost.", False), ("127.evil.example", False), ("0x7f.1", False),
