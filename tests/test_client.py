@@ -144,6 +144,22 @@ def test_a_prepared_call_copies_like_a_named_tuple():
     assert clone.request.url == "http://127.0.0.1:9/v1/models" and clone.warnings == ()
 
 
+def test_a_prepared_call_shows_its_fields_in_order():
+    prepared = Client(base_url="http://127.0.0.1:9/v1").prepare("list-models")
+    assert repr(prepared) == (f"Prepared(action={prepared.action!r}, params={prepared.params!r}, "
+                              f"request={prepared.request!r}, warnings=())")
+
+
+def test_a_clients_prices_are_the_real_time_rates_unless_batch_is_said():
+    client = Client()
+    params, answer = {"model": "text-embedding-3-large"}, {"usage": {"prompt_tokens": 10_000}}
+    assert client.cost_of("create-embedding", params, answer).usd == pytest.approx(10_000 * 0.13 / 1e6)
+    assert client.cost_of("create-embedding", params, answer, batch=True).usd == pytest.approx(10_000 * 0.13 / 1e6 / 2)
+    params = {"model": "text-embedding-3-small", "input": "x"}
+    assert client.worst_case("create-embedding", params).usd == pytest.approx(0.02 / 1e6)
+    assert client.worst_case("create-embedding", params, batch=True).usd == pytest.approx(0.02 / 1e6 / 2)
+
+
 def test_the_default_client_follows_the_environment(monkeypatch):
     from openai_skill.client import default_client
 

@@ -86,7 +86,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                      "transport/test_bound_key_tls.py", "transport/test_fork.py", "surfaces/mcp/test_mcp_parts.py"]),
     "client": (["client.py"], ["test_client.py", "transport/test_http.py", "jobs/test_spend_jobs.py",
                                "lifecycle/test_model_choice.py", "transport/test_cancel_switch.py", "test_edges.py",
-                               "actions/test_actions.py", "test_robustness.py"]),
+                               "actions/test_actions.py", "test_robustness.py", "surfaces/cli/test_doctor.py"]),
     "keychain": (["secrets/keychain.py"], ["secrets/test_keychain.py", "surfaces/cli/test_keychain_cli.py",
                                            "transport/test_bound_key_tls.py", "test_fast_paths.py"]),
     "atomic write": (["atomic.py"], ["test_atomic.py", "secrets/test_vault_files.py", "spend/test_spend_guard.py",

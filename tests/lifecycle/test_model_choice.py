@@ -124,6 +124,17 @@ def test_a_client_resolves_its_default_for_its_own_origin_and_day():
     assert (choice.model, choice.chosen_by, choice.warnings) == ("gpt-6-luna", "default", [])
 
 
+def test_a_clients_day_is_its_today_argument_or_callable_else_openai_skill_today():
+    day_before = GPT_4O_MINI_END - timedelta(days=1)
+    assert skill.Client(base_url=GATEWAY, today=lambda: GPT_4O_MINI_END).default_model("chat-completion").model \
+        == "gpt-6-luna"
+    assert skill.Client(base_url=GATEWAY, today=lambda: day_before).default_model("chat-completion").model \
+        == "gpt-4o-mini"
+    client = skill.Client(base_url=GATEWAY, env={"OPENAI_SKILL_TODAY": "2027-01-14"})
+    assert client.today() == GPT_4O_MINI_END and client.default_model("chat-completion").model == "gpt-6-luna"
+    assert skill.Client(base_url=GATEWAY, today=lambda: day_before).today() == day_before
+
+
 # --- the user's own default settings ------------------------------------------------------
 
 def test_a_setting_names_the_users_default(monkeypatch):
