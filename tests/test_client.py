@@ -160,6 +160,25 @@ def test_a_clients_prices_are_the_real_time_rates_unless_batch_is_said():
     assert client.worst_case("create-embedding", params, batch=True).usd == pytest.approx(0.02 / 1e6 / 2)
 
 
+@pytest.mark.parametrize("asked, held", [(5, 5), (None, 30)])
+def test_a_reservation_is_held_for_the_seconds_asked_else_the_clients_deadline(tmp_path, asked, held):
+    """After that long an unsettled reservation is shown as unsettled (a crashed call)."""
+    import sqlite3
+
+    from openai_skill.spend import Cost
+    from openai_skill.spend.caps import LEDGER_NAME
+
+    env = {"OPENAI_SKILL_HOME": str(tmp_path / "cfg"), "OPENAI_SKILL_BUDGET_DAILY": "5"}
+    client = Client(env=env, deadline=30)
+    with client.hold(Cost(0.01, "worst_case", "2026-12-02", "gpt-4o-mini"), surface="python",
+                     action="chat-completion", hold_seconds=asked):
+        pass
+    client.close()
+    with sqlite3.connect(tmp_path / "cfg" / LEDGER_NAME) as ledger:
+        (kept,) = ledger.execute("SELECT deadline_at - made_at FROM calls").fetchone()
+    assert kept == pytest.approx(held)
+
+
 def test_the_default_client_follows_the_environment(monkeypatch):
     from openai_skill.client import default_client
 
