@@ -207,6 +207,19 @@ def test_model_not_found_gets_the_near_names_and_the_command(openai, key):
     assert info.value.code == "model_not_found" and info.value.status == 404
 
 
+def test_model_not_found_names_at_most_three_near_names(openai, key):
+    from contract.spec import load_fixture
+
+    near = ["gpt-6-luna", "gpt-6-lunb", "gpt-6-lunc", "gpt-6-lund"]
+    openai.reply("GET", "/models", {"object": "list", "data": [entry(name) for name in near]})
+    openai.reply("POST", "/chat/completions", load_fixture("error-404-model-not-found.json"), status=404)
+    skill.invoke("list-models")
+    with pytest.raises(NotFoundError) as info:
+        skill.invoke("chat-completion", {"messages": HI, "model": "gpt-6-lun"})
+    named = info.value.message.split("last model list: ", 1)[1].split(".", 1)[0].split(", ")
+    assert len(named) == 3 and set(named) < set(near)
+
+
 def test_model_not_found_without_a_list_still_names_the_command(openai, key):
     from contract.spec import load_fixture
 
