@@ -88,6 +88,26 @@ def test_a_client_with_its_own_sessions_closes_them(openai):
     assert Client().sessions is default_sessions()
 
 
+def test_closing_a_client_leaves_the_shared_sessions_open_and_needs_none(openai):
+    from openai_skill.transport.session import default_sessions
+
+    with Client():  # never sent anything: no sessions to close
+        pass
+    openai.reply("GET", "/models", MODELS)
+    shared = default_sessions()
+    with Client(api_key=CANARY_KEY) as client:
+        client.invoke("list-models")
+        assert client.sessions is shared and shared._sessions
+    assert shared._sessions  # the process's pool is not the client's to close
+    assert Client(api_key=CANARY_KEY).invoke("list-models")["models"]  # and still serves
+
+
+@pytest.mark.parametrize("name", ["prepared", "action_id", "response", "warnings", "self"])
+def test_the_facade_refuses_a_name_that_is_only_a_local_variable_of_invoke(name):
+    with pytest.raises(InputError, match=f"unknown option '{name}'"):
+        openai_skill.invoke("list-models", {}, dry_run=True, **{name: 1})
+
+
 def test_dry_run_asks_no_key_source(monkeypatch):
     class Exploding:
         name = "a source that must not be asked"
@@ -173,7 +193,9 @@ def test_a_reservation_is_held_for_the_seconds_asked_else_the_clients_deadline(t
     with client.hold(Cost(0.01, "worst_case", "2026-12-02", "gpt-4o-mini"), surface="python",
                      action="chat-completion", hold_seconds=asked):
         pass
-    client.close()
+    client.close()  # the ledger's connection too
+    assert not [fd for fd in os.listdir("/proc/self/fd")
+                if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(tmp_path / "cfg" / LEDGER_NAME))]
     with sqlite3.connect(tmp_path / "cfg" / LEDGER_NAME) as ledger:
         (kept,) = ledger.execute("SELECT deadline_at - made_at FROM calls").fetchone()
     assert kept == pytest.approx(held)
