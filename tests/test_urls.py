@@ -8,7 +8,7 @@ import json
 import pytest
 
 import openai_skill
-from openai_skill.errors import InsecureTransportError, NotFoundError
+from openai_skill.errors import InputError, InsecureTransportError, NotFoundError
 from openai_skill.transport.download import download
 from openai_skill.config import Settings
 
@@ -253,3 +253,18 @@ def test_a_url_in_a_message_shows_no_userinfo_query_or_fragment(url, shown):
     from openai_skill.urls import safe_url
 
     assert safe_url(url) == shown
+
+
+@pytest.mark.parametrize("length, shown", [(80, "a" * 79 + "/"), (81, "a" * 80 + "…")])
+def test_a_long_id_is_quoted_cut_at_80_characters(length, shown):
+    """A hostile gateway's id is quoted, but never at any length."""
+    from openai_skill.errors import UnexpectedResponseError
+    from openai_skill.urls import checked_id
+
+    bad = "a" * (length - 1) + "/"
+    with pytest.raises(UnexpectedResponseError) as server:
+        checked_id(bad, "output_file_id", from_server=True)
+    with pytest.raises(InputError) as user:
+        checked_id(bad, "batch_id", from_server=False)
+    for error in (server.value, user.value):
+        assert repr(shown) in error.message
