@@ -213,6 +213,14 @@ def test_a_url_the_parser_cannot_read_or_that_hides_userinfo_is_refused_with_its
         assert words in refused.value.message
 
 
+def test_a_url_inside_the_path_or_query_is_not_taken_for_the_authority():
+    from openai_skill import urls
+
+    url = "https://gateway.example/v1/proxy/https://user@elsewhere.example?next=http://a@b"
+    urls.check_transport(url)
+    assert urls.origin_of(url) == "https://gateway.example"
+
+
 @pytest.mark.parametrize("given", [None, b"https://api.openai.com", 443])
 def test_a_url_that_is_not_text_is_refused_not_judged(given):
     from openai_skill import urls
