@@ -46,6 +46,19 @@ def test_the_data_is_fsynced_before_the_rename_and_the_folder_after(folder, monk
     assert fsync_folder == ("fsync", str(folder))  # the rename itself
 
 
+def test_every_byte_is_in_the_file_when_it_is_fsynced(folder, monkeypatch):
+    """An fsync of a descriptor whose bytes still sit in a userspace buffer makes nothing durable."""
+    sizes, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        sizes.append(os.fstat(fd).st_size)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    atomic.atomic_write(folder / "state.json", b"x" * 1000)
+    assert sizes[0] == 1000
+
+
 def test_a_temp_prefix_names_the_temp_file(folder, monkeypatch):
     events = record_fsyncs_and_renames(monkeypatch)
     atomic.atomic_write(folder / "vault", b"x", temp_prefix=disk.TEMP_PREFIX)
