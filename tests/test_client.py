@@ -14,7 +14,7 @@ import openai_skill
 from support.canary import CANARY_KEY
 from support.openai_data import MODELS
 from openai_skill import Client, Secret
-from openai_skill.errors import CredentialsError, InputError, InsecureTransportError
+from openai_skill.errors import CredentialsError, InputError, InsecureTransportError, NotFoundError
 from openai_skill.redaction import redact
 from openai_skill.secrets.sources import EnvKey, ExplicitKey, KeyChain, VaultKey
 from openai_skill.secrets.store import VaultStore
@@ -199,6 +199,21 @@ def test_a_reservation_is_held_for_the_seconds_asked_else_the_clients_deadline(t
     with sqlite3.connect(tmp_path / "cfg" / LEDGER_NAME) as ledger:
         (kept,) = ledger.execute("SELECT deadline_at - made_at FROM calls").fetchone()
     assert kept == pytest.approx(held)
+
+
+def test_a_dry_run_says_it_is_one():
+    result = Client(base_url="http://127.0.0.1:9/v1").invoke("list-models", dry_run=True)
+    assert result["dry_run"] is True and result["request"]["url"] == "http://127.0.0.1:9/v1/models"
+
+
+def test_a_404_that_is_not_model_not_found_keeps_its_own_message(openai):
+    error = {"error": {"message": "No such route", "type": "invalid_request_error", "param": None,
+                       "code": "unknown_url"}}
+    openai.reply("POST", "/chat/completions", error, status=404)
+    with pytest.raises(NotFoundError) as caught:
+        Client(api_key=CANARY_KEY).invoke("chat-completion", {"messages": [{"role": "user", "content": "hi"}],
+                                                              "model": "gpt-4o"})
+    assert caught.value.message.endswith("No such route") and "openai-skill models" not in caught.value.message
 
 
 def test_the_default_client_follows_the_environment(monkeypatch):

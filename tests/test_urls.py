@@ -221,6 +221,15 @@ def test_a_url_inside_the_path_or_query_is_not_taken_for_the_authority():
     assert urls.origin_of(url) == "https://gateway.example"
 
 
+def test_an_origin_drops_only_its_schemes_default_port():
+    from openai_skill.urls import origin_of
+
+    assert origin_of("http://127.0.0.1:80/v1") == "http://127.0.0.1"
+    assert origin_of("https://api.example.com:443/v1") == "https://api.example.com"
+    assert origin_of("http://127.0.0.1:443/v1") == "http://127.0.0.1:443"
+    assert origin_of("https://api.example.com:80/v1") == "https://api.example.com:80"
+
+
 @pytest.mark.parametrize("given", [None, b"https://api.openai.com", 443])
 def test_a_url_that_is_not_text_is_refused_not_judged(given):
     from openai_skill import urls
