@@ -221,6 +221,7 @@ _ORIGIN_TEXT = st.one_of(
 @example("http://[" + "0" * 45 + "]:8")
 @example("http://[" + "0" * 46 + "]:8")
 @example("https://[" + "f" * 45 + "]")
+@example("http://[g::1]:8")
 def test_the_origin_shape_is_the_patterns(text):
     assert _origin_shape(text) == bool(re.fullmatch(ORIGIN_PATTERN, text))
 
