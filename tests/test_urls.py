@@ -285,3 +285,17 @@ def test_a_long_id_is_quoted_cut_at_80_characters(length, shown):
         checked_id(bad, "batch_id", from_server=False)
     for error in (server.value, user.value):
         assert repr(shown) in error.message
+
+
+def test_a_bad_non_text_id_or_api_path_is_quoted_cut_short():
+    from openai_skill.errors import UnexpectedResponseError
+    from openai_skill.urls import check_api_path, checked_id
+
+    value = list(range(100))
+    with pytest.raises(UnexpectedResponseError) as bad_id:
+        checked_id(value, "output_file_id", from_server=True)
+    assert repr(value)[:80] in bad_id.value.message and repr(value)[:81] not in bad_id.value.message
+    path = "/files/" + "a" * 200 + "/../x"
+    with pytest.raises(InsecureTransportError) as bad_path:
+        check_api_path(path)
+    assert repr(path[:120]) in bad_path.value.message and path[:121] not in bad_path.value.message
