@@ -299,3 +299,13 @@ def test_a_bad_non_text_id_or_api_path_is_quoted_cut_short():
     with pytest.raises(InsecureTransportError) as bad_path:
         check_api_path(path)
     assert repr(path[:120]) in bad_path.value.message and path[:121] not in bad_path.value.message
+
+
+@pytest.mark.parametrize("length, shown", [(80, "h" * 80), (81, "h" * 80 + "…")])
+def test_a_refused_url_is_quoted_without_its_query_cut_at_80_characters(length, shown):
+    from openai_skill.urls import check_transport
+
+    url = "h" * length + "?token=secret"
+    with pytest.raises(InsecureTransportError) as refused:
+        check_transport(url)
+    assert f"the base URL {shown!r} has no scheme" in refused.value.message
