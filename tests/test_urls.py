@@ -309,3 +309,13 @@ def test_a_refused_url_is_quoted_without_its_query_cut_at_80_characters(length, 
     with pytest.raises(InsecureTransportError) as refused:
         check_transport(url)
     assert f"the base URL {shown!r} has no scheme" in refused.value.message
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000/v1?token=SECRETQ", "user:SECRETP@127.0.0.1:8000/v1",
+                                 "127.0.0.1:8000/v1#SECRETF"])
+def test_the_fix_for_a_url_without_a_scheme_repeats_no_query_fragment_or_userinfo(url):
+    with pytest.raises(InsecureTransportError) as refused:
+        openai_skill.urls.parse(url)
+    message = refused.value.message
+    assert "has no scheme; write it as https://127.0.0.1:8000/v1 " in message
+    assert "SECRET" not in message

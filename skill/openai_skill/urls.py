@@ -41,7 +41,7 @@ def parse(url: str, *, what: str = "the base URL"):
         raise InsecureTransportError(f"{what} {shown} is not a URL.") from None
     if parts.scheme is None or "://" not in text:
         raise InsecureTransportError(
-            f"{what} {shown} has no scheme; write it as https://{text} "
+            f"{what} {shown} has no scheme; write it as https://{_bare(text)} "
             "(or http:// for a server on this machine).")
     if parts.scheme not in ("http", "https"):
         raise InsecureTransportError(f"{what} {shown} is not an http(s) URL.")
@@ -258,8 +258,16 @@ class _Empty:
 _EMPTY = _Empty()
 
 
-def _shown(text: str, limit: int = 80) -> str:
-    """The URL for a message: its query dropped, control characters made visible."""
-    head = text.split("?", 1)[0]
-    head = head if len(head) <= limit else head[:limit] + "…"
-    return repr(head)
+def _bare(text: str, limit: int = 80) -> str:
+    """The URL as messages show it: no query, fragment or userinfo (each may carry a token),
+    cut short."""
+    head = text.split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = head.partition("://") if "://" in head else ("", "", head)
+    authority, slash, path = rest.partition("/")
+    head = scheme + sep + authority.rsplit("@", 1)[-1] + slash + path
+    return head if len(head) <= limit else head[:limit] + "…"
+
+
+def _shown(text: str) -> str:
+    """The URL for a message, quoted: control characters made visible."""
+    return repr(_bare(text))
