@@ -13,12 +13,16 @@ import time
 
 class RawServer:
     """A TCP server on `host` whose `handler(conn, request_head, stop)` writes raw bytes.
-    `accepted` counts connections; `heads` keeps each request's head (bytes)."""
+    `accepted` counts connections; `heads` keeps each request's head (bytes). With
+    `read_head=False` the handler starts as soon as a connection is accepted (head b""): a
+    server that speaks first, such as one answering a TLS ClientHello byte by byte."""
 
-    def __init__(self, handler=None, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None):
+    def __init__(self, handler=None, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None,
+                 read_head: bool = True):
         self.handler = handler or (lambda conn, head, stop: None)
         self.host = host
         self.tls = tls
+        self.read_head = read_head
         self.accepted = 0
         self.heads: list[bytes] = []
         self.stop = threading.Event()
@@ -54,7 +58,7 @@ class RawServer:
                 conn = self.tls.wrap_socket(conn, server_side=True)
             conn.settimeout(5)
             head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
+            while self.read_head and b"\r\n\r\n" not in head and len(head) < 65536:
                 data = conn.recv(4096)
                 if not data:
                     break

@@ -86,6 +86,7 @@ class Call:
             if self.watch.fired == deadline.CANCELLED:
                 raise self._cancelled_error()
             timeouts = self._timeouts()
+            self.watch.phase = None
             if hasattr(self.data, "seek"):
                 self.data.seek(0)
             try:
@@ -164,7 +165,8 @@ class Call:
                 f"no event from {host_of(self.url)} for {self.settings.stream_idle_timeout:g} s "
                 "(OPENAI_SKILL_STREAM_IDLE_TIMEOUT / stream_idle_timeout option)")
         if self.watch.fired == deadline.DEADLINE or self._deadline_passed():
-            return self.deadline_error(f"while waiting for {self.what}")
+            # The step the connection was in (a lookup, the TLS handshake), else the answer.
+            return self.deadline_error(self.watch.phase or f"while waiting for {self.what}")
         return None
 
     def _cancelled_error(self) -> APIConnectionError:

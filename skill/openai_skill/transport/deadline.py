@@ -6,7 +6,10 @@ that drips a byte every second never trips it. A `Watchdog` therefore watches th
 call is using and shuts it down when the call's total deadline (or, for a stream, its idle
 timeout) passes: whatever read is blocked then returns at once, and the call reports the
 deadline. The sockets are handed over by the session's connection classes (`session.py`)
-while `watching(watchdog)` is in effect.
+while `watching(watchdog)` is in effect, from the moment the connection is made: a TLS
+handshake the server drips is cut like a body (a host name lookup is handed over as well, as
+a wait that "shutting down" ends: `resolve.py`). `note()` records the step a connection is in,
+so the deadline's message can name it.
 
 A `Cancel` ends calls from outside: every call made under `cancelling(cancel)` registers its
 watchdog with it, and `cancel.cancel()` (from any thread) shuts their sockets at once and
@@ -155,6 +158,7 @@ class Watchdog:
     def __init__(self, deadline_at: float | None):
         self.deadline_at = deadline_at
         self.fired: str | None = None
+        self.phase: str | None = None   # the step the call was in, for the message ("while ...")
         self._idle: float | None = None
         self._last_touch = 0.0
         self._sock = None
@@ -185,6 +189,13 @@ class Watchdog:
         with _monitor.cond:
             self._sock = None
             _monitor.dogs.discard(self)
+
+    def let_go(self, sock) -> None:
+        """Stop watching `sock` if it is still the one watched (it is about to be closed)."""
+        with _monitor.cond:
+            if self._sock is sock:
+                self._sock = None
+                _monitor.dogs.discard(self)
 
     def set_idle(self, seconds: float | None) -> None:
         with _monitor.cond:
@@ -240,6 +251,22 @@ def hand_over(sock) -> None:
     watchdog = _current.get()
     if watchdog is not None and sock is not None:
         watchdog.attach(sock)
+
+
+def let_go(sock) -> None:
+    """Called before closing a socket handed over earlier in this block, so that the watchdog
+    never shuts down a descriptor number the system may have given to another socket."""
+    watchdog = _current.get()
+    if watchdog is not None:
+        watchdog.let_go(sock)
+
+
+def note(phase: str | None) -> None:
+    """Record the step the current call is in ("while looking up api.openai.com"); None: done
+    connecting (the deadline's message then names what the call was waiting for)."""
+    watchdog = _current.get()
+    if watchdog is not None:
+        watchdog.phase = phase
 
 
 def _shutdown(sock) -> None:

@@ -10,7 +10,9 @@ Sessions by where the key may travel:
 - plain http (only ever loopback, see `urls.check_transport`) uses a session that ignores
   the environment: an HTTP_PROXY would otherwise receive the request, Authorization
   header included, in clear.
-Both hand every socket to the call's deadline watchdog (`deadline.hand_over`).
+All hand every socket to the call's deadline watchdog (`deadline.hand_over`) from the moment
+it connects, TLS handshake included, and look host names up under the call's bounds
+(`resolve.py`), so no step of setting up a connection can outlast the deadline.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import socket
+import sys
 import threading
 import weakref
 
-from . import deadline
+from . import deadline, resolve
 from ..urls import uses_plain_http
 
 POOL_HOSTS = 4            # hosts whose connections are kept
@@ -124,6 +128,63 @@ def _connected(connection, sock):
     return sock
 
 
+def _open(connection):
+    """urllib3's `HTTPConnection._new_conn`, with the host name looked up under the call's
+    bounds (`resolve.lookup`) rather than by a `getaddrinfo` nothing can interrupt. The connect
+    timeout covers the lookup and the connect together; failures are urllib3's, as before."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.util.connection import allowed_gai_family
+
+    host = connection._dns_host
+    if host.startswith("["):
+        host = host.strip("[]")
+    timeout = connection.timeout
+    if not isinstance(timeout, (int, float)):   # None, or urllib3's "the default" sentinel
+        timeout = socket.getdefaulttimeout()
+    started = deadline._clock()
+    try:
+        deadline.note(f"while looking up {connection.host}")
+        infos = resolve.lookup(host, connection.port, allowed_gai_family(), timeout)
+        deadline.note(f"while connecting to {connection.host}")
+        if timeout is not None:
+            timeout -= deadline._clock() - started
+            if timeout <= 0:
+                raise TimeoutError("the connect timeout passed during the lookup")
+        sock = _connect_any(infos, timeout, connection.source_address, connection.socket_options)
+    except socket.gaierror as exc:
+        raise NameResolutionError(connection.host, connection, exc) from exc
+    except resolve.Abandoned as exc:
+        raise NewConnectionError(connection, str(exc)) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(connection, f"Connection to {connection.host} timed out. "
+                                  f"(connect timeout={connection.timeout})") from exc
+    except OSError as exc:
+        raise NewConnectionError(connection, f"Failed to establish a new connection: {exc}") from exc
+    sys.audit("http.client.connect", connection, connection.host, connection.port)
+    return sock
+
+
+def _connect_any(infos: list, timeout: float | None, source_address, options):
+    """Connect to the first address that answers (urllib3's `create_connection` loop)."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in infos:
+        sock = None
+        try:
+            sock = socket.socket(family, kind, proto)
+            for option in options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            error = exc
+            if sock is not None:
+                sock.close()
+    raise error if error is not None else OSError("getaddrinfo returned no address")
+
+
 def _new_session(*, trust_env: bool, pin=None):
     import requests
 
@@ -157,15 +218,39 @@ def _watched_adapter_class():
 
     class WatchedHTTPConnection(HTTPConnection):
         def _new_conn(self):
-            return _connected(self, super()._new_conn())
+            return _connected(self, _open(self))
+
+        def connect(self):
+            super().connect()
+            deadline.note(None)
 
         def getresponse(self, *args, **kwargs):
             deadline.hand_over(self.sock)  # also a kept-alive connection's socket
             return super().getresponse(*args, **kwargs)
 
     class WatchedHTTPSConnection(HTTPSConnection):
+        _guard = None
+
         def _new_conn(self):
-            return _connected(self, super()._new_conn())
+            sock = _connected(self, _open(self))
+            # Wrapping the socket in TLS (in `connect`) detaches it, so the watchdog would hold
+            # a dead socket while the handshake runs: it watches a duplicate until then, whose
+            # shutdown ends the handshake as well (one connection, two descriptors).
+            self._guard = sock.dup()
+            deadline.hand_over(self._guard)
+            deadline.note(f"during the TLS handshake with {self._tunnel_host or self.host}")
+            return sock
+
+        def connect(self):
+            try:
+                super().connect()
+                deadline.note(None)
+                deadline.hand_over(self.sock)   # the TLS socket: sending the request is watched too
+            finally:
+                guard, self._guard = self._guard, None
+                if guard is not None:
+                    deadline.let_go(guard)
+                    guard.close()
 
         def getresponse(self, *args, **kwargs):
             deadline.hand_over(self.sock)
