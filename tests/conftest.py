@@ -25,9 +25,22 @@ from support.install_guard import session_problem
 def pytest_sessionstart(session):
     """Stop before any test if the imported openai_skill is an installed copy that is not this
     checkout's code (support/install_guard.py says what differs and how to fix it)."""
+    _children_start_with_the_default_sigint()
     found = session_problem()
     if found:
         raise pytest.UsageError(found)
+
+
+def _children_start_with_the_default_sigint() -> None:
+    """A shell starts a background job (`pytest &`, two suites at once) with SIGINT ignored, and
+    an ignored signal stays ignored through fork and exec: the CLI, which respects a parent that
+    ignores SIGINT, would then ignore the Ctrl-C the tests send it. With Python's own handler
+    back in this process, every child starts with the default disposition, however the suite
+    was started."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ import pytest
 import openai_skill as skill
 from support.canary import CANARY_KEY
 from support.misbehaving import RawServer
+from support.timing import CAP, wait_until
 from support.images import make_png
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
@@ -332,16 +333,22 @@ def test_stdout_on_a_full_disk_is_one_line_not_a_traceback(args, code):
 
 
 def test_ctrl_c_is_exit_130_with_the_error_object(key):
-    """SIGINT while waiting for a slow answer: one line, exit 130, --json still answers."""
-    server = RawServer(lambda conn, head, stop: stop.wait(30))  # reads the request, never answers
+    """SIGINT while waiting for a slow answer: one line, exit 130, --json still answers. The signal
+    is sent once the server holds the request (the CLI is then waiting for the answer, however
+    slowly it started), and the server would stall for minutes: only the SIGINT ends the call."""
+    server = RawServer(lambda conn, head, stop: stop.wait(300))  # reads the request, never answers
     env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": server.url()}
+    proc = None
     try:
         proc = subprocess.Popen([EXE, "--json", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, text=True)
-        time.sleep(1.5)
+        wait_until(lambda: server.heads or proc.poll() is not None, "the request to reach the server")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=CAP)
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         server.close()
     assert proc.returncode == 130, err
     assert err == "openai-skill: interrupted\n"

@@ -7,6 +7,8 @@ import base64
 import json
 import re
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -123,15 +125,19 @@ def test_invalid_arguments_and_api_failures_are_is_error_results(run, openai):
         assert CANARY_KEY not in result.model_dump_json()
 
 
-def _slow(seconds: float, data: dict):
-    def handler(request):
-        time.sleep(seconds)
-        return Answer.of_json(data, headers={"x-request-id": "req_slow"})
-    return handler
+WAIT_CAP = 30.0   # seconds an event may take before the test fails (a machine 10x slower passes)
 
 
 def test_long_calls_report_progress_when_asked(run, openai):
-    openai.reply_with("POST", "/images/generations", _slow(1.2, IMAGE))
+    # The image call is answered once its client has seen two progress reports (or after
+    # WAIT_CAP s, when the assertion below fails): an event, not a race against a clock.
+    reported = threading.Event()
+
+    def answer_once_reported(request):
+        reported.wait(WAIT_CAP)
+        return Answer.of_json(IMAGE, headers={"x-request-id": "req_slow"})
+
+    openai.reply_with("POST", "/images/generations", answer_once_reported)
     chunks = [line for line in load_fixture("chat-completion-stream.sse").split("\n\n") if line.strip()]
 
     def slow_stream(request):
@@ -147,6 +153,8 @@ def test_long_calls_report_progress_when_asked(run, openai):
     async def body(session):
         async def on_image(progress, total, message):
             seen["image"].append((progress, message))
+            if len(seen["image"]) >= 2:
+                reported.set()
 
         async def on_chat(progress, total, message):
             seen["chat"].append((progress, message))
@@ -170,7 +178,15 @@ def test_long_calls_report_progress_when_asked(run, openai):
 
 
 def test_concurrent_calls_run_side_by_side(run, openai):
-    openai.reply_with("GET", "/models", _slow(1.0, MODELS))  # the fake answers each on its own thread
+    # The fake answers each request on its own thread, and answers none before all three are
+    # in: calls run one after another would never fill the barrier (each fails after WAIT_CAP s).
+    all_in = threading.Barrier(3, timeout=WAIT_CAP)
+
+    def answer_when_all_in(request):
+        all_in.wait()
+        return Answer.of_json(MODELS, headers={"x-request-id": "req_slow"})
+
+    openai.reply_with("GET", "/models", answer_when_all_in)
 
     async def body(session):
         results = []
@@ -178,15 +194,13 @@ def test_concurrent_calls_run_side_by_side(run, openai):
         async def one():
             results.append(await session.call_tool("openai_list_models", {}))
 
-        start = time.monotonic()
         async with anyio.create_task_group() as group:
             for _ in range(3):
                 group.start_soon(one)
-        return results, time.monotonic() - start
+        return results
 
-    results, elapsed = run(body)
-    assert [r.is_error for r in results] == [False] * 3
-    assert elapsed < 2.5, f"three 1 s calls took {elapsed:.2f} s: not concurrent"
+    results = run(body)
+    assert [r.is_error for r in results] == [False] * 3, "the calls did not run side by side"
     assert openai.max_in_flight == 3
 
 
@@ -257,7 +271,14 @@ def test_streamable_http_on_loopback_with_token_host_and_origin_checks(openai, t
     assert CANARY_KEY not in Path(err.name).read_text()
 
 
+SDK_SERVER_IMPORTS = "import anyio, mcp_types, mcp.server.lowlevel, mcp.server.stdio"
+
+
 def test_initialize_answers_well_within_openclaws_five_seconds(openai, tmp_path):
+    """OpenClaw gives a server 5 s to initialize; on an idle 2-core machine ours takes well under
+    1 s, most of it the SDK's imports. A fixed bound fails on a loaded machine, so the test holds
+    the ratio: initializing costs at most 3 times a bare process importing what any server on
+    this SDK imports, measured in the same test (best of two each; 0.98x measured under load)."""
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
     params = StdioServerParameters(command=openai_skill_exe(), args=["mcp"], env=server_env())
@@ -270,4 +291,12 @@ def test_initialize_answers_well_within_openclaws_five_seconds(openai, tmp_path)
                     await session.initialize()
                     return time.monotonic() - start
 
-    assert anyio.run(main) < 5.0
+    def bare_sdk() -> float:
+        start = time.monotonic()
+        subprocess.run([sys.executable, "-c", SDK_SERVER_IMPORTS], check=True, timeout=120)
+        return time.monotonic() - start
+
+    ours = min(anyio.run(main) for _ in range(2))
+    baseline = min(bare_sdk() for _ in range(2))
+    print(f"\ninitialize {ours:.2f} s, the SDK's imports alone {baseline:.2f} s: {ours / baseline:.2f}x")
+    assert ours < 3 * baseline
