@@ -331,15 +331,17 @@ def test_the_idle_timeout_counts_from_the_last_event_not_from_the_start(api):
 
     def slow_but_steady(request):
         def body():
-            for n in range(6):                      # an event every 0.4 s: 2.4 s in all
-                yield f"data: {json.dumps(_chunk(str(n)))}\n\n"
-                time.sleep(0.4)
+            for n in range(12):                     # an event every 0.2 s: 2.4 s in all (more if slow)
+                yield f"data: {json.dumps(_chunk(str(n % 10)))}\n\n"
+                time.sleep(0.2)
             yield "data: [DONE]\n\n"
         return Response(body(), content_type="text/event-stream")
 
     api.expect_request("/v1/chat/completions").respond_with_handler(slow_but_steady)
-    chunks = list(_open_stream(api, stream_idle_timeout=1.5))
-    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "012345"
+    # The idle timeout is 10 times the gap between events (a loaded machine may stretch a gap),
+    # and shorter than the whole stream: counted from the start, it would cut the stream.
+    chunks = list(_open_stream(api, stream_idle_timeout=2.0))
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "012345678901"
 
 
 def test_a_stream_over_its_byte_cap_names_the_cap_in_mib(api):

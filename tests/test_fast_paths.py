@@ -347,10 +347,10 @@ def test_a_watchdog_after_a_stale_wake_up_time_is_still_cut_on_time(monkeypatch)
             deadline._monitor.wakes_at = 1000.0  # as a fake clock left it; the real one is far ahead
         dog = deadline.Watchdog(deadline._clock() + 0.3)
         dog.attach(a)
-        a.settimeout(5)
+        a.settimeout(60)   # a monitor left asleep ends in a timeout error, not a hang
         started = time.monotonic()
         assert a.recv(10) == b"" and dog.fired == deadline.DEADLINE
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 30
     finally:
         dog.close()
         a.close()

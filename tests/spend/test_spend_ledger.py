@@ -10,13 +10,13 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from openai_skill.errors import APIError, APITimeoutError, BudgetError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.ledger import Ledger
+from support.timing import wait_until
 
 AS_OF = "2026-12-02"
 
@@ -114,12 +114,18 @@ def test_holds_settle_answered_errors_at_zero_and_keep_others_at_worst(tmp_path)
 
 
 RACER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
+    from pathlib import Path
     from openai_skill.errors import BudgetError
     from openai_skill.spend import Cost
     from openai_skill.spend.ledger import Ledger
     book = Ledger(sys.argv[1], env={})
-    while time.time() < float(sys.argv[2]):
+    gate = Path(sys.argv[2])
+    (gate / f"ready-{os.getpid()}").touch()       # then all start together, at the parent's word
+    give_up = time.monotonic() + 120
+    while not (gate / "go").exists():
+        if time.monotonic() > give_up:
+            sys.exit("never told to go")
         time.sleep(0.005)
     accepted = 0
     for _ in range(int(sys.argv[3])):
@@ -136,9 +142,14 @@ RACER = textwrap.dedent("""
 def test_eight_processes_racing_a_daily_cap_never_overshoot(tmp_path):
     path = tmp_path / "spend.sqlite3"
     Ledger(path, env={}).set_caps({"daily": 0.5})   # room for exactly 50 reservations of $0.01
-    start = time.time() + 2.0                        # all 8 begin together, however slow they start
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(path), str(start), "20"],
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(path), str(gate), "20"],
                               stdout=subprocess.PIPE, text=True) for _ in range(8)]
+    # all 8 begin together, however slowly each started: a gate, not a time of day
+    wait_until(lambda: len(list(gate.glob("ready-*"))) == 8 or any(p.poll() is not None for p in procs),
+               "the 8 racers to be ready")
+    (gate / "go").touch()
     accepted = [int(p.communicate(timeout=120)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     rows = Ledger(path, env={}).rows()
@@ -164,7 +175,8 @@ def test_the_ledger_survives_a_writer_killed_mid_write(tmp_path):
     path = tmp_path / "spend.sqlite3"
     proc = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
+    # Killed once it has written a few rows (however slowly it runs), while it writes more.
+    wait_until(lambda: len(Ledger(path, env={}).rows()) >= 5, "the writer's first rows")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     book = Ledger(path, env={})

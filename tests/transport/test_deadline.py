@@ -1,5 +1,11 @@
 """The total deadline holds against servers that answer one byte at a time, and streams have
-an idle timeout. Each test records how far past the deadline the call returned (overshoot)."""
+an idle timeout. Each test records how far past the deadline the call returned (overshoot).
+
+Every server here drips forever (or far longer than any bound below), and each byte resets the
+read timeout: without the deadline a call would run until the test's own timeout. So the bounds
+can be generous (a machine ten times slower passes) and still fail when the deadline is not
+enforced; how far past the deadline a call really ends is measured by
+benchmarks/transport_limits.py, not asserted here."""
 
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from openai_skill.transport.download import download
 from support.canary import CANARY_KEY
 from support.misbehaving import RawServer, drip, respond, timed
 
-# Generous for a loaded CI machine; the measured overshoot is ~0.01 s (see the report).
-MAX_OVERSHOOT = 1.0
+# ~0.01 s measured on an idle machine; the bound only has to be far below "never".
+MAX_OVERSHOOT = 15.0
+PROCESS_START = 15.0     # and a CLI process's start, on a loaded machine
 OVERSHOOTS: dict[str, float] = {}
 
 
@@ -45,7 +52,7 @@ JSON_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
              b"Content-Length: 100000\r\n\r\n{\"object\": \"list\", \"data\": [")
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_a_body_dripping_a_byte_every_2_s_is_cut_at_the_deadline(server_with):
     server = server_with(drip(JSON_HEAD, every=2.0))
     seconds, error, _ = timed(openai_skill.invoke, "list-models", {}, api_key=CANARY_KEY,
@@ -53,7 +60,7 @@ def test_a_body_dripping_a_byte_every_2_s_is_cut_at_the_deadline(server_with):
     check_deadline("content-length drip", seconds, error, 3)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_the_cli_with_openai_skill_deadline_returns_in_time(server_with, installed_cli):
     server = server_with(drip(JSON_HEAD, every=2.0))
     seconds, _, result = timed(installed_cli, "models", "--json", env={
@@ -61,10 +68,10 @@ def test_the_cli_with_openai_skill_deadline_returns_in_time(server_with, install
     assert result.code == 5
     assert "3 s deadline" in result.err
     OVERSHOOTS["cli drip (process)"] = seconds - 3
-    assert seconds - 3 < MAX_OVERSHOOT + 1.0  # + interpreter start
+    assert seconds - 3 < MAX_OVERSHOOT + PROCESS_START
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_headers_dripping_a_byte_at_a_time_are_cut_at_the_deadline(server_with):
     server = server_with(drip(b"HTTP/1.1 200 OK\r\nX-Slow: ", every=0.5, byte=b"a"))
     seconds, error, _ = timed(openai_skill.invoke, "list-models", {}, api_key=CANARY_KEY,
@@ -72,7 +79,7 @@ def test_headers_dripping_a_byte_at_a_time_are_cut_at_the_deadline(server_with):
     check_deadline("header drip", seconds, error, 2)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_a_chunked_sse_event_dripping_is_cut_at_the_deadline(server_with):
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n186a0\r\ndata: {\"choices\": [")
@@ -83,7 +90,7 @@ def test_a_chunked_sse_event_dripping_is_cut_at_the_deadline(server_with):
     check_deadline("chunked SSE drip", seconds, error, 3)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_a_stream_of_keep_alives_only_hits_the_idle_timeout(server_with):
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
     server = server_with(drip(head, every=0.2, byte=b": keep-alive\n\n"))
@@ -97,7 +104,7 @@ def test_a_stream_of_keep_alives_only_hits_the_idle_timeout(server_with):
     assert 1.5 <= seconds < 1.5 + MAX_OVERSHOOT
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_an_image_download_dripping_is_cut_at_the_deadline(server_with):
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
             b"\x89PNG\r\n\x1a\n")
@@ -108,7 +115,7 @@ def test_an_image_download_dripping_is_cut_at_the_deadline(server_with):
     assert "secret" not in error.message
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_the_deadline_spans_every_download_redirect(server_with):
     """Three hops, each slow but within any per-hop limit: the one deadline ends the chain."""
     final = server_with(drip(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
@@ -132,7 +139,7 @@ def test_a_deadline_is_on_by_default_and_0_disables_it(monkeypatch):
     assert Settings.from_env().stream_idle_timeout == 7
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_a_normal_call_after_a_cut_one_reuses_nothing_broken(server_with):
     """The watchdog lets go of a socket when its call ends: the next call on the same
     process is unaffected."""

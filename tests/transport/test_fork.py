@@ -24,7 +24,7 @@ CALLS = 3         # calls per process per round, at the same time as the other p
 def test_parent_and_forked_child_each_get_their_own_answers(openai):
     script = Path(__file__).with_name("fork_rounds.py")
     done = subprocess.run([sys.executable, str(script), str(ROUNDS), str(CALLS)], capture_output=True,
-                          text=True, env={**os.environ, "FORK_DEADLINE": "5"}, timeout=100)
+                          text=True, env={**os.environ, "FORK_DEADLINE": "30"}, timeout=100)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["problems"] == [], report["problems"][:5]
@@ -36,6 +36,6 @@ def test_a_lock_a_parent_thread_held_at_the_fork_does_not_hang_the_child(tmp_pat
     script = Path(__file__).with_name("fork_rounds.py")
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     done = subprocess.run([sys.executable, str(script), "held-locks"], capture_output=True, text=True,
-                          env={**env, "FORK_DEADLINE": "10"}, timeout=100)
+                          env={**env, "FORK_DEADLINE": "30"}, timeout=100)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["problems"] == []

@@ -103,12 +103,12 @@ def test_a_declared_length_above_the_cap_is_refused_before_reading(serve, monkey
     def handler(conn, _request, stop):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 400000000\r\n\r\n{")
-        stop.wait(5)
+        stop.wait(300)                      # the rest never comes: reading it would stall
     server = serve(handler)
     started = time.monotonic()
     with pytest.raises(UnexpectedResponseError, match="larger than the 1 MiB cap"):
         list_models(server)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # refused at the header, not after the 300 s stall
 
 
 @pytest.fixture(scope="module")
@@ -150,14 +150,23 @@ def test_the_real_cap_is_above_the_largest_legitimate_answer():
 
 
 def test_a_40_mb_line_is_split_in_linear_time():
+    """Held as a ratio to a linear pass over the same pieces (joining them and looking for a
+    line end), measured in the same test: ~2x here; a buffer copied at every piece (the
+    quadratic bug this guards) is 20x and more at this size."""
     line = "x" * (40 * MiB)
-    pieces = (line[i:i + 65536] for i in range(0, len(line), 65536))
+
+    def pieces():
+        return (line[i:i + 65536] for i in range(0, len(line), 65536))
+
     started = time.monotonic()
-    lines = list(iter_lines(pieces, max_line=64 * MiB))
+    lines = list(iter_lines(pieces(), max_line=64 * MiB))
     seconds = time.monotonic() - started
-    print(f"\n40 MB SSE line split in {seconds:.2f} s")
+    started = time.monotonic()
+    assert "".join(pieces()).find("\n") == -1
+    baseline = time.monotonic() - started
+    print(f"\n40 MB SSE line split in {seconds:.2f} s, {seconds / baseline:.1f}x a linear pass")
     assert [len(x) for x in lines] == [40 * MiB]
-    assert seconds < 5
+    assert seconds < 8 * baseline
 
 
 def test_lines_are_still_split_exactly():
@@ -215,8 +224,10 @@ def test_events_still_join_data_lines():
 # --- the error snippet --------------------------------------------------------------------
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_an_unclosed_script_flood_in_an_error_page_is_quoted_in_linear_time(serve):
+    """Quoting takes milliseconds; a rescan per unclosed tag (the bug) takes minutes: the
+    bounds are far from both."""
     page = b"<html><body>" + b"<script" * 50_000 + b"</body></html>"   # 350 KiB
 
     def handler(conn, _request, stop):
@@ -226,10 +237,10 @@ def test_an_unclosed_script_flood_in_an_error_page_is_quoted_in_linear_time(serv
     started = time.monotonic()
     with pytest.raises(ServerError):
         list_models(server)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30
     started = time.monotonic()
     error_map.snippet(b"<p>" + b"<script" * 200_000, "text/html")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5     # ~2 ms measured under load
 
 
 @pytest.mark.parametrize("html, text", [
