@@ -186,7 +186,7 @@ def _answer_then_answer_slowly(conn, _head, stop):
         conn.sendall(answer)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(90)
 def test_a_finished_calls_deadline_does_not_cut_the_next_call_on_its_connection():
     from support.misbehaving import RawServer
 

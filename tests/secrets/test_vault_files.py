@@ -61,7 +61,7 @@ def test_a_fifo_is_refused_without_blocking(home, which):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    reader.join(5)
+    reader.join(30)      # refused at once; a blocked open would wait forever
     if reader.is_alive():  # unblock the thread: open the FIFO's other end
         os.close(os.open(home / which, os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail(f"reading a FIFO {which} blocked")

@@ -122,7 +122,7 @@ def test_read_timeout_exit_5(openai, key, cli):
     release = threading.Event()
 
     def slow(request):
-        release.wait(5)
+        release.wait(60)    # far past the 0.2 s read timeout (released when the test is done)
         return Answer(body=b"{}")
 
     openai.reply_with("POST", "/chat/completions", slow)

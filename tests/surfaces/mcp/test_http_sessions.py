@@ -21,9 +21,14 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
                          "clientInfo": {"name": "session-test", "version": "1"}}}
 
 
+SHORT_IDLE = 1.0     # seconds: the expiry test waits for it
+LONG_IDLE = 600.0    # the cap test: no session may expire while it runs, however slowly
+
+
 @pytest.fixture
-def http_server():
-    """The server's app (`http.build_app`) on 127.0.0.1 with 3 sessions at most, idle after 1 s."""
+def http_server(request):
+    """The server's app (`http.build_app`) on 127.0.0.1 with 3 sessions at most, idle after
+    `request.param` seconds."""
     import uvicorn
 
     from openai_skill.surfaces.mcp.http import build_app
@@ -33,11 +38,11 @@ def http_server():
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    app = build_app(build_server(), port, TOKEN, max_sessions=3, idle_timeout=1.0)
+    app = build_app(build_server(), port, TOKEN, max_sessions=3, idle_timeout=request.param)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.02)
@@ -63,7 +68,8 @@ def _open(port: int):
     return _post(port, INITIALIZE)
 
 
-def test_sessions_are_capped_freed_and_expire(http_server):
+@pytest.mark.parametrize("http_server", [LONG_IDLE], indirect=True)
+def test_sessions_are_capped_and_an_ended_one_frees_its_place(http_server):
     port = http_server
     opened = [_open(port) for _ in range(3)]
     assert [status for status, _ in opened] == [200, 200, 200] and all(sid for _, sid in opened)
@@ -73,10 +79,18 @@ def test_sessions_are_capped_freed_and_expire(http_server):
     first = opened[0][1]
     assert _post(port, {}, first, method="DELETE")[0] == 200       # a client that ends its session...
     assert _open(port)[0] == 200                                   # ...makes room for another
+    assert _open(port)[0] == 503                                   # (and only for one)
 
-    # Idle sessions end on their own (waiting touches none of them: a refused initialize is no
-    # request of a session), and their room is free again.
-    deadline = time.monotonic() + 30
+
+@pytest.mark.parametrize("http_server", [SHORT_IDLE], indirect=True)
+def test_idle_sessions_expire_and_free_their_place(http_server):
+    """Idle sessions end on their own (waiting touches none of them: a refused initialize is no
+    request of a session), and their room is free again. (Split from the cap test: with a 1 s
+    idle timeout, a slow machine could see a session expire before the cap was reached.)"""
+    port = http_server
+    opened = [_open(port) for _ in range(3)]
+    assert [status for status, _ in opened] == [200, 200, 200]
+    deadline = time.monotonic() + 60
     while _open(port)[0] != 200:
         assert time.monotonic() < deadline, "no idle session was ever ended"
         time.sleep(0.2)
