@@ -182,6 +182,8 @@ def normalize(text: str, *, base_url: str = "", workdir: str = "") -> str:
         text = text.replace(workdir, SHOWN_HOME)                      # the user's working folder
     text = re.sub(r"image-\d{8}-\d{6}-", "image-YYYYMMDD-HHMMSS-", text)  # file names carry the time
     text = re.sub(r'"seconds": [0-9.]+', '"seconds": S', text)          # wall-clock timings
+    text = re.sub(r"^openai-skill: embedded (\d+)/(\d+) texts\n",           # progress, every few
+                  lambda m: m[0] if m[1] == m[2] else "", text, flags=re.M)  # seconds: slow runs print more
     return text
 
 
