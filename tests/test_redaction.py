@@ -182,21 +182,22 @@ def test_redaction_of_a_big_result_stays_fast():
     result = {"embeddings": [vector] * 200, "model": "text-embedding-3-large"}
     text = "word " * 400_000 + CANARY_KEY
     image = base64.b64encode(bytes(range(256)) * 12_000).decode()  # a 4 MB inline image
-    started = time.perf_counter()
+    # CPU time of this thread: a loaded machine's preemption is not the code's cost.
+    started = time.thread_time()
     assert redact_value(result) == result
     assert redact(text).endswith(MASK)
-    first = time.perf_counter() - started
+    first = time.thread_time() - started
     for number in range(MAX_REMEMBERED):   # one pass over the text, however many secrets are held
         remember(f"another-held-secret-{number:04d}-" + "q" * 30)
-    started = time.perf_counter()
+    started = time.thread_time()
     redact(text)                           # (the canary is no longer held: the cost is the point)
     assert redact(image) == image
-    redacting = first + time.perf_counter() - started
-    started = time.perf_counter()
+    redacting = first + time.thread_time() - started
+    started = time.thread_time()
     json.dumps(result)
     for scanned in (text, text, image):
         re.findall(r"[A-Za-z0-9_-]{20,}", scanned)
-    baseline = time.perf_counter() - started
+    baseline = time.thread_time() - started
     print(f"\nredacting {redacting:.2f} s, {redacting / baseline:.2f}x the linear baseline")
     assert redacting < 5 * baseline
 

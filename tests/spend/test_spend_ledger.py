@@ -174,11 +174,13 @@ KILLED = textwrap.dedent("""
 def test_the_ledger_survives_a_writer_killed_mid_write(tmp_path):
     path = tmp_path / "spend.sqlite3"
     proc = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    # Killed once it has written a few rows (however slowly it runs), while it writes more.
-    wait_until(lambda: len(Ledger(path, env={}).rows()) >= 5, "the writer's first rows")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        # Killed once it has written a few rows (however slowly it runs), while it writes more.
+        wait_until(lambda: len(Ledger(path, env={}).rows()) >= 5, "the writer's first rows")
+    finally:
+        proc.send_signal(signal.SIGKILL)   # also when the test failed: never a writer left running
+        proc.wait(timeout=60)
     book = Ledger(path, env={})
     count = len(book.rows())
     assert count > 0

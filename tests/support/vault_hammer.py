@@ -22,12 +22,13 @@ import time
 VALUE = "fake-canary-hammer-value-0123456789"
 ENV_KEY = base64.b64encode(b"h" * 32).decode()   # fake: the env-key mode's master key
 
+# Readers run until the writers are done (the parent creates the `done` file), at most `cap` s.
 READER = r"""
-import json, re, sys, time
+import json, os, re, sys, time
 from openai_skill.secrets.store import VaultStore
-value, stop = sys.argv[1], time.monotonic() + float(sys.argv[2])
+value, done, cap = sys.argv[1], sys.argv[2], time.monotonic() + float(sys.argv[4])
 reads, failures = 0, {}
-while time.monotonic() < stop:
+while not os.path.exists(done) and time.monotonic() < cap:
     try:
         vault = VaultStore().open()
         assert vault is not None and vault.get("openai_api_key") == value, "wrong value"
@@ -38,14 +39,16 @@ while time.monotonic() < stop:
 print(json.dumps({"reads": reads, "failures": failures}))
 """
 
-# Each writer cycles through every kind of write, the master-key changes included.
+# Each writer cycles through every kind of write, the master-key changes included, for `seconds`
+# and at least `least` writes (however slowly a loaded machine runs it), at most `cap` s.
 WRITER = r"""
 import itertools, json, re, sys, time
 from openai_skill.secrets.store import VaultStore
 value, stop, kinds = sys.argv[1], time.monotonic() + float(sys.argv[2]), sys.argv[3].split(",")
+least, cap = int(sys.argv[5]), time.monotonic() + float(sys.argv[6])
 writes, failures = 0, {}
 for kind in itertools.cycle(kinds):
-    if time.monotonic() >= stop:
+    if (time.monotonic() >= stop and writes >= least) or time.monotonic() >= cap:
         break
     try:
         store = VaultStore()
@@ -63,9 +66,13 @@ print(json.dumps({"writes": writes, "failures": failures}))
 ALL_KINDS = ("put", "rotate", "key-file", "env-key", "rotate", "key-file")
 
 
+CAP = 120.0   # seconds: no process runs longer, whatever it has done
+
+
 def hammer(folder: str, seconds: float = 3.0, readers: int = 3, writers: int = 2,
-           kinds=ALL_KINDS) -> dict:
-    """Run readers and writers against a vault in `folder` for `seconds`; return the counts."""
+           kinds=ALL_KINDS, least_writes: int = 0) -> dict:
+    """Run readers and writers against a vault in `folder` for `seconds`, and until each writer
+    has made `least_writes` writes; the readers read until the writers are done. The counts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env.update(OPENAI_SKILL_HOME=folder, OPENAI_SKILL_VAULT_KEY=ENV_KEY, OPENAI_SKILL_VAULT_NEW_KEY=ENV_KEY)
     if "env-key" not in kinds:  # key files only (the store before format v2 could run only this)
@@ -79,11 +86,20 @@ def hammer(folder: str, seconds: float = 3.0, readers: int = 3, writers: int = 2
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     started = time.monotonic()
-    procs = ([("reader", start(READER, VALUE, seconds, folder)) for _ in range(readers)]
-             + [("writer", start(WRITER, VALUE, seconds, ",".join(kinds), folder)) for _ in range(writers)])
+    done = folder.rstrip(os.sep) + "-writers-done"      # beside the vault's folder, not in it
+    if writers == 0:
+        open(done, "w").close()
+    procs = ([("reader", start(READER, VALUE, done, folder, CAP)) for _ in range(readers)]
+             + [("writer", start(WRITER, VALUE, seconds, ",".join(kinds), folder, least_writes, CAP))
+                for _ in range(writers)])
     totals = {"reads": 0, "read_failures": {}, "writes": 0, "write_failures": {}}
+    outputs = {}
+    for role, proc in sorted(procs, key=lambda p: p[0] != "writer"):   # the writers first
+        outputs[id(proc)] = proc.communicate(timeout=seconds + CAP + 60)
+        if role == "writer" and all(p.poll() is not None for r, p in procs if r == "writer"):
+            open(done, "w").close()
     for role, proc in procs:
-        out, err = proc.communicate(timeout=seconds + 60)
+        out, err = outputs[id(proc)]
         if proc.returncode != 0:
             raise RuntimeError(f"{role} exited with {proc.returncode}: {err[-2000:]}")
         report = json.loads(out)

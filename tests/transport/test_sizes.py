@@ -151,19 +151,22 @@ def test_the_real_cap_is_above_the_largest_legitimate_answer():
 
 def test_a_40_mb_line_is_split_in_linear_time():
     """Held as a ratio to a linear pass over the same pieces (joining them and looking for a
-    line end), measured in the same test: ~2x here; a buffer copied at every piece (the
-    quadratic bug this guards) is 20x and more at this size."""
+    line end), in CPU time of this thread (a loaded machine preempting the longer measure once
+    made wall-clock ratios 22x): 2-3x measured; a buffer copied at every piece (the quadratic
+    bug this guards) is 20x and more at this size."""
     line = "x" * (40 * MiB)
 
     def pieces():
         return (line[i:i + 65536] for i in range(0, len(line), 65536))
 
-    started = time.monotonic()
+    started = time.thread_time()
     lines = list(iter_lines(pieces(), max_line=64 * MiB))
-    seconds = time.monotonic() - started
-    started = time.monotonic()
-    assert "".join(pieces()).find("\n") == -1
-    baseline = time.monotonic() - started
+    seconds = time.thread_time() - started
+    baseline = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        assert "".join(pieces()).find("\n") == -1
+        baseline = min(baseline, time.thread_time() - started)
     print(f"\n40 MB SSE line split in {seconds:.2f} s, {seconds / baseline:.1f}x a linear pass")
     assert [len(x) for x in lines] == [40 * MiB]
     assert seconds < 8 * baseline
