@@ -232,6 +232,8 @@ APPENDER = textwrap.dedent("""
         assert journal.append(path, {"made_at": time.time(), "surface": "python", "action": "chat-completion",
                                      "status": "settled", "request_id": f"{name}-{i}"}) is not None
         i += 1
+        if i == 1:
+            print("appended", flush=True)   # the killing test kills only after this
         if fold_every and i % fold_every == 0:
             guard.ledger.fold()
 """)
@@ -257,10 +259,15 @@ def test_eight_processes_appending_and_folding_at_once_lose_no_row_and_count_non
 def test_rows_survive_writers_killed_mid_write_and_mid_fold(tmp_path):
     for round_ in range(6):
         proc = _appender(f"k{round_}", 0, -1, 25)        # appends and folds until killed
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.3 + 0.1 * round_)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            # Killed once it has appended (however slowly it started: a fixed 0.3 s could pass
+            # before the first append on a loaded machine), at a point that varies by round.
+            assert proc.stdout.readline().strip() == "appended"
+            time.sleep(0.1 * round_)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
     book = Ledger(Guard().ledger.path, env={})
     rows = book.rows()
     assert book._write(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
