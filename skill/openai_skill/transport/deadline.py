@@ -39,6 +39,11 @@ _current: contextvars.ContextVar = contextvars.ContextVar("openai_skill_watchdog
 _cancel: contextvars.ContextVar = contextvars.ContextVar("openai_skill_cancel", default=None)
 
 
+class Abandoned(OSError):
+    """A wait that is not a socket read (a host name lookup) was ended by the call's watchdog:
+    its deadline passed, or it was cancelled."""
+
+
 class Cancel:
     """A switch for the calls made under `cancelling(self)`: `cancel()` ends them now."""
 

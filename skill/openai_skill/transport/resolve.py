@@ -22,13 +22,10 @@ import socket
 import threading
 
 from . import deadline
+from .deadline import Abandoned
 
 THREAD_NAME = "openai-skill-resolver"
 MAX_THREADS = 8
-
-
-class Abandoned(OSError):
-    """The call's watchdog ended the wait (its deadline passed, or it was cancelled)."""
 
 
 class _Waiter:
@@ -74,6 +71,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def is_address(host: str) -> bool:
+    """An IPv4 or IPv6 address, which needs no lookup."""
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)

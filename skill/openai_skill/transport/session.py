@@ -25,7 +25,7 @@ import sys
 import threading
 import weakref
 
-from . import deadline, resolve
+from . import deadline
 from ..urls import uses_plain_http
 
 POOL_HOSTS = 4            # hosts whose connections are kept
@@ -144,7 +144,7 @@ def _open(connection):
     started = deadline._clock()
     try:
         deadline.note(f"while looking up {connection.host}")
-        infos = resolve.lookup(host, connection.port, allowed_gai_family(), timeout)
+        infos = _addresses(host, connection.port, allowed_gai_family(), timeout)
         deadline.note(f"while connecting to {connection.host}")
         if timeout is not None:
             timeout -= deadline._clock() - started
@@ -153,7 +153,7 @@ def _open(connection):
         sock = _connect_any(infos, timeout, connection.source_address, connection.socket_options)
     except socket.gaierror as exc:
         raise NameResolutionError(connection.host, connection, exc) from exc
-    except resolve.Abandoned as exc:
+    except deadline.Abandoned as exc:
         raise NewConnectionError(connection, str(exc)) from exc
     except TimeoutError as exc:
         raise ConnectTimeoutError(connection, f"Connection to {connection.host} timed out. "
@@ -162,6 +162,20 @@ def _open(connection):
         raise NewConnectionError(connection, f"Failed to establish a new connection: {exc}") from exc
     sys.audit("http.client.connect", connection, connection.host, connection.port)
     return sock
+
+
+def _addresses(host: str, port: int, family: int, timeout: float | None) -> list:
+    """An address as it is (no thread, no import: the loopback calls of tests and benchmarks);
+    a name through `resolve.lookup`, bounded."""
+    for kind in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(kind, host)
+        except (OSError, ValueError):
+            continue
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    from . import resolve
+
+    return resolve.lookup(host, port, family, timeout)
 
 
 def _connect_any(infos: list, timeout: float | None, source_address, options):
