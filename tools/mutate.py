@@ -188,7 +188,9 @@ CURATED: list[tuple[str, str, str, str]] = [
      "            if not env_set:", "a broken ledger lets a call through while a stored cap is set"),
     ("spend/__init__.py", "        if where != self._where:", "        if self._where is None:",
      "a long-lived client keeps the caps file of the config folder it started with"),
-    ("spend/ledger.py", "UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)\n"
+    ("spend/schema.py", 'if "locked" not in str(exc) or time.monotonic() > give_up:', "if True:",
+     "two processes making a new ledger at once: the one SQLite tells 'locked' fails instead of trying again"),
+    ("spend/schema.py", "UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)\n"
      "        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);\n    UPDATE", "UPDATE",
      "a settled call counts its worst case and its real cost against the caps"),
     ("spend/journal.py", "                if (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):\n"
