@@ -166,10 +166,11 @@ class Hold:
         record["prompt_text"], record["output_text"] = log.texts(answer)
         line = {name: value for name, value in record.items() if value is not None}
         try:
-            size = journal.append(log.guard.journal_file(), line)
+            encoded = journal.encode(line)
         except (ValueError, TypeError):
             return    # a value JSON cannot hold (a NaN cost): no row rather than a broken call
-        if journal.crossed_fold_mark(size, len(journal.encode(line))):
+        size = journal.append_line(log.guard.journal_file(), encoded)
+        if journal.crossed_fold_mark(size, len(encoded)):
             log.guard.fold()
 
     def __enter__(self) -> Hold:

@@ -172,7 +172,11 @@ def _lock(fd: int, deadline: float) -> None:
 def append(path: Path, record: Mapping) -> int | None:
     """Append one record; the journal's size after it (None when nothing was written: the
     folder cannot be written, or the journal is over its cap). Never raises for the file."""
-    line = encode(record)
+    return append_line(path, encode(record))
+
+
+def append_line(path: Path, line: bytes) -> int | None:
+    """`append` for a record already encoded (the caller needs its length too)."""
     deadline = time.monotonic() + LOCK_SECONDS
     if not _LOCK.acquire(timeout=LOCK_SECONDS):
         return None
