@@ -11,37 +11,16 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from support.canary import CANARY_KEY
 from support.openai_data import MODELS  # noqa: F401  (the fake answers models too)
+from support.ledgers import close_ledgers  # noqa: F401  (autouse: every ledger opened here is closed)
+from support.ledgers import open_ledger as _ledger
 
 CHAT_ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                             "message": {"role": "assistant", "content": "hello", "refusal": None}}],
                "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
                          "prompt_tokens_details": {"cached_tokens": 200}}}
-
-
-_opened: list = []
-
-
-def _ledger():
-    """The ledger of this test's config folder, closed when the test ends (an open SQLite
-    connection collected later would close its descriptors in the middle of another test)."""
-    from openai_skill.spend.caps import ledger_path
-    from openai_skill.spend.ledger import Ledger
-
-    book = Ledger(ledger_path())
-    _opened.append(book)
-    return book
-
-
-@pytest.fixture(autouse=True)
-def _close_ledgers():
-    yield
-    while _opened:
-        _opened.pop().close()
 
 
 def _two_chats(openai, cli) -> float:

@@ -12,29 +12,10 @@ from selenium.webdriver.common.by import By
 
 from support.browser import browser, click_and_wait, open_link, screenshot  # noqa: F401  (fixture)
 from support.local_pages import START, DashboardProcess, base_of, call, csrf_of, login, serving
+from support.ledgers import close_ledgers  # noqa: F401  (autouse: every ledger opened here is closed)
+from support.ledgers import open_ledger as _ledger
 
 DAY = 86_400.0
-
-
-_opened: list = []
-
-
-def _ledger():
-    """The ledger of this test's config folder, closed when the test ends (an open SQLite
-    connection collected later would close its descriptors in the middle of another test)."""
-    from openai_skill.spend.caps import ledger_path
-    from openai_skill.spend.ledger import Ledger
-
-    book = Ledger(ledger_path())
-    _opened.append(book)
-    return book
-
-
-@pytest.fixture(autouse=True)
-def _close_ledgers():
-    yield
-    while _opened:
-        _opened.pop().close()
 
 
 def _calls(spec) -> None:

@@ -10,6 +10,8 @@ import json
 import pytest
 
 from support.agent_clients import require_module
+from support.ledgers import close_ledgers  # noqa: F401  (autouse: every ledger opened here is closed)
+from support.ledgers import open_ledger as _ledger
 
 require_module("mcp")
 
@@ -30,27 +32,6 @@ def run(openai, tmp_path):
     yield go
     if stderr.exists():
         assert CANARY_KEY not in stderr.read_text()
-
-
-_opened: list = []
-
-
-def _ledger():
-    """The ledger of this test's config folder, closed when the test ends (an open SQLite
-    connection collected later would close its descriptors in the middle of another test)."""
-    from openai_skill.spend.caps import ledger_path
-    from openai_skill.spend.ledger import Ledger
-
-    book = Ledger(ledger_path())
-    _opened.append(book)
-    return book
-
-
-@pytest.fixture(autouse=True)
-def _close_ledgers():
-    yield
-    while _opened:
-        _opened.pop().close()
 
 
 def test_an_agent_sees_the_call_it_made_and_what_each_cap_leaves(run, openai):
