@@ -36,7 +36,8 @@ EXIT_ADVICE = {
                           "what it says"),
     errors.EXIT_BUDGET: ("a spend cap refused the call before sending (or its price is unknown while a cap is set)",
                          "tell the user the stderr line (the cap, spent, left); a cheaper model or a smaller "
-                         "max_tokens may fit (`openai-skill budget show`); never try to raise or clear a cap"),
+                         "max_tokens may fit (`openai-skill budget show`; `openai-skill usage` for what was "
+                         "spent); never try to raise or clear a cap"),
 }
 
 
