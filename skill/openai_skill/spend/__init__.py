@@ -77,6 +77,11 @@ class Log:
         return journal.prompt_text(self.params), journal.output_text(answer)
 
 
+def _nothing_billed() -> Cost:
+    """The cost of a call that was not billed (refused, or answered with an error status)."""
+    return Cost(0.0, "usage", table().as_of)
+
+
 class Hold:
     """One call: a reservation to settle with the real cost (while a cap is set), and its row
     of the call log. A hold without a reservation writes its row to the journal when it ends."""
@@ -114,7 +119,7 @@ class Hold:
         stream, an interrupt) may have been billed: the row keeps its worst case."""
         if (isinstance(exc, APIError) and exc.status) or (isinstance(exc, (CredentialsError, InputError))
                                                           and not isinstance(exc, APIError)):
-            self._finish(Cost(0.0, "usage", table().as_of), status="failed", error=type(exc).__name__)
+            self._finish(_nothing_billed(), status="failed", error=type(exc).__name__)
         else:
             self._finish(None, status="left", error=type(exc).__name__)
 
@@ -125,7 +130,7 @@ class Hold:
 
     def refuse(self, exc: BudgetError) -> None:
         """A cap refused the call before anything was sent: its row says so, at no cost."""
-        self._finish(Cost(0.0, "usage", table().as_of), status="refused", error=type(exc).__name__)
+        self._finish(_nothing_billed(), status="refused", error=type(exc).__name__)
 
     def _finish(self, cost: Cost | None, *, status: str, request_id: str | None = None,
                 error: str | None = None, answer=None) -> None:
@@ -239,7 +244,7 @@ class Guard:
         caps_file = self._caps_file()
         env_set = env_caps(self.env)             # a malformed value is an InputError, never ignored
         log = (Log(self, surface, action, worst, hold_seconds, params, journal.text_enabled(self.env), ref)
-               if journal.enabled(self.env) else None)
+               if self.logging() else None)
         if not env_set and not os.path.exists(caps_file):
             return Hold(log=log)                 # no cap anywhere: nothing to check; the row goes to the journal
         cost = worst() if callable(worst) else worst
