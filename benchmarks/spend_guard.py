@@ -3,7 +3,9 @@
 
 - "no cap" (the default): each call appends one line to the journal (no SQLite); a writer
   folds the journal into the ledger each time it passes 256 KB (included, amortized);
-- "cap set": a reservation and a settlement in the SQLite ledger, each its own transaction.
+- "cap set": a reservation through the running totals (spend/totals.py: a lock, the journal's
+  new lines counted, one line appended) and a settlement (one more line); no SQLite unless the
+  totals cannot vouch (the first capped call of a UTC day).
 
 Rows:
 - guard only, in process: `Guard.hold` + `settle` in a loop, no network (with a cap, also at a
@@ -12,7 +14,8 @@ Rows:
   (`openai_skill.spend` already imported, as every CLI call does): what the guard adds to a
   cold CLI call, without the noise of timing whole processes; its share of a cold `chat`;
 - in-process invoke: N chat calls per process, best of 3;
-- cold CLI: `openai-skill chat hi`, fresh processes interleaved, wall and CPU medians.
+- cold CLI: `openai-skill chat hi`, fresh processes interleaved, wall and CPU medians, and each
+  case's share over the floor as the median of per-round ratios.
 
 Run alone: `python benchmarks/spend_guard.py [--quick]`.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -48,9 +52,11 @@ print(json.dumps({"us_per_call": (time.perf_counter() - start) / n * 1e6,
                   "sqlite3": "sqlite3" in sys.modules}))
 """
 
-# The guard's first call in a fresh process, closed as a CLI process closes it at exit.
+# The guard's first call in a fresh process, closed as a CLI process closes it at exit. A CLI
+# call has imported `datetime` before its hold (the model lifecycle table does): imported here
+# too, or `import sqlite3` would be charged for it.
 FIRST = r"""
-import json, os, sys, time
+import datetime, json, os, sys, time
 import openai_skill.spend
 from openai_skill.spend import Cost, Guard
 worst, real = Cost(0.0006, "worst_case", "2026-12-02", "gpt-4o-mini"), Cost(0.0000027, "usage", "2026-12-02")
@@ -125,24 +131,28 @@ def measure(server, work: Path, *, calls: int, cold_runs: int, guard_calls: int,
     per_call = {name: min(s) / calls * 1000 for name, s in best.items()}
     out["invoke_ms_per_call"] = {k: round(v, 3) for k, v in per_call.items()}
     out["invoke_guard_and_log_ms_per_call"] = _over_floor(per_call)
-    # Cold CLI, fresh processes interleaved (after a warm-up each).
+    # Cold CLI, fresh processes interleaved (after a warm-up each), the order rotating each round;
+    # a share is the median of the per-round ratios to the floor, so a load spike that slows one
+    # round does not move it (as benchmarks/calls.py pairs the cold CLI with its floor).
     skill = tool("openai-skill")
     wall: dict = {name: [] for name in envs}
     cpu: dict = {name: [] for name in envs}
     for env in envs.values():
         run([skill, "chat", "hi"], env)
-    for _ in range(cold_runs):
-        for name, env in envs.items():
-            done = run([skill, "chat", "hi"], env)
+    names = list(envs)
+    for r in range(cold_runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            done = run([skill, "chat", "hi"], envs[name])
             wall[name].append(done.seconds)
             cpu[name].append(done.cpu_seconds)
     cold = {name: median_ms(s) for name, s in wall.items()}
     cold_cpu = {name: median_ms(s) for name, s in cpu.items()}
     out["cold_chat_median_ms"] = cold
     out["cold_chat_cpu_median_ms"] = cold_cpu
-    out["cold_chat_share_measured"] = {k: round(v / cold[FLOOR], 4) for k, v in _over_floor(cold, 2).items()}
-    out["cold_chat_cpu_share_measured"] = {k: round(v / cold_cpu[FLOOR], 4)
-                                           for k, v in _over_floor(cold_cpu, 2).items()}
+    for key, samples in (("cold_chat_share_measured", wall), ("cold_chat_cpu_share_measured", cpu)):
+        out[key] = {name: round(statistics.median(a / b for a, b in zip(samples[name], samples[FLOOR],
+                                                                          strict=True)) - 1, 4)
+                    for name in CASES if name != FLOOR}
     # The first call's own cost over a cold chat: the steadier estimate of the same share.
     first_ms = out["first_call_ms_median"]
     out["cold_chat_share_of_first_call"] = {k: round(v / cold[FLOOR], 4) for k, v in _over_floor(first_ms).items()}

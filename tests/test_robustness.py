@@ -269,17 +269,26 @@ def test_a_write_that_fails_after_generation_keeps_the_images_in_the_result(open
 
 
 def test_a_ledger_that_cannot_be_written_refuses_a_capped_call_before_sending(openai, tmp_path):
-    """The same full disk with a spend cap set: the reservation cannot be recorded, so the call
-    is refused (exit 7, the ledger named), never let through unchecked; the fake sees nothing.
-    Without a cap (the test above) the ledger is never touched, so it cannot break the call."""
+    """The same full disk with a spend cap set: where the reservation cannot be recorded (not even
+    as the one journal line the running totals need), the call is refused (exit 7, the ledger
+    named), never let through unchecked; the fake sees nothing. Without a cap (the test above)
+    the ledger is never touched, so it cannot break the call."""
     env = {"OPENAI_API_KEY": CANARY_KEY, "OPENAI_BASE_URL": openai.url}
     assert run_exe(["budget", "set", "--daily", "100"], env=env)[0] == 0
-    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-2", "-o", str(tmp_path / "imgs")],
-                             env=env, preexec_fn=_file_size_limit(8192))
+    code, out, err = run_exe(["chat", "hi"], env=env, preexec_fn=_file_size_limit(100))  # < one journal line
     assert code == 7, err
     assert err.startswith("openai-skill: refused before sending: a spend cap is set and the spend ledger ")
     assert "check the folder's permissions and free space" in err and "Traceback" not in err
     assert len(openai.requests) == 0
+    # Room for the journal's lines but not for the ledger: the reservation is recorded, so the
+    # call goes out, and the ledger has it once it can be written again.
+    openai.reply("POST", "/images/generations", image_answer(1, make_png()))
+    code, out, err = run_exe(["image", "two cats", "-m", "gpt-image-2", "-o", str(tmp_path / "imgs")],
+                             env=env, preexec_fn=_file_size_limit(8192))
+    assert code == 0, err
+    assert len(openai.requests) == 1
+    code, out, err = run_exe(["usage", "--json"], env=env)
+    assert code == 0 and json.loads(out)["totals"]["calls"] >= 1, err
 
 
 def test_errors_all_is_written_out_and_complete():

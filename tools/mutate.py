@@ -127,7 +127,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                          "jobs/bulk/test_input_identity.py", "jobs/bulk/test_bulk.py"]),
     "spend guard": (["spend/*.py"],
                     ["spend/test_prices.py", "spend/test_spend_guard.py", "spend/test_spend_ledger.py",
-                     "spend/test_call_log.py",
+                     "spend/test_call_log.py", "spend/test_totals.py",
                      "surfaces/cli/test_budget_cli.py", "jobs/test_spend_jobs.py", "actions/test_actions.py",
                      "surfaces/cli/test_streaming_cli.py", "test_robustness.py"]),
 }

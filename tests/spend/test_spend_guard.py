@@ -16,7 +16,7 @@ import pytest
 from support.canary import CANARY_KEY
 from openai_skill.errors import BudgetError, InputError
 from openai_skill.spend import Cost, Guard
-from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, write_caps
+from openai_skill.spend.caps import CAPS_NAME, LEDGER_NAME, TOTALS_NAME, write_caps
 from openai_skill.spend.journal import JOURNAL_NAME
 from openai_skill.spend.journal import records as journal_records
 
@@ -60,11 +60,17 @@ def test_without_a_cap_a_call_imports_no_sqlite_and_writes_no_ledger(openai, tmp
     imported = {line.rsplit("|", 1)[-1].strip() for line in cold.stderr.splitlines() if "|" in line}
     assert "openai_skill.spend" in imported and not {"sqlite3", "_sqlite3", "openai_skill.spend.ledger"} & imported
     assert not (home / LEDGER_NAME).exists()
-    # With a cap set the same call goes through the ledger: the check above can see the difference.
+    # With a cap set, the call reserves through the running totals that `budget set` wrote
+    # (totals.py): still no SQLite, and its reservation and settlement are two journal lines.
     assert subprocess.run([sys.executable, "-m", "openai_skill", "budget", "set", "--daily", "100"], env=env,
                           capture_output=True, timeout=60).returncode == 0
     out = subprocess.run([sys.executable, "-c", CALL], env=env, capture_output=True, text=True, timeout=60)
-    assert json.loads(out.stdout)["sqlite3"] is True and (home / LEDGER_NAME).exists()
+    assert json.loads(out.stdout)["sqlite3"] is False and (home / JOURNAL_NAME).read_bytes().count(b"\n") == 2
+    # Totals that cannot vouch (here: none) send the call to the ledger, which writes them again:
+    # the check above can see the difference.
+    (home / TOTALS_NAME).unlink()
+    out = subprocess.run([sys.executable, "-c", CALL], env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(out.stdout)["sqlite3"] is True and (home / TOTALS_NAME).exists()
 
 
 def test_a_ledger_that_cannot_be_used_never_breaks_a_call_without_a_cap(tmp_path):

@@ -14,8 +14,11 @@ a hostile program running as the user (which can edit the ledger or this code).
 Every call ends as one row of the call log (`journal.py`), success or failure, refused or not,
 unless OPENAI_SKILL_CALL_LOG=0. Cost of the guard: with no cap stored (no caps file) and none in
 the environment -- the default -- a hold is one `stat`, and its end one line appended to the
-journal (tens of microseconds; SQLite is not imported). While a cap is set, each paid call is one
-transaction to reserve and one to settle in the ledger (`ledger.py`), and the row is that one.
+journal (tens of microseconds; SQLite is not imported). While a cap is set, a paid call reserves
+through the running totals (`totals.py`: a lock, the journal's new lines counted, its reservation
+appended; still no SQLite) and settles with one more line; only when the totals cannot vouch for
+what is spent does the ledger (`ledger.py`) reserve it, in one transaction, and settle it in
+another.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING
 from ..config import CONFIG_FOLDER_VARIABLES
 from ..errors import APIError, BudgetError, CredentialsError, InputError, SkillError
 from . import journal
-from .caps import caps_path, env_caps, ledger_path, read_caps
+from .caps import TOTALS_NAME, caps_path, env_caps, ledger_path, read_caps
 from .journal import NO_DEADLINE_HOLD
 from .prices import Cost, cost_of, table
 
@@ -86,9 +89,11 @@ class Hold:
     """One call: a reservation to settle with the real cost (while a cap is set), and its row
     of the call log. A hold without a reservation writes its row to the journal when it ends."""
 
-    def __init__(self, booked: tuple[Ledger, int] | None = None, log: Log | None = None):
+    def __init__(self, booked: tuple[Ledger, int] | None = None, log: Log | None = None,
+                 call_id: str | None = None):
         self.booked = booked   # the ledger and the reservation's row, or None
         self.log = log         # None: the call log is off (OPENAI_SKILL_CALL_LOG=0)
+        self.call_id = call_id   # reserved through the running totals: its later lines name it
         self.started = time.monotonic()
         self.done = False
 
@@ -170,6 +175,8 @@ class Hold:
             record[name] = details.get(name)
         record["prompt_text"], record["output_text"] = log.texts(answer)
         line = {name: value for name, value in record.items() if value is not None}
+        if self.call_id is not None:
+            line["call_id"] = self.call_id
         try:
             encoded = journal.encode(line)
         except (ValueError, TypeError):
@@ -197,6 +204,7 @@ class Guard:
         self._where: tuple | None = None   # the config-folder variables _caps_file was found for
         self._caps = ""
         self._journal = Path()
+        self._totals = Path()
 
     def _caps_file(self) -> str:
         """The caps file's path, found again only when a variable naming the config folder
@@ -205,6 +213,7 @@ class Guard:
         if where != self._where:
             ledger = ledger_path(self.env)
             self._where, self._caps, self._journal = where, os.fspath(caps_path(ledger)), journal.journal_path(ledger)
+            self._totals = ledger.with_name(TOTALS_NAME)
         return self._caps
 
     def journal_file(self) -> Path:
@@ -252,8 +261,13 @@ class Guard:
             log.worst = cost
         if cost.basis == "free":
             return Hold(log=log)
-        ledger = self.ledger
+        # A reserved call is a row even with the log off (the caps count it); its text never.
+        booking = log or Log(self, surface, action, cost, hold_seconds, None, False, ref)
         try:
+            call_id = self._book(cost, booking)
+            if call_id is not None:
+                return Hold(log=booking, call_id=call_id)
+            ledger = self.ledger   # the totals cannot vouch: the ledger reserves (and rewrites them)
             row = ledger.reserve(cost, surface=surface, action=action, hold_seconds=hold_seconds, ref=ref)
         except BudgetError as exc:
             if exc.details.get("reason") != "ledger_unusable":
@@ -266,6 +280,32 @@ class Guard:
             Hold(log=log).refuse(refused)
             raise refused from None
         return Hold((ledger, row), log=log)
+
+    def _book(self, cost: Cost, log: Log) -> str | None:
+        """Reserve `cost` through the running totals (`totals.py`, no SQLite): the call's id, or
+        None when they cannot vouch for what is spent (the ledger decides). BudgetError when a
+        cap refuses the call."""
+        from . import totals   # on use: only a call made while a cap is set reserves
+
+        call_id = os.urandom(12).hex()
+        record = {"made_at": log.made_at, "surface": log.surface, "action": log.action, "model": cost.model,
+                  "priced": int(cost.usd is not None), "reserved_usd": cost.usd, "status": "reserved",
+                  "deadline_at": log.made_at + (log.hold_seconds or NO_DEADLINE_HOLD), "ref": log.ref,
+                  "call_id": call_id, "reserve": 1}
+        try:
+            line = journal.encode({name: value for name, value in record.items() if value is not None})
+            self._caps_file()
+            with totals.locked(self._totals) as box:
+                size = totals.reserve(box, journal_file=self._journal, caps_file=Path(self._caps), env=self.env,
+                                      worst_usd=cost.usd, unknown=cost.unknown, made_at=log.made_at, line=line,
+                                      what=f"{cost.model or log.action}, {log.action}")
+        except (OSError, ValueError, TypeError):   # a value JSON cannot hold, a lock held too long
+            return None
+        if size is None:
+            return None
+        if journal.crossed_fold_mark(size, len(line)):
+            self.fold()
+        return call_id
 
     def settle_ref(self, ref: str, cost: Cost) -> None:
         """Settle the open reservation named `ref` (a `batch create`), if there is a ledger or a

@@ -6,14 +6,16 @@ stored. The spend ledger (`ledger.py`, SQLite) sits beside it. Keeping the caps 
 ledger gives two things:
 
 - The default (no cap stored, none in the environment) costs one `stat` per call: no SQLite
-  import, no ledger file, nothing written. A call only touches the ledger while a cap is set.
+  import, no reservation; the call's row is one line of the journal (`journal.py`).
 - A broken ledger (a full disk, a file size limit, a damaged file) can be told apart from a
   cap: with no cap the call goes on unrecorded; with a cap it is refused. Were the caps inside
   the broken file, neither could be known.
 
-The caps file is read again inside the ledger's write transaction before each reservation,
-and `budget set` replaces it under the same lock, so a check and its reservation see one set
-of caps. Caps in the environment (OPENAI_SKILL_BUDGET_*) can only lower the stored ones.
+The caps file is read again under the lock of each reservation (the running totals' lock,
+`totals.py`, which every ledger transaction takes first), and `budget set` replaces it under
+the same lock, so a check and its reservation see one set of caps. `check` is the one place a
+reservation is judged, from the totals or from the ledger. Caps in the environment
+(OPENAI_SKILL_BUDGET_*) can only lower the stored ones.
 """
 
 from __future__ import annotations
@@ -21,19 +23,21 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..errors import BudgetError, InputError
 
 LEDGER_NAME = "spend.sqlite3"
 CAPS_NAME = "budget.json"
+TOTALS_NAME = "spend.totals"   # the running totals the caps count (`totals.py`)
 CAPS = ("per_call", "daily", "monthly")
 CAP_LABELS = {"per_call": "per-call", "daily": "daily", "monthly": "monthly"}
 ENV_CAPS = {"per_call": "OPENAI_SKILL_BUDGET_PER_CALL", "daily": "OPENAI_SKILL_BUDGET_DAILY",
             "monthly": "OPENAI_SKILL_BUDGET_MONTHLY"}
 ALLOW_UNPRICED = "allow_unpriced"
 FILE_MODE = 0o600
+EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
 
 
 def ledger_path(env: Mapping | None = None) -> Path:
@@ -106,6 +110,46 @@ def write_caps(path: Path, caps: Mapping[str, float], allow_unpriced: bool) -> N
     from ..atomic import atomic_write  # on use: only `budget set` writes; every call reads this module
 
     atomic_write(path, data.encode("utf-8"), mode=FILE_MODE)
+
+
+def effective(stored: Mapping, env: Mapping) -> dict:
+    """The caps in force: the stored ones, each lowered (never raised) by the environment's."""
+    caps = dict(stored["caps"])
+    for name, value in env_caps(env).items():
+        caps[name] = min(value, caps.get(name, value))
+    return caps
+
+
+def check(worst_usd: float | None, unknown: str | None, what: str, caps: Mapping[str, float], allow_unpriced: bool,
+          spent: Callable[[str], float]) -> None:
+    """Refuse (BudgetError naming the cap, what is spent and what is left) a call whose worst
+    case would pass a cap, or whose price is unknown while a cap is set and unpriced calls are
+    not allowed. `spent("daily" | "monthly")`: what that UTC period has charged (asked only for
+    a cap that is set). The ledger and the running totals (`totals.py`) both check here."""
+    if worst_usd is None:
+        if caps and not allow_unpriced:
+            name = next(iter(caps))
+            raise BudgetError(
+                f"refused before sending: the cost of this call is unknown ({unknown}) and a "
+                f"{CAP_LABELS[name]} cap of {usd(caps[name])} is set; a person can allow unpriced "
+                "calls with `openai-skill budget set --allow-unpriced`", cap=name, reason="unpriced")
+        return
+    if "per_call" in caps and worst_usd > caps["per_call"] + EPSILON:
+        raise BudgetError(
+            f"refused before sending: the per-call cap is {usd(caps['per_call'])} and this call "
+            f"could cost up to {usd(worst_usd)} ({what}); {usd(0)} spent, {usd(caps['per_call'])} "
+            "left for one call", cap="per_call", cap_usd=caps["per_call"], worst_usd=worst_usd)
+    for name, when in (("daily", "today (UTC)"), ("monthly", "this month (UTC)")):
+        if name not in caps:
+            continue
+        so_far = spent(name)
+        if so_far + worst_usd > caps[name] + EPSILON:
+            left = max(0.0, caps[name] - so_far)
+            raise BudgetError(
+                f"refused before sending: the {name} cap is {usd(caps[name])}; {usd(so_far)} spent "
+                f"{when}, {usd(left)} left; this call could cost up to {usd(worst_usd)} ({what})",
+                cap=name, cap_usd=caps[name], spent_usd=round(so_far, 8), left_usd=round(left, 8),
+                worst_usd=worst_usd)
 
 
 def _unreadable(path: Path, why: str) -> BudgetError:

@@ -19,9 +19,17 @@ DAY_SECONDS = 86400.0
 INSERT_COLUMNS = ("made_at", "day", "month", "surface", "action", "model", "priced", "reserved_usd",
                   "settled_usd", "status", "deadline_at", "ref", "request_id", "error", "input_tokens",
                   "cached_tokens", "output_tokens", "reasoning_tokens", "images", "latency_s", "prompt_text",
-                  "output_text")
+                  "output_text", "call_id")
+# A line with a call_id after the first (a reserved call's settlement, or the batch ids it was
+# named by) updates that call's row: what it knows replaces what was unknown; the reservation
+# stays. The update trigger moves the period totals from the worst case to the settled cost.
+LATER = ("status", "request_id", "error", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens",
+         "images", "latency_s", "prompt_text", "output_text", "ref")
 INSERT = (f"INSERT INTO calls({', '.join(INSERT_COLUMNS)}) "
-          f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})")
+          f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)}) "
+          "ON CONFLICT(call_id) WHERE call_id IS NOT NULL DO UPDATE SET "
+          "settled_usd = COALESCE(excluded.settled_usd, settled_usd), status = excluded.status, "
+          + ", ".join(f"{name} = COALESCE(excluded.{name}, {name})" for name in LATER[1:]))
 
 
 def fold(conn, journal: Path, periods: Callable[[float], tuple[str, str]]) -> list[Path]:

@@ -60,8 +60,11 @@ _LOCK = threading.Lock()
 
 # What a record may carry, and the type each column takes (anything else is dropped on folding).
 NUMBERS = ("made_at", "reserved_usd", "settled_usd", "deadline_at", "latency_s")
-INTEGERS = ("priced", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "images")
-TEXTS = ("surface", "action", "model", "status", "request_id", "error", "ref", "prompt_text", "output_text")
+# `call_id` names a call reserved through the running totals (`totals.py`); `reserve` marks its
+# first line (the reservation), so the totals know which lines charge and which only settle.
+INTEGERS = ("priced", "input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens", "images", "reserve")
+TEXTS = ("surface", "action", "model", "status", "request_id", "error", "ref", "prompt_text", "output_text",
+         "call_id")
 COLUMNS = NUMBERS + INTEGERS + TEXTS
 
 
@@ -220,6 +223,13 @@ def crossed_fold_mark(size: int | None, added: int) -> bool:
 
 def decode(line: bytes) -> dict | None:
     """The record of one line, or None when it is torn, altered or not a record."""
+    data = unframe(line)
+    return clean(data) if isinstance(data, dict) else None
+
+
+def unframe(line: bytes) -> object:
+    """The JSON value of one line whose CRC matches (the last record when a torn one precedes
+    it), or None."""
     start = line.rfind(START)
     if start < 0:
         return None
@@ -229,10 +239,9 @@ def decode(line: bytes) -> dict | None:
     try:
         if int(crc, 16) != binascii.crc32(body):
             return None
-        data = json.loads(body)
+        return json.loads(body)
     except ValueError:
         return None
-    return clean(data) if isinstance(data, dict) else None
 
 
 def clean(data: dict) -> dict | None:

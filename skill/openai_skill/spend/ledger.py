@@ -1,13 +1,14 @@
 """The spend ledger: one SQLite file in the config folder, shared by every process.
 
 Each paid call is a row: reserved at its worst case before anything is sent, settled with its
-real cost after. The caps (`openai-skill budget`, the caps file of `caps.py`) are read inside
-the same transaction as the reservation, under SQLite's write lock (BEGIN IMMEDIATE), and
-`set_caps` replaces them under that lock: two processes can never both see the same room left
-under a cap, so racing processes never overshoot it. A call that reserves nothing (no cap set,
-a free call, a refusal) is still a row (the call log): it appends to the journal beside the
-ledger (`journal.py`, no SQLite on that path), and every transaction here first folds the
-journal into `calls` (`fold.py`), readers included.
+real cost after. Calls reserve through the running totals beside this file (`totals.py`, no
+SQLite), which every transaction here rewrites; when they cannot vouch for what is spent,
+`reserve` does it here: the caps (`openai-skill budget`, the caps file of `caps.py`) are read
+inside the same transaction as the reservation, under the totals' lock and SQLite's write lock
+(BEGIN IMMEDIATE), and `set_caps` replaces them under those locks: two processes can never both
+see the same room left under a cap, so racing processes never overshoot it. Every call is a row
+(the call log) appended to the journal beside the ledger (`journal.py`), and every transaction
+here first folds the journal into `calls` (`fold.py`), readers included.
 
 What a row counts: its settled cost once settled, its worst case until then. A call that
 crashed (the process was killed) never settles: after its deadline it is shown as unsettled
@@ -32,13 +33,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import BudgetError, InputError
-from . import fold, journal, schema
-from .caps import ALLOW_UNPRICED, CAP_LABELS, CAPS, ENV_CAPS, caps_path, env_caps, read_caps, usd, write_caps
+from . import fold, journal, schema, totals
+from .caps import ALLOW_UNPRICED, CAPS, ENV_CAPS, caps_path, check, effective, read_caps, write_caps
 from .prices import Cost
 
 BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction (8 racing processes)
 NO_DEADLINE_HOLD = journal.NO_DEADLINE_HOLD
-EPSILON = 1e-9               # float sums: a cap met to the nano-dollar is met, not passed
 
 class Ledger:
     """The ledger file and the caps in it. Safe to share between threads."""
@@ -49,6 +49,7 @@ class Ledger:
         self.env = os.environ if env is None else env
         self.clock = clock
         self.journal = journal.journal_path(self.path)
+        self.totals = totals.totals_path(self.path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -79,10 +80,15 @@ class Ledger:
 
     def _write(self, work):
         """Run `work(conn)` in one BEGIN IMMEDIATE transaction (the file's write lock), after
-        folding the call journal into `calls` and, once a day, dropping rows past retention."""
+        folding the call journal into `calls` and, once a day, dropping rows past retention;
+        then rewrite the running totals (`totals.py`) from the result. The totals' lock is
+        taken first and held throughout: no reservation counts the journal while it is folded."""
         days = journal.retention_days(self.env)   # a malformed setting: InputError, nothing done
-        with self._lock:
+        with self._lock, contextlib.ExitStack() as held:
             try:
+                if self._conn is None:   # the config folder, for the totals' file
+                    self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                box = held.enter_context(totals.locked(self.totals))
                 conn = self._connection()
                 conn.execute("BEGIN IMMEDIATE")
             except (sqlite3.Error, OSError) as exc:
@@ -94,10 +100,17 @@ class Ledger:
                 except (sqlite3.Error, OSError) as exc:
                     raise self._unusable(exc) from None
                 out = work(conn)
+                day, month = self.periods()
+                fresh = totals.fresh(day, month, self._spent(conn, "day", day), self._spent(conn, "month", month))
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            try:
+                box.write(fresh)
+            except OSError:   # emptied, the next reservation asks here (an old file could name a reused inode)
+                with contextlib.suppress(OSError):
+                    box.write(None)
         for aside in folded:   # only now: removed before the commit, a crash would lose its rows
             with contextlib.suppress(OSError):
                 aside.unlink()
@@ -124,10 +137,7 @@ class Ledger:
         return read_caps(self.caps_file)
 
     def effective_caps(self, stored: dict) -> dict:
-        caps = dict(stored["caps"])
-        for name, value in env_caps(self.env).items():
-            caps[name] = min(value, caps.get(name, value))
-        return caps
+        return effective(stored, self.env)
 
     def set_caps(self, caps: Mapping[str, float | None], *, allow_unpriced: bool | None = None) -> None:
         """Store caps (None removes one) and the unpriced flag. Callers decide who may. Under
@@ -174,34 +184,9 @@ class Ledger:
 
         def work(conn):
             stored = read_caps(self.caps_file)  # inside the lock: the caps this reservation is checked against
-            caps = self.effective_caps(stored)
-            what = f"{worst.model or action}, {action}"
-            if worst.usd is None:
-                if caps and not stored[ALLOW_UNPRICED]:
-                    name = next(iter(caps))
-                    raise BudgetError(
-                        f"refused before sending: the cost of this call is unknown ({worst.unknown}) and a "
-                        f"{CAP_LABELS[name]} cap of {usd(caps[name])} is set; a person can allow unpriced "
-                        "calls with `openai-skill budget set --allow-unpriced`", cap=name, reason="unpriced")
-            else:
-                if "per_call" in caps and worst.usd > caps["per_call"] + EPSILON:
-                    raise BudgetError(
-                        f"refused before sending: the per-call cap is {usd(caps['per_call'])} and this call "
-                        f"could cost up to {usd(worst.usd)} ({what}); {usd(0)} spent, {usd(caps['per_call'])} "
-                        "left for one call", cap="per_call", cap_usd=caps["per_call"],
-                        worst_usd=worst.usd)
-                for name, column, period, when in (("daily", "day", day, "today (UTC)"),
-                                                   ("monthly", "month", month, "this month (UTC)")):
-                    if name not in caps:
-                        continue
-                    spent = self._spent(conn, column, period)
-                    if spent + worst.usd > caps[name] + EPSILON:
-                        left = max(0.0, caps[name] - spent)
-                        raise BudgetError(
-                            f"refused before sending: the {name} cap is {usd(caps[name])}; {usd(spent)} spent "
-                            f"{when}, {usd(left)} left; this call could cost up to {usd(worst.usd)} ({what})",
-                            cap=name, cap_usd=caps[name], spent_usd=round(spent, 8), left_usd=round(left, 8),
-                            worst_usd=worst.usd)
+            spent_in = {"daily": ("day", day), "monthly": ("month", month)}
+            check(worst.usd, worst.unknown, f"{worst.model or action}, {action}", self.effective_caps(stored),
+                  stored[ALLOW_UNPRICED], lambda name: self._spent(conn, *spent_in[name]))
             hold = hold_seconds or NO_DEADLINE_HOLD
             cursor = conn.execute(
                 "INSERT INTO calls(made_at, day, month, surface, action, model, priced, reserved_usd, status, "

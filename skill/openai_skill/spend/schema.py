@@ -32,7 +32,8 @@ SCHEMA = (
     images INTEGER,
     latency_s REAL,
     prompt_text TEXT,
-    output_text TEXT
+    output_text TEXT,
+    call_id TEXT
 )""",
     # Only batch reservations have a ref: a partial index costs the other calls nothing.
     """CREATE INDEX IF NOT EXISTS calls_ref ON calls(ref) WHERE ref IS NOT NULL""",
@@ -60,15 +61,18 @@ END""",
     """CREATE TABLE IF NOT EXISTS journal_folded (name TEXT PRIMARY KEY)""",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)""",
     """CREATE INDEX IF NOT EXISTS calls_made_at ON calls(made_at)""",
+    # A call reserved through the running totals (`totals.py`) is several journal lines (its
+    # reservation, then its settlement) folded into one row by this key.
+    """CREATE UNIQUE INDEX IF NOT EXISTS calls_call_id ON calls(call_id) WHERE call_id IS NOT NULL""",
 )
 # Columns added after version 1 (a ledger made before gets them added, once).
-ADDED_COLUMNS = (("prompt_text", "TEXT"), ("output_text", "TEXT"))
+ADDED_COLUMNS = (("prompt_text", "TEXT"), ("output_text", "TEXT"), ("call_id", "TEXT"))
 # What a row counts: the settled cost once known, the worst case until then.
 CHARGED = "COALESCE(settled_usd, reserved_usd)"
 # PRAGMA user_version once the schema is in place and `spent` holds every call's charge: a
 # process that finds it skips the schema (the usual open is one PRAGMA read); a ledger made
 # before the totals existed has them rebuilt from its calls, once.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REBUILD_TOTALS = ("DELETE FROM spent",
                   f"INSERT INTO spent(period, usd) SELECT 'day:' || day, SUM({CHARGED}) FROM calls GROUP BY day",
                   f"INSERT INTO spent(period, usd) SELECT 'month:' || month, SUM({CHARGED}) FROM calls GROUP BY month")
