@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 
 import pytest
 
@@ -199,4 +200,39 @@ def test_the_totals_file_is_private_and_a_link_is_refused(tmp_path):
     with pytest.raises(BudgetError, match="cannot be used"):   # the ledger cannot take its lock either
         guard.hold(_worst(0.1), surface="python", action="chat-completion", hold_seconds=5)
     assert target.read_bytes() == b"keep"
+    guard.close()
+
+
+@pytest.mark.parametrize("bad", [{"day_usd": "0.5"}, {"month_usd": True}, {"month_usd": float("nan")},
+                                 {"at": -1}, {"at": 1.5}, {"journal": [1]}, {"journal": [1, "2"]},
+                                 {"journal": "1:2"}, {"day": None}, {"v": 2}])
+def test_totals_of_the_wrong_shape_are_not_read(tmp_path, bad):
+    """A line whose checksum holds but whose fields are not the totals (another version, an
+    edit) is not used: the ledger decides, as for a torn file."""
+    home = tmp_path / "cfg"
+    _guard(tmp_path, daily=1.0).close()
+    with totals.locked(home / TOTALS_NAME) as box:
+        good = box.read()
+        assert good is not None
+        body = json.dumps({**good, **bad}).encode()      # framed as the file frames it, checksum and all
+        (home / TOTALS_NAME).write_bytes(journal.START + body + journal.SEP + b"%08x" % zlib.crc32(body) + journal.END)
+        assert box.read() is None
+        box.write(good)
+        assert box.read() == good
+
+
+def test_a_long_journal_is_counted_from_where_the_totals_stopped(tmp_path):
+    """Only the lines appended since the last count are read: a journal past TAIL_BYTES whose
+    new part is short keeps reserving through the totals."""
+    home = tmp_path / "cfg"
+    guard = _guard(tmp_path, daily=10.0)
+    log = home / journal.JOURNAL_NAME
+    for size in (totals.TAIL_BYTES * 3 // 4, totals.TAIL_BYTES // 2):   # junk the fold skips, as a torn line
+        with open(log, "ab") as out:
+            out.write(b"x" * size + b"\n")
+        with guard.hold(_worst(0.5), surface="python", action="chat-completion", hold_seconds=5) as held:
+            assert held.booked is None and held.call_id           # through the totals, not the ledger
+            held.settle(Cost(0.5, "usage", AS_OF))
+    assert log.stat().st_size > totals.TAIL_BYTES or not log.exists()   # folded once it passed 256 KB
+    assert guard.ledger.summary()["caps"]["daily"]["spent_usd"] == pytest.approx(1.0)
     guard.close()

@@ -10,7 +10,7 @@ of the current UTC month (the monthly cap counts them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .journal import read_aside, set_aside
@@ -43,11 +43,32 @@ def fold(conn, journal: Path, periods: Callable[[float], tuple[str, str]]) -> li
     for aside in asides:
         if aside.name in done:
             continue   # folded by a process killed between its commit and its removal
-        conn.executemany(INSERT, [_row(record, periods, days) for record in read_aside(aside)])
+        conn.executemany(INSERT, [_row(record, periods, days) for record in merged(read_aside(aside))])
         conn.execute("INSERT INTO journal_folded(name) VALUES (?)", (aside.name,))
     for gone in done - {aside.name for aside in asides}:
         conn.execute("DELETE FROM journal_folded WHERE name = ?", (gone,))
     return asides
+
+
+def merged(records: Iterable[dict]) -> list[dict]:
+    """The records, each reserved call's later lines merged into its first line here, as the
+    upsert would leave its row: one insert per call instead of one statement per line (a capped
+    call is two lines; half the statements and trigger runs of a fold)."""
+    out: list[dict] = []
+    first: dict[str, dict] = {}
+    for record in records:
+        call = record.get("call_id")
+        earlier = first.get(call) if call is not None else None
+        if earlier is None:
+            if call is not None:
+                first[call] = record
+            out.append(record)
+            continue
+        earlier["status"] = record["status"]
+        for name in ("settled_usd", *LATER[1:]):
+            if record.get(name) is not None:
+                earlier[name] = record[name]
+    return out
 
 
 def _row(record: dict, periods, days: dict) -> list:

@@ -247,21 +247,23 @@ def unframe(line: bytes) -> object:
 def clean(data: dict) -> dict | None:
     """The record with only known columns of the right type; None without its required ones."""
     out: dict = {}
-    for name in NUMBERS:
-        value = data.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-            out[name] = float(value)
-    for name in INTEGERS:
-        value = data.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            out[name] = value
-    for name in TEXTS:
-        value = data.get(name)
-        if isinstance(value, str):
+    for name, value in data.items():
+        kind = _KINDS.get(name)
+        # JSON decodes to exact types: `type(...) is` keeps booleans out of the numbers, as isinstance would not.
+        if kind is float:
+            if (type(value) is float and value == value) or type(value) is int:
+                out[name] = float(value)
+        elif kind is int:
+            if type(value) is int:
+                out[name] = value
+        elif kind is str and type(value) is str:
             out[name] = value[:MAX_TEXT_CHARS + 100]
     if not all(name in out for name in ("made_at", "surface", "action", "status")):
         return None
     return out
+
+
+_KINDS = {**dict.fromkeys(NUMBERS, float), **dict.fromkeys(INTEGERS, int), **dict.fromkeys(TEXTS, str)}
 
 
 def records(path: Path) -> Iterator[dict]:

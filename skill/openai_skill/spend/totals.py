@@ -153,16 +153,20 @@ def catch_up(state: dict, journal_file: Path) -> bool:
         os.close(fd)
     whole = tail.rfind(journal.END) + 1      # a line still being written is counted next time
     for line in tail[:whole].split(journal.END)[:-1]:
-        record = journal.decode(line + journal.END)
-        if record is None:
-            continue
+        add(state, journal.decode(line + journal.END))
+    state["at"] = start + whole
+    return True
+
+
+def add(state: dict, record: Mapping | None) -> bool:
+    """Count one journal record (None: a torn or altered line, which the fold skips too)."""
+    if record is not None:
         day, month = periods(record["made_at"])
         amount = charge(record)
         if month == state["month"]:
             state["month_usd"] += amount
             if day == state["day"]:
                 state["day_usd"] += amount
-    state["at"] = start + whole
     return True
 
 
@@ -180,8 +184,13 @@ def reserve(box: Box, *, journal_file: Path, caps_file: Path, env: Mapping, wors
     size = journal.append_line(journal_file, line)
     if size is None:
         return None
+    if state["journal"] is not None and size - len(line) == state["at"]:   # ours is the one new line
+        state["at"] = size
+        vouched = add(state, journal.decode(line))
+    else:
+        vouched = catch_up(state, journal_file)
     # A failed write leaves the file as it was (before our line): the next reservation counts it.
     with contextlib.suppress(OSError):
-        box.write(state if catch_up(state, journal_file) else None)
+        box.write(state if vouched else None)
     return size
 
