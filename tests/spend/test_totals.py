@@ -236,3 +236,20 @@ def test_a_long_journal_is_counted_from_where_the_totals_stopped(tmp_path):
     assert log.stat().st_size > totals.TAIL_BYTES or not log.exists()   # folded once it passed 256 KB
     assert guard.ledger.summary()["caps"]["daily"]["spent_usd"] == pytest.approx(1.0)
     guard.close()
+
+
+def test_a_settlement_folded_after_its_reservation_completes_the_same_row(tmp_path):
+    """The reservation is folded first (a reader came by during the call), its settlement
+    later, from another journal file: the fold's upsert completes the row."""
+    guard = _guard(tmp_path, daily=10.0)
+    with guard.hold(_worst(0.3), surface="python", action="chat-completion", hold_seconds=5) as held:
+        (row,) = guard.ledger.rows()                      # folds the reservation line alone
+        assert (row["status"], row["reserved_usd"], row["settled_usd"]) == ("reserved", 0.3, None)
+        held.settle(Cost(0.1, "usage", AS_OF, "gpt-4o-mini",
+                         details={"input_tokens": 7, "output_tokens": 3, "reasoning_tokens": 2}), "req_9")
+    (row,) = guard.ledger.rows()
+    assert (row["status"], row["settled_usd"], row["request_id"], row["input_tokens"], row["output_tokens"],
+            row["reasoning_tokens"]) == ("settled", 0.1, "req_9", 7, 3, 2)
+    assert row["latency_s"] is not None and row["error"] is None and row["reserved_usd"] == 0.3
+    assert guard.ledger.summary()["caps"]["daily"]["spent_usd"] == pytest.approx(0.1)
+    guard.close()
