@@ -34,8 +34,12 @@ def _store():
     return VaultStore()
 
 
+# Read in one script, not element by element: a page that a refresh or redirect replaces
+# between two WebDriver round trips made one such read fail under load ("Node ... does not
+# belong to the document"); a script sees one document.
 def _flash(driver) -> str:
-    return " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".flash"))
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.flash'), e => e.innerText).join(' ')")
 
 
 def _submit_key(driver, value: str, verify: bool = False) -> None:
@@ -50,8 +54,9 @@ def _submit_key(driver, value: str, verify: bool = False) -> None:
 
 
 def _rows(driver) -> dict:
-    return {cells[0].text: cells[1].text for cells in
-            (row.find_elements(By.TAG_NAME, "td") for row in driver.find_elements(By.CSS_SELECTOR, "tbody tr"))}
+    return dict(driver.execute_script(
+        "return Array.from(document.querySelectorAll('tbody tr'), r => "
+        "Array.from(r.querySelectorAll('td'), c => c.innerText.trim()).slice(0, 2))"))
 
 
 def _no_canary_in_files(folder: Path) -> None:
