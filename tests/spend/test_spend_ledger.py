@@ -16,6 +16,7 @@ import pytest
 from openai_skill.errors import APIError, APITimeoutError, BudgetError
 from openai_skill.spend import Cost, Guard
 from openai_skill.spend.ledger import Ledger
+from support.racers import race
 from support.timing import wait_until
 
 AS_OF = "2026-12-02"
@@ -113,22 +114,15 @@ def test_holds_settle_answered_errors_at_zero_and_keep_others_at_worst(tmp_path)
     guard.close()
 
 
-RACER = textwrap.dedent("""
-    import os, sys, time
-    from pathlib import Path
+RACER = """
+    import sys
     from openai_skill.errors import BudgetError
     from openai_skill.spend import Cost
     from openai_skill.spend.ledger import Ledger
     book = Ledger(sys.argv[1], env={})
-    gate = Path(sys.argv[2])
-    (gate / f"ready-{os.getpid()}").touch()       # then all start together, at the parent's word
-    give_up = time.monotonic() + 120
-    while not (gate / "go").exists():
-        if time.monotonic() > give_up:
-            sys.exit("never told to go")
-        time.sleep(0.005)
+    wait_for_go()
     accepted = 0
-    for _ in range(int(sys.argv[3])):
+    for _ in range(int(sys.argv[2])):
         try:
             book.reserve(Cost(0.01, "worst_case", "2026-12-02", "gpt-4o-mini"), surface="racer",
                          action="chat-completion", hold_seconds=60)
@@ -136,22 +130,13 @@ RACER = textwrap.dedent("""
         except BudgetError:
             pass
     print(accepted)
-""")
+"""
 
 
 def test_eight_processes_racing_a_daily_cap_never_overshoot(tmp_path):
     path = tmp_path / "spend.sqlite3"
     Ledger(path, env={}).set_caps({"daily": 0.5})   # room for exactly 50 reservations of $0.01
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(path), str(gate), "20"],
-                              stdout=subprocess.PIPE, text=True) for _ in range(8)]
-    # all 8 begin together, however slowly each started: a gate, not a time of day
-    wait_until(lambda: len(list(gate.glob("ready-*"))) == 8 or any(p.poll() is not None for p in procs),
-               "the 8 racers to be ready")
-    (gate / "go").touch()
-    accepted = [int(p.communicate(timeout=120)[0]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    accepted = [int(out) for out, _ in race(RACER, [path, 20], count=8, folder=tmp_path)]
     rows = Ledger(path, env={}).rows()
     total = sum(r["reserved_usd"] for r in rows)
     assert sum(accepted) == len(rows) == 50          # 160 attempts, exactly 50 fit: overshoot 0
@@ -165,15 +150,7 @@ def test_processes_making_a_new_ledger_at_once_all_get_in(tmp_path, round_):
     # "database is locked" at once instead of waiting: that one must try again, not fail.
     # (Before it did, about one round in ten failed: eight rounds of twelve catch it most times.)
     path = tmp_path / "spend.sqlite3"
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(path), str(gate), "2"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(12)]
-    wait_until(lambda: len(list(gate.glob("ready-*"))) == 12 or any(p.poll() is not None for p in procs),
-               "the 12 makers to be ready")
-    (gate / "go").touch()
-    outcomes = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 12, [err[-300:] for _, err in outcomes]
+    outcomes = race(RACER, [path, 2], count=12, folder=tmp_path)
     assert [int(out) for out, _ in outcomes] == [2] * 12
     assert len(Ledger(path, env={}).rows()) == 24
 

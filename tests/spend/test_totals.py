@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import textwrap
 import time
 import zlib
 
@@ -17,7 +14,7 @@ import pytest
 from openai_skill.errors import APIError, APITimeoutError, BudgetError
 from openai_skill.spend import Cost, Guard, fold, journal, totals
 from openai_skill.spend.caps import TOTALS_NAME
-from support.timing import wait_until
+from support.racers import race
 
 AS_OF = "2026-12-02"
 
@@ -137,21 +134,14 @@ def test_totals_that_cannot_vouch_send_the_call_to_the_ledger(tmp_path, spoil):
     guard.close()
 
 
-RACER = textwrap.dedent("""
-    import json, os, sys, time
-    from pathlib import Path
+RACER = """
+    import json, sys
     from openai_skill.errors import BudgetError
     from openai_skill.spend import Cost, Guard
     guard = Guard({"OPENAI_SKILL_HOME": sys.argv[1]})
-    gate = Path(sys.argv[2])
-    (gate / f"ready-{os.getpid()}").touch()       # then all start together, at the parent's word
-    give_up = time.monotonic() + 120
-    while not (gate / "go").exists():
-        if time.monotonic() > give_up:
-            sys.exit("never told to go")
-        time.sleep(0.005)
+    wait_for_go()
     accepted = 0
-    for n in range(int(sys.argv[3])):
+    for n in range(int(sys.argv[2])):
         try:
             with guard.hold(Cost(0.02, "worst_case", "2026-12-02", "gpt-4o-mini"), surface="racer",
                             action="chat-completion", hold_seconds=60) as held:
@@ -160,21 +150,13 @@ RACER = textwrap.dedent("""
         except BudgetError:
             pass
     print(json.dumps({"accepted": accepted, "sqlite3": "sqlite3" in sys.modules}))
-""")
+"""
 
 
 def test_eight_processes_racing_a_daily_cap_through_the_totals_never_overshoot(tmp_path):
     home = tmp_path / "cfg"
     _guard(tmp_path, daily=0.5).close()
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(home), str(gate), "20"],
-                              stdout=subprocess.PIPE, text=True) for _ in range(8)]
-    wait_until(lambda: len(list(gate.glob("ready-*"))) == 8 or any(p.poll() is not None for p in procs),
-               "the 8 racers to be ready")
-    (gate / "go").touch()
-    seen = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    seen = [json.loads(out) for out, _ in race(RACER, [home, 20], count=8, folder=tmp_path)]
     assert not any(s["sqlite3"] for s in seen)             # every reservation went through the totals
     guard = Guard({"OPENAI_SKILL_HOME": str(home)})
     rows = [r for r in guard.ledger.rows() if r["status"] == "settled"]
