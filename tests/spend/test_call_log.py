@@ -332,3 +332,100 @@ def test_a_writer_folds_the_journal_when_it_grows(openai, key, monkeypatch):
     journal = jr.journal_path(ledger)
     assert ledger.exists() and (not journal.exists() or os.path.getsize(journal) < 800)
     assert len(client.guard.ledger.rows()) == 6
+
+
+def test_a_writer_holding_the_journal_open_never_writes_into_a_file_already_folded(tmp_path, monkeypatch):
+    from openai_skill.spend import fold
+
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))                 # this process now holds the journal open
+    real = fold.read_aside
+
+    def append_once_read(aside):
+        got = real(aside)
+        # The folder has read the file, not yet committed nor removed it: a writer holding it
+        # open must go to the journal again, or this row is lost with the aside.
+        jr.append(book.journal, _record(2))
+        return got
+
+    monkeypatch.setattr(fold, "read_aside", append_once_read)
+    book.fold()
+    monkeypatch.undo()
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
+
+
+LOCKER = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+          "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('locked')")
+
+
+def test_a_writer_holding_the_journal_open_leaves_no_part_of_it_locked_between_calls(tmp_path):
+    path = tmp_path / jr.JOURNAL_NAME
+    for i in range(3):
+        assert jr.append(path, _record(i)) is not None
+    # Another process (a writer, a folder) locks the whole file at once: nothing of ours is left.
+    done = subprocess.run([sys.executable, "-c", LOCKER, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "locked", done.stderr
+
+
+FORKER = textwrap.dedent("""
+    import os, sys, time
+    from openai_skill.spend import journal
+    path = sys.argv[1]
+    assert journal.append(path, {"made_at": time.time(), "surface": "python", "action": "a", "status": "settled",
+                                 "request_id": "parent"})
+    journal._LOCK.acquire()          # as a writer thread of this process would, at the fork
+    pid = os.fork()
+    if pid == 0:
+        start = time.monotonic()
+        size = journal.append(path, {"made_at": time.time(), "surface": "python", "action": "a",
+                                     "status": "settled", "request_id": "child"})
+        os._exit(0 if size and time.monotonic() - start < 2 else 1)
+    journal._LOCK.release()
+    print(os.waitpid(pid, 0)[1])
+""")
+
+
+def test_a_forked_child_writes_at_once_with_its_own_journal_fd(tmp_path):
+    path = tmp_path / jr.JOURNAL_NAME
+    done = subprocess.run([sys.executable, "-c", FORKER, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "0", done.stderr
+    assert [r["request_id"] for r in jr.records(path)] == ["parent", "child"]
+
+
+def test_a_writer_that_opens_the_journal_checks_its_name_for_a_folder_that_marks_nothing(tmp_path, monkeypatch):
+    path = tmp_path / jr.JOURNAL_NAME
+    aside = tmp_path / f"{jr.JOURNAL_NAME}.0{jr.ASIDE_SUFFIX}"
+    real, read = jr._lock, []
+
+    def old_folder_first(fd, deadline):
+        if not read:   # between the open and the lock, a folder of an older version takes the file
+            os.rename(path, aside)
+            read.append(list(jr.records(aside)))   # and removes it only after its commit
+        real(fd, deadline)
+
+    jr.append(path, _record(1))
+    jr._close_kept()                                     # a process that has not opened it yet
+    monkeypatch.setattr(jr, "_lock", old_folder_first)
+    assert jr.append(path, _record(2)) is not None
+    monkeypatch.undo()
+    assert [r["request_id"] for r in read[0]] == ["r1"]
+    assert [r["request_id"] for r in jr.records(aside)] == ["r1"]    # nothing written after its read
+    assert [r["request_id"] for r in jr.records(path)] == ["r2"]
+
+
+def test_an_aside_a_killed_folder_retired_is_still_folded(tmp_path, monkeypatch):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))
+    (aside,) = jr.set_aside(book.journal)               # a folder renamed it aside, retired it, and was killed
+    os.chmod(aside, jr.RETIRED_MODE)
+    real_open = os.open
+
+    def as_a_user(path, flags, *args):               # root opens a 0400 file for writing; a user cannot
+        if str(path).endswith(jr.ASIDE_SUFFIX) and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", as_a_user)
+    jr.append(book.journal, _record(2))
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
+    assert not aside.exists()

@@ -3,10 +3,11 @@
 Every call (every surface, success or failure, priced or not) is a row of the ledger's `calls`
 table. Writing SQLite from each cold CLI call would cost its import and a transaction (several
 ms, over the 3 % budget of a ~110 ms call), so a call that holds no reservation (no cap set, or a
-free call, or a refusal) appends one line to `spend.journal` beside the ledger instead: one
-`open(O_APPEND)`, one lock, one `write`, 0600, no SQLite. Everything that reads or writes the
-ledger first folds the journal into `calls` inside its BEGIN IMMEDIATE transaction (`fold`), so
-readers (`Ledger.rows`, `summary`, the usage views, `budget show`) and the caps see every call.
+free call, or a refusal) appends one line to `spend.journal` beside the ledger instead: a lock,
+an fstat, one `write` and an unlock on a file the process keeps open (O_APPEND, 0600), no
+SQLite. Everything that reads or writes the ledger first folds the journal into `calls` inside
+its BEGIN IMMEDIATE transaction (`fold`), so readers (`Ledger.rows`, `summary`, the usage
+views, `budget show`) and the caps see every call.
 
 A line is `\\x1e` + JSON (ASCII, so no raw control byte) + `\\t` + its CRC-32 in hex + `\\n`. A line
 whose CRC does not match (a write cut by SIGKILL) is skipped; a record that follows a torn one
@@ -14,11 +15,13 @@ starts at its own `\\x1e`, so it is still read.
 
 Folding, crash-safe and without losing a concurrent append: under the ledger's write lock the
 folder renames the journal aside (`spend.journal.<random>.fold`), takes the aside's lock (a writer
-that opened the journal before the rename finishes its write first), inserts its records, and
-records the aside's name in `journal_folded`, all in one transaction; after the commit it removes
-the aside. A folder killed before its commit leaves the aside to the next folder; one killed
-after it leaves a name the next folder knows is done. A writer that finds, once it holds the
-lock, that its file is no longer the journal (renamed aside meanwhile) opens the new one.
+that opened the journal before the rename finishes its write first), retires it (0400: the mark
+a writer holding it open finds under the same lock, before writing, and then opens the journal
+again), inserts its records, and records the aside's name in `journal_folded`, all in one
+transaction; after the commit it removes the aside. A folder killed before its commit leaves
+the aside to the next folder; one killed after it leaves a name the next folder knows is done.
+A writer that has just opened the journal also checks, once it holds the lock, that its file is
+still the journal by name (a folder of an older version retires nothing).
 
 Settings (declared in skill.yaml's `environment`): OPENAI_SKILL_CALL_LOG=0 writes no log row
 (a reservation is still recorded while a cap is set: the caps need it); OPENAI_SKILL_LOG_TEXT=1
@@ -31,12 +34,17 @@ from __future__ import annotations
 import binascii
 import json
 import os
+import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..errors import InputError
+
+if sys.platform != "win32":   # POSIX locks: imported here, not per call (the package still imports on Windows)
+    import fcntl
 
 JOURNAL_NAME = "spend.journal"
 ASIDE_SUFFIX = ".fold"
@@ -53,10 +61,25 @@ LOCK_SECONDS = 10.0          # the most a writer or folder waits for the other's
 START, SEP, END = b"\x1e", b"\t", b"\n"
 FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 FILE_MODE = 0o600
+RETIRED_MODE = 0o400         # an aside a folder has read: writers that hold it open go to the journal again
 
 # POSIX record locks belong to the process, not the thread: this lock keeps a writer thread and
 # a folding thread of one process (an MCP server) apart, as the file lock does between processes.
 _LOCK = threading.Lock()
+_KEPT: tuple[str, int] | None = None   # the journal this process appends to: (its path, an open fd)
+
+
+def _after_fork() -> None:
+    """A forked child opens the journal afresh, and starts with the thread lock free (a thread
+    of the parent may have held it at the fork: the child would wait LOCK_SECONDS each call)."""
+    global _LOCK, _KEPT
+    _LOCK = threading.Lock()
+    if _KEPT is not None:
+        _close_kept()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 # What a record may carry, and the type each column takes (anything else is dropped on folding).
 NUMBERS = ("made_at", "reserved_usd", "settled_usd", "deadline_at", "latency_s")
@@ -161,15 +184,41 @@ def encode(record: Mapping) -> bytes:
 
 
 def _lock(fd: int, deadline: float) -> None:
-    """Take the file's lock, waiting at most until `deadline` (then going on without it)."""
+    """Take the file's lock, waiting at most until `deadline` (then going on without it).
+    `fcntl.lockf` locks the whole file from byte 0 (`os.lockf` locks from the fd's offset, the
+    end of the file once a kept fd has appended: not the range a folder locks)."""
     while True:
         try:
-            os.lockf(fd, os.F_TLOCK, 0)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except OSError:
             if time.monotonic() >= deadline:
                 return
             time.sleep(0.001)
+
+
+def retired(info: os.stat_result) -> bool:
+    """Whether a file is no longer one to append to: a folder has read it (`read_aside` took
+    its owner's write bit) or removed it."""
+    return not info.st_mode & stat.S_IWUSR or info.st_nlink == 0
+
+
+def _open(path: str) -> int:
+    try:
+        return os.open(path, FLAGS, FILE_MODE)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        return os.open(path, FLAGS, FILE_MODE)
+
+
+def _close_kept() -> None:
+    global _KEPT
+    kept, _KEPT = _KEPT, None
+    if kept is not None:
+        try:
+            os.close(kept[1])
+        except OSError:
+            pass
 
 
 def append(path: Path, record: Mapping) -> int | None:
@@ -178,26 +227,32 @@ def append(path: Path, record: Mapping) -> int | None:
     return append_line(path, encode(record))
 
 
-def append_line(path: Path, line: bytes) -> int | None:
-    """`append` for a record already encoded (the caller needs its length too)."""
+def append_line(path: Path | str, line: bytes) -> int | None:
+    """`append` for a record already encoded (the caller needs its length too).
+
+    The journal stays open between calls (`_KEPT`): a reused client pays a lock, an fstat, a
+    write and an unlock, not an open, a stat and a close too. Under the lock the fstat says
+    whether a folder has retired the file since (renamed aside and read: no write bit), and
+    then the journal is opened again; a file opened just now is also checked to still be the
+    journal by name, as before (a folder of an older version marks nothing)."""
+    global _KEPT
+    name = os.fspath(path)
     deadline = time.monotonic() + LOCK_SECONDS
     if not _LOCK.acquire(timeout=LOCK_SECONDS):
         return None
     try:
-        for _ in range(3):   # a folder renamed the journal aside between our open and our lock: again
+        for _ in range(3):   # a folder retired the file we held, or renamed it between our open and our lock
+            kept = _KEPT
+            fresh = kept is None or kept[0] != name
+            if kept is None or fresh:
+                _close_kept()
+                kept = _KEPT = (name, _open(name))
+            fd = kept[1]
+            _lock(fd, deadline)   # past the deadline, write anyway: a lost lock is rarer than a lost row
             try:
-                fd = os.open(path, FLAGS, FILE_MODE)
-            except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(path, FLAGS, FILE_MODE)
-            try:
-                _lock(fd, deadline)   # past the deadline, write anyway: a lost lock is rarer than a lost row
                 mine = os.fstat(fd)
-                try:
-                    now = os.stat(path)
-                except FileNotFoundError:
-                    continue
-                if (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):
+                if retired(mine) or (fresh and not _named(mine, name)):
+                    _close_kept()   # the lock goes with it
                     continue
                 if mine.st_size >= MAX_JOURNAL_BYTES:
                     return None
@@ -206,12 +261,22 @@ def append_line(path: Path, line: bytes) -> int | None:
                     written += os.write(fd, line[written:])
                 return mine.st_size + written
             finally:
-                os.close(fd)
+                if _KEPT is kept:
+                    fcntl.lockf(fd, fcntl.LOCK_UN)
         return None
     except OSError:
+        _close_kept()   # whatever failed, the next call starts from a fresh open
         return None
     finally:
         _LOCK.release()
+
+
+def _named(info: os.stat_result, name: str) -> bool:
+    """Whether the file `info` describes is the one at `name` now."""
+    try:
+        return os.path.samestat(info, os.stat(name))
+    except FileNotFoundError:
+        return False
 
 
 def crossed_fold_mark(size: int | None, added: int) -> bool:
@@ -269,17 +334,21 @@ _KINDS = {**dict.fromkeys(NUMBERS, float), **dict.fromkeys(INTEGERS, int), **dic
 def records(path: Path) -> Iterator[dict]:
     """Every whole record of a journal file, in order (a torn or altered line is skipped)."""
     with open(path, "rb") as handle:
-        while True:
-            line = handle.readline(MAX_LINE_BYTES)
-            if not line:
-                return
-            if not line.endswith(END):   # over the cap: skip to the end of that line
-                while line and not line.endswith(END):
-                    line = handle.readline(MAX_LINE_BYTES)
-                continue
-            record = decode(line)
-            if record is not None:
-                yield record
+        yield from _records(handle)
+
+
+def _records(handle) -> Iterator[dict]:
+    while True:
+        line = handle.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        if not line.endswith(END):   # over the cap: skip to the end of that line
+            while line and not line.endswith(END):
+                line = handle.readline(MAX_LINE_BYTES)
+            continue
+        record = decode(line)
+        if record is not None:
+            yield record
 
 
 def set_aside(path: Path) -> list[Path]:
@@ -296,16 +365,24 @@ def set_aside(path: Path) -> list[Path]:
 
 
 def read_aside(path: Path) -> list[dict]:
-    """The records of an aside file, once every writer that opened it before the rename is done."""
+    """The records of an aside file, once every writer that opened it before the rename is done.
+
+    Under the file's lock the aside is retired first (its owner's write bit taken): a writer
+    that holds it open (`_KEPT`) sees that under the same lock before it writes, and opens the
+    journal again, so no row lands in a file already read. One a killed folder retired already
+    cannot be opened for writing, nor needs the lock: nobody writes to it any more."""
     deadline = time.monotonic() + LOCK_SECONDS
     held = _LOCK.acquire(timeout=LOCK_SECONDS)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except PermissionError:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        else:
             _lock(fd, deadline)
-            return list(records(path))
-        finally:
-            os.close(fd)
+            os.fchmod(fd, RETIRED_MODE)
+        with open(fd, "rb") as handle:   # closing it drops the lock
+            return list(_records(handle))
     finally:
         if held:
             _LOCK.release()
