@@ -413,6 +413,20 @@ def test_a_writer_that_opens_the_journal_checks_its_name_for_a_folder_that_marks
     assert [r["request_id"] for r in jr.records(path)] == ["r2"]
 
 
+def test_a_line_is_byte_for_byte_the_format_every_version_reads_and_writes():
+    record = {"made_at": 1796212345.125, "surface": "mcp", "action": "chat-completion", "model": "gpt-4o-mini",
+              "priced": 1, "reserved_usd": 0.0099456, "settled_usd": 4.05e-06, "status": "settled",
+              "request_id": 'req_\u00e9"\\\n', "latency_s": 0.0012, "input_tokens": 10}
+    # As the encoder before the journal was kept open wrote it (and every reader reads).
+    line = (b'\x1e{"made_at":1796212345.125,"surface":"mcp","action":"chat-completion","model":"gpt-4o-mini",'
+            b'"priced":1,"reserved_usd":0.0099456,"settled_usd":4.05e-06,"status":"settled",'
+            b'"request_id":"req_\\u00e9\\"\\\\\\n","latency_s":0.0012,"input_tokens":10}\t010cb0c3\n')
+    assert jr.encode(record) == line
+    assert jr.decode(line) == {**record, "priced": 1, "input_tokens": 10}
+    with pytest.raises(ValueError):
+        jr.encode({**record, "settled_usd": float("nan")})   # no row rather than a line JSON cannot read
+
+
 def test_an_aside_a_killed_folder_retired_is_still_folded(tmp_path, monkeypatch):
     book = Ledger(tmp_path / LEDGER_NAME, env={})
     jr.append(book.journal, _record(1))

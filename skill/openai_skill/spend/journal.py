@@ -178,9 +178,14 @@ def output_text(answer) -> str | None:
 
 # --- writing: the hot path (no SQLite) ---
 
+# Built once: `json.dumps` with any option builds an encoder per call (~1 us of the ~5 a record takes).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def encode(record: Mapping) -> bytes:
-    body = json.dumps(record, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
-    return START + body + SEP + b"%08x" % binascii.crc32(body) + END
+    """START + ASCII JSON + SEP + CRC-32 in hex + END (one format: `%`, not four concatenations)."""
+    body = _JSON.encode(record).encode("ascii")
+    return b"\x1e%s\t%08x\n" % (body, binascii.crc32(body))
 
 
 def _lock(fd: int, deadline: float) -> None:
