@@ -179,8 +179,8 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("spend/caps.py", "FILE_MODE = 0o600", "FILE_MODE = 0o644", "the caps file is readable by other users"),
     ("spend/prices.py", 'row.get("cached_input", row["input"])', 'row.get("cached_input", 0.0)',
      "cached tokens without a sourced price are charged nothing (an underestimate)"),
-    ("spend/estimate.py", 'len(json.dumps(text, ensure_ascii=False).encode("utf-8"))',
-     "len(json.dumps(text, ensure_ascii=False))", "input bounded by characters, not UTF-8 bytes (non-ASCII text "
+    ("spend/estimate.py", 'len(_UTF8_JSON.encode(text).encode("utf-8"))',
+     "len(_UTF8_JSON.encode(text))", "input bounded by characters, not UTF-8 bytes (non-ASCII text "
      "underestimated)"),
     ("spend/__init__.py", "        if not env_set and not os.path.exists(caps_file):",
      "        if not os.path.exists(caps_file):", "a cap in the environment alone is ignored"),

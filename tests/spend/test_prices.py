@@ -183,3 +183,46 @@ def test_images_by_size_quality_and_n_and_embeddings_by_bytes():
     assert worst.details == {"input_tokens_at_most": 2 + 3 + 3}
     assert worst_case("create-embedding", {"model": "text-embedding-3-small", "input": "x"}, batch=True).usd == \
         pytest.approx(0.02 / 1e6 * 0.5)
+
+
+def _bytes_bound(params: dict, vision_tokens: int) -> int:
+    """The rule as written: the request's JSON with every image part set apart, in bytes, plus
+    the priming allowance and each image at its maximum."""
+    import json
+
+    text = {k: v for k, v in params.items() if k != "messages"}
+    images = 0
+    text["messages"] = []
+    for message in params.get("messages") or ():
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            parts = [p for p in message["content"] if p.get("type") == "text"]
+            images += len(message["content"]) - len(parts)
+            message = {**message, "content": parts}
+        text["messages"].append(message)
+    return len(json.dumps(text, ensure_ascii=False).encode()) + PRIMING_TOKENS + images * vision_tokens
+
+
+def test_the_chat_input_bound_is_the_bytes_rule_whatever_the_shape_of_the_messages():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.text(max_size=12)
+    part = st.one_of(st.builds(lambda t: {"type": "text", "text": t}, words),
+                     st.builds(lambda u: {"type": "image_url", "image_url": {"url": u}}, words))
+    content = st.one_of(words, st.none(), st.lists(part, max_size=3))
+    message = st.one_of(st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(["user", "system"]), content),
+                        words)
+    messages = st.one_of(st.lists(message, max_size=3), st.none(), st.just(()))
+    extra = st.dictionaries(st.sampled_from(["temperature", "user", "stop"]), words, max_size=2)
+    vision = table().vision["gpt-4o"]["tokens"]
+
+    @settings(max_examples=300, deadline=None)
+    @given(messages, extra, st.booleans(), st.booleans())
+    def check(msgs, more, has_messages, messages_first):
+        params = {"model": "gpt-4o", **more, "max_tokens": 10}
+        if has_messages:
+            params = {"messages": msgs, **params} if messages_first else {**params, "messages": msgs}
+        worst = worst_case("chat-completion", params)
+        assert worst.details["input_tokens_at_most"] == _bytes_bound(params, vision)
+
+    check()

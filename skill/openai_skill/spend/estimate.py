@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from fnmatch import fnmatchcase
 
+from ..manifest import load_manifest
 from .prices import FREE, IMAGE_AREA, PER_TOKENS, Cost, table
 
 # Reply priming: the tokens that start the assistant's answer (an allowance above the bytes).
@@ -28,6 +29,8 @@ PRIMING_TOKENS = 16
 MAX_IMAGE_PIXELS = 8_294_400
 TEXT_PARTS = {"text"}
 IMAGE_PARTS = {"image_url"}
+# `json.dumps(..., ensure_ascii=False)` builds this encoder on every call; one does.
+_UTF8_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 class Unbounded(Exception):
@@ -61,8 +64,6 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
 def _default_budget(action: str, model: str) -> int | None:
     """The output budget skill.yaml's model rules give `model` when a call names none (the last
     matching rule's `defaults.max_tokens`, as the rules apply in order)."""
-    from ..manifest import load_manifest
-
     budget = None
     for rule in load_manifest().model_rules.get(action) or ():
         default = (rule.get("defaults") or {}).get("max_tokens")
@@ -73,9 +74,14 @@ def _default_budget(action: str, model: str) -> int | None:
 
 def _chat(prices, row: dict, model: str, params: dict, action: str) -> tuple[float, dict]:
     images: list[dict] = []
-    text = {k: v for k, v in params.items() if k != "messages"}
-    text["messages"] = [_text_of(message, images) for message in params.get("messages") or ()]
-    input_tokens = len(json.dumps(text, ensure_ascii=False).encode("utf-8")) + PRIMING_TOKENS
+    messages = params.get("messages")
+    if type(messages) is list and not any(isinstance(m, dict) and isinstance(m.get("content"), list)
+                                          for m in messages):
+        text = params   # no content parts to set apart: the same JSON, keys in another order, same length
+    else:
+        text = {k: v for k, v in params.items() if k != "messages"}
+        text["messages"] = [_text_of(message, images) for message in messages or ()]
+    input_tokens = len(_UTF8_JSON.encode(text).encode("utf-8")) + PRIMING_TOKENS
     if images:
         figure = prices.vision.get(model)
         if figure is None:
