@@ -443,3 +443,15 @@ def test_an_aside_a_killed_folder_retired_is_still_folded(tmp_path, monkeypatch)
     jr.append(book.journal, _record(2))
     assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
     assert not aside.exists()
+
+
+def test_a_reused_client_writes_each_row_into_the_journal_of_the_config_folder_it_was_made_in(openai, key, tmp_path,
+                                                                                            monkeypatch):
+    openai.reply("POST", "/chat/completions", ANSWER)
+    client = openai_skill.Client()
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    homes = [tmp_path / "a", tmp_path / "b", tmp_path / "a"]
+    for home in homes:                                   # an MCP server follows OPENAI_SKILL_HOME
+        monkeypatch.setenv("OPENAI_SKILL_HOME", str(home))
+        client.invoke("chat-completion", chat)
+    assert [len(list(jr.records(home / jr.JOURNAL_NAME))) for home in homes[:2]] == [2, 1]

@@ -55,7 +55,8 @@ def worst_case(action: str, params: dict, *, batch: bool = False) -> Cost:
 class Log:
     """What the call log records of one call besides its outcome: who called, what, when."""
 
-    __slots__ = ("guard", "surface", "action", "worst", "hold_seconds", "made_at", "params", "text", "ref")
+    __slots__ = ("guard", "surface", "action", "worst", "hold_seconds", "made_at", "params", "text", "ref",
+                 "journal")
 
     worst: Worst | None
 
@@ -64,6 +65,7 @@ class Log:
         self.guard, self.surface, self.action, self.worst = guard, surface, action, worst
         self.hold_seconds, self.params, self.text, self.ref = hold_seconds, params, text, ref
         self.made_at = time.time()
+        self.journal = guard._journal   # found by the hold just now: the row goes where the call began
 
     def worst_cost(self) -> Cost | None:
         """The call's worst case (computed now when it was not; None when it cannot be)."""
@@ -181,7 +183,7 @@ class Hold:
             encoded = journal.encode(line)
         except (ValueError, TypeError):
             return    # a value JSON cannot hold (a NaN cost): no row rather than a broken call
-        size = journal.append_line(log.guard.journal_file(), encoded)
+        size = journal.append_line(log.journal, encoded)
         if journal.crossed_fold_mark(size, len(encoded)):
             log.guard.fold()
 
