@@ -193,7 +193,7 @@ CURATED: list[tuple[str, str, str, str]] = [
     ("spend/schema.py", "UPDATE spent SET usd = usd - COALESCE(OLD.settled_usd, OLD.reserved_usd)\n"
      "        WHERE period IN ('day:' || OLD.day, 'month:' || OLD.month);\n    UPDATE", "UPDATE",
      "a settled call counts its worst case and its real cost against the caps"),
-    ("spend/journal.py", "                if retired(mine) or (fresh and not _named(mine, name)):\n"
+    ("spend/journal.py", "                if not _named(mine, name):\n"
      "                    _close_kept()   # the lock goes with it\n                    continue\n", "",
      "a writer whose journal a folder renamed aside writes into a file already folded: its row is lost"),
     ("spend/journal.py", "FILE_MODE = 0o600", "FILE_MODE = 0o644", "the call journal is readable by other users"),

@@ -392,20 +392,19 @@ def test_a_forked_child_writes_at_once_with_its_own_journal_fd(tmp_path):
     assert [r["request_id"] for r in jr.records(path)] == ["parent", "child"]
 
 
-def test_a_writer_that_opens_the_journal_checks_its_name_for_a_folder_that_marks_nothing(tmp_path, monkeypatch):
+def test_a_writer_holding_the_journal_open_writes_to_the_file_named_journal_when_it_writes(tmp_path, monkeypatch):
     path = tmp_path / jr.JOURNAL_NAME
     aside = tmp_path / f"{jr.JOURNAL_NAME}.0{jr.ASIDE_SUFFIX}"
     real, read = jr._lock, []
 
-    def old_folder_first(fd, deadline):
-        if not read:   # between the open and the lock, a folder of an older version takes the file
+    def folder_first(fd, deadline):
+        if not read:   # before this writer locks its kept fd, a folder renames the file and reads it
             os.rename(path, aside)
             read.append(list(jr.records(aside)))   # and removes it only after its commit
         real(fd, deadline)
 
-    jr.append(path, _record(1))
-    jr._close_kept()                                     # a process that has not opened it yet
-    monkeypatch.setattr(jr, "_lock", old_folder_first)
+    jr.append(path, _record(1))                          # the journal is now open in this process
+    monkeypatch.setattr(jr, "_lock", folder_first)
     assert jr.append(path, _record(2)) is not None
     monkeypatch.undo()
     assert [r["request_id"] for r in read[0]] == ["r1"]
@@ -425,24 +424,6 @@ def test_a_line_is_byte_for_byte_the_format_every_version_reads_and_writes():
     assert jr.decode(line) == {**record, "priced": 1, "input_tokens": 10}
     with pytest.raises(ValueError):
         jr.encode({**record, "settled_usd": float("nan")})   # no row rather than a line JSON cannot read
-
-
-def test_an_aside_a_killed_folder_retired_is_still_folded(tmp_path, monkeypatch):
-    book = Ledger(tmp_path / LEDGER_NAME, env={})
-    jr.append(book.journal, _record(1))
-    (aside,) = jr.set_aside(book.journal)               # a folder renamed it aside, retired it, and was killed
-    os.chmod(aside, jr.RETIRED_MODE)
-    real_open = os.open
-
-    def as_a_user(path, flags, *args):               # root opens a 0400 file for writing; a user cannot
-        if str(path).endswith(jr.ASIDE_SUFFIX) and flags & os.O_RDWR:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(os, "open", as_a_user)
-    jr.append(book.journal, _record(2))
-    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
-    assert not aside.exists()
 
 
 def test_a_reused_client_writes_each_row_into_the_journal_of_the_config_folder_it_was_made_in(openai, key, tmp_path,
