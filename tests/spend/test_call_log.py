@@ -376,16 +376,20 @@ FORKER = textwrap.dedent("""
     journal._LOCK.acquire()          # as a writer thread of this process would, at the fork
     pid = os.fork()
     if pid == 0:
+        os.closerange(3, 1024)       # as a daemon does, before it opens files of its own
+        mine = os.open(path + ".mine", os.O_WRONLY | os.O_CREAT, 0o600)
         start = time.monotonic()
         size = journal.append(path, {"made_at": time.time(), "surface": "python", "action": "a",
                                      "status": "settled", "request_id": "child"})
-        os._exit(0 if size and time.monotonic() - start < 2 else 1)
+        fast = time.monotonic() - start < 2
+        still_mine = os.path.samestat(os.fstat(mine), os.stat(path + ".mine"))   # not closed nor reused by us
+        os._exit(0 if size and fast and still_mine else 1)
     journal._LOCK.release()
     print(os.waitpid(pid, 0)[1])
 """)
 
 
-def test_a_forked_child_writes_at_once_with_its_own_journal_fd(tmp_path):
+def test_a_forked_child_writes_at_once_and_leaves_the_descriptors_it_opens_alone(tmp_path):
     path = tmp_path / jr.JOURNAL_NAME
     done = subprocess.run([sys.executable, "-c", FORKER, str(path)], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "0", done.stderr
@@ -436,3 +440,50 @@ def test_a_reused_client_writes_each_row_into_the_journal_of_the_config_folder_i
         monkeypatch.setenv("OPENAI_SKILL_HOME", str(home))
         client.invoke("chat-completion", chat)
     assert [len(list(jr.records(home / jr.JOURNAL_NAME))) for home in homes[:2]] == [2, 1]
+
+
+FOLD_IN_BACKGROUND = ("import sys; from openai_skill.spend.ledger import Ledger; "
+                      "Ledger(sys.argv[1], env={}).fold()")
+
+
+def test_a_folder_waits_for_the_writer_that_found_the_journal_before_it_was_renamed(tmp_path, monkeypatch):
+    book = Ledger(tmp_path / LEDGER_NAME, env={})
+    jr.append(book.journal, _record(1))
+    real, folder = jr._named, []
+
+    def folder_renames_now(info, name):
+        named = real(info, name)
+        if not folder:   # this writer holds the lock and has checked the name: a folder starts now
+            folder.append(subprocess.Popen([sys.executable, "-c", FOLD_IN_BACKGROUND, str(book.path)]))
+            deadline = time.monotonic() + 60
+            while book.journal.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)   # renamed aside: the folder now wants this writer's lock
+            with pytest.raises(subprocess.TimeoutExpired):
+                folder[0].wait(timeout=1.5)   # it waits (without the lock it would read and finish)
+        return named
+
+    monkeypatch.setattr(jr, "_named", folder_renames_now)
+    assert jr.append(book.journal, _record(2)) is not None
+    monkeypatch.undo()
+    assert folder[0].wait(timeout=60) == 0
+    assert [r["request_id"] for r in book.rows()] == ["r1", "r2"]
+
+
+def test_a_journal_folder_the_writer_creates_is_the_users_alone(tmp_path):
+    path = tmp_path / "new" / jr.JOURNAL_NAME
+    assert jr.append(path, _record(1)) is not None
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700 and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_process_opens_the_journal_once_for_many_rows_and_holds_one_at_a_time(tmp_path, monkeypatch):
+    opened = []
+    real = jr._open
+    monkeypatch.setattr(jr, "_open", lambda name: opened.append(name) or real(name))
+    path = tmp_path / jr.JOURNAL_NAME
+    for i in range(5):
+        jr.append(path, _record(i))
+    assert opened == [str(path)]                           # kept open: no open (nor close) per row
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(20):                                    # another config folder each time
+        jr.append(tmp_path / f"home{i}" / jr.JOURNAL_NAME, _record(i))
+    assert len(os.listdir("/proc/self/fd")) <= before     # the one before is closed, none piles up
