@@ -235,3 +235,25 @@ def test_a_settlement_folded_after_its_reservation_completes_the_same_row(tmp_pa
     assert row["latency_s"] is not None and row["error"] is None and row["reserved_usd"] == 0.3
     assert guard.ledger.summary()["caps"]["daily"]["spent_usd"] == pytest.approx(0.1)
     guard.close()
+
+
+def test_counting_waits_for_a_writer_thread_of_the_same_process(tmp_path):
+    """POSIX record locks belong to the process: a count that opened and closed the journal
+    while a writer thread held its lock would drop that lock under the writer, and a folder in
+    another process could read a half-written line. The count waits for the writer instead."""
+    import threading
+
+    home = tmp_path / "cfg"
+    _guard(tmp_path, daily=1.0).close()
+    journal.append(home / journal.JOURNAL_NAME, {"made_at": time.time(), "surface": "cli", "action": "x",
+                                                 "status": "settled", "settled_usd": 0.25})
+    with totals.locked(home / TOTALS_NAME) as box:
+        state = box.read()
+    counted = []
+    counter = threading.Thread(target=lambda: counted.append(totals.catch_up(state, home / journal.JOURNAL_NAME)))
+    with journal._LOCK:                   # as a writer thread holds it, from its lock to its unlock
+        counter.start()
+        counter.join(0.3)
+        assert counter.is_alive() and not counted
+    counter.join(30)
+    assert counted == [True] and state["day_usd"] == pytest.approx(0.25)

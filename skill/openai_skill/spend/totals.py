@@ -134,23 +134,17 @@ def charge(record: Mapping) -> float:
 def catch_up(state: dict, journal_file: Path) -> bool:
     """Count the journal's whole lines past `state["at"]` into the totals; False when the
     totals cannot vouch for the journal (another file than the one counted, shrunk, too much)."""
-    try:
-        fd = os.open(journal_file, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except FileNotFoundError:
+    start = state["at"] if state["journal"] is not None else 0
+    found = journal.tail(journal_file, start, TAIL_BYTES)
+    if found is None:
         return state["journal"] is None   # a journal counted and now gone was folded without us
-    try:
-        info = os.fstat(fd)
-        where = [info.st_dev, info.st_ino]
-        if state["journal"] is None:
-            state["journal"], state["at"] = where, 0
-        elif state["journal"] != where:
-            return False
-        start = state["at"]
-        if info.st_size < start or info.st_size - start > TAIL_BYTES:
-            return False
-        tail = os.pread(fd, info.st_size - start, start)
-    finally:
-        os.close(fd)
+    where, tail = found
+    if state["journal"] is None:
+        state["journal"], state["at"] = where, 0
+    elif state["journal"] != where:
+        return False
+    if tail is None:                      # shrunk, or more to count than the ledger would take to fold
+        return False
     whole = tail.rfind(journal.END) + 1      # a line still being written is counted next time
     for line in tail[:whole].split(journal.END)[:-1]:
         add(state, journal.decode(line + journal.END))
