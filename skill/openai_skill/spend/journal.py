@@ -1,13 +1,12 @@
 """The call log's hot path: one self-checking line appended per call, folded into the ledger later.
 
-Every call (every surface, success or failure, priced or not) is a row of the ledger's `calls`
-table. Writing SQLite from each cold CLI call would cost its import and a transaction (several
-ms, over the 3 % budget of a ~110 ms call), so a call that holds no reservation (no cap set, or a
-free call, or a refusal) appends one line to `spend.journal` beside the ledger instead: a lock,
-an fstat and a stat, one `write` and an unlock on a file the process keeps open (O_APPEND, 0600),
-no SQLite. Everything that reads or writes the ledger first folds the journal into `calls` inside
-its BEGIN IMMEDIATE transaction (`fold`), so readers (`Ledger.rows`, `summary`, the usage
-views, `budget show`) and the caps see every call.
+Every call (every surface, success or failure, priced or not, capped or not) is a row of the
+ledger's `calls` table, written as one line appended to `spend.journal` beside the ledger: a
+lock, an fstat and a stat, one `write` and an unlock on a file the process keeps open (O_APPEND,
+0600), no SQLite (its import and a transaction cost a cold CLI call several ms). A call reserved
+through the running totals (`totals.py`) is two lines: its reservation, then its settlement.
+Whatever reads or writes the ledger first folds the journal into `calls` in its transaction
+(`fold`), so readers and the caps see every call.
 
 A line is `\\x1e` + JSON (ASCII, so no raw control byte) + `\\t` + its CRC-32 in hex + `\\n`. A line
 whose CRC does not match (a write cut by SIGKILL) is skipped; a record that follows a torn one
@@ -234,10 +233,9 @@ def append_line(path: Path | str, line: bytes) -> int | None:
     The journal stays open between calls (`_KEPT`): a reused client pays a lock, an fstat, a
     stat, a write and an unlock, not an open and a close too. Under the lock the fstat and the
     stat say whether the file is still the journal (a folder renames it aside, then waits for
-    this lock to read it); if not, the journal is opened again. A check without the stat (a
-    folder marking the files it has read) was measured 1-3 us faster, but lets a process whose
-    folder was killed between its rename and its mark keep appending to an aside that the
-    running totals do not count until the next fold: not worth a cap's guarantee."""
+    this lock to read it); if not, it is opened again. (A folder marking the files it read was
+    1-3 us faster, but a folder killed before its mark left writers appending to an aside the
+    running totals do not count: not worth a cap's guarantee.)"""
     global _KEPT
     name = os.fspath(path)
     deadline = time.monotonic() + LOCK_SECONDS
@@ -373,19 +371,17 @@ def tail(path: Path, start: int, limit: int) -> tuple[list[int], bytes | None] |
     closing any descriptor of the file drops them, a writer thread's included."""
     if not _LOCK.acquire(timeout=LOCK_SECONDS):
         raise TimeoutError(f"{path}: the journal's lock stayed taken for {LOCK_SECONDS:.0f} s")
+    fd = -1
     try:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None
-        try:
-            info = os.fstat(fd)
-            size = info.st_size
-            data = os.pread(fd, size - start, start) if start <= size and size - start <= limit else None
-            return [info.st_dev, info.st_ino], data
-        finally:
-            os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        info = os.fstat(fd)
+        size = info.st_size
+        return [info.st_dev, info.st_ino], (os.pread(fd, size - start, start) if 0 <= size - start <= limit else None)
+    except FileNotFoundError:
+        return None
     finally:
+        if fd >= 0:
+            os.close(fd)
         _LOCK.release()
 
 
