@@ -165,7 +165,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts")
     args = parser.parse_args()
     sizes = (dict(calls=300, cold_runs=7, guard_calls=300, big_ledger=10_000, first_runs=7) if args.quick
-             else dict(calls=1000, cold_runs=21, guard_calls=1000, big_ledger=50_000, first_runs=21))
+             else dict(calls=1000, cold_runs=41, guard_calls=1000, big_ledger=50_000, first_runs=21))
     server = start_server()
     try:
         with tempfile.TemporaryDirectory(prefix="openai-skill-bench-spend-") as tmp:
