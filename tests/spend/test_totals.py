@@ -257,3 +257,22 @@ def test_counting_waits_for_a_writer_thread_of_the_same_process(tmp_path):
         assert counter.is_alive() and not counted
     counter.join(30)
     assert counted == [True] and state["day_usd"] == pytest.approx(0.25)
+
+
+def test_a_child_forked_while_a_thread_holds_the_totals_lock_reserves_at_once(tmp_path):
+    home = tmp_path / "cfg"
+    guard = _guard(tmp_path, daily=1.0)
+    with totals._LOCK:                    # as a thread of the parent holds it at the fork
+        pid = os.fork()
+        if pid == 0:                      # the child: reserve and report through its exit status
+            try:
+                with guard.hold(_worst(0.1), surface="python", action="chat-completion", hold_seconds=5) as held:
+                    ok = held.call_id is not None
+                    held.settle(Cost(0.1, "usage", AS_OF))
+                os._exit(0 if ok else 3)
+            except BaseException:
+                os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _counted(home)["day_usd"] == pytest.approx(0.1)
+    guard.close()

@@ -163,8 +163,7 @@ class Ledger:
 
     def periods(self, at: float | None = None) -> tuple[str, str]:
         """(the UTC day, the UTC month) of `at` (default now)."""
-        stamp = time.gmtime(self.clock() if at is None else at)
-        return time.strftime("%Y-%m-%d", stamp), time.strftime("%Y-%m", stamp)
+        return totals.periods(self.clock() if at is None else at)
 
     @staticmethod
     def _spent(conn, column: str, period: str) -> float:

@@ -49,6 +49,16 @@ FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 _LOCK = threading.Lock()
 
 
+def _after_fork() -> None:
+    """A forked child starts with the lock free (a parent's thread may have held it at the fork)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def totals_path(ledger: Path) -> Path:
     """The totals file beside a ledger file."""
     return Path(ledger).with_name(TOTALS_NAME)
