@@ -288,14 +288,14 @@ FOLDER = "import sys; from openai_skill.spend.ledger import Ledger; Ledger(sys.a
 def test_a_writer_whose_journal_is_folded_away_before_it_locks_writes_into_the_new_one(tmp_path, monkeypatch):
     book = Ledger(tmp_path / LEDGER_NAME, env={})
     jr.append(book.journal, _record(1))
-    real, folded = jr._lock, []
+    real, folded = jr.lock_file, []
 
     def fold_first(fd, deadline):
         if not folded:   # between this writer's open and its lock, another process folds the journal away
             folded.append(subprocess.run([sys.executable, "-c", FOLDER, str(book.path)], timeout=60).returncode)
-        real(fd, deadline)
+        return real(fd, deadline)
 
-    monkeypatch.setattr(jr, "_lock", fold_first)
+    monkeypatch.setattr(jr, "lock_file", fold_first)
     assert jr.append(book.journal, _record(2)) is not None
     monkeypatch.undo()
     assert folded == [0] and [r["request_id"] for r in book.rows()] == ["r1", "r2"]
@@ -399,16 +399,16 @@ def test_a_forked_child_writes_at_once_and_leaves_the_descriptors_it_opens_alone
 def test_a_writer_holding_the_journal_open_writes_to_the_file_named_journal_when_it_writes(tmp_path, monkeypatch):
     path = tmp_path / jr.JOURNAL_NAME
     aside = tmp_path / f"{jr.JOURNAL_NAME}.0{jr.ASIDE_SUFFIX}"
-    real, read = jr._lock, []
+    real, read = jr.lock_file, []
 
     def folder_first(fd, deadline):
         if not read:   # before this writer locks its kept fd, a folder renames the file and reads it
             os.rename(path, aside)
             read.append(list(jr.records(aside)))   # and removes it only after its commit
-        real(fd, deadline)
+        return real(fd, deadline)
 
     jr.append(path, _record(1))                          # the journal is now open in this process
-    monkeypatch.setattr(jr, "_lock", folder_first)
+    monkeypatch.setattr(jr, "lock_file", folder_first)
     assert jr.append(path, _record(2)) is not None
     monkeypatch.undo()
     assert [r["request_id"] for r in read[0]] == ["r1"]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from ..config import CONFIG_FOLDER_VARIABLES
 from ..errors import APIError, BudgetError, CredentialsError, InputError, SkillError
 from . import journal
-from .caps import TOTALS_NAME, caps_path, env_caps, ledger_path, read_caps
+from .caps import caps_path, env_caps, ledger_path, read_caps, totals_path
 from .journal import NO_DEADLINE_HOLD
 from .prices import Cost, cost_of, table
 
@@ -75,6 +75,26 @@ class Log:
             except Exception:   # the call is made and paid: its row goes without an estimate, never fails it
                 self.worst = None
         return self.worst if isinstance(self.worst, Cost) else None
+
+    def line(self, cost: Cost | None, *, status: str, request_id: str | None = None, error: str | None = None,
+             answer=None, latency: float | None = None, texts: bool = True) -> dict:
+        """This call's row as a journal record (what is unknown left out): its worst case, and
+        `cost` once settled (None: not, or unknown)."""
+        worst = self.worst_cost()
+        details = cost.details if cost is not None else {}
+        record = {"made_at": self.made_at, "surface": self.surface, "action": self.action,
+                  "model": (cost.model if cost is not None else None) or (worst.model if worst else None),
+                  "priced": int(worst is not None and worst.usd is not None),
+                  "reserved_usd": worst.usd if worst is not None else None,
+                  "settled_usd": cost.usd if cost is not None else None, "status": status,
+                  "deadline_at": self.made_at + (self.hold_seconds or NO_DEADLINE_HOLD), "ref": self.ref,
+                  "request_id": request_id, "error": error, "latency_s": latency,
+                  "images": journal.images_in(answer)}
+        for name in ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens"):
+            record[name] = details.get(name)
+        if texts:
+            record["prompt_text"], record["output_text"] = self.texts(answer)
+        return {name: value for name, value in record.items() if value is not None}
 
     def texts(self, answer) -> tuple[str | None, str | None]:
         if not self.text:
@@ -163,20 +183,7 @@ class Hold:
         """This call's row, appended to the journal (never fails the call)."""
         log = self.log
         assert log is not None
-        worst = log.worst_cost()
-        details = cost.details if cost is not None else {}
-        record = {"made_at": log.made_at, "surface": log.surface, "action": log.action,
-                  "model": (cost.model if cost is not None else None) or (worst.model if worst else None),
-                  "priced": int(worst is not None and worst.usd is not None),
-                  "reserved_usd": worst.usd if worst is not None else None,
-                  "settled_usd": cost.usd if cost is not None else None, "status": status,
-                  "deadline_at": log.made_at + (log.hold_seconds or NO_DEADLINE_HOLD), "ref": log.ref,
-                  "request_id": request_id, "error": error, "latency_s": latency,
-                  "images": journal.images_in(answer)}
-        for name in ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens"):
-            record[name] = details.get(name)
-        record["prompt_text"], record["output_text"] = log.texts(answer)
-        line = {name: value for name, value in record.items() if value is not None}
+        line = log.line(cost, status=status, request_id=request_id, error=error, answer=answer, latency=latency)
         if self.call_id is not None:
             line["call_id"] = self.call_id
         try:
@@ -215,7 +222,7 @@ class Guard:
         if where != self._where:
             ledger = ledger_path(self.env)
             self._where, self._caps, self._journal = where, os.fspath(caps_path(ledger)), journal.journal_path(ledger)
-            self._totals = ledger.with_name(TOTALS_NAME)
+            self._totals = totals_path(ledger)
         return self._caps
 
     def journal_file(self) -> Path:
@@ -290,13 +297,8 @@ class Guard:
         from . import totals   # on use: only a call made while a cap is set reserves
 
         call_id = os.urandom(12).hex()
-        record = {"made_at": log.made_at, "surface": log.surface, "action": log.action, "model": cost.model,
-                  "priced": int(cost.usd is not None), "reserved_usd": cost.usd, "status": "reserved",
-                  "deadline_at": log.made_at + (log.hold_seconds or NO_DEADLINE_HOLD), "ref": log.ref,
-                  "call_id": call_id, "reserve": 1}
-        try:
-            line = journal.encode({name: value for name, value in record.items() if value is not None})
-            self._caps_file()
+        try:   # the row as its reservation: the worst case, no outcome, no text (its settlement has it)
+            line = journal.encode({**log.line(None, status="reserved", texts=False), "call_id": call_id, "reserve": 1})
             with totals.locked(self._totals) as box:
                 size = totals.reserve(box, journal_file=self._journal, caps_file=Path(self._caps), env=self.env,
                                       worst_usd=cost.usd, unknown=cost.unknown, made_at=log.made_at, line=line,

@@ -51,6 +51,11 @@ def caps_path(ledger: Path) -> Path:
     return ledger.with_name(CAPS_NAME)
 
 
+def totals_path(ledger: Path) -> Path:
+    """The running totals' file beside a ledger file (`totals.py`)."""
+    return ledger.with_name(TOTALS_NAME)
+
+
 def usd(value: float) -> str:
     """Dollars as people read them: cents, or more digits for sub-cent amounts."""
     return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")

@@ -66,10 +66,9 @@ _KEPT: tuple[str, int] | None = None   # the journal this process appends to: (i
 def _after_fork() -> None:
     """A forked child opens the journal afresh, and starts with the thread lock free (a thread
     of the parent may have held it at the fork: the child would wait LOCK_SECONDS each call)."""
-    global _LOCK, _KEPT
+    global _LOCK
     _LOCK = threading.Lock()
-    if _KEPT is not None:
-        _close_kept()
+    _close_kept()
 
 
 if hasattr(os, "register_at_fork"):
@@ -191,15 +190,16 @@ def _lockf(fd: int, command: int) -> None:
     os.lockf(fd, command, 0)
 
 
-def _lock(fd: int, deadline: float) -> None:
-    """Take the file's lock, waiting at most until `deadline` (then going on without it)."""
+def lock_file(fd: int, deadline: float) -> bool:
+    """Take the file's lock, waiting at most until `deadline`; whether it was taken (a journal
+    writer or folder goes on without it, the running totals give up)."""
     while True:
         try:
             _lockf(fd, os.F_TLOCK)
-            return
+            return True
         except OSError:
             if time.monotonic() >= deadline:
-                return
+                return False
             time.sleep(0.001)
 
 
@@ -248,7 +248,7 @@ def append_line(path: Path | str, line: bytes) -> int | None:
                 _close_kept()
                 kept = _KEPT = (name, _open(name))
             fd = kept[1]
-            _lock(fd, deadline)   # past the deadline, write anyway: a lost lock is rarer than a lost row
+            lock_file(fd, deadline)   # past the deadline, write anyway: a lost lock is rarer than a lost row
             try:
                 mine = os.fstat(fd)
                 if not _named(mine, name):
@@ -392,7 +392,7 @@ def read_aside(path: Path) -> list[dict]:
     held = _LOCK.acquire(timeout=LOCK_SECONDS)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
-        _lock(fd, deadline)
+        lock_file(fd, deadline)
         with open(fd, "rb") as handle:   # read through the locked fd; closing it drops the lock
             return list(_records(handle))
     finally:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import BudgetError, InputError
 from . import fold, journal, schema, totals
-from .caps import ALLOW_UNPRICED, CAPS, ENV_CAPS, caps_path, check, effective, read_caps, write_caps
+from .caps import ALLOW_UNPRICED, CAPS, ENV_CAPS, caps_path, check, effective, read_caps, totals_path, write_caps
 from .prices import Cost
 
 BUSY_SECONDS = 60.0          # how long a writer waits for another's transaction (8 racing processes)
@@ -49,7 +49,7 @@ class Ledger:
         self.env = os.environ if env is None else env
         self.clock = clock
         self.journal = journal.journal_path(self.path)
-        self.totals = totals.totals_path(self.path)
+        self.totals = totals_path(self.path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 

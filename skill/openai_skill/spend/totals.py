@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import journal
-from .caps import ALLOW_UNPRICED, TOTALS_NAME, check, effective, read_caps
+from .caps import ALLOW_UNPRICED, check, effective, read_caps
 
 VERSION = 1
 MAX_BYTES = 4096             # the file is one short line; more is not ours
@@ -57,11 +57,6 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
-
-
-def totals_path(ledger: Path) -> Path:
-    """The totals file beside a ledger file."""
-    return Path(ledger).with_name(TOTALS_NAME)
 
 
 def periods(at: float) -> tuple[str, str]:
@@ -109,14 +104,8 @@ def locked(path: Path, wait: float = journal.LOCK_SECONDS) -> Iterator[Box]:
     try:
         fd = os.open(path, FLAGS, journal.FILE_MODE)
         try:
-            while True:
-                try:
-                    os.lockf(fd, os.F_TLOCK, 0)
-                    break
-                except OSError:
-                    if time.monotonic() >= give_up:
-                        raise TimeoutError(f"{path} stayed locked for {wait:.0f} s") from None
-                    time.sleep(0.0005)
+            if not journal.lock_file(fd, give_up):
+                raise TimeoutError(f"{path} stayed locked for {wait:.0f} s")
             yield Box(fd)
         finally:
             os.close(fd)   # and with it the file's lock
