@@ -18,10 +18,8 @@ that opened the journal before the rename finishes its write first), inserts its
 records the aside's name in `journal_folded`, all in one transaction; after the commit it removes
 the aside. A folder killed before its commit leaves the aside to the next folder; one killed
 after it leaves a name the next folder knows is done. A writer that finds, once it holds the
-lock, that its file is no longer the journal (renamed aside meanwhile) opens the new one: a
-process keeps the journal open between calls, so that is checked on every append, and a line is
-only ever written to the file named `spend.journal` at that moment (the running totals of
-`totals.py` count that file).
+lock, that its file is no longer the journal (renamed aside meanwhile) opens the new one, so a
+line only ever lands in the file named `spend.journal` (the one the running totals count).
 
 Settings (declared in skill.yaml's `environment`): OPENAI_SKILL_CALL_LOG=0 writes no log row
 (a reservation is still recorded while a cap is set: the caps need it); OPENAI_SKILL_LOG_TEXT=1
@@ -242,7 +240,8 @@ def append_line(path: Path | str, line: bytes) -> int | None:
     if not _LOCK.acquire(timeout=LOCK_SECONDS):
         return None
     try:
-        for _ in range(3):   # a folder renamed the journal aside since we opened it: again
+        # Again each time a folder renamed the journal aside before our lock (a fold done), to the deadline.
+        while time.monotonic() < deadline:
             kept = _KEPT
             if kept is None or kept[0] != name:
                 _close_kept()
