@@ -31,6 +31,7 @@ from pathlib import Path
 from . import actions, spend, urls
 from .config import Settings
 from .errors import InputError, InsecureTransportError, NotFoundError
+from .lifecycle import table as _lifecycle
 from .manifest import Action
 from .pipeline import prepare as _prepare
 from .secret import Secret
@@ -133,9 +134,7 @@ class Client:
             return self._today()
         if self._today is not None:
             return self._today
-        from .lifecycle import table
-
-        return table.today_from(self._env)
+        return _lifecycle.today_from(self._env)
 
     # --- actions ---
 

@@ -110,6 +110,15 @@ def _check_transport(url) -> None:
         f"http only to loopback: 127.0.0.0/8, ::1 or localhost). {_FIX_BASE} to an https:// URL.")
 
 
+def check_base(url: str) -> None:
+    """Refuse a base URL that `parse` refuses, naming the base URL (not base + path) in the fix.
+    Asked before every request is built: kept per string like the judgments here."""
+    if isinstance(url, str):
+        _parsed_base(url)
+    else:
+        parse(url)
+
+
 def uses_plain_http(url: str) -> bool:
     if isinstance(url, str):
         return _plain_http(url)
@@ -151,6 +160,7 @@ def _origin_of(url) -> str:
 
 _kept_origin = lru_cache(maxsize=_KEPT_URLS)(_origin_of)
 _checked_transport = lru_cache(maxsize=_KEPT_URLS)(_check_transport)
+_parsed_base = lru_cache(maxsize=_KEPT_URLS)(parse)
 
 
 def is_origin(text) -> bool:

@@ -5,6 +5,11 @@ Why this exists: agents start the CLI once per call, and importing jsonschema co
 accepted here without that import; anything this check rejects, or any schema keyword it
 does not know, goes to jsonschema, which stays the authority and writes the error report.
 Tests hold the two to the same verdict (tests/input/test_fast_check.py).
+
+A schema is compiled once into nested closures (a reused client checks every call's input
+against the same few schemas; walking the schema's dicts again each time was most of the
+check's cost). A keyword this check does not implement compiles to a check that raises
+Unsupported when it is reached, exactly where walking the schema would have raised.
 """
 
 from __future__ import annotations
@@ -22,23 +27,17 @@ class Unsupported(Exception):
 
 def conforms(schema: dict, value) -> bool:
     """True if `value` is valid under `schema` (draft 2020-12); raises Unsupported if unsure."""
-    return _check(schema, value, schema)
+    kept = _compiled.get(id(schema))
+    if kept is None or kept[0] is not schema:
+        if len(_compiled) >= MAX_COMPILED:
+            _compiled.clear()
+        kept = _compiled[id(schema)] = (schema, _Compiler(schema).node(schema))
+    return kept[1](value)
 
 
-def _check(schema, value, root) -> bool:
-    if schema is True:
-        return True
-    if schema is False:
-        return False
-    for key, arg in schema.items():
-        if key in ANNOTATIONS or key in ("then", "else"):
-            continue
-        keyword = _KEYWORDS.get(key)
-        if keyword is None:
-            raise Unsupported(key)
-        if not keyword(arg, value, schema, root):
-            return False
-    return True
+# id(schema) -> (schema, its check): the schema is kept with its check, so its id is not reused.
+_compiled: dict = {}
+MAX_COMPILED = 64   # our schemas are a handful; a caller passing new ones each time cannot grow this
 
 
 def _is_type(value, name: str) -> bool:
@@ -71,77 +70,160 @@ def _number(value) -> bool:
     return _is_type(value, "number")
 
 
-def _type(arg, value, schema, root):
-    return any(_is_type(value, name) for name in ([arg] if isinstance(arg, str) else arg))
+def _always(value) -> bool:
+    return True
 
 
-def _properties(arg, value, schema, root):
-    return not isinstance(value, dict) or all(
-        _check(sub, value[name], root) for name, sub in arg.items() if name in value)
+def _never(value) -> bool:
+    return False
 
 
-def _additional(arg, value, schema, root):
-    if not isinstance(value, dict):
+def _unsupported(name: str):
+    def check(value):
+        raise Unsupported(name)
+    return check
+
+
+class _Compiler:
+    """Compiles the nodes of one root schema; `$ref`s resolve against the root, each target
+    compiled once (on first use, so a recursive schema compiles)."""
+
+    def __init__(self, root: dict):
+        self.root = root
+        self.refs: dict = {}
+
+    def node(self, schema):
+        if schema is True:
+            return _always
+        if schema is False:
+            return _never
+        checks = []
+        for key, arg in schema.items():
+            if key in ANNOTATIONS or key in ("then", "else"):
+                continue
+            make = _KEYWORDS.get(key)
+            checks.append(_unsupported(key) if make is None else make(self, arg, schema))
+        if not checks:
+            return _always
+        if len(checks) == 1:
+            return checks[0]
+        checks = tuple(checks)
+
+        def check(value):   # a loop, not all(<generator>): no generator made per node and call
+            for one in checks:  # noqa: SIM110
+                if not one(value):
+                    return False
+            return True
+        return check
+
+    def ref(self, arg: str):
+        if not arg.startswith("#/"):
+            return _unsupported("$ref " + arg)
+        compiled = self.refs.get(arg)
+        if compiled is not None:
+            return compiled
+
+        def check(value):   # resolved and compiled when first reached, as the walk did
+            target = self.refs.get((arg,))
+            if target is None:
+                node = self.root
+                for part in arg[2:].split("/"):
+                    node = node[part.replace("~1", "/").replace("~0", "~")]
+                target = self.refs[(arg,)] = self.node(node)
+            return target(value)
+        self.refs[arg] = check
+        return check
+
+
+def _type(compiler, arg, schema):
+    names = [arg] if isinstance(arg, str) else list(arg)
+    if len(names) == 1 and names[0] in ("object", "array", "string"):
+        kind = _PY_TYPES[names[0]]    # never a bool: isinstance alone is the rule
+        return lambda value: isinstance(value, kind)
+    return lambda value: any(_is_type(value, name) for name in names)
+
+
+def _properties(compiler, arg, schema):
+    subs = tuple((name, compiler.node(sub)) for name, sub in arg.items())
+
+    def check(value):
+        if not isinstance(value, dict):
+            return True
+        for name, sub in subs:  # noqa: SIM110 (a loop: no generator per call)
+            if name in value and not sub(value[name]):
+                return False
         return True
+    return check
+
+
+def _additional(compiler, arg, schema):
     if "patternProperties" in schema:
-        raise Unsupported("patternProperties")
-    known = schema.get("properties", {})
-    return all(_check(arg, item, root) for name, item in value.items() if name not in known)
+        return lambda value: not isinstance(value, dict) or _raise(Unsupported("patternProperties"))
+    known = frozenset(schema.get("properties", {}))
+    sub = compiler.node(arg)
+    return lambda value: not isinstance(value, dict) or all(
+        sub(item) for name, item in value.items() if name not in known)
 
 
-def _required(arg, value, schema, root):
-    return not isinstance(value, dict) or all(name in value for name in arg)
+def _raise(exc: Exception):
+    raise exc
 
 
-def _items(arg, value, schema, root):
+def _required(compiler, arg, schema):
+    names = tuple(arg)
+    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+
+
+def _items(compiler, arg, schema):
     if "prefixItems" in schema:
-        raise Unsupported("prefixItems")
-    return not isinstance(value, list) or all(_check(arg, item, root) for item in value)
+        return lambda value: not isinstance(value, list) or _raise(Unsupported("prefixItems"))
+    sub = compiler.node(arg)
+    return lambda value: not isinstance(value, list) or all(sub(item) for item in value)
 
 
-def _if(arg, value, schema, root):
-    branch = schema.get("then" if _check(arg, value, root) else "else", True)
-    return _check(branch, value, root)
+def _if(compiler, arg, schema):
+    test, then, other = compiler.node(arg), compiler.node(schema.get("then", True)), compiler.node(
+        schema.get("else", True))
+    return lambda value: (then if test(value) else other)(value)
 
 
-def _ref(arg, value, schema, root):
-    if not arg.startswith("#/"):
-        raise Unsupported("$ref " + arg)
-    target = root
-    for part in arg[2:].split("/"):
-        target = target[part.replace("~1", "/").replace("~0", "~")]
-    return _check(target, value, root)
+def _enum(compiler, arg, schema):
+    options = list(arg)
+    if all(type(option) is str for option in options):
+        texts = frozenset(options)   # JSON equality with text is: the same type, the same text
+        return lambda value: type(value) is str and value in texts
+    return lambda value: any(_equal(value, option) for option in options)
 
 
-_patterns: dict = {}
+def _pattern(compiler, arg, schema):
+    search = re.compile(arg).search
+    return lambda value: not isinstance(value, str) or search(value) is not None
 
 
-def _pattern(arg, value, schema, root):
-    if not isinstance(value, str):
-        return True
-    compiled = _patterns.get(arg) or _patterns.setdefault(arg, re.compile(arg))
-    return compiled.search(value) is not None
+def _each(make):
+    """A keyword whose argument is a list of subschemas."""
+    return lambda compiler, arg, schema: make(tuple(compiler.node(sub) for sub in arg))
 
 
 _KEYWORDS = {
     "type": _type,
-    "enum": lambda arg, value, s, r: any(_equal(value, option) for option in arg),
-    "const": lambda arg, value, s, r: _equal(value, arg),
+    "enum": _enum,
+    "const": lambda c, arg, s: lambda value: _equal(value, arg),
     "properties": _properties,
     "additionalProperties": _additional,
     "required": _required,
     "items": _items,
-    "minItems": lambda arg, value, s, r: not isinstance(value, list) or len(value) >= arg,
-    "maxItems": lambda arg, value, s, r: not isinstance(value, list) or len(value) <= arg,
-    "minLength": lambda arg, value, s, r: not isinstance(value, str) or len(value) >= arg,
-    "maxLength": lambda arg, value, s, r: not isinstance(value, str) or len(value) <= arg,
+    "minItems": lambda c, arg, s: lambda value: not isinstance(value, list) or len(value) >= arg,
+    "maxItems": lambda c, arg, s: lambda value: not isinstance(value, list) or len(value) <= arg,
+    "minLength": lambda c, arg, s: lambda value: not isinstance(value, str) or len(value) >= arg,
+    "maxLength": lambda c, arg, s: lambda value: not isinstance(value, str) or len(value) <= arg,
     "pattern": _pattern,
-    "minimum": lambda arg, value, s, r: not _number(value) or value >= arg,
-    "maximum": lambda arg, value, s, r: not _number(value) or value <= arg,
-    "anyOf": lambda arg, value, s, r: any(_check(sub, value, r) for sub in arg),
-    "oneOf": lambda arg, value, s, r: sum(_check(sub, value, r) for sub in arg) == 1,
-    "allOf": lambda arg, value, s, r: all(_check(sub, value, r) for sub in arg),
-    "not": lambda arg, value, s, r: not _check(arg, value, r),
+    "minimum": lambda c, arg, s: lambda value: not _number(value) or value >= arg,
+    "maximum": lambda c, arg, s: lambda value: not _number(value) or value <= arg,
+    "anyOf": _each(lambda subs: lambda value: any(sub(value) for sub in subs)),
+    "oneOf": _each(lambda subs: lambda value: sum(sub(value) for sub in subs) == 1),
+    "allOf": _each(lambda subs: lambda value: all(sub(value) for sub in subs)),
+    "not": lambda c, arg, s: (lambda sub: lambda value: not sub(value))(c.node(arg)),
     "if": _if,
-    "$ref": _ref,
+    "$ref": lambda c, arg, s: c.ref(arg),
 }

@@ -18,6 +18,41 @@ from .problems import MAX_PROBLEMS, problem
 MAX_DEPTH = 64
 
 
+def plain_copy(value, depth: int = 0):
+    """A copy of `value` when it is certainly plain JSON in the built-in types (dict, list,
+    str, int, float, bool, None, no deeper than MAX_DEPTH), else None: then `json_problems`
+    walks it with the path of each node, and the caller copies what passes. The common case
+    pays one walk that builds no paths and copies as it goes (no `copy.deepcopy` memo)."""
+    if depth > MAX_DEPTH:
+        return None
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() or not _has_surrogate(value) else None
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or not _has_surrogate(key)):
+                return None
+            inner = plain_copy(item, depth + 1)
+            if inner is None and item is not None:
+                return None
+            copied[key] = inner
+        return copied
+    if kind is list:
+        items = []
+        for item in value:
+            inner = plain_copy(item, depth + 1)
+            if inner is None and item is not None:
+                return None
+            items.append(inner)
+        return items
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int or kind is bool:
+        return value
+    return None   # None itself (the caller tells it from a refusal), or a type the walk judges
+
+
 def json_problems(value) -> tuple[list[dict], bool]:
     """The problems that make `value` not plain JSON, and whether there were more than listed."""
     problems: list[dict] = []

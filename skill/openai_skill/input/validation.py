@@ -11,7 +11,7 @@ import copy
 import json
 
 from ..errors import InputError
-from .json_values import json_problems
+from .json_values import json_problems, plain_copy
 from .problems import MAX_PROBLEMS, problem as _problem, raise_problems
 
 _FRIENDLY_PATTERNS = {"\\S": "text that is not blank"}
@@ -23,21 +23,26 @@ def validate_input(action, data) -> tuple[dict, frozenset]:
     """Return (`data` with defaults filled in, the set of top-level fields given explicitly)."""
     if data is None:
         data = {}
-    problems, more = json_problems(data)  # NaN, lone surrogates, deep nesting: before any schema
-    raise_problems(action.id, problems, more=more)
+    filled = plain_copy(data)
+    if filled is None:
+        problems, more = json_problems(data)  # NaN, lone surrogates, deep nesting: before any schema
+        raise_problems(action.id, problems, more=more)
+        filled = copy.deepcopy(data)   # plain JSON in types of its own (a dict subclass, a tuple)
     if not isinstance(data, dict):
         raise InputError(
             f"input: expected a JSON object, got {_json_type(data)} {_show(data)}",
             problems=[_problem("$", "object", _show(data), f"input: expected a JSON object, got {_json_type(data)}")],
         )
-    if not _quick_yes(action.input_schema, data):
-        problems, more = _problems(action, data)
+    # The copy is what is checked and what is sent: a caller's thread changing `data` now
+    # changes neither.
+    if not _quick_yes(action.input_schema, filled):
+        problems, more = _problems(action, filled)
         raise_problems(action.id, problems, more=more)
-    filled = copy.deepcopy(data)
+    given = frozenset(filled)
     for name, prop in action.input_schema.get("properties", {}).items():
         if name not in filled and "default" in prop:
             filled[name] = copy.deepcopy(prop["default"])
-    return filled, frozenset(data)
+    return filled, given
 
 
 def _problems(action, data) -> tuple[list[dict], bool]:

@@ -9,7 +9,8 @@ grace period and no automatic upgrade).
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date, datetime, timezone
+import time
+from datetime import date
 
 DEFAULT_WARN_DAYS = 30
 MAX_CHAIN = 5   # a replacement that is itself gone is followed this many steps at most
@@ -22,8 +23,19 @@ _tables: dict = {}  # id(data) -> (data, Table)
 
 
 def utc_today() -> date:
-    """Today in UTC: the day a shutdown date is compared with."""
-    return datetime.now(timezone.utc).date()
+    """Today in UTC: the day a shutdown date is compared with. (The clock's day number, and a
+    `date` built once per day: a reused client asks on every call, and `datetime.now(utc)`
+    with its `.date()` was most of what `today` cost.)"""
+    global _kept_day
+    day = int(time.time() // 86400)
+    kept = _kept_day
+    if kept[0] != day:
+        kept = _kept_day = (day, _EPOCH + dt.timedelta(days=day))
+    return kept[1]
+
+
+_EPOCH = date(1970, 1, 1)
+_kept_day: tuple = (None, None)   # (UTC day number, its date), replaced whole
 
 
 def today_from(env) -> date:

@@ -104,7 +104,7 @@ def endpoint_request(method: str, path: str, settings, body: dict | None = None,
     from urllib.parse import urlencode
 
     headers = base_headers(settings)
-    urls.parse(settings.base_url)  # judged alone first: a fix names the base URL, not base + path
+    urls.check_base(settings.base_url)  # judged alone first: a fix names the base URL, not base + path
     url = settings.base_url + urls.check_api_path(path)
     if query:
         url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -114,7 +114,7 @@ def endpoint_request(method: str, path: str, settings, body: dict | None = None,
 def build_request(action, params: dict, settings) -> ApiRequest:
     """The HTTP request for `action` with checked, rule-applied `params`."""
     headers = base_headers(settings)
-    urls.parse(settings.base_url)  # judged alone first: a fix names the base URL, not base + path
+    urls.check_base(settings.base_url)  # judged alone first: a fix names the base URL, not base + path
     url = settings.base_url + action.path
     if action.method == "GET":
         return ApiRequest("GET", url, headers)
