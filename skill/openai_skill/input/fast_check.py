@@ -107,10 +107,10 @@ class _Compiler:
             return _always
         if len(checks) == 1:
             return checks[0]
-        checks = tuple(checks)
+        every = tuple(checks)
 
         def check(value):   # a loop, not all(<generator>): no generator made per node and call
-            for one in checks:  # noqa: SIM110
+            for one in every:  # noqa: SIM110
                 if not one(value):
                     return False
             return True
