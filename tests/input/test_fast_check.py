@@ -93,10 +93,44 @@ def test_unknown_keyword_is_not_guessed():
         conforms({"uniqueItems": True}, [1, 1])
 
 
+def test_an_unknown_keyword_is_asked_about_only_where_the_walk_reaches_it():
+    schema = {"type": "object", "properties": {"a": {"uniqueItems": True}}}
+    assert conforms(schema, {"b": 1}) is True          # never reached: the verdict stands
+    assert conforms(schema, []) is False               # refused before it
+    with pytest.raises(Unsupported):
+        conforms(schema, {"a": [1]})
+
+
+def test_a_recursive_schema_compiles_and_checks_every_level():
+    schema = {"$defs": {"tree": {"type": "object", "properties": {"kids": {"type": "array",
+              "items": {"$ref": "#/$defs/tree"}}}, "additionalProperties": False}}, "$ref": "#/$defs/tree"}
+    assert conforms(schema, {"kids": [{"kids": []}, {"kids": [{}]}]}) is True
+    assert conforms(schema, {"kids": [{"kids": [{"x": 1}]}]}) is False
+
+
+def test_each_schema_is_judged_by_its_own_check():
+    schema = {"type": "string"}
+    assert conforms(schema, "x") is True
+    other = {"type": "integer"}
+    assert conforms(other, "x") is False and conforms(schema, "x") is True
+
+
 @pytest.mark.parametrize("schema, value, verdict", [
     ({"type": "integer"}, True, False), ({"type": "integer"}, 2.0, True), ({"type": "number"}, False, False),
     ({"enum": [1]}, True, False), ({"const": 1}, 1.0, True), ({"const": [1, {"a": True}]}, [1, {"a": True}], True),
     ({"const": False}, 0, False), ({"pattern": "\\S"}, "  ", False), ({"pattern": "b"}, "abc", True),
+    # the shapes the compiler specializes: a list of types, no other property, required, a text const
+    ({"type": ["string", "null"]}, None, True), ({"type": ["string", "null"]}, False, False),
+    ({"type": ["array", "object"]}, [], True), ({"type": ["array", "object"]}, "x", False),
+    ({"type": "string"}, True, False), ({"type": "object"}, [], False),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1, "b": 2}, False),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1}, True),
+    ({"additionalProperties": False}, [1], True),
+    ({"required": ["a", "b"]}, {"a": 1}, False), ({"required": ["a", "b"]}, {"b": 1, "a": 2}, True),
+    ({"required": ["a"]}, "a", True),
+    ({"const": "x"}, "x", True), ({"const": "1"}, 1, False), ({"enum": ["a", "b"]}, "c", False),
+    ({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}, [1, 2], True),
+    ({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}, [1, "2"], False),
 ])
 def test_json_semantics(schema, value, verdict):
     assert conforms(schema, value) is verdict

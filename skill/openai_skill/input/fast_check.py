@@ -137,9 +137,11 @@ class _Compiler:
 
 def _type(compiler, arg, schema):
     names = [arg] if isinstance(arg, str) else list(arg)
-    if len(names) == 1 and names[0] in ("object", "array", "string"):
-        kind = _PY_TYPES[names[0]]    # never a bool: isinstance alone is the rule
-        return lambda value: isinstance(value, kind)
+    if names and all(name in ("object", "array", "string", "null") for name in names):
+        kinds = tuple(_PY_TYPES[name] for name in names if name != "null")   # never a bool: isinstance is the rule
+        if "null" not in names:
+            return lambda value: isinstance(value, kinds)
+        return lambda value: value is None or isinstance(value, kinds)
     return lambda value: any(_is_type(value, name) for name in names)
 
 
@@ -160,6 +162,8 @@ def _additional(compiler, arg, schema):
     if "patternProperties" in schema:
         return lambda value: not isinstance(value, dict) or _raise(Unsupported("patternProperties"))
     known = frozenset(schema.get("properties", {}))
+    if arg is False:   # no other name at all: a set comparison
+        return lambda value: not isinstance(value, dict) or known.issuperset(value)
     sub = compiler.node(arg)
     return lambda value: not isinstance(value, dict) or all(
         sub(item) for name, item in value.items() if name not in known)
@@ -170,8 +174,8 @@ def _raise(exc: Exception):
 
 
 def _required(compiler, arg, schema):
-    names = tuple(arg)
-    return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+    names = frozenset(arg)
+    return lambda value: not isinstance(value, dict) or value.keys() >= names
 
 
 def _items(compiler, arg, schema):
@@ -208,7 +212,7 @@ def _each(make):
 _KEYWORDS = {
     "type": _type,
     "enum": _enum,
-    "const": lambda c, arg, s: lambda value: _equal(value, arg),
+    "const": lambda c, arg, s: _enum(c, [arg], s),
     "properties": _properties,
     "additionalProperties": _additional,
     "required": _required,

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from ..config import ENV_HOME, config_folder
+from ..config import CONFIG_FOLDER_VARIABLES, config_folder
 
 FILE_NAME = "models.json"
 VERSION = 1
@@ -83,7 +83,7 @@ class Learned:
 
 def path(env: Mapping | None = None) -> Path:
     env = os.environ if env is None else env
-    key = (env.get(ENV_HOME), env.get("XDG_CONFIG_HOME"), env.get("HOME"))  # what config_folder reads
+    key = tuple(map(env.get, CONFIG_FOLDER_VARIABLES))  # what config_folder reads
     found = _paths.get(key)
     if found is None:  # building the Path was most of a call's lifecycle cost: once per setting
         found = _paths[key] = config_folder(env)[0] / FILE_NAME

@@ -218,7 +218,7 @@ class Guard:
     def _caps_file(self) -> str:
         """The caps file's path, found again only when a variable naming the config folder
         changes (an MCP server follows OPENAI_SKILL_HOME; a call pays a few dict lookups)."""
-        where = tuple(self.env.get(name) for name in CONFIG_FOLDER_VARIABLES)
+        where = tuple(map(self.env.get, CONFIG_FOLDER_VARIABLES))
         if where != self._where:
             ledger = ledger_path(self.env)
             self._where, self._caps, self._journal = where, os.fspath(caps_path(ledger)), journal.journal_path(ledger)
