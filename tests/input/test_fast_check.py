@@ -93,6 +93,19 @@ def test_unknown_keyword_is_not_guessed():
         conforms({"uniqueItems": True}, [1, 1])
 
 
+@pytest.mark.parametrize("schema, value", [
+    ({"$ref": "other.json#/a"}, 1), ({"items": {}, "prefixItems": [{}]}, [1]),
+    ({"patternProperties": {"^a": {}}, "additionalProperties": False}, {"a": 1}),
+])
+def test_what_is_not_implemented_goes_to_jsonschema(schema, value):
+    with pytest.raises(Unsupported):
+        conforms(schema, value)
+
+
+def test_a_boolean_schema_is_its_own_verdict():
+    assert conforms(True, {"a": 1}) is True and conforms(False, 1) is False
+
+
 def test_an_unknown_keyword_is_asked_about_only_where_the_walk_reaches_it():
     schema = {"type": "object", "properties": {"a": {"uniqueItems": True}}}
     assert conforms(schema, {"b": 1}) is True          # never reached: the verdict stands
@@ -131,6 +144,17 @@ def test_each_schema_is_judged_by_its_own_check():
     ({"const": "x"}, "x", True), ({"const": "1"}, 1, False), ({"enum": ["a", "b"]}, "c", False),
     ({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}, [1, 2], True),
     ({"$defs": {"n": {"type": "integer"}}, "items": {"$ref": "#/$defs/n"}}, [1, "2"], False),
+    ({"type": ["integer", "null"]}, None, True), ({"type": ["integer", "null"]}, 1, True),
+    ({"type": ["integer", "null"]}, "1", False),
+    ({"additionalProperties": {"type": "integer"}}, {"a": 1}, True),
+    ({"additionalProperties": {"type": "integer"}}, {"a": "1"}, False),
+    ({"additionalProperties": True}, {"a": 1}, True),
+    ({"properties": {"a": False}}, {"a": 1}, False), ({"properties": {"a": False}}, {"b": 1}, True),
+    ({"maxItems": 2}, [1, 2], True), ({"maxItems": 2}, [1, 2, 3], False),
+    ({"minItems": 2}, [1, 2], True), ({"minItems": 2}, [1], False),
+    ({"maxLength": 2}, "ab", True), ({"maxLength": 2}, "abc", False),
+    ({"minLength": 2}, "ab", True), ({"minLength": 2}, "a", False),
+    ({"minimum": 1}, 1, True), ({"minimum": 1}, 0.5, False), ({"maximum": 1}, 1, True), ({"maximum": 1}, 2, False),
 ])
 def test_json_semantics(schema, value, verdict):
     assert conforms(schema, value) is verdict

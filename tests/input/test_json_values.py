@@ -86,3 +86,33 @@ def test_input_in_types_of_its_own_is_still_accepted_and_copied():
     params, _ = validate_input(action, data)
     assert params["messages"] == [{"role": "user", "content": "hi"}]
     assert params["messages"] is not data["messages"]
+
+
+def test_the_full_walk_names_each_problem_by_path_in_order():
+    problems, more = json_problems({"b": [1, b"x"], "a": {"c": math.inf}, "d": (1,), "\ud800": 1})
+    assert [(p["path"], p["expected"], p["given"]) for p in problems] == [
+        ("$", "object keys that are text", "'\\ud800'"),
+        ("a.c", "a finite number", "inf"),
+        ("b[1]", "a JSON value", "bytes"),
+        ("d", "a JSON value", "tuple"),
+    ] and more is False
+
+
+def test_the_full_walk_stops_after_its_limit_and_says_there_were_more():
+    from openai_skill.input.problems import MAX_PROBLEMS
+
+    exactly, more = json_problems([math.nan] * MAX_PROBLEMS)
+    assert len(exactly) == MAX_PROBLEMS and more is False
+    listed, more = json_problems([math.nan] * (MAX_PROBLEMS + 1))
+    assert len(listed) == MAX_PROBLEMS and more is True
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"a": v}])
+def test_both_walks_allow_exactly_max_depth_levels(wrap):
+    value: object = 1
+    for _ in range(MAX_DEPTH):
+        value = wrap(value)
+    assert json_problems(value) == ([], False) and plain_copy(value) == value
+    deeper = wrap(value)
+    assert [p["expected"] for p in json_problems(deeper)[0]] == [f"at most {MAX_DEPTH} levels of nesting"]
+    assert plain_copy(deeper) is None
