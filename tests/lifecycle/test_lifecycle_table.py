@@ -5,13 +5,32 @@ from datetime import date, timedelta
 
 import pytest
 
+from openai_skill.lifecycle import table as table_module
 from openai_skill.lifecycle.learned import Learned
 from openai_skill.lifecycle.table import Table
+from openai_skill.lifecycle.table import utc_today as real_utc_today   # before conftest replaces it
 from openai_skill.manifest import load_manifest
 
 MANIFEST = load_manifest()
 TABLE = Table(MANIFEST.lifecycle)
 ORIGIN = "https://api.openai.com"
+
+
+@pytest.mark.parametrize("seconds", [0, 86399.999, 86400, 1e9, 1798761599.999, 1798761600, 4102444800.5])
+def test_todays_utc_date_is_the_clocks_day_even_next_to_midnight(monkeypatch, seconds):
+    from datetime import datetime, timezone
+
+    class Clock:
+        now = seconds
+
+        def time(self):
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(table_module, "time", clock)
+    assert real_utc_today() == datetime.fromtimestamp(seconds, timezone.utc).date()
+    clock.now = seconds + 86400          # the kept date is not reused on the next day
+    assert real_utc_today() == datetime.fromtimestamp(seconds + 86400, timezone.utc).date()
 
 
 def test_the_data_is_well_formed():
