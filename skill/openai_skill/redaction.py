@@ -94,13 +94,24 @@ class _Held:
         self.longest = longest
 
 
-def _snapshot(secrets) -> _Held:
-    index: dict = {}
-    for secret in secrets:
+def _changed(held: _Held, secrets: tuple, added=(), dropped=()) -> _Held:
+    """`held` with the `added` secrets' windows indexed and the `dropped` ones' taken out, for
+    the registry's `secrets` now. The index is copied (at C speed) and only the changed
+    secrets' windows are touched: rebuilding it from every secret's windows made a `remember`
+    near MAX_REMEMBERED cost ~0.1-0.3 s. The same index as one built from every secret (tested)."""
+    windows = dict(held.windows)
+    for secret in dropped:
         for window, form, offset in secret.windows:
-            index.setdefault(window, []).append((form, offset))
-    return _Held(tuple(secrets), {w: tuple(v) for w, v in index.items()},
-                 tuple(f for s in secrets for f in s.exact),
+            entries = list(windows[window])
+            entries.remove((form, offset))   # one occurrence: another secret with this form keeps its own
+            if entries:
+                windows[window] = tuple(entries)
+            else:
+                del windows[window]
+    for secret in added:
+        for window, form, offset in secret.windows:
+            windows[window] = windows.get(window, ()) + ((form, offset),)
+    return _Held(secrets, windows, tuple(f for s in secrets for f in s.exact),
                  frozenset().union(*(s.alphabet for s in secrets)),
                  max((s.longest for s in secrets), default=0))
 
@@ -160,10 +171,11 @@ def remember(secret: str | None) -> None:
         if secret in _registry:
             _registry.move_to_end(secret)
             return
-        _registry[secret] = _Secret(secret)
+        added = _registry[secret] = _Secret(secret)
+        dropped = []
         while len(_registry) > MAX_REMEMBERED:
-            _registry.popitem(last=False)
-        _held = _snapshot(_registry.values())
+            dropped.append(_registry.popitem(last=False)[1])
+        _held = _changed(_held, tuple(_registry.values()), (added,), dropped)
 
 
 def forget(secret: str | None = None) -> None:
@@ -172,9 +184,11 @@ def forget(secret: str | None = None) -> None:
     with _lock:
         if secret is None:
             _registry.clear()
-        else:
-            _registry.pop(secret, None)
-        _held = _snapshot(_registry.values())
+            _held = _Held()
+            return
+        dropped = _registry.pop(secret, None)
+        if dropped is not None:
+            _held = _changed(_held, tuple(_registry.values()), dropped=(dropped,))
 
 
 def remembered_count() -> int:
