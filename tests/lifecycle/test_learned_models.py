@@ -135,3 +135,16 @@ def test_the_same_list_on_the_same_day_is_not_written_again():
     assert learned.load(OPENAI).says("a") == (True, date(2027, 1, 1))
     learned.record(OPENAI, [entry("a", "2027-01-01")], now=datetime(2026, 12, 3, tzinfo=timezone.utc))
     assert learned.load(OPENAI).seen == "2026-12-03T00:00:00Z"       # and once a day, to say it is fresh
+
+
+def test_a_list_is_built_once_per_change_of_the_file_even_by_another_process():
+    learned.record(OPENAI, [entry("a", None), entry("b", "2027-01-14")])
+    first = learned.load(OPENAI)
+    assert learned.load(OPENAI) is first                               # the file unchanged: the same list
+    # Another process rewrites the file (a different size, so its stamp differs at any clock grain).
+    document = json.loads(learned.path().read_bytes())
+    document["origins"][OPENAI]["ids"] = ["a", "b", "c-new"]
+    learned.path().write_text(json.dumps(document))
+    again = learned.load(OPENAI)
+    assert again is not first and again.ids == ("a", "b", "c-new") and again.says("b") == (True, date(2027, 1, 14))
+    assert learned.load(GATEWAY) is None and learned.load(OPENAI) is again

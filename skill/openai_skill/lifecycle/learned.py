@@ -100,12 +100,25 @@ def load(origin: str | None, env: Mapping | None = None) -> Learned | None:
     entry = _read(path(env)).get(origin)
     if not isinstance(entry, dict):
         return None
+    # Every call a reused client makes asks for its origin's list: the one built from this very
+    # entry (the file unchanged, `_read` returns the same objects) is given again, not rebuilt
+    # from thousands of ids each time.
+    kept = _built.get(origin)
+    if kept is not None and kept[0] is entry:
+        return kept[1]
     try:
         ids = tuple(str(i) for i in entry.get("ids") or ())
         shutdowns = {str(k): _day(v) for k, v in (entry.get("shutdowns") or {}).items()}
-        return Learned(origin, str(entry.get("seen", "")), ids, shutdowns)
+        learned = Learned(origin, str(entry.get("seen", "")), ids, shutdowns)
     except (TypeError, ValueError, AttributeError):
         return None
+    if len(_built) >= MAX_ORIGINS * 4:
+        _built.clear()
+    _built[origin] = (entry, learned)   # the entry is kept with it: its id is not reused
+    return learned
+
+
+_built: dict = {}   # origin -> (the file's entry it was built from, its Learned)
 
 
 def record(origin: str | None, models: Iterable, env: Mapping | None = None,
