@@ -145,8 +145,8 @@ def _rebuilt_index(secrets) -> dict:
 
     index: dict = {}
     for secret in secrets:
-        for window, form, offset in secret.windows:
-            index.setdefault(window, Counter())[(form, offset)] += 1
+        for window, entries in secret.windows.items():
+            index.setdefault(window, Counter()).update(entries)
     return index
 
 

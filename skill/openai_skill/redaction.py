@@ -71,9 +71,14 @@ class _Secret:
         forms = list(dict.fromkeys(f.translate(_FOLD) for f in _encodings(value)))
         # Short forms are masked only whole; long ones by any run of MIN_FRAGMENT_CHARS.
         self.exact = tuple(f for f in forms if len(f) < MIN_FRAGMENT_CHARS)
-        self.windows = tuple((form[i:i + WINDOW_CHARS], form, i)
-                             for form in forms if len(form) >= MIN_FRAGMENT_CHARS
-                             for i in range(len(form) - WINDOW_CHARS + 1))
+        # {window: ((form, offset), ...)}: grouped once here, so adding or dropping this secret
+        # touches each distinct window once ("x" * 65536 has 93 of them, two million occurrences).
+        grouped: dict = {}
+        for form in forms:
+            if len(form) >= MIN_FRAGMENT_CHARS:
+                for i in range(len(form) - WINDOW_CHARS + 1):
+                    grouped.setdefault(form[i:i + WINDOW_CHARS], []).append((form, i))
+        self.windows = {window: tuple(entries) for window, entries in grouped.items()}
         letters = "".join(forms)
         self.alphabet = frozenset(letters + letters.upper() + "&#;xX")   # what a split echo may end with
         self.longest = max(len(f) for f in forms)
@@ -101,16 +106,28 @@ def _changed(held: _Held, secrets: tuple, added=(), dropped=()) -> _Held:
     near MAX_REMEMBERED cost ~0.1-0.3 s. The same index as one built from every secret (tested)."""
     windows = dict(held.windows)
     for secret in dropped:
-        for window, form, offset in secret.windows:
-            entries = list(windows[window])
-            entries.remove((form, offset))   # one occurrence: another secret with this form keeps its own
-            if entries:
-                windows[window] = tuple(entries)
+        for window, gone in secret.windows.items():
+            current = windows[window]
+            if current is gone or current == gone:   # no other secret has this window: the usual case
+                del windows[window]
+                continue
+            counts: dict = {}
+            for entry in gone:
+                counts[entry] = counts.get(entry, 0) + 1
+            kept = []
+            for entry in current:   # each of its entries once: another secret's equal ones stay
+                if counts.get(entry):
+                    counts[entry] -= 1
+                else:
+                    kept.append(entry)
+            if kept:
+                windows[window] = tuple(kept)
             else:
                 del windows[window]
     for secret in added:
-        for window, form, offset in secret.windows:
-            windows[window] = windows.get(window, ()) + ((form, offset),)
+        for window, entries in secret.windows.items():
+            current = windows.get(window)
+            windows[window] = entries if current is None else current + entries
     return _Held(secrets, windows, tuple(f for s in secrets for f in s.exact),
                  frozenset().union(*(s.alphabet for s in secrets)),
                  max((s.longest for s in secrets), default=0))
