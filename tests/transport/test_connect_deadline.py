@@ -196,3 +196,44 @@ def test_a_cancelled_call_stops_waiting_for_a_stuck_lookup(stuck_resolver):
     _, error, _ = box["outcome"]
     assert isinstance(error, APIConnectionError) and "cancelled" in error.message, repr(error)
     assert stuck_resolver.asked == [host]      # not retried
+
+
+def _tunnel_then_drip(record: bytes, every: float):
+    """A proxy's handler: answer CONNECT with 200, then drip the inner TLS handshake."""
+    def handler(conn, head, stop):
+        assert head.startswith(b"CONNECT 127.0.0.1:"), head[:60]   # tests never leave 127.0.0.1
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        drip(record, every=every, byte=b"\x00")(conn, head, stop)
+    return handler
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("proxy_scheme", ["http", "https"])
+def test_a_tls_handshake_dripped_through_a_proxy_tunnel_ends_at_the_deadline(proxy_scheme, bounds, monkeypatch,
+                                                                             tmp_path):
+    """Through HTTPS_PROXY, the handshake with the API host runs inside the proxy's CONNECT
+    tunnel (and, with an https:// proxy, inside TLS to the proxy as well): the watchdog holds
+    the tunnel's socket for the whole connect, so a dripped inner handshake ends at the
+    deadline like a direct one."""
+    from support.tls_pki import Authority
+
+    record = b"\x16\x03\x03\x40\x00" + b"\x02"
+    tls = None
+    if proxy_scheme == "https":
+        authority = Authority("proxy", tmp_path)
+        tls = authority.server_context()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.ca_pem))   # the caller's own CA trusts the proxy
+    proxy = RawServer(_tunnel_then_drip(record, every=0.2), tls=tls)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(path="", scheme=proxy_scheme))
+    try:   # the API's own port is never dialled: the proxy answers for it
+        outcome = run_capped(list_models("https://127.0.0.1:9/v1"))
+    finally:
+        proxy.close()
+    assert outcome is not None, f"the tunnelled handshake was still running {CAP:g} s after the call began"
+    seconds, error, _ = outcome
+    assert proxy.accepted == 1 and proxy.heads[0].startswith(b"CONNECT 127.0.0.1:9 ")
+    assert isinstance(error, APITimeoutError), repr(error)
+    assert f"{DEADLINE:g} s deadline" in error.message and "TLS" in error.message
+    assert seconds >= DEADLINE - 0.1
