@@ -27,11 +27,11 @@ def plain_copy(value, depth: int = 0):
         return None
     kind = type(value)
     if kind is str:
-        return value if value.isascii() or not _has_surrogate(value) else None
+        return value if _valid_text(value) else None
     if kind is dict:
         copied = {}
         for key, item in value.items():
-            if type(key) is not str or not (key.isascii() or not _has_surrogate(key)):
+            if type(key) is not str or not _valid_text(key):
                 return None
             inner = plain_copy(item, depth + 1)
             if inner is None and item is not None:
@@ -96,6 +96,11 @@ def _problem_with(path: str, item, depth: int) -> dict | None:
         return None
     name = type(item).__name__
     return problem(path, "a JSON value", name, f"{path}: expected a JSON value, got a Python {name}")
+
+
+def _valid_text(text: str) -> bool:
+    """No lone surrogate (ASCII, the usual case, is checked without encoding)."""
+    return text.isascii() or not _has_surrogate(text)
 
 
 def _has_surrogate(text: str) -> bool:
